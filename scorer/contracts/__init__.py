@@ -1,0 +1,1 @@
+"""Wire contracts: topic definitions from `topics/` and the validating event models."""

@@ -1,0 +1,135 @@
+"""Settings of the scorer: the only module that reads the environment.
+
+Every field is documented; `scorer settings` prints them as a table and the README's
+configuration table is generated from the same descriptions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SCORER_"
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "rules" / "default.yaml"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; str() is a one-line message naming the setting."""
+
+
+class Settings(BaseSettings):
+    """Runtime settings, from `SCORER_*` environment variables (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_file=".env"
+    )
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol; SASL_SSL for managed clusters."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_username: str | None = Field(None, description="SASL user name.")
+    kafka_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL of the read model (redis://, rediss:// for TLS, unix://).",
+    )
+    redis_key_prefix: str = Field("scorer:", description="Prefix of every Redis key written.")
+    app_id: str = Field(
+        "lead-scorer",
+        description="Consumer group id and prefix of the state changelog topics.",
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+    )
+    topic_prefix: str = Field(
+        "",
+        description="Prepended to every topic name (isolates environments sharing a cluster).",
+        pattern=r"^[A-Za-z0-9._-]{0,100}$",
+    )
+    partitions: int = Field(
+        4, ge=1, le=1024, description="Partitions of the lead- and account-keyed topics."
+    )
+    replication_factor: int = Field(1, ge=1, le=16, description="Replication of created topics.")
+    rules_file: Path = Field(DEFAULT_RULES_FILE, description="Scoring rules YAML file.")
+    web_host: str = Field("127.0.0.1", description="Address the worker's HTTP server binds.")
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of /metrics, /health, /ready.")
+    store: Literal["memory://", "rocksdb://"] = Field(
+        "memory://", description="Table store; rocksdb:// (needs rocksdict) for large lead counts."
+    )
+    data_dir: Path = Field(Path("data"), description="Worker data directory (RocksDB tables).")
+    max_event_bytes: int = Field(
+        65536, ge=256, description="Larger input messages go to the dead-letter topic."
+    )
+    redis_flush_interval_s: float = Field(
+        0.2, gt=0, le=60, description="How often batched read-model writes go to Redis."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Worker log level."
+    )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {server.strip()!r}")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        from redis.asyncio.connection import parse_url
+
+        try:
+            parse_url(value)
+        except ValueError as exc:
+            raise ValueError(str(exc).splitlines()[0]) from None
+        return value
+
+    @property
+    def kafka_url(self) -> str:
+        """The bootstrap list in Faust's `kafka://` URL form."""
+        return ";".join(f"kafka://{s.strip()}" for s in self.kafka_bootstrap.split(","))
+
+    def topic(self, name: str) -> str:
+        """The deployed name of a contract topic."""
+        return f"{self.topic_prefix}{name}"
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    known = {env_name(name) for name in Settings.model_fields}
+    return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build the settings, turning every problem into a one-line `ConfigError`."""
+    environ = os.environ if environ is None else environ
+    unknown = _unknown_settings(environ)
+    if unknown:
+        known = [env_name(name) for name in Settings.model_fields]
+        hint = difflib.get_close_matches(unknown[0].upper(), known, n=1)
+        suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+        raise ConfigError(f"unknown setting {unknown[0]}{suggestion}")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        name = env_name(field) if field in Settings.model_fields else field
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

@@ -1,0 +1,1 @@
+"""The Kafka side: Faust app, topics, tables, agents, and topic administration."""

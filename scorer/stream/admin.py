@@ -1,0 +1,91 @@
+"""Kafka connectivity checks and idempotent topic creation from the contracts."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from scorer.contracts.topics import TopicSpec, load_topics
+from scorer.settings import ConfigError, Settings
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection options shared by every aiokafka client the scorer makes."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_username
+        options["sasl_plain_password"] = (
+            settings.kafka_password.get_secret_value() if settings.kafka_password else None
+        )
+    if settings.kafka_security_protocol.endswith("SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        options["ssl_context"] = create_ssl_context()
+    return options
+
+
+async def check_broker(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Fail with a one-line `ConfigError` naming the setting when Kafka does not answer."""
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        await asyncio.wait_for(admin.list_topics(), timeout_s)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        raise ConfigError(
+            f"SCORER_KAFKA_BOOTSTRAP: cannot reach Kafka at {settings.kafka_bootstrap} ({reason})"
+        ) from None
+    finally:
+        await admin.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicReport:
+    name: str
+    action: str  # created, exists, mismatch
+
+
+def deployed_partitions(spec: TopicSpec, settings: Settings) -> int:
+    return settings.partitions if spec.keyed_by_entity else spec.partitions
+
+
+async def apply_topics(settings: Settings) -> list[TopicReport]:
+    """Create every contract topic that is missing; report the ones that differ.
+
+    Existing topics are never repartitioned automatically: adding partitions moves keys
+    to other partitions and would split a lead's state, so a mismatch is reported.
+    """
+    await check_broker(settings)
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = await admin.describe_topics()
+        partitions_by_name = {t["topic"]: len(t["partitions"]) for t in existing}
+        reports: list[TopicReport] = []
+        for spec in load_topics():
+            name = settings.topic(spec.name)
+            wanted = deployed_partitions(spec, settings)
+            if name in partitions_by_name:
+                have = partitions_by_name[name]
+                action = "exists" if have == wanted else f"mismatch: {have} partitions, want {wanted}"
+                reports.append(TopicReport(name, action))
+                continue
+            topic = NewTopic(
+                name, wanted, settings.replication_factor, topic_configs=spec.kafka_configs()
+            )
+            try:
+                await admin.create_topics([topic])
+                reports.append(TopicReport(name, "created"))
+            except TopicAlreadyExistsError:
+                reports.append(TopicReport(name, "exists"))
+        return reports
+    finally:
+        await admin.close()
