@@ -133,3 +133,14 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         name = env_name(field) if field in Settings.model_fields else field
         message = str(error["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name}: {message}") from None
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) of every setting."""
+    rows = []
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        if isinstance(default, Path) and default.is_absolute():
+            default = default.relative_to(DEFAULT_RULES_FILE.parent.parent)
+        rows.append((env_name(name), "" if default is None else str(default), info.description or ""))
+    return rows

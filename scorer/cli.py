@@ -1,0 +1,162 @@
+"""The `scorer` command. Commands only parse their arguments and delegate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from scorer.settings import ConfigError, Settings, load_settings
+
+
+class _Group(click.Group):
+    """Turns known setup errors into one line on stderr and exit code 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from scorer.contracts.topics import ContractError
+        from scorer.devstack import StackError
+
+        known: tuple[type[Exception], ...] = (ConfigError, StackError, ContractError)
+        try:
+            from scorer.rules import RulesError
+
+            known += (RulesError,)
+        except ImportError:  # pragma: no cover - rules loader missing only mid-development
+            pass
+        try:
+            return super().invoke(ctx)
+        except known as exc:
+            click.echo(f"scorer: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="lead-scorer")
+def cli() -> None:
+    """Real-time B2B lead scorer on Kafka."""
+
+
+@cli.command()
+def worker() -> None:
+    """Run a scoring worker (settings from SCORER_* environment variables)."""
+    from scorer.stream.worker import run_worker
+
+    run_worker(load_settings())
+
+
+@cli.command()
+@click.option("--kafka", metavar="HOST:PORT", help="Use this broker instead of starting one.")
+@click.option("--redis", metavar="URL", help="Use this Redis instead of starting one.")
+@click.option("--leads", default=300, show_default=True, help="Simulated leads.")
+@click.option("--accounts", default=30, show_default=True, help="Accounts they belong to.")
+@click.option("--rate", default=30.0, show_default=True, help="Background events per second.")
+@click.option("--seed", default=7, show_default=True, help="Simulator seed.")
+def dev(kafka: str | None, redis: str | None, leads: int, accounts: int, rate: float, seed: int) -> None:
+    """Start broker, Redis, a worker and the traffic simulator; show hand-off alerts live."""
+    from scorer.devstack.session import DevOptions, run_dev
+
+    run_dev(DevOptions(kafka, redis, leads, accounts, rate, seed))
+
+
+@cli.group()
+def topics() -> None:
+    """Topic contracts in topics/."""
+
+
+@topics.command("apply")
+def topics_apply() -> None:
+    """Create missing topics from topics/topics.yaml (idempotent)."""
+    import asyncio
+
+    from scorer.stream.admin import apply_topics
+
+    for report in asyncio.run(apply_topics(load_settings())):
+        click.echo(f"{report.name:45} {report.action}")
+
+
+@topics.command("list")
+def topics_list() -> None:
+    """Print the contract topics."""
+    from scorer.contracts.topics import load_topics
+
+    for spec in load_topics():
+        click.echo(f"{spec.name:32} {spec.role:8} {spec.partitions:>3}p  {spec.cleanup:7} {spec.doc}")
+
+
+@topics.command("schemas")
+@click.option("--write", is_flag=True, help="Rewrite topics/schemas/ from the models.")
+def topics_schemas(write: bool) -> None:
+    """Check (or --write) the JSON Schemas in topics/schemas/ against the models."""
+    from scorer.contracts.schemas import stale_schemas, write_schemas
+
+    if write:
+        for path in write_schemas():
+            click.echo(f"wrote {path}")
+        return
+    stale = stale_schemas()
+    if stale:
+        raise ConfigError(f"stale schemas: {', '.join(stale)}; run: scorer topics schemas --write")
+    click.echo("schemas up to date")
+
+
+@cli.group()
+def rules() -> None:
+    """Scoring rules files."""
+
+
+@rules.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def rules_check(file: Path) -> None:
+    """Validate a rules file; errors name the field and the line."""
+    from scorer.rules import load_rules
+
+    loaded = load_rules(file)
+    click.echo(f"{file}: ok (version {loaded.version})")
+
+
+@cli.command("score-file")
+@click.argument("events", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Rules file (default: SCORER_RULES_FILE or rules/default.yaml).",
+)  # fmt: skip
+@click.option("--at", "as_of", default=None, help="Report scores at this RFC 3339 time.")
+def score_file(events: Path, rules_file: Path | None, as_of: str | None) -> None:
+    """Replay a JSONL file of events offline; print final scores and alerts as JSON lines."""
+    from scorer.replay_file import replay_file
+
+    rules_path = rules_file or Settings.model_fields["rules_file"].default
+    for line in replay_file(events, rules_path, as_of):
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write JSONL here.")
+@click.option("--leads", default=300, show_default=True)
+@click.option("--accounts", default=30, show_default=True)
+@click.option("--rate", default=30.0, show_default=True, help="Background events per second.")
+@click.option("--duration", default=120.0, show_default=True, help="Seconds of traffic.")
+@click.option("--seed", default=7, show_default=True)
+def simulate(out: Path | None, leads: int, accounts: int, rate: float, duration: float, seed: int) -> None:
+    """Publish simulated traffic to Kafka in real time, or write it to a JSONL file (--out)."""
+    from scorer.simulator_io import publish_live, write_jsonl
+
+    if out is not None:
+        count = write_jsonl(out, leads, accounts, rate, duration, seed)
+        click.echo(f"wrote {count} events to {out}")
+    else:
+        publish_live(load_settings(), leads, accounts, rate, duration, seed)
+
+
+@cli.command("settings")
+def show_settings() -> None:
+    """List every setting with its environment variable, default and meaning."""
+    from scorer.settings import describe_settings
+
+    for name, default, doc in describe_settings():
+        click.echo(f"{name:34} {default:28} {doc}")
+
+
+def main() -> None:
+    cli(prog_name="scorer")

@@ -1,0 +1,68 @@
+"""JSON Schemas of topic values, generated from the models and kept in topics/schemas/.
+
+Producers in other languages read these files; a contract test fails when they drift
+from the models the worker validates with (`scorer topics schemas --write` renews them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from scorer.contracts.events import MODEL_BY_SCHEMA
+from scorer.contracts.outputs import OUTPUT_MODEL_BY_SCHEMA
+from scorer.contracts.topics import SCHEMAS_DIR, load_topics
+
+_DEAD_LETTER_SCHEMA: dict[str, Any] = {
+    "description": (
+        "The original message value, unchanged (it may not be JSON). The headers say why: "
+        "scorer.error.topic, scorer.error.partition, scorer.error.offset, scorer.error.class, "
+        "scorer.error.reason (not_json, schema, unknown_type, oversized, empty, too_late, "
+        "future_timestamp, invalid_transition, scoring_error) and scorer.error.detail."
+    ),
+}
+
+
+def schema_documents() -> dict[str, dict[str, Any]]:
+    """File name → JSON Schema document, for every contract topic."""
+    documents: dict[str, dict[str, Any]] = {}
+    models = MODEL_BY_SCHEMA | OUTPUT_MODEL_BY_SCHEMA
+    for spec in load_topics():
+        if spec.schema in models:
+            body = TypeAdapter(models[spec.schema]).json_schema()
+        else:
+            body = dict(_DEAD_LETTER_SCHEMA)
+        documents[spec.schema] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": spec.schema,
+            "title": spec.name,
+            **body,
+        }
+    return documents
+
+
+def _render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def write_schemas(directory: Path = SCHEMAS_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, document in schema_documents().items():
+        path = directory / name
+        path.write_text(_render(document), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_schemas(directory: Path = SCHEMAS_DIR) -> list[str]:
+    """Names of schema files that are missing or differ from the models."""
+    stale = []
+    for name, document in schema_documents().items():
+        path = directory / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != _render(document):
+            stale.append(name)
+    return stale

@@ -1,0 +1,152 @@
+"""`scorer dev`: the whole pipeline on one machine, with hand-off alerts shown live."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from rich.console import Console
+
+from scorer.contracts import topics as contract
+from scorer.devstack.processes import ManagedProcess, StackError
+from scorer.devstack.servers import DevStack, free_port
+from scorer.settings import Settings, env_name, load_settings
+from scorer.simulator import Population, simulate
+
+ROUND_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class DevOptions:
+    kafka: str | None
+    redis: str | None
+    leads: int
+    accounts: int
+    rate: float
+    seed: int
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a worker subprocess exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORER_")}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if name == "kafka_password":
+            value = settings.kafka_password.get_secret_value() if settings.kafka_password else ""
+        env[env_name(name)] = str(value)
+    return env
+
+
+def run_dev(options: DevOptions, console: Console | None = None) -> None:
+    console = console or Console()
+    with DevStack(options.kafka, options.redis) as stack:
+        settings = load_settings(
+            kafka_bootstrap=stack.kafka_bootstrap,
+            redis_url=stack.redis_url,
+            app_id=f"lead-scorer-dev-{os.getpid()}",
+            web_port=free_port(),
+            data_dir=stack.workdir / "data",
+        )
+        console.print(f"[bold]kafka[/] {stack.kafka_bootstrap}   [bold]redis[/] {stack.redis_url}")
+        log_path = Path(stack.workdir) / "worker.log"
+        worker = ManagedProcess(
+            "scorer worker",
+            [sys.executable, "-m", "scorer", "worker"],
+            env=worker_env(settings),
+            log_path=log_path,
+        )
+        try:
+            from scorer.stream.admin import apply_topics
+
+            asyncio.run(apply_topics(settings))
+            worker.start()
+            console.print(
+                f"[bold]worker[/] pid {worker.pid}, metrics http://{settings.web_host}:"
+                f"{settings.web_port}/metrics, log {log_path}"
+            )
+            console.print("simulating traffic; hand-off alerts appear below. Ctrl-C stops everything.")
+            asyncio.run(_live(settings, options, worker, console))
+        except KeyboardInterrupt:
+            console.print("\nstopping…")
+        except StackError as exc:
+            _show_log_tail(console, log_path)
+            raise exc from None
+        finally:
+            worker.stop(timeout_s=10)
+    console.print("stopped: broker, Redis and worker are gone.")
+
+
+def _show_log_tail(console: Console, path: Path, lines: int = 20) -> None:
+    with contextlib.suppress(OSError):
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        console.print(f"[dim]last lines of {path}:[/]")
+        for line in tail:
+            console.print(f"[dim]  {line}[/]", markup=False, highlight=False)
+
+
+async def _live(settings: Settings, options: DevOptions, worker: ManagedProcess, console: Console) -> None:
+    from scorer.simulator_io import publish
+
+    async def traffic() -> None:
+        for round_no in range(1_000_000):
+            population = Population(
+                options.leads, options.accounts, seed=options.seed + round_no
+            )
+            await publish(settings, simulate(population, time.time(), ROUND_S, options.rate))
+
+    async def watch_worker() -> None:
+        while worker.exit_code() is None:
+            await asyncio.sleep(0.5)
+        raise StackError(f"the scorer worker exited with code {worker.exit_code()}")
+
+    tasks = [
+        asyncio.create_task(traffic()),
+        asyncio.create_task(show_alerts(settings, console)),
+        asyncio.create_task(watch_worker()),
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def show_alerts(settings: Settings, console: Console) -> None:
+    from scorer.stream.admin import client_options
+
+    consumer = AIOKafkaConsumer(
+        settings.topic(contract.HANDOFF_ALERTS), **client_options(settings),
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        async for message in consumer:
+            console.print(format_alert(orjson.loads(message.value)))
+    finally:
+        await consumer.stop()
+
+
+def format_alert(alert: dict[str, object]) -> str:
+    """One terminal line: when, what, who, how hot, and why."""
+    reasons = alert.get("reasons") or []
+    why = ", ".join(
+        f"{r.get('label', r.get('rule_id'))} {float(r.get('points', 0)):+.0f}"  # type: ignore[union-attr]
+        for r in reasons[:3]  # type: ignore[index]
+    )
+    subject = alert.get("lead_id") or alert.get("account_id")
+    kind = str(alert.get("kind", "?")).upper()
+    score = float(alert.get("score", 0))  # type: ignore[arg-type]
+    team = alert.get("team") or "-"
+    return (
+        f"[bold green]{kind:4}[/] {subject}  account {alert.get('account_id') or '-'}  "
+        f"score [bold]{score:.1f}[/] grade {alert.get('grade', '-')}  team {team}  [dim]why:[/] {why}"
+    )

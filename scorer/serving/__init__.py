@@ -1,0 +1,1 @@
+"""Read side: Redis read model, Prometheus metrics, HTTP views."""

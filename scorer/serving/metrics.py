@@ -1,0 +1,81 @@
+"""Prometheus metrics of the scorer, built on an injected registry.
+
+Labels are low-cardinality by construction (topic, result, kind, reason); a lead or
+account id never becomes a label.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+_LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
+
+
+class ScorerMetrics(NamedTuple):
+    events: Counter
+    processing_seconds: Histogram
+    event_lag_seconds: Histogram
+    alerts: Counter
+    dead_letters: Counter
+    score_changes: Counter
+    redis_writes: Counter
+    redis_write_errors: Counter
+    leads_tracked: Gauge
+    accounts_tracked: Gauge
+    rules: Info
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
+        return cls(
+            events=Counter(
+                "scorer_events",
+                "Input events consumed, by topic and result.",
+                ["topic", "result"],
+                registry=registry,
+            ),
+            processing_seconds=Histogram(
+                "scorer_event_processing_seconds",
+                "Time to decode, score and stage one event.",
+                buckets=_LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            event_lag_seconds=Histogram(
+                "scorer_event_lag_seconds",
+                "Event time to scored (wall clock), seconds.",
+                buckets=_LAG_BUCKETS,
+                registry=registry,
+            ),
+            alerts=Counter(
+                "scorer_alerts", "Hand-off alerts published, by kind.", ["kind"], registry=registry
+            ),
+            dead_letters=Counter(
+                "scorer_dead_letters",
+                "Input events sent to the dead-letter topic, by reason.",
+                ["reason"],
+                registry=registry,
+            ),
+            score_changes=Counter(
+                "scorer_score_changes", "Score changes published to the audit stream.",
+                registry=registry,
+            ),
+            redis_writes=Counter(
+                "scorer_redis_writes", "Read-model records written to Redis.", registry=registry
+            ),
+            redis_write_errors=Counter(
+                "scorer_redis_write_errors",
+                "Failed Redis flushes (the records are kept and retried).",
+                registry=registry,
+            ),
+            leads_tracked=Gauge(
+                "scorer_leads_tracked", "Leads in this worker's state table.", registry=registry
+            ),
+            accounts_tracked=Gauge(
+                "scorer_accounts_tracked",
+                "Accounts in this worker's state table.",
+                registry=registry,
+            ),
+            rules=Info("scorer_rules", "The scoring rules in force.", registry=registry),
+        )

@@ -1,0 +1,91 @@
+"""Redis read model: current lead and account scores, and hot-lead rankings.
+
+The state tables are the truth; this is a copy for fast reads by sales tools. Updates
+are staged in memory (latest per key wins) and flushed in one pipeline per interval, so
+no event waits for Redis. When Redis is down the staged records are kept, the error
+counter moves, and the next successful flush catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from scorer.serving.metrics import ScorerMetrics
+
+log = logging.getLogger(__name__)
+
+Fields = Mapping[str, str | int | float]
+
+
+@dataclass(slots=True)
+class StagedLead:
+    fields: Fields
+    account_id: str | None
+    team: str | None
+    hot: bool
+    score: float
+
+
+@dataclass(slots=True)
+class RedisReadModel:
+    redis: Redis
+    prefix: str
+    metrics: ScorerMetrics
+    _leads: dict[str, StagedLead] = field(default_factory=dict)
+    _accounts: dict[str, Fields] = field(default_factory=dict)
+
+    def lead_key(self, lead_id: str) -> str:
+        return f"{self.prefix}lead:{lead_id}"
+
+    def account_key(self, account_id: str) -> str:
+        return f"{self.prefix}account:{account_id}"
+
+    def stage_lead(self, lead_id: str, staged: StagedLead) -> None:
+        self._leads[lead_id] = staged
+
+    def stage_account(self, account_id: str, fields: Fields) -> None:
+        self._accounts[account_id] = fields
+
+    @property
+    def pending(self) -> int:
+        return len(self._leads) + len(self._accounts)
+
+    async def flush(self) -> None:
+        if not self._leads and not self._accounts:
+            return
+        leads, self._leads = self._leads, {}
+        accounts, self._accounts = self._accounts, {}
+        pipe = self.redis.pipeline(transaction=False)
+        for lead_id, staged in leads.items():
+            pipe.hset(self.lead_key(lead_id), mapping=dict(staged.fields))
+            self._rank(pipe, lead_id, staged)
+        for account_id, fields in accounts.items():
+            pipe.hset(self.account_key(account_id), mapping=dict(fields))
+            pipe.zadd(f"{self.prefix}accounts:by-score", {account_id: float(fields["score"])})
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.metrics.redis_write_errors.inc()
+            log.warning("Redis flush failed (%s); %d records kept", type(exc).__name__, len(leads))
+            # Newer staged values win over the ones that failed to go out.
+            self._leads = leads | self._leads
+            self._accounts = accounts | self._accounts
+            return
+        self.metrics.redis_writes.inc(len(leads) + len(accounts))
+
+    def _rank(self, pipe: object, lead_id: str, staged: StagedLead) -> None:
+        sets = [f"{self.prefix}hot-leads"]
+        if staged.account_id:
+            sets.append(f"{self.prefix}account:{staged.account_id}:hot-leads")
+        if staged.team:
+            sets.append(f"{self.prefix}team:{staged.team}:hot-leads")
+        for name in sets:
+            if staged.hot:
+                pipe.zadd(name, {lead_id: staged.score})  # type: ignore[attr-defined]
+            else:
+                pipe.zrem(name, lead_id)  # type: ignore[attr-defined]

@@ -1,0 +1,152 @@
+"""Traffic simulator: realistic events for a population of leads in accounts.
+
+Most leads read a blog post or open a newsletter now and then; a few work through a
+buying journey (pricing page, case study, webinar, contact form) and should become MQLs;
+at some target accounts several people engage at once, which should make the account an
+MQA. Deterministic for a given seed, so benchmarks and tests can replay the same traffic.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from scorer.contracts import topics as contract
+
+TOPIC_BY_CATEGORY = {
+    "web": contract.WEB_EVENTS,
+    "email": contract.EMAIL_EVENTS,
+    "seminar": contract.SEMINAR_EVENTS,
+    "profile": contract.PROFILE_UPDATES,
+    "feedback": contract.SALES_FEEDBACK,
+}
+
+INDUSTRIES = ["manufacturing", "manufacturing", "software", "retail", "finance", "logistics"]
+TITLES = [
+    ("営業部長", "director"), ("Head of Operations", "director"), ("VP Engineering", "vp"),
+    ("CTO", "c_level"), ("情報システム部 課長", "manager"), ("Marketing Manager", "manager"),
+    ("Software Engineer", "staff"), ("経理担当", "staff"), ("Analyst", "staff"),
+    ("Student", "student"),
+]  # fmt: skip
+COUNTRIES = ["JP", "JP", "JP", "US", "DE", "SG"]
+PRODUCTS = ["product-a", "product-b"]
+BLOG_PATHS = ["/blog/dx-trends", "/blog/iot-basics", "/blog/cost-down", "/", "/about"]
+FREEMAIL = ["gmail.com", "yahoo.co.jp"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimEvent:
+    topic: str  # contract topic name (without deployment prefix)
+    key: str
+    value: dict[str, Any]
+    at: float  # event time, epoch seconds
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+class Population:
+    """Leads grouped in accounts, with a fixed share on a buying journey."""
+
+    def __init__(
+        self,
+        leads: int = 200,
+        accounts: int = 20,
+        hot_share: float = 0.05,
+        seed: int = 7,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.accounts = [f"acc-{i:05d}" for i in range(accounts)]
+        self.lead_ids = [f"lead-{i:06d}" for i in range(leads)]
+        self.account_of = {lead: self.accounts[i % accounts] for i, lead in enumerate(self.lead_ids)}
+        hot = max(1, int(leads * hot_share))
+        self.hot = set(self.rng.sample(self.lead_ids, hot))
+        # One target account gets a buying group: three of its people go hot together.
+        self.buying_group = [lead for lead in self.lead_ids if self.account_of[lead] == self.accounts[0]][:3]
+        self.hot.update(self.buying_group)
+        self._seq = 0
+
+    def _event(self, lead: str, kind: str, at: float, **fields: Any) -> SimEvent:
+        self._seq += 1
+        value = {
+            "event_id": f"sim-{self._seq:09d}",
+            "lead_id": lead,
+            "account_id": self.account_of[lead],
+            "type": kind,
+            "occurred_at": _iso(at),
+            **fields,
+        }
+        return SimEvent(TOPIC_BY_CATEGORY[kind.partition(".")[0]], lead, value, at)
+
+    def profiles(self, at: float) -> Iterator[SimEvent]:
+        """One profile per lead; hot leads fit the ideal customer profile."""
+        rng = self.rng
+        for lead in self.lead_ids:
+            if lead in self.hot:
+                title, seniority = rng.choice(TITLES[:4])
+                industry, employees, domain = "manufacturing", rng.randint(150, 5000), "example.co.jp"
+            else:
+                title, seniority = rng.choice(TITLES)
+                industry, employees = rng.choice(INDUSTRIES), rng.randint(5, 3000)
+                domain = rng.choice([*FREEMAIL, "example.com", "example.co.jp"])
+            yield self._event(
+                lead, "profile.updated", at,
+                company=f"Company {self.account_of[lead]}", employee_count=employees,
+                industry=industry, title=title, seniority=seniority,
+                country=rng.choice(COUNTRIES), email_domain=domain,
+            )  # fmt: skip
+
+    def journey(self, lead: str, start: float, spacing_s: float) -> Iterator[SimEvent]:
+        """A buying journey: research, pricing, proof, contact."""
+        product = self.rng.choice(PRODUCTS)
+        steps: list[tuple[str, dict[str, Any]]] = [
+            ("web.page_view", {"url": f"/products/{product}", "product": product}),
+            ("email.open", {"campaign_id": "newsletter-2026-11"}),
+            ("email.click", {"campaign_id": "newsletter-2026-11", "url": "/pricing"}),
+            ("web.page_view", {"url": "/pricing", "product": product}),
+            ("web.content_download", {"asset_id": f"case-study-{product}", "asset_type": "case_study", "product": product}),
+            ("seminar.registered", {"webinar_id": "webinar-dx-2026", "product": product}),
+            ("seminar.attended", {"webinar_id": "webinar-dx-2026", "product": product}),
+            ("web.page_view", {"url": "/pricing/enterprise", "product": product}),
+            ("web.content_download", {"asset_id": f"whitepaper-{product}", "asset_type": "whitepaper", "product": product}),
+            ("web.form_submit", {"form_id": "contact-sales", "url": "/contact", "product": product}),
+        ]  # fmt: skip
+        for index, (kind, fields) in enumerate(steps):
+            yield self._event(lead, kind, start + index * spacing_s, **fields)
+
+    def background(self, at: float) -> SimEvent:
+        """Casual activity of a random lead."""
+        rng = self.rng
+        lead = rng.choice(self.lead_ids)
+        roll = rng.random()
+        if roll < 0.55:
+            return self._event(lead, "web.page_view", at, url=rng.choice(BLOG_PATHS))
+        if roll < 0.85:
+            return self._event(lead, "email.open", at, campaign_id="newsletter-2026-11")
+        if roll < 0.93:
+            return self._event(lead, "email.delivered", at, campaign_id="newsletter-2026-11")
+        if roll < 0.97:
+            return self._event(lead, "web.page_view", at, url="/careers")
+        return self._event(lead, "email.unsubscribe", at, campaign_id="newsletter-2026-11")
+
+
+def simulate(
+    population: Population, start: float, duration_s: float, rate_per_s: float
+) -> Iterator[SimEvent]:
+    """All events of a run in event-time order: profiles first, then traffic."""
+    yield from population.profiles(start)
+    hot = sorted(population.hot)
+    spacing = max(0.5, duration_s / 3 / 10)
+    journeys = [
+        event
+        for index, lead in enumerate(hot)
+        for event in population.journey(lead, start + 1 + index * duration_s / (2 * len(hot)), spacing)
+    ]
+    background = [
+        population.background(start + 1 + i / rate_per_s) for i in range(int(duration_s * rate_per_s))
+    ]
+    yield from sorted(journeys + background, key=lambda e: e.at)

@@ -1,0 +1,59 @@
+"""Simulator outputs: a JSONL file, or real-time publishing to the input topics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from scorer.settings import Settings
+from scorer.simulator import Population, SimEvent, simulate
+
+
+def write_jsonl(
+    path: Path, leads: int, accounts: int, rate: float, duration: float, seed: int,
+    start: float = 1_780_000_000.0,
+) -> int:  # fmt: skip
+    events = simulate(Population(leads, accounts, seed=seed), start, duration, rate)
+    count = 0
+    with path.open("wb") as out:
+        for event in events:
+            out.write(orjson.dumps(event.value) + b"\n")
+            count += 1
+    return count
+
+
+async def publish(
+    settings: Settings, events: Iterable[SimEvent], *, real_time: bool = True
+) -> int:
+    """Publish events keyed by lead id; in real time, each one at its event time."""
+    from scorer.stream.admin import client_options
+
+    producer = AIOKafkaProducer(**client_options(settings), linger_ms=5, acks="all")
+    await producer.start()
+    count = 0
+    try:
+        for event in events:
+            if real_time:
+                delay = event.at - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await producer.send(
+                settings.topic(event.topic), orjson.dumps(event.value), key=event.key.encode()
+            )
+            count += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return count
+
+
+def publish_live(
+    settings: Settings, leads: int, accounts: int, rate: float, duration: float, seed: int
+) -> None:
+    population = Population(leads, accounts, seed=seed)
+    asyncio.run(publish(settings, simulate(population, time.time(), duration, rate)))

@@ -1,0 +1,183 @@
+"""What the agents do with one message: decode, score with the core, store, emit.
+
+Kept out of the agent bodies so they stay a few lines long and so every decision is
+made by the pure core; this module only moves data between Kafka, the tables and it.
+Handlers are synchronous on purpose: outputs go through `send_soon` (buffered by the
+producer) and the read model is staged in memory, so no event awaits I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import orjson
+from faust.types import Message
+
+from scorer.contracts import topics as contract
+from scorer.contracts.topics import input_topics
+from scorer.core import (
+    AccountState,
+    LeadState,
+    LeadUpdate,
+    Outcome,
+    Rules,
+    apply_event,
+    apply_lead_signal,
+)
+from scorer.core import AccountSignal
+from scorer.serving.metrics import ScorerMetrics
+from scorer.serving.read_model import RedisReadModel
+from scorer.settings import Settings
+from scorer.stream.codecs import RecordCodec
+from scorer.stream.dead_letters import EventDecoder, Rejection
+from scorer.stream.views import account_fields, staged_lead
+
+log = logging.getLogger(__name__)
+
+# Outcomes the core refuses to apply, and the dead-letter reason each one gets.
+_DEAD_LETTER_OUTCOMES = {
+    Outcome.TOO_LATE: "too_late",
+    Outcome.TOO_FAR_IN_FUTURE: "future_timestamp",
+    Outcome.INVALID_TRANSITION: "invalid_transition",
+}
+
+
+@dataclass(slots=True)
+class ScorerContext:
+    settings: Settings
+    rules: Rules
+    metrics: ScorerMetrics
+    read_model: RedisReadModel
+    clock: Callable[[], float]
+    lead_events: faust.TopicT
+    account_signals: faust.TopicT
+    handoff_alerts: faust.TopicT
+    score_changes: faust.TopicT
+    dead_letters: faust.TopicT
+    lead_state_by_id: faust.Table
+    account_state_by_id: faust.Table
+    decoders: dict[str, EventDecoder]
+
+    @classmethod
+    def declare(
+        cls,
+        app: faust.App,
+        settings: Settings,
+        rules: Rules,
+        metrics: ScorerMetrics,
+        read_model: RedisReadModel,
+        clock: Callable[[], float],
+    ) -> ScorerContext:
+        def topic(name: str) -> faust.TopicT:
+            return app.topic(settings.topic(name), internal=False)
+
+        inputs = input_topics()
+        return cls(
+            settings=settings,
+            rules=rules,
+            metrics=metrics,
+            read_model=read_model,
+            clock=clock,
+            lead_events=app.topic(*(settings.topic(s.name) for s in inputs)),
+            account_signals=topic(contract.ACCOUNT_SIGNALS),
+            handoff_alerts=topic(contract.HANDOFF_ALERTS),
+            score_changes=topic(contract.SCORE_CHANGES),
+            dead_letters=topic(contract.DEAD_LETTERS),
+            lead_state_by_id=app.Table(
+                "lead-state",
+                default=None,
+                key_serializer="raw",
+                value_serializer=RecordCodec(LeadState.from_record),
+                partitions=settings.partitions,
+            ),
+            account_state_by_id=app.Table(
+                "account-state",
+                default=None,
+                key_serializer="raw",
+                value_serializer=RecordCodec(AccountState.from_record),
+                partitions=settings.partitions,
+            ),
+            decoders={
+                settings.topic(s.name): EventDecoder(s, settings.max_event_bytes) for s in inputs
+            },
+        )
+
+    # -- leads ---------------------------------------------------------------------------
+
+    def handle_lead_message(self, message: Message) -> None:
+        started = time.perf_counter()
+        decoded = self.decoders[message.topic].decode(message.value)
+        if isinstance(decoded, Rejection):
+            self._dead_letter(message, decoded)
+            return
+        key = decoded.lead_id.encode()
+        now = self.clock()
+        try:
+            update = apply_event(self.lead_state_by_id.get(key), decoded, self.rules, now)
+        except Exception as exc:
+            # Faust would ack and skip an event whose handler raises: route it instead.
+            log.exception("scoring failed for an event of %s", message.topic)
+            self._dead_letter(message, Rejection("scoring_error", type(exc).__name__, "ScoringError"))
+            return
+        reason = _DEAD_LETTER_OUTCOMES.get(update.outcome)
+        if reason is not None:
+            self._dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"))
+            return
+        self.metrics.events.labels(message.topic, update.outcome.value).inc()
+        if update.outcome is Outcome.APPLIED:
+            self._publish_lead_update(key, update, now)
+        self.metrics.processing_seconds.observe(time.perf_counter() - started)
+        self.metrics.event_lag_seconds.observe(max(0.0, now - decoded.occurred_at))
+
+    def _publish_lead_update(self, key: bytes, update: LeadUpdate, now: float) -> None:
+        self.lead_state_by_id[key] = update.state
+        for change in update.changes:
+            self.score_changes.send_soon(key=key, value=orjson.dumps(change.to_record()))
+        self.metrics.score_changes.inc(len(update.changes))
+        for alert in update.alerts:
+            self.handoff_alerts.send_soon(key=key, value=orjson.dumps(alert.to_record()))
+            self.metrics.alerts.labels(alert.kind).inc()
+        if update.account_signal is not None:
+            signal = update.account_signal
+            self.account_signals.send_soon(
+                key=signal.account_id.encode(), value=orjson.dumps(signal.to_record())
+            )
+        self.read_model.stage_lead(update.state.lead_id, staged_lead(update.state, self.rules, now))
+
+    # -- accounts ------------------------------------------------------------------------
+
+    def handle_account_message(self, message: Message) -> None:
+        signal = AccountSignal.from_record(orjson.loads(message.value))
+        key = signal.account_id.encode()
+        now = self.clock()
+        update = apply_lead_signal(self.account_state_by_id.get(key), signal, self.rules, now)
+        self.account_state_by_id[key] = update.state
+        for alert in update.alerts:
+            self.handoff_alerts.send_soon(key=key, value=orjson.dumps(alert.to_record()))
+            self.metrics.alerts.labels(alert.kind).inc()
+        self.read_model.stage_account(signal.account_id, account_fields(update.state, self.rules, now))
+
+    # -- dead letters --------------------------------------------------------------------
+
+    def _dead_letter(self, message: Message, rejection: Rejection) -> None:
+        headers: list[tuple[str, bytes]] = [
+            ("scorer.error.topic", message.topic.encode()),
+            ("scorer.error.partition", str(message.partition).encode()),
+            ("scorer.error.offset", str(message.offset).encode()),
+            ("scorer.error.class", rejection.error_class.encode()),
+            ("scorer.error.reason", rejection.reason.encode()),
+            ("scorer.error.detail", rejection.detail.encode()[:512]),
+        ]
+        self.dead_letters.send_soon(key=message.key, value=message.value, headers=headers)
+        self.metrics.dead_letters.labels(rejection.reason).inc()
+        self.metrics.events.labels(message.topic, "dead_letter").inc()
+
+    def table_sizes(self) -> tuple[int, int]:
+        return len(self.lead_state_by_id), len(self.account_state_by_id)
+
+

@@ -1,0 +1,29 @@
+"""Run one scorer worker in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from scorer.settings import Settings
+from scorer.stream.admin import check_broker
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings) -> None:
+    """Check the setup, then run until SIGTERM/SIGINT. Bad setup raises a one-line error."""
+    import faust
+
+    from scorer.rules import load_rules
+    from scorer.stream.app import create_app
+
+    rules = load_rules(settings.rules_file)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    asyncio.run(check_broker(settings))
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    scorer_app = create_app(settings, rules)
+    log.info("scoring with rules version %s", rules.version)
+    worker = faust.Worker(scorer_app.app, loglevel=settings.log_level.upper(), quiet=True)
+    worker.execute_from_commandline()

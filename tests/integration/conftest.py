@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import Servers, WorkerProcess, isolated_settings, servers_for_tests
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    with servers_for_tests() as found:
+        yield found
+
+
+@pytest.fixture
+def make_settings(servers: Servers, tmp_path: Path) -> Callable[..., Any]:
+    return lambda **overrides: isolated_settings(servers, tmp_path, **overrides)
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(settings: Any, name: str = "worker") -> WorkerProcess:
+        worker = WorkerProcess(settings, tmp_path / f"{name}-{len(started)}.log")
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -1,0 +1,197 @@
+"""Helpers shared by the integration tests: servers, workers, producing, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from scorer.devstack import DevStack, ManagedProcess, free_port
+from scorer.devstack.session import worker_env
+from scorer.settings import Settings, load_settings
+
+KAFKA_ENV = "TEST_KAFKA_BOOTSTRAP"
+REDIS_ENV = "TEST_REDIS_URL"
+
+
+@dataclass(frozen=True, slots=True)
+class Servers:
+    kafka_bootstrap: str
+    redis_url: str
+    source: str  # environment, testcontainers or embedded
+
+
+def docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+    except Exception:  # noqa: BLE001 - any failure means: no engine to use
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def testcontainers_servers() -> Iterator[Servers]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.redis import RedisContainer
+
+    with KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka, RedisContainer("redis:7.4") as redis:
+        host = redis.get_container_host_ip()
+        port = redis.get_exposed_port(6379)
+        yield Servers(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0", "testcontainers")
+
+
+@contextlib.contextmanager
+def servers_for_tests() -> Iterator[Servers]:
+    """Environment addresses → testcontainers (Docker engine answers) → embedded stack."""
+    if os.environ.get(KAFKA_ENV) and os.environ.get(REDIS_ENV):
+        yield Servers(os.environ[KAFKA_ENV], os.environ[REDIS_ENV], "environment")
+    elif docker_engine_answers():
+        with testcontainers_servers() as servers:
+            yield servers
+    else:
+        with DevStack() as stack:
+            yield Servers(stack.kafka_bootstrap, stack.redis_url, "embedded")
+
+
+def isolated_settings(servers: Servers, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings whose topics, consumer group and Redis keys no other test shares."""
+    tag = uuid.uuid4().hex[:10]
+    values: dict[str, Any] = {
+        "kafka_bootstrap": servers.kafka_bootstrap,
+        "redis_url": servers.redis_url,
+        "app_id": f"test-{tag}",
+        "topic_prefix": f"t{tag}.",
+        "redis_key_prefix": f"test:{tag}:",
+        "web_port": free_port(),
+        "data_dir": tmp_path / "data",
+        "redis_flush_interval_s": 0.1,
+        "partitions": 2,
+    }
+    values.update(overrides)
+    return load_settings({}, **values)
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
+    """Poll until `check()` returns something truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
+
+
+def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return 0, b""
+
+
+class WorkerProcess:
+    """A `scorer worker` subprocess with the given settings."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process = ManagedProcess(
+            "scorer worker", [sys.executable, "-m", "scorer", "worker"],
+            env=worker_env(settings), log_path=log_path,
+        )  # fmt: skip
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.web_host}:{self.settings.web_port}"
+
+    def start(self, timeout_s: float = 90.0) -> WorkerProcess:
+        self.process.start()
+        try:
+            self.process.wait_until(
+                lambda: http_get(self.base_url + "/ready")[0] == 200, timeout_s, "ready"
+            )
+        except Exception:
+            print(self.log_text()[-4000:], file=sys.stderr)
+            raise
+        return self
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def metrics(self) -> str:
+        return http_get(self.base_url + "/metrics")[1].decode()
+
+    def stop(self) -> None:
+        self.process.stop(timeout_s=15)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
+    """Send (contract topic, key, value) messages and wait for the broker's acks."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic, key, value in messages:
+            await producer.send(settings.topic(topic), value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def event_messages(events: Iterable[dict[str, Any]]) -> list[tuple[str, bytes, bytes]]:
+    from scorer.simulator import TOPIC_BY_CATEGORY
+
+    return [
+        (TOPIC_BY_CATEGORY[e["type"].partition(".")[0]], e["lead_id"].encode(), orjson.dumps(e))
+        for e in events
+    ]
+
+
+async def read_topic(settings: Settings, topic: str, timeout_s: float = 2.0) -> list[Any]:
+    """Every message currently on a topic (from the beginning, no consumer group)."""
+    consumer = AIOKafkaConsumer(
+        settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
+    )  # fmt: skip
+    await consumer.start()
+    messages: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                messages.extend(records)
+            end = await consumer.end_offsets(list(consumer.assignment()))
+            if all(await consumer.position(tp) >= offset for tp, offset in end.items()) and end:
+                break
+    finally:
+        await consumer.stop()
+    return messages
+
+
+def unique_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,65 @@
+"""The embedded stack starts real servers and leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from scorer.devstack import DevStack, ManagedProcess, StackError
+from tests.support import wait_for
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
+
+
+def test_stack_serves_kafka_and_redis_then_stops_both() -> None:
+    with DevStack() as stack:
+        host, port = stack.kafka_bootstrap.split(":")
+        socket.create_connection((host, int(port)), timeout=2).close()
+        redis_port = int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
+        with socket.create_connection(("127.0.0.1", redis_port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            assert sock.recv(16).startswith(b"+PONG")
+        pids = [p.process.pid for p in (stack._kafka, stack._redis) if p]  # noqa: SLF001
+        assert all(pid and _alive(pid) for pid in pids)
+    assert not any(_alive(pid) for pid in pids if pid)
+
+
+def test_servers_die_when_the_stack_process_is_killed() -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from scorer.devstack import DevStack
+        stack = DevStack().start()
+        print(stack._kafka.process.pid, stack._redis.process.pid, flush=True)
+        time.sleep(600)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    wait_for(lambda: not any(_alive(p) for p in pids), 10, "orphaned servers to exit")
+
+
+def test_a_server_that_dies_at_start_is_reported_by_name() -> None:
+    process = ManagedProcess("broken server", [sys.executable, "-c", "raise SystemExit(3)"])
+    process.start()
+    with pytest.raises(StackError, match="broken server exited with code 3"):
+        process.wait_until(lambda: False, 10, "ready")
+    process.stop()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from scorer.settings import ConfigError, Settings, describe_settings, load_settings
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SCORER_KAFKA_BOOTSTRAPP": "x:1"}, "unknown setting SCORER_KAFKA_BOOTSTRAPP (did you mean SCORER_KAFKA_BOOTSTRAP?)"),
+        ({"SCORER_NOPE": "1"}, "unknown setting SCORER_NOPE"),
+        ({"SCORER_REDIS_URL": "http://localhost"}, "SCORER_REDIS_URL: Redis URL must specify one of the following schemes"),
+        ({"SCORER_KAFKA_BOOTSTRAP": "localhost"}, "SCORER_KAFKA_BOOTSTRAP: expected host:port"),
+        ({"SCORER_PARTITIONS": "0"}, "SCORER_PARTITIONS: Input should be greater than or equal to 1"),
+        ({"SCORER_STORE": "disk://"}, "SCORER_STORE: Input should be 'memory://' or 'rocksdb://'"),
+    ],
+    ids=["typo", "unknown", "redis-scheme", "bootstrap-no-port", "partitions", "store"],
+)  # fmt: skip
+def test_bad_configuration_is_one_line_naming_the_setting(
+    environ: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_environment_is_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCORER_KAFKA_BOOTSTRAP", "a:1,b:2")
+    monkeypatch.setenv("SCORER_PARTITIONS", "8")
+    settings = load_settings()
+    assert settings.kafka_url == "kafka://a:1;kafka://b:2"
+    assert settings.partitions == 8
+
+
+def test_every_setting_is_documented() -> None:
+    rows = describe_settings()
+    assert len(rows) == len(Settings.model_fields)
+    assert all(name.startswith("SCORER_") and doc for name, _, doc in rows)
+
+
+def test_topic_prefix_applies_to_names() -> None:
+    assert load_settings({}, topic_prefix="dev.").topic("leads.web-events.v1") == "dev.leads.web-events.v1"
