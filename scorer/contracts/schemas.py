@@ -31,7 +31,9 @@ def schema_documents() -> dict[str, dict[str, Any]]:
     documents: dict[str, dict[str, Any]] = {}
     models = MODEL_BY_SCHEMA | OUTPUT_MODEL_BY_SCHEMA
     for spec in load_topics():
-        if spec.schema in models:
+        if spec.schema == "rekeyed-event.v1.schema.json":
+            body = {"description": "Any input event, unchanged; header scorer.source-topic names its topic."}
+        elif spec.schema in models:
             body = TypeAdapter(models[spec.schema]).json_schema()
         else:
             body = dict(_DEAD_LETTER_SCHEMA)

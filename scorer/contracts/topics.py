@@ -26,6 +26,7 @@ HANDOFF_ALERTS = "leads.handoff-alerts.v1"
 SCORE_CHANGES = "leads.score-changes.v1"
 DEAD_LETTERS = "leads.dead-letters.v1"
 ACCOUNT_SIGNALS = "leads.account-signals.v1"
+REKEYED_EVENTS = "leads.rekeyed-events.v1"
 
 
 class ContractError(Exception):

@@ -20,24 +20,22 @@ from faust.types import Message
 
 from scorer.contracts import topics as contract
 from scorer.contracts.topics import input_topics
-from scorer.core import (
-    AccountState,
-    LeadState,
-    LeadUpdate,
-    Outcome,
-    Rules,
-    apply_event,
-    apply_lead_signal,
-)
-from scorer.core import AccountSignal
+from scorer.contracts.outputs import alert_message, score_change_message
+from scorer.core.alerts import Alert
+from scorer.core.account import AccountState, LeadSignal, apply_lead_signal
+from scorer.core.lead import LeadState, LeadUpdate, Outcome, apply_event
+from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream.codecs import RecordCodec
 from scorer.stream.dead_letters import EventDecoder, Rejection
+from scorer.stream.partitioning import owner_partition
 from scorer.stream.views import account_fields, staged_lead
 
 log = logging.getLogger(__name__)
+
+_SOURCE_HEADER = "scorer.source-topic"
 
 # Outcomes the core refuses to apply, and the dead-letter reason each one gets.
 _DEAD_LETTER_OUTCOMES = {
@@ -56,6 +54,7 @@ class ScorerContext:
     clock: Callable[[], float]
     lead_events: faust.TopicT
     account_signals: faust.TopicT
+    rekeyed_events: faust.TopicT
     handoff_alerts: faust.TopicT
     score_changes: faust.TopicT
     dead_letters: faust.TopicT
@@ -77,13 +76,15 @@ class ScorerContext:
             return app.topic(settings.topic(name), internal=False)
 
         inputs = input_topics()
+        rekeyed = settings.topic(contract.REKEYED_EVENTS)
         return cls(
             settings=settings,
             rules=rules,
             metrics=metrics,
             read_model=read_model,
             clock=clock,
-            lead_events=app.topic(*(settings.topic(s.name) for s in inputs)),
+            lead_events=app.topic(*(settings.topic(s.name) for s in inputs), rekeyed),
+            rekeyed_events=app.topic(rekeyed),
             account_signals=topic(contract.ACCOUNT_SIGNALS),
             handoff_alerts=topic(contract.HANDOFF_ALERTS),
             score_changes=topic(contract.SCORE_CHANGES),
@@ -91,15 +92,17 @@ class ScorerContext:
             lead_state_by_id=app.Table(
                 "lead-state",
                 default=None,
-                key_serializer="raw",
-                value_serializer=RecordCodec(LeadState.from_record),
+                schema=faust.Schema(
+                    key_serializer="raw", value_serializer=RecordCodec(LeadState.from_record)
+                ),
                 partitions=settings.partitions,
             ),
             account_state_by_id=app.Table(
                 "account-state",
                 default=None,
-                key_serializer="raw",
-                value_serializer=RecordCodec(AccountState.from_record),
+                schema=faust.Schema(
+                    key_serializer="raw", value_serializer=RecordCodec(AccountState.from_record)
+                ),
                 partitions=settings.partitions,
             ),
             decoders={
@@ -111,11 +114,21 @@ class ScorerContext:
 
     def handle_lead_message(self, message: Message) -> None:
         started = time.perf_counter()
-        decoded = self.decoders[message.topic].decode(message.value)
+        source = self._source_topic(message)
+        decoded = self.decoders[source].decode(message.value)
         if isinstance(decoded, Rejection):
             self._dead_letter(message, decoded)
             return
         key = decoded.lead_id.encode()
+        owner = owner_partition(key, self.settings.partitions)
+        # Never forward twice: a misconfigured partition count must not make a loop.
+        if message.partition != owner and source == message.topic:
+            self.rekeyed_events.send_soon(
+                key=key, value=message.value, partition=owner,
+                headers=[(_SOURCE_HEADER, source.encode())],
+            )  # fmt: skip
+            self.metrics.events.labels(source, "rekeyed").inc()
+            return
         now = self.clock()
         try:
             update = apply_event(self.lead_state_by_id.get(key), decoded, self.rules, now)
@@ -134,14 +147,22 @@ class ScorerContext:
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
         self.metrics.event_lag_seconds.observe(max(0.0, now - decoded.occurred_at))
 
+    def _source_topic(self, message: Message) -> str:
+        """The input topic an event was first published to (re-keyed ones say it)."""
+        if message.topic != self.rekeyed_events.get_topic_name():
+            return message.topic
+        headers = message.headers.items() if isinstance(message.headers, dict) else message.headers
+        for name, value in headers or ():
+            if name == _SOURCE_HEADER and value.decode() in self.decoders:
+                return value.decode()
+        raise KeyError(f"re-keyed event without a valid {_SOURCE_HEADER} header")
+
     def _publish_lead_update(self, key: bytes, update: LeadUpdate, now: float) -> None:
         self.lead_state_by_id[key] = update.state
         for change in update.changes:
-            self.score_changes.send_soon(key=key, value=orjson.dumps(change.to_record()))
+            self.score_changes.send_soon(key=key, value=orjson.dumps(score_change_message(change)))
         self.metrics.score_changes.inc(len(update.changes))
-        for alert in update.alerts:
-            self.handoff_alerts.send_soon(key=key, value=orjson.dumps(alert.to_record()))
-            self.metrics.alerts.labels(alert.kind).inc()
+        self._publish_alerts(key, update.alerts, now)
         if update.account_signal is not None:
             signal = update.account_signal
             self.account_signals.send_soon(
@@ -152,15 +173,18 @@ class ScorerContext:
     # -- accounts ------------------------------------------------------------------------
 
     def handle_account_message(self, message: Message) -> None:
-        signal = AccountSignal.from_record(orjson.loads(message.value))
+        signal = LeadSignal.from_record(orjson.loads(message.value))
         key = signal.account_id.encode()
         now = self.clock()
         update = apply_lead_signal(self.account_state_by_id.get(key), signal, self.rules, now)
         self.account_state_by_id[key] = update.state
-        for alert in update.alerts:
-            self.handoff_alerts.send_soon(key=key, value=orjson.dumps(alert.to_record()))
-            self.metrics.alerts.labels(alert.kind).inc()
+        self._publish_alerts(key, update.alerts, now)
         self.read_model.stage_account(signal.account_id, account_fields(update.state, self.rules, now))
+
+    def _publish_alerts(self, key: bytes, alerts: tuple[Alert, ...], now: float) -> None:
+        for alert in alerts:
+            self.handoff_alerts.send_soon(key=key, value=orjson.dumps(alert_message(alert, now)))
+            self.metrics.alerts.labels(alert.kind).inc()
 
     # -- dead letters --------------------------------------------------------------------
 

@@ -1,0 +1,112 @@
+"""Messages the scorer publishes, as models (for the JSON Schemas) and builders.
+
+Core records carry epoch seconds; on the wire, times are RFC 3339 strings so every
+consumer can read them without guessing the unit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scorer.core.alerts import Alert
+from scorer.core.explain import ScoreChange
+
+
+def rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReasonModel(_Message):
+    rule_id: str
+    label: str
+    points: float = Field(description="Points this rule contributes now (engagement decayed).")
+
+
+class HandoffAlert(_Message):
+    """A lead (MQL) or account (MQA) crossed a hand-off threshold upward."""
+
+    type: Literal["alert"]
+    alert_id: str = Field(description="Deterministic: subject + threshold + crossing epoch.")
+    kind: str = Field(description="Threshold name: mql, mqa, warm, ...")
+    subject: str = Field(description="lead:<id> or account:<id>")
+    lead_id: str | None
+    account_id: str | None
+    score: float
+    fit: float
+    engagement: float
+    grade: str = Field(description="Fit letter x engagement band, e.g. A1.")
+    stage: str
+    threshold: str
+    threshold_value: float
+    epoch: int = Field(description="How many times this threshold has been crossed.")
+    reasons: list[ReasonModel] = Field(description="Top contributors: why the lead is hot.")
+    rules_version: str
+    occurred_at: str = Field(description="Event time of the crossing, RFC 3339.")
+    emitted_at: str = Field(description="When the worker published this alert, RFC 3339.")
+    event_id: str = Field(description="The event that crossed the threshold.")
+    team: str | None = Field(description="Inside-sales team from the routing rules.")
+    product: str | None = Field(description="Product interest that drove the score.")
+    contacts: list[str] = Field(description="Lead ids that contributed (accounts).")
+    engaged_contacts: int
+    roles: list[str] = Field(description="Buying-group roles covered (accounts).")
+
+
+class ScoreChangeMessage(_Message):
+    """One rule's effect on one lead's score, caused by one event."""
+
+    type: Literal["score_change"]
+    lead_id: str
+    event_id: str
+    rule_id: str
+    rules_version: str
+    category: str
+    points_raw: float
+    points_awarded: float = Field(description="After caps and once-only rules.")
+    capped: bool
+    decay_factor: float
+    points_now: float
+    score_before: float
+    score_after: float
+    occurred_at: str
+    as_of: str
+    note: str | None
+
+
+class AccountSignalMessage(BaseModel):
+    """Internal: a lead's current contribution to its account (the core's record)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    v: int
+    type: Literal["lead_signal"]
+    account_id: str
+    lead_id: str
+    seq: int = Field(description="Per-lead sequence; older signals are ignored.")
+
+
+OUTPUT_MODEL_BY_SCHEMA: dict[str, Any] = {
+    "handoff-alert.v1.schema.json": HandoffAlert,
+    "score-change.v1.schema.json": ScoreChangeMessage,
+    "account-signal.v1.schema.json": AccountSignalMessage,
+}
+
+
+def alert_message(alert: Alert, emitted_at: float) -> dict[str, object]:
+    record = alert.to_record()
+    record["occurred_at"] = rfc3339(alert.occurred_at)
+    record["emitted_at"] = rfc3339(emitted_at)
+    return record
+
+
+def score_change_message(change: ScoreChange) -> dict[str, object]:
+    record = change.to_record()
+    record["occurred_at"] = rfc3339(change.occurred_at)
+    record["as_of"] = rfc3339(change.as_of)
+    return record
