@@ -25,3 +25,28 @@ class RecordCodec(Codec):  # type: ignore[misc]
 
     def _loads(self, s: bytes) -> Any:
         return self._from_record(orjson.loads(s))
+
+
+def table_value_type(codec_name: str, from_record: Callable[[dict[str, Any]], Any]) -> type:
+    """A `value_type` for a Faust table that stores core states through `RecordCodec`.
+
+    Faust chooses a table's changelog serializer from `value_type._options.serializer`
+    and hands decoded payloads to `value_type.from_data`; this shim provides both, so the
+    memory store holds live core objects and only the changelog holds JSON.
+    """
+    from faust.serializers import codecs
+
+    codecs.register(codec_name, RecordCodec(from_record))
+
+    class _Options:
+        serializer = codec_name
+
+    class CoreStateValue:
+        _options = _Options
+
+        @classmethod
+        def from_data(cls, data: Any, preferred_type: Any = None) -> Any:
+            return data
+
+    CoreStateValue.__name__ = f"CoreStateValue[{codec_name}]"
+    return CoreStateValue

@@ -28,7 +28,7 @@ from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
-from scorer.stream.codecs import RecordCodec
+from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import EventDecoder, Rejection
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.views import account_fields, staged_lead
@@ -92,17 +92,15 @@ class ScorerContext:
             lead_state_by_id=app.Table(
                 "lead-state",
                 default=None,
-                schema=faust.Schema(
-                    key_serializer="raw", value_serializer=RecordCodec(LeadState.from_record)
-                ),
+                key_type=bytes,
+                value_type=table_value_type("scorer.lead_state", LeadState.from_record),
                 partitions=settings.partitions,
             ),
             account_state_by_id=app.Table(
                 "account-state",
                 default=None,
-                schema=faust.Schema(
-                    key_serializer="raw", value_serializer=RecordCodec(AccountState.from_record)
-                ),
+                key_type=bytes,
+                value_type=table_value_type("scorer.account_state", AccountState.from_record),
                 partitions=settings.partitions,
             ),
             decoders={

@@ -1,0 +1,107 @@
+"""Issue 2's walking skeleton on a real broker and Redis: events in, alert out, score in
+Redis, metric moved — each checked against the offline replay of the same events."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+import redis
+
+from scorer.contracts import topics as contract
+from scorer.contracts.events import parse_event
+from scorer.core.replay import replay
+from scorer.rules import load_rules
+from scorer.stream.admin import apply_topics
+from tests.support import WorkerProcess, event_messages, produce, read_topic, run, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _iso(epoch: float) -> str:
+    from scorer.contracts.outputs import rfc3339
+
+    return rfc3339(epoch)
+
+
+def hot_lead_journey(lead: str, account: str, start: float) -> list[dict[str, Any]]:
+    """The seed article's ideal lead: a manufacturing director who reads pricing and cases."""
+    steps: list[dict[str, Any]] = [
+        {"type": "profile.updated", "title": "製造本部 部長", "seniority": "director",
+         "industry": "manufacturing", "employee_count": 450, "country": "JP",
+         "email_domain": "example.co.jp", "company": "Example Manufacturing"},
+        {"type": "web.page_view", "url": "/products/product-a", "product": "product-a"},
+        {"type": "web.page_view", "url": "/pricing", "product": "product-a"},
+        {"type": "web.content_download", "asset_id": "case-study-product-a",
+         "asset_type": "case_study", "product": "product-a"},
+        {"type": "seminar.registered", "webinar_id": "webinar-dx-2026", "product": "product-a"},
+        {"type": "seminar.attended", "webinar_id": "webinar-dx-2026", "product": "product-a"},
+        {"type": "web.content_download", "asset_id": "whitepaper-product-a",
+         "asset_type": "whitepaper", "product": "product-a"},
+        {"type": "web.form_submit", "form_id": "contact-sales", "url": "/contact",
+         "product": "product-a"},
+    ]  # fmt: skip
+    return [
+        {"event_id": f"{lead}-e{i}", "lead_id": lead, "account_id": account,
+         "occurred_at": _iso(start + i), **step}
+        for i, step in enumerate(steps)
+    ]  # fmt: skip
+
+
+def cold_lead(lead: str, account: str, start: float) -> list[dict[str, Any]]:
+    return [
+        {"event_id": f"{lead}-e0", "lead_id": lead, "account_id": account, "type": "email.open",
+         "occurred_at": _iso(start), "campaign_id": "newsletter"},
+        {"event_id": f"{lead}-e1", "lead_id": lead, "account_id": account,
+         "type": "web.page_view", "occurred_at": _iso(start + 1), "url": "/blog/dx-trends"},
+    ]  # fmt: skip
+
+
+def test_events_become_an_alert_a_redis_score_and_a_metric(
+    make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    settings = make_settings()
+    run(apply_topics(settings))
+    rules = load_rules(settings.rules_file)
+    start = time.time() - 60
+    events = hot_lead_journey("lead-hot", "acc-1", start) + cold_lead("lead-cold", "acc-1", start)
+    oracle = replay([parse_event(orjson.dumps(e)) for e in events], rules)
+    expected_ids = {a.alert_id for a in oracle.alerts if a.lead_id == "lead-hot"}
+    assert any(a.kind == "mql" for a in oracle.alerts), "the journey must cross the MQL line"
+
+    worker = start_worker(settings)
+    run(produce(settings, event_messages(events)))
+
+    def alerts_on_topic() -> list[dict[str, Any]]:
+        return [orjson.loads(m.value) for m in run(read_topic(settings, contract.HANDOFF_ALERTS))]
+
+    alerts = wait_for(
+        lambda: (found := alerts_on_topic()) and {a["alert_id"] for a in found} >= expected_ids and found,
+        60, "the hand-off alerts the replay predicts",
+    )  # fmt: skip
+    assert {a["alert_id"] for a in alerts} == {a.alert_id for a in oracle.alerts}
+    mql = next(a for a in alerts if a["kind"] == "mql")
+    assert mql["lead_id"] == "lead-hot"
+    assert mql["reasons"], "an alert says why the lead is hot"
+    assert mql["score"] >= mql["threshold_value"]
+
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    key = f"{settings.redis_key_prefix}lead:lead-hot"
+    stored = wait_for(lambda: client.hgetall(key), 20, "the lead's hash in Redis")
+    final = oracle.leads["lead-hot"].score_at(float(stored["score_at"]), rules)
+    assert float(stored["score"]) == pytest.approx(final.total, abs=1e-3)
+    assert stored["grade"] == final.grade
+    assert client.zscore(f"{settings.redis_key_prefix}hot-leads", "lead-hot") is not None
+
+    def mql_metric() -> float | None:
+        match = re.search(r'^scorer_alerts_total\{kind="mql"\} (\S+)$', worker.metrics(), re.M)
+        return float(match[1]) if match else None
+
+    assert wait_for(mql_metric, 10, "the alert counter") == sum(a.kind == "mql" for a in oracle.alerts)
+    metrics = worker.metrics()
+    assert "scorer_events_total" in metrics
+    assert "lead-hot" not in metrics and "lead-cold" not in metrics, "no lead id in any label"

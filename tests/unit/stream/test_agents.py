@@ -1,0 +1,129 @@
+"""The lead agent in Faust's test context: table writes, alerts, dead letters, re-keying.
+
+Outbound topics are replaced by recorders (Faust's test context does not stub sends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+
+from scorer.contracts import topics as contract
+from scorer.core import EngagementRule, EventKind, Rules, Stage, Threshold
+from scorer.settings import load_settings
+from scorer.stream.app import ScorerApp, create_app
+from scorer.stream.partitioning import owner_partition
+
+RULES = Rules(
+    version="test-1",
+    engagement=(
+        EngagementRule(id="pricing", on=frozenset({EventKind.PAGE_VIEW}), points=30.0, label="Pricing"),
+    ),
+    thresholds=(Threshold(name="mql", value=80.0, rearm_below=60.0, moves_to=Stage.MQL),),
+)  # fmt: skip
+
+
+@dataclass
+class Recorder:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def send_soon(self, **kwargs: Any) -> None:
+        self.sent.append(kwargs)
+
+
+@pytest.fixture
+async def scorer_app(tmp_path: Any) -> AsyncIterator[tuple[ScorerApp, dict[str, Recorder]]]:
+    settings = load_settings({}, partitions=4, data_dir=tmp_path, topic_prefix="unit.")
+    scorer = create_app(settings, RULES)
+    app = scorer.app
+    app.loop = asyncio.get_running_loop()
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    ctx = scorer.context
+    recorders = {name: Recorder() for name in ("handoff_alerts", "score_changes", "dead_letters", "account_signals", "rekeyed_events")}
+    for name, recorder in recorders.items():
+        setattr(ctx, name, _Wrapped(getattr(ctx, name), recorder))
+    # The test context delivers on an "<internal>" channel; decode it as web events.
+    ctx.decoders["<internal>"] = ctx.decoders[settings.topic(contract.WEB_EVENTS)]
+    yield scorer, recorders
+
+
+class _Wrapped:
+    def __init__(self, topic: Any, recorder: Recorder) -> None:
+        self._topic = topic
+        self.send_soon = recorder.send_soon
+
+    def get_topic_name(self) -> str:
+        return str(self._topic.get_topic_name())
+
+
+def _lead_on_partition(partition: int, partitions: int = 4) -> str:
+    return next(
+        f"lead-{i}" for i in range(1000) if owner_partition(f"lead-{i}".encode(), partitions) == partition
+    )
+
+
+def _view(lead: str, n: int, url: str = "/pricing") -> bytes:
+    return orjson.dumps({
+        "event_id": f"{lead}-{n}", "lead_id": lead, "type": "web.page_view",
+        "occurred_at": f"2026-05-01T09:00:0{n}+00:00", "url": url,
+    })  # fmt: skip
+
+
+async def test_crossing_the_threshold_writes_state_and_sends_one_alert(scorer_app: Any) -> None:
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(0)
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        for n in range(4):
+            await channel.put(_view(lead, n), key=lead.encode(), partition=0)
+    state = scorer.context.lead_state_by_id[lead.encode()]
+    assert state.stage == "mql"
+    alerts = [orjson.loads(m["value"]) for m in sent["handoff_alerts"].sent]
+    assert [a["kind"] for a in alerts] == ["mql"]
+    assert alerts[0]["lead_id"] == lead
+    assert len(sent["score_changes"].sent) == 4
+    assert sent["dead_letters"].sent == []
+
+
+async def test_a_repeated_event_id_scores_once(scorer_app: Any) -> None:
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(0)
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        for _ in range(3):
+            await channel.put(_view(lead, 1), key=lead.encode(), partition=0)
+    assert len(sent["score_changes"].sent) == 1
+
+
+async def test_bad_input_goes_to_dead_letters_and_scoring_goes_on(scorer_app: Any) -> None:
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(0)
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        await channel.put(b"{not json", key=lead.encode(), partition=0)
+        await channel.put(_view(lead, 1), key=lead.encode(), partition=0)
+    [dead] = sent["dead_letters"].sent
+    headers = dict(dead["headers"])
+    assert headers["scorer.error.reason"] == b"not_json"
+    assert headers["scorer.error.class"] == b"JSONDecodeError"
+    assert dead["value"] == b"{not json"
+    assert scorer.context.lead_state_by_id[lead.encode()] is not None
+
+
+async def test_an_event_on_a_foreign_partition_is_forwarded_to_its_owner(scorer_app: Any) -> None:
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(3)
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        await channel.put(_view(lead, 1), key=lead.encode(), partition=0)
+    [forwarded] = sent["rekeyed_events"].sent
+    assert forwarded["partition"] == 3
+    assert forwarded["key"] == lead.encode()
+    assert scorer.context.lead_state_by_id.get(lead.encode()) is None
