@@ -52,7 +52,9 @@ def worker() -> None:
 @click.option("--accounts", default=30, show_default=True, help="Accounts they belong to.")
 @click.option("--rate", default=30.0, show_default=True, help="Background events per second.")
 @click.option("--seed", default=7, show_default=True, help="Simulator seed.")
-def dev(kafka: str | None, redis: str | None, leads: int, accounts: int, rate: float, seed: int) -> None:
+def dev(
+    kafka: str | None, redis: str | None, leads: int, accounts: int, rate: float, seed: int
+) -> None:
     """Start broker, Redis, a worker and the traffic simulator; show hand-off alerts live."""
     from scorer.devstack.session import DevOptions, run_dev
 
@@ -81,7 +83,9 @@ def topics_list() -> None:
     from scorer.contracts.topics import load_topics
 
     for spec in load_topics():
-        click.echo(f"{spec.name:32} {spec.role:8} {spec.partitions:>3}p  {spec.cleanup:7} {spec.doc}")
+        click.echo(
+            f"{spec.name:32} {spec.role:8} {spec.partitions:>3}p  {spec.cleanup:7} {spec.doc}"
+        )
 
 
 @topics.command("schemas")
@@ -138,7 +142,9 @@ def score_file(events: Path, rules_file: Path | None, as_of: str | None) -> None
 @click.option("--rate", default=30.0, show_default=True, help="Background events per second.")
 @click.option("--duration", default=120.0, show_default=True, help="Seconds of traffic.")
 @click.option("--seed", default=7, show_default=True)
-def simulate(out: Path | None, leads: int, accounts: int, rate: float, duration: float, seed: int) -> None:
+def simulate(
+    out: Path | None, leads: int, accounts: int, rate: float, duration: float, seed: int
+) -> None:
     """Publish simulated traffic to Kafka in real time, or write it to a JSONL file (--out)."""
     from scorer.simulator_io import publish_live, write_jsonl
 

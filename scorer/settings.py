@@ -142,5 +142,7 @@ def describe_settings() -> list[tuple[str, str, str]]:
         default = info.default
         if isinstance(default, Path) and default.is_absolute():
             default = default.relative_to(DEFAULT_RULES_FILE.parent.parent)
-        rows.append((env_name(name), "" if default is None else str(default), info.description or ""))
+        rows.append(
+            (env_name(name), "" if default is None else str(default), info.description or "")
+        )
     return rows

@@ -62,11 +62,15 @@ class Population:
         self.rng = random.Random(seed)
         self.accounts = [f"acc-{i:05d}" for i in range(accounts)]
         self.lead_ids = [f"lead-{i:06d}" for i in range(leads)]
-        self.account_of = {lead: self.accounts[i % accounts] for i, lead in enumerate(self.lead_ids)}
+        self.account_of = {
+            lead: self.accounts[i % accounts] for i, lead in enumerate(self.lead_ids)
+        }
         hot = max(1, int(leads * hot_share))
         self.hot = set(self.rng.sample(self.lead_ids, hot))
         # One target account gets a buying group: three of its people go hot together.
-        self.buying_group = [lead for lead in self.lead_ids if self.account_of[lead] == self.accounts[0]][:3]
+        self.buying_group = [
+            lead for lead in self.lead_ids if self.account_of[lead] == self.accounts[0]
+        ][:3]
         self.hot.update(self.buying_group)
         self._seq = 0
 
@@ -88,7 +92,11 @@ class Population:
         for lead in self.lead_ids:
             if lead in self.hot:
                 title, seniority = rng.choice(TITLES[:4])
-                industry, employees, domain = "manufacturing", rng.randint(150, 5000), "example.co.jp"
+                industry, employees, domain = (
+                    "manufacturing",
+                    rng.randint(150, 5000),
+                    "example.co.jp",
+                )
             else:
                 title, seniority = rng.choice(TITLES)
                 industry, employees = rng.choice(INDUSTRIES), rng.randint(5, 3000)
@@ -104,19 +112,20 @@ class Population:
         """A buying journey: research, pricing, proof, contact."""
         product = self.rng.choice(PRODUCTS)
         steps: list[tuple[str, dict[str, Any]]] = [
-            ("web.page_view", {"url": f"/products/{product}", "product": product}),
+            ("web.page_view", {"url": f"/products/{product}"}),
             ("email.open", {"campaign_id": "newsletter-2026-11"}),
             ("email.click", {"campaign_id": "newsletter-2026-11", "url": "/pricing"}),
-            ("web.page_view", {"url": "/pricing", "product": product}),
-            ("web.content_download", {"asset_id": f"case-study-{product}", "asset_type": "case_study", "product": product}),
-            ("seminar.registered", {"webinar_id": "webinar-dx-2026", "product": product}),
-            ("seminar.attended", {"webinar_id": "webinar-dx-2026", "product": product}),
-            ("web.page_view", {"url": "/pricing/enterprise", "product": product}),
-            ("web.content_download", {"asset_id": f"whitepaper-{product}", "asset_type": "whitepaper", "product": product}),
-            ("web.form_submit", {"form_id": "contact-sales", "url": "/contact", "product": product}),
+            ("web.page_view", {"url": "/pricing"}),
+            ("web.content_download", {"asset_id": f"case-{product}", "asset_type": "case_study"}),
+            ("seminar.registered", {"webinar_id": "webinar-dx-2026"}),
+            ("seminar.attended", {"webinar_id": "webinar-dx-2026"}),
+            ("web.page_view", {"url": "/pricing/enterprise"}),
+            ("web.content_download", {"asset_id": f"wp-{product}", "asset_type": "whitepaper"}),
+            ("web.form_submit", {"form_id": "contact-sales", "url": "/contact"}),
         ]  # fmt: skip
         for index, (kind, fields) in enumerate(steps):
-            yield self._event(lead, kind, start + index * spacing_s, **fields)
+            about = {"product": product} if kind.startswith(("web.", "seminar.")) else {}
+            yield self._event(lead, kind, start + index * spacing_s, **fields, **about)
 
     def background(self, at: float) -> SimEvent:
         """Casual activity of a random lead."""
@@ -144,9 +153,12 @@ def simulate(
     journeys = [
         event
         for index, lead in enumerate(hot)
-        for event in population.journey(lead, start + 1 + index * duration_s / (2 * len(hot)), spacing)
+        for event in population.journey(
+            lead, start + 1 + index * duration_s / (2 * len(hot)), spacing
+        )
     ]
     background = [
-        population.background(start + 1 + i / rate_per_s) for i in range(int(duration_s * rate_per_s))
+        population.background(start + 1 + i / rate_per_s)
+        for i in range(int(duration_s * rate_per_s))
     ]
     yield from sorted(journeys + background, key=lambda e: e.at)

@@ -27,9 +27,7 @@ def write_jsonl(
     return count
 
 
-async def publish(
-    settings: Settings, events: Iterable[SimEvent], *, real_time: bool = True
-) -> int:
+async def publish(settings: Settings, events: Iterable[SimEvent], *, real_time: bool = True) -> int:
     """Publish events keyed by lead id; in real time, each one at its event time."""
     from scorer.stream.admin import client_options
 

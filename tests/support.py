@@ -38,7 +38,7 @@ def docker_engine_answers() -> bool:
 
         client = docker.from_env(timeout=3)
         client.ping()
-    except Exception:  # noqa: BLE001 - any failure means: no engine to use
+    except Exception:
         return False
     return True
 
@@ -48,7 +48,10 @@ def testcontainers_servers() -> Iterator[Servers]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.redis import RedisContainer
 
-    with KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka, RedisContainer("redis:7.4") as redis:
+    with (
+        KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka,
+        RedisContainer("redis:7.4") as redis,
+    ):
         host = redis.get_container_host_ip()
         port = redis.get_exposed_port(6379)
         yield Servers(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0", "testcontainers")

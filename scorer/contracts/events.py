@@ -158,7 +158,12 @@ class SalesFeedback(_EventModel):
 
 WebEvent = Annotated[PageView | ContentDownload | FormSubmit, Field(discriminator="type")]
 AnyEvent = Annotated[
-    PageView | ContentDownload | FormSubmit | EmailEvent | SeminarEvent | ProfileUpdate
+    PageView
+    | ContentDownload
+    | FormSubmit
+    | EmailEvent
+    | SeminarEvent
+    | ProfileUpdate
     | SalesFeedback,
     Field(discriminator="type"),
 ]

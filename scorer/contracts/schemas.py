@@ -26,13 +26,16 @@ _DEAD_LETTER_SCHEMA: dict[str, Any] = {
 }
 
 
+_REKEYED_DESCRIPTION = "Any input event, unchanged; header scorer.source-topic names its topic."
+
+
 def schema_documents() -> dict[str, dict[str, Any]]:
     """File name → JSON Schema document, for every contract topic."""
     documents: dict[str, dict[str, Any]] = {}
     models = MODEL_BY_SCHEMA | OUTPUT_MODEL_BY_SCHEMA
     for spec in load_topics():
         if spec.schema == "rekeyed-event.v1.schema.json":
-            body = {"description": "Any input event, unchanged; header scorer.source-topic names its topic."}
+            body = {"description": _REKEYED_DESCRIPTION}
         elif spec.schema in models:
             body = TypeAdapter(models[spec.schema]).json_schema()
         else:

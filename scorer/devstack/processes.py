@@ -77,7 +77,9 @@ class ManagedProcess:
             if ready():
                 return
             time.sleep(0.05)
-        raise StackError(f"{self.name} did not become {what} within {timeout_s:.0f} s{self._hint()}")
+        raise StackError(
+            f"{self.name} did not become {what} within {timeout_s:.0f} s{self._hint()}"
+        )
 
     def _hint(self) -> str:
         return f" (log: {self.log_path})" if self.log_path else ""

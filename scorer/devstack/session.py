@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -37,9 +38,9 @@ def worker_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a worker subprocess exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORER_")}
     for name, value in settings.model_dump(exclude_none=True).items():
-        if name == "kafka_password":
-            value = settings.kafka_password.get_secret_value() if settings.kafka_password else ""
-        env[env_name(name)] = str(value)
+        secret = settings.kafka_password
+        plain = secret.get_secret_value() if name == "kafka_password" and secret else value
+        env[env_name(name)] = str(plain)
     return env
 
 
@@ -70,7 +71,9 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
                 f"[bold]worker[/] pid {worker.pid}, metrics http://{settings.web_host}:"
                 f"{settings.web_port}/metrics, log {log_path}"
             )
-            console.print("simulating traffic; hand-off alerts appear below. Ctrl-C stops everything.")
+            console.print(
+                "simulating traffic; hand-off alerts appear below. Ctrl-C stops everything."
+            )
             asyncio.run(_live(settings, options, worker, console))
         except KeyboardInterrupt:
             console.print("\nstopping…")
@@ -90,18 +93,18 @@ def _show_log_tail(console: Console, path: Path, lines: int = 20) -> None:
             console.print(f"[dim]  {line}[/]", markup=False, highlight=False)
 
 
-async def _live(settings: Settings, options: DevOptions, worker: ManagedProcess, console: Console) -> None:
+async def _live(
+    settings: Settings, options: DevOptions, worker: ManagedProcess, console: Console
+) -> None:
     from scorer.simulator_io import publish
 
     async def traffic() -> None:
         for round_no in range(1_000_000):
-            population = Population(
-                options.leads, options.accounts, seed=options.seed + round_no
-            )
+            population = Population(options.leads, options.accounts, seed=options.seed + round_no)
             await publish(settings, simulate(population, time.time(), ROUND_S, options.rate))
 
     async def watch_worker() -> None:
-        while worker.exit_code() is None:
+        while worker.exit_code() is None:  # noqa: ASYNC110 - a child process has no event
             await asyncio.sleep(0.5)
         raise StackError(f"the scorer worker exited with code {worker.exit_code()}")
 
@@ -135,18 +138,18 @@ async def show_alerts(settings: Settings, console: Console) -> None:
         await consumer.stop()
 
 
-def format_alert(alert: dict[str, object]) -> str:
-    """One terminal line: when, what, who, how hot, and why."""
-    reasons = alert.get("reasons") or []
+def format_alert(alert: dict[str, Any]) -> str:
+    """One terminal line: what, who, how hot, and why."""
+    reasons: list[dict[str, Any]] = alert.get("reasons") or []
     why = ", ".join(
-        f"{r.get('label', r.get('rule_id'))} {float(r.get('points', 0)):+.0f}"  # type: ignore[union-attr]
-        for r in reasons[:3]  # type: ignore[index]
+        f"{r.get('label') or r.get('rule_id')} {float(r.get('points', 0)):+.0f}" for r in reasons[:3]
     )
     subject = alert.get("lead_id") or alert.get("account_id")
     kind = str(alert.get("kind", "?")).upper()
-    score = float(alert.get("score", 0))  # type: ignore[arg-type]
+    score = float(alert.get("score", 0))
     team = alert.get("team") or "-"
     return (
         f"[bold green]{kind:4}[/] {subject}  account {alert.get('account_id') or '-'}  "
-        f"score [bold]{score:.1f}[/] grade {alert.get('grade', '-')}  team {team}  [dim]why:[/] {why}"
+        f"score [bold]{score:.1f}[/] grade {alert.get('grade', '-')}  team {team}  "
+        f"[dim]why:[/] {why}"
     )

@@ -58,7 +58,8 @@ class ScorerMetrics(NamedTuple):
                 registry=registry,
             ),
             score_changes=Counter(
-                "scorer_score_changes", "Score changes published to the audit stream.",
+                "scorer_score_changes",
+                "Score changes published to the audit stream.",
                 registry=registry,
             ),
             redis_writes=Counter(

@@ -62,10 +62,10 @@ class RedisReadModel:
         accounts, self._accounts = self._accounts, {}
         pipe = self.redis.pipeline(transaction=False)
         for lead_id, staged in leads.items():
-            pipe.hset(self.lead_key(lead_id), mapping=dict(staged.fields))
+            pipe.hset(self.lead_key(lead_id), mapping=dict(staged.fields))  # type: ignore[arg-type]
             self._rank(pipe, lead_id, staged)
         for account_id, fields in accounts.items():
-            pipe.hset(self.account_key(account_id), mapping=dict(fields))
+            pipe.hset(self.account_key(account_id), mapping=dict(fields))  # type: ignore[arg-type]
             pipe.zadd(f"{self.prefix}accounts:by-score", {account_id: float(fields["score"])})
         try:
             await pipe.execute()

@@ -34,7 +34,9 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 async def check_broker(settings: Settings, timeout_s: float = 10.0) -> None:
     """Fail with a one-line `ConfigError` naming the setting when Kafka does not answer."""
-    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(
+        **client_options(settings), request_timeout_ms=int(timeout_s * 1000)
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
@@ -75,7 +77,9 @@ async def apply_topics(settings: Settings) -> list[TopicReport]:
             wanted = deployed_partitions(spec, settings)
             if name in partitions_by_name:
                 have = partitions_by_name[name]
-                action = "exists" if have == wanted else f"mismatch: {have} partitions, want {wanted}"
+                action = (
+                    "exists" if have == wanted else f"mismatch: {have} partitions, want {wanted}"
+                )
                 reports.append(TopicReport(name, action))
                 continue
             topic = NewTopic(

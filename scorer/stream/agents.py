@@ -9,12 +9,12 @@ from scorer.stream.handlers import ScorerContext
 
 def register(app: faust.App, ctx: ScorerContext) -> None:
     @app.agent(ctx.lead_events, name="score-lead-events")
-    async def score_lead_events(stream: faust.StreamT) -> None:
+    async def score_lead_events(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             ctx.handle_lead_message(event.message)
 
     @app.agent(ctx.account_signals, name="fold-account-signals")
-    async def fold_account_signals(stream: faust.StreamT) -> None:
+    async def fold_account_signals(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             ctx.handle_account_message(event.message)
 

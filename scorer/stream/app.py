@@ -48,14 +48,18 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
     if settings.kafka_security_protocol.startswith("SASL"):
         options["broker_credentials"] = SASLCredentials(
             username=settings.kafka_username,
-            password=settings.kafka_password.get_secret_value() if settings.kafka_password else None,
+            password=settings.kafka_password.get_secret_value()
+            if settings.kafka_password
+            else None,
             mechanism=settings.kafka_sasl_mechanism,
             ssl_context=None,
         )
     return options
 
 
-def create_app(settings: Settings, rules: Rules, registry: CollectorRegistry | None = None) -> ScorerApp:
+def create_app(
+    settings: Settings, rules: Rules, registry: CollectorRegistry | None = None
+) -> ScorerApp:
     """Declare topics, tables, agents, timers and pages of one scorer worker."""
     from scorer.stream import agents, web
 

@@ -13,7 +13,7 @@ class _Recordable(Protocol):
     def to_record(self) -> dict[str, Any]: ...
 
 
-class RecordCodec(Codec):  # type: ignore[misc]
+class RecordCodec(Codec):
     """(De)serialises a core state via its versioned flat record."""
 
     def __init__(self, from_record: Callable[[dict[str, Any]], Any]) -> None:

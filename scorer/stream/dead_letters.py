@@ -31,7 +31,7 @@ class EventDecoder:
         self._adapter: TypeAdapter[Any] = TypeAdapter(MODEL_BY_SCHEMA[spec.schema])
         self._max_bytes = max_bytes
 
-    def decode(self, value: bytes | None) -> Event | Rejection:
+    def decode(self, value: bytes | None) -> Event | Rejection:  # noqa: PLR0911 - one exit per verdict
         if not value:
             return Rejection("empty", "0 bytes (null or empty value)", "InputSize")
         if len(value) > self._max_bytes:
@@ -40,7 +40,9 @@ class EventDecoder:
         try:
             data = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
-            return Rejection("not_json", f"value is not JSON (at byte {exc.pos})", "JSONDecodeError")
+            return Rejection(
+                "not_json", f"value is not JSON (at byte {exc.pos})", "JSONDecodeError"
+            )
         if not isinstance(data, dict):
             return Rejection("schema", "value is not a JSON object", "ValidationError")
         kind = data.get("type")

@@ -16,13 +16,13 @@ from typing import Any
 
 import faust
 import orjson
-from faust.types import Message
+from faust.types import Message, TableT
 
 from scorer.contracts import topics as contract
-from scorer.contracts.topics import input_topics
 from scorer.contracts.outputs import alert_message, score_change_message
-from scorer.core.alerts import Alert
+from scorer.contracts.topics import input_topics
 from scorer.core.account import AccountState, LeadSignal, apply_lead_signal
+from scorer.core.alerts import Alert
 from scorer.core.lead import LeadState, LeadUpdate, Outcome, apply_event
 from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics
@@ -58,8 +58,8 @@ class ScorerContext:
     handoff_alerts: faust.TopicT
     score_changes: faust.TopicT
     dead_letters: faust.TopicT
-    lead_state_by_id: faust.Table
-    account_state_by_id: faust.Table
+    lead_state_by_id: TableT[bytes, LeadState]
+    account_state_by_id: TableT[bytes, AccountState]
     decoders: dict[str, EventDecoder]
 
     @classmethod
@@ -133,7 +133,9 @@ class ScorerContext:
         except Exception as exc:
             # Faust would ack and skip an event whose handler raises: route it instead.
             log.exception("scoring failed for an event of %s", message.topic)
-            self._dead_letter(message, Rejection("scoring_error", type(exc).__name__, "ScoringError"))
+            self._dead_letter(
+                message, Rejection("scoring_error", type(exc).__name__, "ScoringError")
+            )
             return
         reason = _DEAD_LETTER_OUTCOMES.get(update.outcome)
         if reason is not None:
@@ -149,10 +151,12 @@ class ScorerContext:
         """The input topic an event was first published to (re-keyed ones say it)."""
         if message.topic != self.rekeyed_events.get_topic_name():
             return message.topic
-        headers = message.headers.items() if isinstance(message.headers, dict) else message.headers
-        for name, value in headers or ():
-            if name == _SOURCE_HEADER and value.decode() in self.decoders:
-                return value.decode()
+        headers: Any = message.headers
+        pairs = headers.items() if isinstance(headers, dict) else headers or ()
+        for name, value in pairs:
+            source = bytes(value).decode()
+            if name == _SOURCE_HEADER and source in self.decoders:
+                return source
         raise KeyError(f"re-keyed event without a valid {_SOURCE_HEADER} header")
 
     def _publish_lead_update(self, key: bytes, update: LeadUpdate, now: float) -> None:
@@ -171,13 +175,15 @@ class ScorerContext:
     # -- accounts ------------------------------------------------------------------------
 
     def handle_account_message(self, message: Message) -> None:
-        signal = LeadSignal.from_record(orjson.loads(message.value))
+        signal = LeadSignal.from_record(orjson.loads(message.value or b"null"))
         key = signal.account_id.encode()
         now = self.clock()
         update = apply_lead_signal(self.account_state_by_id.get(key), signal, self.rules, now)
         self.account_state_by_id[key] = update.state
         self._publish_alerts(key, update.alerts, now)
-        self.read_model.stage_account(signal.account_id, account_fields(update.state, self.rules, now))
+        self.read_model.stage_account(
+            signal.account_id, account_fields(update.state, self.rules, now)
+        )
 
     def _publish_alerts(self, key: bytes, alerts: tuple[Alert, ...], now: float) -> None:
         for alert in alerts:
@@ -201,5 +207,3 @@ class ScorerContext:
 
     def table_sizes(self) -> tuple[int, int]:
         return len(self.lead_state_by_id), len(self.account_state_by_id)
-
-

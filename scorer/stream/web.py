@@ -23,7 +23,8 @@ def register(app: faust.App, ctx: ScorerContext, registry: CollectorRegistry) ->
 
     @app.page("/ready")
     async def ready(web: View, request: Request) -> Response:
-        recovered = app.tables.recovery.completed.is_set() if app.tables else False
+        tables: Any = app.tables
+        recovered = bool(tables.recovery.completed.is_set())
         assigned = bool(app.consumer.assignment()) if recovered else False
         body: dict[str, Any] = {"tables_recovered": recovered, "partitions_assigned": assigned}
         status = 200 if recovered and assigned else 503

@@ -101,7 +101,10 @@ def test_events_become_an_alert_a_redis_score_and_a_metric(
         match = re.search(r'^scorer_alerts_total\{kind="mql"\} (\S+)$', worker.metrics(), re.M)
         return float(match[1]) if match else None
 
-    assert wait_for(mql_metric, 10, "the alert counter") == sum(a.kind == "mql" for a in oracle.alerts)
+    assert wait_for(mql_metric, 10, "the alert counter") == sum(
+        a.kind == "mql" for a in oracle.alerts
+    )
     metrics = worker.metrics()
     assert "scorer_events_total" in metrics
-    assert "lead-hot" not in metrics and "lead-cold" not in metrics, "no lead id in any label"
+    assert "lead-hot" not in metrics, "no lead id in any label"
+    assert "lead-cold" not in metrics

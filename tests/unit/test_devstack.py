@@ -33,7 +33,7 @@ def test_stack_serves_kafka_and_redis_then_stops_both() -> None:
         with socket.create_connection(("127.0.0.1", redis_port), timeout=2) as sock:
             sock.sendall(b"PING\r\n")
             assert sock.recv(16).startswith(b"+PONG")
-        pids = [p.process.pid for p in (stack._kafka, stack._redis) if p]  # noqa: SLF001
+        pids = [p.process.pid for p in (stack._kafka, stack._redis) if p]
         assert all(pid and _alive(pid) for pid in pids)
     assert not any(_alive(pid) for pid in pids if pid)
 
@@ -51,7 +51,8 @@ def test_servers_die_when_the_stack_process_is_killed() -> None:
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     pids = [int(p) for p in parent.stdout.readline().split()]
-    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    assert len(pids) == 2
+    assert all(_alive(p) for p in pids)
     parent.send_signal(signal.SIGKILL)
     parent.wait(10)
     wait_for(lambda: not any(_alive(p) for p in pids), 10, "orphaned servers to exit")

@@ -43,4 +43,7 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_topic_prefix_applies_to_names() -> None:
-    assert load_settings({}, topic_prefix="dev.").topic("leads.web-events.v1") == "dev.leads.web-events.v1"
+    assert (
+        load_settings({}, topic_prefix="dev.").topic("leads.web-events.v1")
+        == "dev.leads.web-events.v1"
+    )

@@ -6,7 +6,6 @@ Outbound topics are replaced by recorders (Faust's test context does not stub se
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +36,7 @@ class Recorder:
 
 
 @pytest.fixture
-async def scorer_app(tmp_path: Any) -> AsyncIterator[tuple[ScorerApp, dict[str, Recorder]]]:
+async def scorer_app(tmp_path: Any) -> tuple[ScorerApp, dict[str, Recorder]]:
     settings = load_settings({}, partitions=4, data_dir=tmp_path, topic_prefix="unit.")
     scorer = create_app(settings, RULES)
     app = scorer.app
@@ -46,12 +45,21 @@ async def scorer_app(tmp_path: Any) -> AsyncIterator[tuple[ScorerApp, dict[str, 
     app.conf.store = "memory://"
     app.flow_control.resume()
     ctx = scorer.context
-    recorders = {name: Recorder() for name in ("handoff_alerts", "score_changes", "dead_letters", "account_signals", "rekeyed_events")}
+    recorders = {
+        name: Recorder()
+        for name in (
+            "handoff_alerts",
+            "score_changes",
+            "dead_letters",
+            "account_signals",
+            "rekeyed_events",
+        )
+    }
     for name, recorder in recorders.items():
         setattr(ctx, name, _Wrapped(getattr(ctx, name), recorder))
     # The test context delivers on an "<internal>" channel; decode it as web events.
     ctx.decoders["<internal>"] = ctx.decoders[settings.topic(contract.WEB_EVENTS)]
-    yield scorer, recorders
+    return scorer, recorders
 
 
 class _Wrapped:
@@ -65,7 +73,9 @@ class _Wrapped:
 
 def _lead_on_partition(partition: int, partitions: int = 4) -> str:
     return next(
-        f"lead-{i}" for i in range(1000) if owner_partition(f"lead-{i}".encode(), partitions) == partition
+        f"lead-{i}"
+        for i in range(1000)
+        if owner_partition(f"lead-{i}".encode(), partitions) == partition
     )
 
 
