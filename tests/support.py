@@ -189,7 +189,8 @@ async def read_topic(settings: Settings, topic: str, timeout_s: float = 2.0) -> 
             for records in batch.values():
                 messages.extend(records)
             end = await consumer.end_offsets(list(consumer.assignment()))
-            if all(await consumer.position(tp) >= offset for tp, offset in end.items()) and end:
+            positions = {tp: await consumer.position(tp) for tp in end}
+            if end and all(positions[tp] >= offset for tp, offset in end.items()):
                 break
     finally:
         await consumer.stop()

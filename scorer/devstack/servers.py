@@ -136,6 +136,11 @@ class DevStack:
     def workdir(self) -> Path:
         return self._workdir
 
+    def pids(self) -> dict[str, int]:
+        """Pids of the servers this stack started (none for servers passed in)."""
+        started = {"kafka": self._kafka, "redis": self._redis}
+        return {n: s.process.pid for n, s in started.items() if s and s.process.pid}
+
     def start(self) -> DevStack:
         try:
             if self._kafka:

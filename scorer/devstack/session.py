@@ -54,7 +54,11 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
             web_port=free_port(),
             data_dir=stack.workdir / "data",
         )
-        console.print(f"[bold]kafka[/] {stack.kafka_bootstrap}   [bold]redis[/] {stack.redis_url}")
+        pids = stack.pids()
+        console.print(
+            f"[bold]kafka[/] {stack.kafka_bootstrap} (pid {pids.get('kafka', 'external')})   "
+            f"[bold]redis[/] {stack.redis_url} (pid {pids.get('redis', 'external')})"
+        )
         log_path = Path(stack.workdir) / "worker.log"
         worker = ManagedProcess(
             "scorer worker",
@@ -139,17 +143,22 @@ async def show_alerts(settings: Settings, console: Console) -> None:
 
 
 def format_alert(alert: dict[str, Any]) -> str:
-    """One terminal line: what, who, how hot, and why."""
+    """One terminal line: when, what, who, how hot, routed where, and why."""
     reasons: list[dict[str, Any]] = alert.get("reasons") or []
     why = ", ".join(
-        f"{r.get('label') or r.get('rule_id')} {float(r.get('points', 0)):+.0f}" for r in reasons[:3]
+        f"{r.get('label') or r.get('rule_id')} {float(r.get('points', 0)):+.0f}"
+        for r in reasons[:3]
     )
-    subject = alert.get("lead_id") or alert.get("account_id")
     kind = str(alert.get("kind", "?")).upper()
+    if alert.get("lead_id"):
+        who = f"{alert['lead_id']} @ {alert.get('account_id') or '-'}"
+    else:
+        contacts = alert.get("contacts") or []
+        who = f"{alert.get('account_id')} ({len(contacts)} contacts: {', '.join(contacts[:3])})"
+    when = str(alert.get("emitted_at", ""))[11:19]
     score = float(alert.get("score", 0))
-    team = alert.get("team") or "-"
+    grade = alert.get("grade") or "-"
     return (
-        f"[bold green]{kind:4}[/] {subject}  account {alert.get('account_id') or '-'}  "
-        f"score [bold]{score:.1f}[/] grade {alert.get('grade', '-')}  team {team}  "
-        f"[dim]why:[/] {why}"
+        f"{when} [bold green]{kind:4}[/] {who}  score [bold]{score:.1f}[/] {grade}  "
+        f"→ {alert.get('team') or '-'}  [dim]why:[/] {why}"
     )

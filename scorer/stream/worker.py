@@ -22,6 +22,7 @@ def run_worker(settings: Settings) -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     asyncio.run(check_broker(settings))
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     scorer_app = create_app(settings, rules)
     log.info("scoring with rules version %s", rules.version)

@@ -1,0 +1,87 @@
+"""Topic contracts: names, partitioning, and JSON Schemas in step with the models."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from scorer.contracts.schemas import SCHEMAS_DIR, schema_documents, stale_schemas
+from scorer.contracts.topics import input_topics, load_topics
+
+
+def test_every_topic_name_is_versioned_and_unique() -> None:
+    names = [spec.name for spec in load_topics()]
+    assert len(names) == len(set(names))
+    for name in names:
+        assert re.fullmatch(r"leads\.[a-z-]+\.v\d+", name), name
+
+
+def test_lead_keyed_topics_share_one_partition_count() -> None:
+    counts = {spec.partitions for spec in load_topics() if spec.keyed_by_entity}
+    assert len(counts) == 1, "co-partitioned topics must have equal partition counts"
+
+
+def test_every_input_event_type_has_exactly_one_topic() -> None:
+    from scorer.core.events import EventKind
+
+    types: list[str] = []
+    for spec in input_topics():
+        document = json.loads((SCHEMAS_DIR / spec.schema).read_text())
+        types.extend(re.findall(r'"const": "([a-z_]+\.[a-z_]+)"', json.dumps(document)))
+        types.extend(
+            value
+            for value in re.findall(
+                r'"([a-z]+\.[a-z_]+)"', json.dumps(document.get("properties", {}).get("type", {}))
+            )
+        )
+    assert {k.value for k in EventKind} <= set(types)
+
+
+def test_schema_files_match_the_models() -> None:
+    assert stale_schemas() == [], "run: scorer topics schemas --write"
+
+
+@pytest.mark.parametrize("name", sorted(schema_documents()))
+def test_schema_documents_are_valid_json_schema(name: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(json.loads((SCHEMAS_DIR / name).read_text()))
+
+
+def test_published_alerts_and_score_changes_match_their_schemas() -> None:
+    from jsonschema import Draft202012Validator
+
+    from scorer.contracts.outputs import alert_message, score_change_message
+    from scorer.core import EngagementRule, Event, EventKind, Rules, Stage, Threshold, apply_event
+
+    rules = Rules(
+        version="contract-1",
+        engagement=(
+            EngagementRule(id="pricing", on=frozenset({EventKind.PAGE_VIEW}), points=50.0),
+        ),
+        thresholds=(Threshold(name="mql", value=80.0, rearm_below=60.0, moves_to=Stage.MQL),),
+    )
+    state, alerts, changes = None, [], []
+    for n in range(2):
+        event = Event(
+            f"e{n}",
+            "lead-1",
+            EventKind.PAGE_VIEW,
+            1_780_000_000.0 + n,
+            "acc-1",
+            {"url": "/pricing"},
+        )
+        update = apply_event(state, event, rules, 1_780_000_010.0)
+        state = update.state
+        alerts.extend(update.alerts)
+        changes.extend(update.changes)
+    assert alerts, "two 50-point events cross 80"
+    documents = schema_documents()
+    alert_schema = Draft202012Validator(documents["handoff-alert.v1.schema.json"])
+    change_schema = Draft202012Validator(documents["score-change.v1.schema.json"])
+    for alert in alerts:
+        alert_schema.validate(json.loads(json.dumps(alert_message(alert, 1_780_000_011.0))))
+    for change in changes:
+        change_schema.validate(json.loads(json.dumps(score_change_message(change))))
