@@ -1,0 +1,353 @@
+"""Account (ABM) scores, folded from the latest signal of each member lead.
+
+The account keeps, per member lead, the lead's latest signal (engagement vector and its
+reference time, fit, buying-group role, last engagement time). Everything else is derived
+at the account's watermark t (the latest lead event time it has seen):
+
+* engagement = sum (or the sum of the top N) of the members' engagement decayed to t;
+* engaged contacts = members with engagement >= `engaged_min_points` whose last positive
+  engagement is within `engaged_window` of t;
+* roles = buying-group roles covered by engaged contacts (from their titles);
+* fit = the best company-level fit among members;
+* score = fit + engagement + role_points * len(roles).
+
+Because the score is recomputed from the members, it always adds up to its members and
+replaying a lead's signals in any order ends in the same account state (the newest signal
+per lead, by lead sequence number, wins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scorer.core.alerts import Alert, account_alert_id
+from scorer.core.decay import decay_factor
+from scorer.core.explain import Reason
+from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
+from scorer.core.thresholds import Gate
+
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LeadSignal:
+    """What the account fold needs from one lead update (its current contribution)."""
+
+    account_id: str
+    lead_id: str
+    seq: int
+    at: float
+    event_id: str
+    ref: float | None
+    engagement: tuple[float, ...]
+    fit: float
+    company_fit: float
+    role: str | None
+    last_engaged_at: float | None
+    stage: str
+    product: str | None
+    rules_version: str
+
+    def engagement_at(self, t: float, rules: Rules) -> float:
+        if self.ref is None:
+            return 0.0
+        half_lives = rules.half_lives
+        elapsed = t - self.ref
+        return sum(
+            v * decay_factor(elapsed, half_lives[i]) if i < len(half_lives) else v
+            for i, v in enumerate(self.engagement)
+        )
+
+    def to_record(self) -> dict[str, object]:
+        return {
+            "v": RECORD_VERSION,
+            "type": "lead_signal",
+            "account_id": self.account_id,
+            "lead_id": self.lead_id,
+            "seq": self.seq,
+            "at": self.at,
+            "event_id": self.event_id,
+            "ref": self.ref,
+            "engagement": list(self.engagement),
+            "fit": self.fit,
+            "company_fit": self.company_fit,
+            "role": self.role,
+            "last_engaged_at": self.last_engaged_at,
+            "stage": self.stage,
+            "product": self.product,
+            "rules_version": self.rules_version,
+        }
+
+    @classmethod
+    def from_record(cls, raw: dict[str, object]) -> LeadSignal:
+        from scorer.core.records import check_version, opt_float, opt_str, req_float, req_int
+
+        check_version(raw, "lead_signal")
+        engagement = raw["engagement"]
+        if not isinstance(engagement, list):
+            raise ValueError("lead_signal.engagement must be a list")
+        return cls(
+            account_id=str(raw["account_id"]),
+            lead_id=str(raw["lead_id"]),
+            seq=req_int(raw, "seq"),
+            at=req_float(raw, "at"),
+            event_id=str(raw["event_id"]),
+            ref=opt_float(raw, "ref"),
+            engagement=tuple(float(v) for v in engagement),
+            fit=req_float(raw, "fit"),
+            company_fit=req_float(raw, "company_fit"),
+            role=opt_str(raw, "role"),
+            last_engaged_at=opt_float(raw, "last_engaged_at"),
+            stage=str(raw["stage"]),
+            product=opt_str(raw, "product"),
+            rules_version=str(raw["rules_version"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountScore:
+    account_id: str
+    at: float
+    fit: float
+    engagement: float
+    role_points: float
+    total: float
+    engaged_contacts: tuple[str, ...]
+    roles: tuple[str, ...]
+    by_lead: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    account_id: str
+    rules_version: str
+    members: tuple[LeadSignal, ...] = ()
+    gates: tuple[Gate, ...] = ()
+    watermark: float | None = None
+    stage: str = "new"
+    last_score: float = 0.0
+
+    @classmethod
+    def new(cls, account_id: str, rules: Rules) -> AccountState:
+        return cls(
+            account_id=account_id,
+            rules_version=rules.version,
+            gates=(Gate(),) * len(rules.account.thresholds),
+        )
+
+    def score_at(self, t: float, rules: Rules) -> AccountScore:
+        return account_score(self, t, rules)
+
+    def to_record(self) -> dict[str, object]:
+        return {
+            "v": RECORD_VERSION,
+            "type": "account_state",
+            "account_id": self.account_id,
+            "rules_version": self.rules_version,
+            "members": [m.to_record() for m in self.members],
+            "gates": [g.to_list() for g in self.gates],
+            "watermark": self.watermark,
+            "stage": self.stage,
+            "last_score": self.last_score,
+        }
+
+    @classmethod
+    def from_record(cls, raw: dict[str, object]) -> AccountState:
+        from scorer.core.records import check_version, opt_float, req_float, req_list
+
+        check_version(raw, "account_state")
+        members = tuple(LeadSignal.from_record(m) for m in req_list(raw, "members"))
+        gates = tuple(Gate.from_list(g) for g in req_list(raw, "gates"))
+        return cls(
+            account_id=str(raw["account_id"]),
+            rules_version=str(raw["rules_version"]),
+            members=members,
+            gates=gates,
+            watermark=opt_float(raw, "watermark"),
+            stage=str(raw["stage"]),
+            last_score=req_float(raw, "last_score"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpdate:
+    state: AccountState
+    alerts: tuple[Alert, ...] = ()
+    applied: bool = True
+    score: AccountScore | None = None
+
+
+def account_score(state: AccountState, t: float, rules: Rules) -> AccountScore:
+    spec = rules.account
+    per_lead = [(m.lead_id, m.engagement_at(t, rules)) for m in state.members]
+    if spec.aggregate is AccountAggregate.TOP_N:
+        counted = sorted(per_lead, key=lambda item: (-item[1], item[0]))[: spec.top_n]
+    else:
+        counted = sorted(per_lead, key=lambda item: (-item[1], item[0]))
+    engagement = sum(points for _, points in counted)
+    engaged: list[str] = []
+    roles: set[str] = set()
+    current = dict(per_lead)
+    for member in state.members:
+        if member.last_engaged_at is None or t - member.last_engaged_at > spec.engaged_window:
+            continue
+        if current[member.lead_id] < spec.engaged_min_points:
+            continue
+        engaged.append(member.lead_id)
+        if member.role is not None:
+            roles.add(member.role)
+    fit = max((m.company_fit for m in state.members), default=0.0)
+    role_points = spec.role_points * len(roles)
+    return AccountScore(
+        account_id=state.account_id,
+        at=t,
+        fit=fit,
+        engagement=engagement,
+        role_points=role_points,
+        total=fit + engagement + role_points,
+        engaged_contacts=tuple(sorted(engaged, key=lambda lead: (-current[lead], lead))),
+        roles=tuple(sorted(roles)),
+        by_lead=tuple(counted),
+    )
+
+
+def apply_lead_signal(
+    state: AccountState | None, signal: LeadSignal, rules: Rules, now: float
+) -> AccountUpdate:
+    """Fold one lead signal into its account. `now` is accepted for symmetry with
+    `apply_event`; the account is judged in event time (its watermark) only."""
+    del now
+    if state is None:
+        state = AccountState.new(signal.account_id, rules)
+    elif len(state.gates) != len(rules.account.thresholds):
+        state = _migrate(state, rules)
+    members = list(state.members)
+    for i, member in enumerate(members):
+        if member.lead_id == signal.lead_id:
+            if member.seq >= signal.seq:
+                return AccountUpdate(state=state, applied=False)
+            members[i] = signal
+            break
+    else:
+        members.append(signal)
+        members.sort(key=lambda m: m.lead_id)
+    watermark = signal.at if state.watermark is None else max(state.watermark, signal.at)
+    folded = AccountState(
+        account_id=state.account_id,
+        rules_version=rules.version,
+        members=tuple(members),
+        gates=state.gates,
+        watermark=watermark,
+        stage=state.stage,
+        last_score=state.last_score,
+    )
+    score = account_score(folded, watermark, rules)
+    gates = list(state.gates)
+    alerts: list[Alert] = []
+    stage = state.stage
+    if stage == "new" and score.engaged_contacts:
+        stage = "engaged"
+    for i, threshold in enumerate(rules.account.thresholds):
+        gate = gates[i]
+        armed = gate.armed or score.total < threshold.rearm_below
+        if armed and _qualifies(score, threshold):
+            cooled = (
+                gate.last_fired_at is None or watermark - gate.last_fired_at >= threshold.cooldown
+            )
+            if cooled:
+                gate = Gate(False, gate.epoch + 1, watermark)
+                stage = threshold.name
+                alerts.append(_account_alert(folded, score, threshold, gate.epoch, signal, rules))
+                gates[i] = gate
+                continue
+        gates[i] = Gate(armed, gate.epoch, gate.last_fired_at)
+    final = AccountState(
+        account_id=folded.account_id,
+        rules_version=rules.version,
+        members=folded.members,
+        gates=tuple(gates),
+        watermark=watermark,
+        stage=stage,
+        last_score=score.total,
+    )
+    alerts = [_with_stage(a, stage) for a in alerts]
+    return AccountUpdate(state=final, alerts=tuple(alerts), score=score)
+
+
+def _qualifies(score: AccountScore, threshold: AccountThreshold) -> bool:
+    return (
+        score.total >= threshold.value
+        and len(score.engaged_contacts) >= threshold.min_engaged_contacts
+        and len(score.roles) >= threshold.min_roles
+    )
+
+
+def _account_alert(
+    state: AccountState,
+    score: AccountScore,
+    threshold: AccountThreshold,
+    epoch: int,
+    signal: LeadSignal,
+    rules: Rules,
+) -> Alert:
+    reasons = [Reason(f"lead:{lead}", "contact engagement", pts) for lead, pts in score.by_lead]
+    if score.fit:
+        reasons.append(Reason("account.fit", "best company fit among contacts", score.fit))
+    if score.role_points:
+        label = "buying-group roles: " + ", ".join(score.roles)
+        reasons.append(Reason("account.roles", label, score.role_points))
+    reasons.sort(key=lambda r: (-abs(r.points), r.rule_id))
+    top_member = max(
+        state.members,
+        key=lambda m: (m.engagement_at(score.at, rules), m.lead_id),
+        default=None,
+    )
+    product = top_member.product if top_member is not None else None
+    team = rules.routing.by_product.get(product, None) if product else None
+    contacts = score.engaged_contacts[: rules.account.last_alert_contacts]
+    return Alert(
+        alert_id=account_alert_id(state.account_id, threshold.name, epoch),
+        kind=threshold.name,
+        subject="account",
+        lead_id=None,
+        account_id=state.account_id,
+        score=score.total,
+        fit=score.fit,
+        engagement=score.engagement,
+        grade="",
+        stage=threshold.name,
+        threshold=threshold.name,
+        threshold_value=threshold.value,
+        epoch=epoch,
+        reasons=tuple(reasons[: max(rules.explain.top_reasons, len(contacts))]),
+        rules_version=rules.version,
+        occurred_at=score.at,
+        event_id=signal.event_id,
+        team=team or rules.routing.default_team,
+        product=product,
+        contacts=contacts,
+        engaged_contacts=len(score.engaged_contacts),
+        roles=score.roles,
+    )
+
+
+def _with_stage(alert: Alert, stage: str) -> Alert:
+    if alert.stage == stage:
+        return alert
+    from dataclasses import replace
+
+    return replace(alert, stage=stage)
+
+
+def _migrate(state: AccountState, rules: Rules) -> AccountState:
+    gates = list(state.gates[: len(rules.account.thresholds)])
+    gates += [Gate()] * (len(rules.account.thresholds) - len(gates))
+    return AccountState(
+        account_id=state.account_id,
+        rules_version=rules.version,
+        members=state.members,
+        gates=tuple(gates),
+        watermark=state.watermark,
+        stage=state.stage,
+        last_score=state.last_score,
+    )

@@ -1,0 +1,75 @@
+"""Hand-off alerts (MQL, MQA and other named thresholds) with deterministic ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scorer.core.explain import Reason
+
+
+def lead_alert_id(lead_id: str, threshold: str, epoch: int) -> str:
+    return f"lead:{lead_id}:{threshold}:{epoch}"
+
+
+def account_alert_id(account_id: str, threshold: str, epoch: int) -> str:
+    return f"account:{account_id}:{threshold}:{epoch}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A threshold crossed upward. `epoch` counts the crossings of that threshold.
+
+    `occurred_at` is the event time of the crossing; `event_id` the event that crossed it
+    (for accounts: the lead event whose signal crossed it). `contacts` lists the lead ids
+    that contributed (the lead itself for a lead alert).
+    """
+
+    alert_id: str
+    kind: str
+    subject: str
+    lead_id: str | None
+    account_id: str | None
+    score: float
+    fit: float
+    engagement: float
+    grade: str
+    stage: str
+    threshold: str
+    threshold_value: float
+    epoch: int
+    reasons: tuple[Reason, ...]
+    rules_version: str
+    occurred_at: float
+    event_id: str
+    team: str | None = None
+    product: str | None = None
+    contacts: tuple[str, ...] = ()
+    engaged_contacts: int = 0
+    roles: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, object]:
+        return {
+            "type": "alert",
+            "alert_id": self.alert_id,
+            "kind": self.kind,
+            "subject": self.subject,
+            "lead_id": self.lead_id,
+            "account_id": self.account_id,
+            "score": self.score,
+            "fit": self.fit,
+            "engagement": self.engagement,
+            "grade": self.grade,
+            "stage": self.stage,
+            "threshold": self.threshold,
+            "threshold_value": self.threshold_value,
+            "epoch": self.epoch,
+            "reasons": [r.to_record() for r in self.reasons],
+            "rules_version": self.rules_version,
+            "occurred_at": self.occurred_at,
+            "event_id": self.event_id,
+            "team": self.team,
+            "product": self.product,
+            "contacts": list(self.contacts),
+            "engaged_contacts": self.engaged_contacts,
+            "roles": list(self.roles),
+        }

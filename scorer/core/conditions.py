@@ -1,0 +1,126 @@
+"""Field conditions shared by fit, engagement and buying-group role rules.
+
+A condition is a conjunction of field tests; each test accepts a field when ANY of its
+alternatives matches. Strings compare case-insensitively because titles and URLs arrive
+in whatever case the producer used. Globs and substrings are compiled once, when the rules
+are built, so matching an event costs a dict lookup and a regex call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import translate
+
+from scorer.core.events import FieldValue
+
+
+@dataclass(frozen=True, slots=True)
+class FieldTest:
+    """Tests one field; an empty test (nothing set) only requires the field to be present."""
+
+    name: str
+    equals: tuple[FieldValue, ...] = ()
+    globs: tuple[str, ...] = ()
+    contains: tuple[str, ...] = ()
+    regex: str | None = None
+    min: float | None = None
+    max: float | None = None
+    present: bool | None = None
+    negate: bool = False
+    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _folded: frozenset[object] = field(default=frozenset(), compare=False, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        field_name: str,
+        *,
+        equals: tuple[FieldValue, ...] = (),
+        globs: tuple[str, ...] = (),
+        contains: tuple[str, ...] = (),
+        regex: str | None = None,
+        min: float | None = None,
+        max: float | None = None,
+        present: bool | None = None,
+        negate: bool = False,
+    ) -> FieldTest:
+        alternatives = [translate(g.casefold()) for g in globs]
+        alternatives += [".*" + re.escape(c.casefold()) + ".*" for c in contains]
+        if regex is not None:
+            # A regex searches anywhere in the value, as marketing ops expect from "contains".
+            alternatives.append(f".*(?:{regex}).*")
+        pattern = (
+            re.compile("|".join(f"(?:{a})" for a in alternatives), re.S | re.I)
+            if (alternatives)
+            else None
+        )
+        folded = frozenset(_fold(v) for v in equals)
+        return cls(
+            name=field_name,
+            equals=equals,
+            globs=globs,
+            contains=contains,
+            regex=regex,
+            min=min,
+            max=max,
+            present=present,
+            negate=negate,
+            _pattern=pattern,
+            _folded=folded,
+        )
+
+    def matches(self, fields: Mapping[str, FieldValue]) -> bool:
+        value = fields.get(self.name)
+        if value is None:
+            return (self.present is False) != self.negate
+        if self.present is False:
+            return self.negate
+        return self._value_matches(value) != self.negate
+
+    def _value_matches(self, value: str | int | float | bool) -> bool:
+        folded = self._folded
+        pattern = self._pattern
+        if folded or pattern is not None:
+            if isinstance(value, str):
+                hit = value.casefold() in folded or (
+                    pattern is not None and pattern.fullmatch(value) is not None
+                )
+            else:
+                hit = _fold(value) in folded
+            if not hit:
+                return False
+        if self.min is None and self.max is None:
+            return True
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+def _fold(value: FieldValue) -> object:
+    # bool is an int subclass: keep True distinct from 1 so `budget: true` never matches 1.
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, str):
+        return value.casefold()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """`all_of` tests must all pass, and at least one `any_of` group must pass (if any)."""
+
+    all_of: tuple[FieldTest, ...] = ()
+    any_of: tuple[tuple[FieldTest, ...], ...] = ()
+
+    def matches(self, fields: Mapping[str, FieldValue]) -> bool:
+        for test in self.all_of:
+            if not test.matches(fields):
+                return False
+        if not self.any_of:
+            return True
+        return any(all(t.matches(fields) for t in group) for group in self.any_of)
+
+
+ALWAYS = Condition()

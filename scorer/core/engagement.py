@@ -1,0 +1,84 @@
+"""Engagement points: which rules an event matches, and how caps and once-only rules share
+out points among events.
+
+Caps are defined on event time, not arrival order, so that the result is a function of the
+set of events only:
+
+    Sort a rule's events by (occurred_at, event_id). Walking that order, each event gets
+    award_i = sign(points) * min(|points|, max(0, cap - used_i)), where used_i is the sum
+    of |award_k| of the earlier events k with occurred_at_k > occurred_at_i - window.
+
+Every window of `window` seconds then holds at most `cap` points of that rule (the last
+event in any window sees all the others in its own window). A late event is inserted at its
+place in that order and the awards after it are recomputed (`reallocate`), which may move
+points away from events already applied; those shifts are reported as score changes.
+A once-only rule awards the earliest event by the same order.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from scorer.core.events import Event
+from scorer.core.rules import Cap, EngagementRule, Rules
+
+
+@dataclass(frozen=True, slots=True)
+class CapEntry:
+    occurred_at: float
+    event_id: str
+    raw: float
+    points: float
+
+    def to_list(self) -> list[object]:
+        return [self.occurred_at, self.event_id, self.raw, self.points]
+
+
+def matching_rules(event: Event, rules: Rules) -> tuple[EngagementRule, ...]:
+    candidates = rules.rules_by_kind.get(event.kind)
+    if not candidates:
+        return ()
+    fields = event.fields
+    return tuple(r for r in candidates if r.when.matches(fields))
+
+
+def reallocate(
+    log: tuple[CapEntry, ...], entry: CapEntry, cap: Cap
+) -> tuple[tuple[CapEntry, ...], float, tuple[tuple[CapEntry, float], ...]]:
+    """Insert `entry` into a rule's cap log and recompute the awards from it onwards.
+
+    Returns the new log, the new entry's award and the other entries whose award changed
+    (each with its new award, and its previous award).
+    """
+    keys = [(e.occurred_at, e.event_id) for e in log]
+    index = bisect_left(keys, (entry.occurred_at, entry.event_id))
+    entries = [*log[:index], entry, *log[index:]]
+    changed: list[tuple[CapEntry, float]] = []
+    awarded_new = 0.0
+    for j in range(index, len(entries)):
+        current = entries[j]
+        horizon = current.occurred_at - cap.window
+        used = 0.0
+        k = j - 1
+        while k >= 0 and entries[k].occurred_at > horizon:
+            used += abs(entries[k].points)
+            k -= 1
+        room = cap.points - used
+        magnitude = min(abs(current.raw), room) if room > 0.0 else 0.0
+        points = magnitude if current.raw >= 0.0 else -magnitude
+        if j == index:
+            awarded_new = points
+            entries[j] = CapEntry(current.occurred_at, current.event_id, current.raw, points)
+        elif points != current.points:
+            updated = CapEntry(current.occurred_at, current.event_id, current.raw, points)
+            entries[j] = updated
+            changed.append((updated, current.points))
+    return tuple(entries), awarded_new, tuple(changed)
+
+
+def prune_cap_log(log: tuple[CapEntry, ...], keep_after: float) -> tuple[CapEntry, ...]:
+    """Drop entries that can no longer fall inside the window of an acceptable event."""
+    if not log or log[0].occurred_at > keep_after:
+        return log
+    return tuple(e for e in log if e.occurred_at > keep_after)

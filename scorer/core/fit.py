@@ -1,0 +1,49 @@
+"""Fit (attribute) score: the sum of the fit rules that match the current attributes.
+
+Fit is always recomputed from the merged attributes, so a profile update replaces the old
+fit points instead of adding to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from scorer.core.events import FieldValue
+from scorer.core.rules import FitLevel, Rules
+
+
+def fit_contributions(
+    attributes: Mapping[str, FieldValue], rules: Rules
+) -> tuple[tuple[str, float], ...]:
+    """(rule id, points) of every fit rule that matches, in rule order."""
+    return tuple((r.id, r.points) for r in rules.fit if r.when.matches(attributes))
+
+
+def fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
+    total = 0.0
+    for rule in rules.fit:
+        if rule.when.matches(attributes):
+            total += rule.points
+    return total
+
+
+def company_fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
+    """The company-level part of fit, which the account inherits (max over its contacts)."""
+    total = 0.0
+    for rule in rules.fit:
+        if rule.level is FitLevel.COMPANY and rule.when.matches(attributes):
+            total += rule.points
+    return total
+
+
+def merge_attributes(
+    attributes: Mapping[str, FieldValue], update: Mapping[str, FieldValue]
+) -> dict[str, FieldValue]:
+    """A profile update replaces the attributes it names; `None` removes one."""
+    merged = dict(attributes)
+    for key, value in update.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

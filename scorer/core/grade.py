@@ -1,0 +1,23 @@
+"""Eloqua-style grade: a fit letter times an engagement digit (A1 is best, D4 worst)."""
+
+from __future__ import annotations
+
+from scorer.core.rules import GradeBands
+
+
+def fit_letter(fit: float, bands: GradeBands) -> str:
+    for letter, minimum in bands.fit:
+        if fit >= minimum:
+            return letter
+    return bands.fallback_fit
+
+
+def engagement_band(engagement: float, bands: GradeBands) -> str:
+    for digit, minimum in bands.engagement:
+        if engagement >= minimum:
+            return digit
+    return bands.fallback_engagement
+
+
+def grade(fit: float, engagement: float, bands: GradeBands) -> str:
+    return fit_letter(fit, bands) + engagement_band(engagement, bands)

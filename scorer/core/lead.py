@@ -1,0 +1,693 @@
+"""A lead's state and `apply_event`, the one entry point that scores an event.
+
+`apply_event(state, event, rules, now)` is pure: same inputs, same `LeadUpdate`. The state
+keeps (see `timeline.py`) the settled summary plus the events still inside the allowed
+lateness, so out-of-order events produce the same scores as in-order ones.
+
+Dedup: the last `rules.explain.recent_event_ids` (default 128) applied event ids per lead
+are remembered; an event id among them is a `duplicate` and changes nothing. Older
+repeats are caught by lateness only when they are also old in event time.
+
+Alerts: see `emit_fires` below and the module docs of `thresholds.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+from scorer.core.account import LeadSignal
+from scorer.core.alerts import Alert, lead_alert_id
+from scorer.core.decay import decay_factor
+from scorer.core.engagement import CapEntry, matching_rules, prune_cap_log, reallocate
+from scorer.core.events import Event, EventKind, FieldValue
+from scorer.core.explain import ScoreChange, top_reasons
+from scorer.core.fit import company_fit_score, fit_contributions
+from scorer.core.grade import grade as grade_of
+from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
+from scorer.core.rules import Rules, Stage
+from scorer.core.timecheck import future_problem, lateness_problem
+from scorer.core.timeline import (
+    Award,
+    Point,
+    Settled,
+    attributes_before,
+    contributions_at,
+    empty_settled,
+    insert_index,
+    product_interest,
+    recompute,
+    settle,
+)
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    TOO_LATE = "too_late"
+    TOO_FAR_IN_FUTURE = "too_far_in_future"
+    INVALID_TRANSITION = "invalid_transition"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A lead's score read at time `at` (decayed)."""
+
+    at: float
+    fit: float
+    engagement: float
+    total: float
+    grade: str
+    by_category: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LeadState:
+    lead_id: str
+    rules_version: str
+    settled: Settled
+    stage: str = Stage.NEW.value
+    stage_reason: str | None = None
+    account_id: str | None = None
+    account_at: float | None = None
+    last_event_at: float | None = None
+    fit: float = 0.0
+    grade: str = ""
+    open: tuple[Point, ...] = ()
+    caps: Mapping[str, tuple[CapEntry, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    once: Mapping[str, tuple[float, str]] = field(default_factory=lambda: MappingProxyType({}))
+    emitted: tuple[int, ...] = ()
+    threshold_names: tuple[str, ...] = ()
+    category_names: tuple[str, ...] = ()
+    recent_ids: tuple[str, ...] = ()
+    changes: tuple[ScoreChange, ...] = ()
+    seq: int = 0
+    last_engaged_at: float | None = None
+    product: str | None = None
+    role: str | None = None
+    company_fit: float = 0.0
+
+    @classmethod
+    def new(cls, lead_id: str, rules: Rules) -> LeadState:
+        settled = empty_settled(rules)
+        return cls(
+            lead_id=lead_id,
+            rules_version=rules.version,
+            settled=settled,
+            fit=settled.fit,
+            grade=grade_of(settled.fit, 0.0, rules.grades),
+            company_fit=company_fit_score(settled.attributes, rules),
+            emitted=(0,) * len(rules.thresholds),
+            threshold_names=tuple(t.name for t in rules.thresholds),
+            category_names=tuple(c.name for c in rules.categories),
+        )
+
+    @property
+    def watermark(self) -> float | None:
+        return self.last_event_at
+
+    @property
+    def attributes(self) -> Mapping[str, FieldValue]:
+        return attributes_before(self.settled, self.open, len(self.open))
+
+    def engagement_at(self, t: float, rules: Rules) -> float:
+        return score_at(self, t, rules).engagement
+
+    def score_at(self, t: float, rules: Rules) -> Score:
+        return score_at(self, t, rules)
+
+    def to_record(self) -> dict[str, object]:
+        from scorer.core.lead_records import lead_to_record
+
+        return lead_to_record(self)
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, object]) -> LeadState:
+        from scorer.core.lead_records import lead_from_record
+
+        return lead_from_record(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadUpdate:
+    state: LeadState
+    outcome: Outcome
+    reason: str | None = None
+    changes: tuple[ScoreChange, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    stage_change: tuple[str, str] | None = None
+    account_signal: LeadSignal | None = None
+
+
+def _last_values(
+    state_settled: Settled, points: tuple[Point, ...] | list[Point], t: float
+) -> tuple[float | None, tuple[float, ...], float]:
+    """(reference time, engagement vector, fit) of the last point at or before `t`."""
+    for point in reversed(points):
+        if point.t <= t:
+            return point.t, point.engagement, point.fit
+    return state_settled.t, state_settled.engagement, state_settled.fit
+
+
+def _engagement(ref: float | None, vector: tuple[float, ...], t: float, rules: Rules) -> float:
+    if ref is None:
+        return sum(vector)
+    elapsed = t - ref
+    half_lives = rules.half_lives
+    return sum(v * decay_factor(elapsed, half_lives[i]) for i, v in enumerate(vector))
+
+
+def score_at(state: LeadState, t: float, rules: Rules) -> Score:
+    """Fit, engagement (decayed to `t`), total and grade of a lead at time `t`."""
+    ref, vector, fit = _last_values(state.settled, state.open, t)
+    half_lives = rules.half_lives
+    elapsed = 0.0 if ref is None else t - ref
+    by_category = tuple(
+        (rules.categories[i].name, v * decay_factor(elapsed, half_lives[i]))
+        for i, v in enumerate(vector)
+    )
+    engagement = sum(v for _, v in by_category)
+    return Score(
+        at=t,
+        fit=fit,
+        engagement=engagement,
+        total=fit + engagement,
+        grade=grade_of(fit, engagement, rules.grades),
+        by_category=by_category,
+    )
+
+
+def contributions(state: LeadState, t: float, rules: Rules) -> dict[str, float]:
+    """Points per rule id at time `t` (fit rules and decayed engagement rules); their sum
+    equals `score_at(state, t, rules).total` (up to float rounding)."""
+    upto = len(state.open)
+    while upto > 0 and state.open[upto - 1].t > t:
+        upto -= 1
+    by_rule, _ = contributions_at(state.settled, state.open, upto, t, rules)
+    attributes = attributes_before(state.settled, state.open, upto)
+    for rule_id, points in fit_contributions(attributes, rules):
+        by_rule[rule_id] = by_rule.get(rule_id, 0.0) + points
+    return by_rule
+
+
+def _rejected(state: LeadState, outcome: Outcome, reason: str) -> LeadUpdate:
+    return LeadUpdate(state=state, outcome=outcome, reason=reason)
+
+
+@dataclass(slots=True)
+class _Step:
+    """Scratch for one `apply_event` call: what the event does, before the state is built."""
+
+    stage: Stage
+    stage_reason: str | None
+    caps: Mapping[str, tuple[CapEntry, ...]]
+    once: Mapping[str, tuple[float, str]]
+    transition: Transition | None = None
+    new_point: Point | None = None
+    shifted: list[tuple[CapEntry, str, float, str]] = field(default_factory=list)
+
+    @property
+    def engaged(self) -> bool:
+        return self.new_point is not None and any(a.points > 0.0 for a in self.new_point.awards)
+
+
+def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float) -> LeadUpdate:
+    """Score one event for its lead. `now` is processing time, used only for future skew."""
+    if state is None:
+        state = LeadState.new(event.lead_id, rules)
+    elif state.rules_version != rules.version:
+        from scorer.core.migrate import migrate_lead
+
+        state = migrate_lead(state, rules)
+    rejection = _screen(state, event, rules, now)
+    if rejection is not None:
+        return rejection
+    step = _plan(state, event, rules)
+    if isinstance(step, str):
+        return _rejected(state, Outcome.INVALID_TRANSITION, step)
+
+    t = event.occurred_at
+    watermark = t if state.last_event_at is None else max(state.last_event_at, t)
+    points, index = _place(state, step, event, rules)
+    ref, vector, fit_now = _last_values(state.settled, points, watermark)
+    engagement_now = _engagement(ref, vector, watermark, rules)
+    if (
+        step.stage is Stage.NEW
+        and step.engaged
+        and engagement_now >= rules.lifecycle.engaged_min_points
+    ):
+        step.stage = Stage.ENGAGED
+        step.stage_reason = "engaged"
+    settle_count = _settle_count(points, watermark, rules)
+    emitted, alerts = _emit(state, step, points, index, watermark, settle_count, rules)
+    settled = settle(state.settled, points, settle_count, rules)
+    open_points = tuple(points[settle_count:])
+    account_id, account_at = state.account_id, state.account_at
+    if event.account_id is not None and (account_at is None or t >= account_at):
+        account_id, account_at = event.account_id, t
+    last_engaged_at, product = _interest(state, step, t, settled, open_points, watermark, rules)
+    keep = rules.explain.recent_event_ids
+    recent = (*state.recent_ids[-(keep - 1) :], event.event_id) if keep > 1 else (event.event_id,)
+
+    role, company_fit = state.role, state.company_fit
+    attributes_after: Mapping[str, FieldValue] | None = None
+    if step.new_point is not None and step.new_point.profile is not None:
+        attributes_after = attributes_before(settled, open_points, len(open_points))
+        role, company_fit = (
+            buying_role(attributes_after, rules),
+            company_fit_score(attributes_after, rules),
+        )
+    changes = _changes(
+        state, event, step, watermark, fit_now + engagement_now, attributes_after, rules
+    )
+    keep_changes = rules.explain.last_changes
+    kept = state.changes
+    if changes:
+        kept = (*state.changes, *changes)[-keep_changes:] if keep_changes > 0 else ()
+    new_state = LeadState(
+        lead_id=state.lead_id,
+        rules_version=rules.version,
+        settled=settled,
+        stage=step.stage.value,
+        stage_reason=step.stage_reason,
+        account_id=account_id,
+        account_at=account_at,
+        last_event_at=watermark,
+        fit=fit_now,
+        grade=grade_of(fit_now, engagement_now, rules.grades),
+        open=open_points,
+        caps=step.caps,
+        once=step.once,
+        emitted=emitted,
+        threshold_names=state.threshold_names,
+        category_names=state.category_names,
+        recent_ids=recent,
+        changes=kept,
+        seq=state.seq + 1,
+        last_engaged_at=last_engaged_at,
+        product=product,
+        role=role,
+        company_fit=company_fit,
+    )
+    before_stage = state.stage
+    return LeadUpdate(
+        state=new_state,
+        outcome=Outcome.APPLIED,
+        reason=step.transition.reason if step.transition is not None else None,
+        changes=changes,
+        alerts=alerts,
+        stage_change=(
+            (before_stage, step.stage.value) if step.stage.value != before_stage else None
+        ),
+        account_signal=_signal(new_state, event) if account_id is not None else None,
+    )
+
+
+def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpdate | None:
+    """Reject duplicates and events outside the time tolerances, before any work."""
+    if event.event_id in state.recent_ids:
+        return _rejected(state, Outcome.DUPLICATE, "event id already applied")
+    problem = future_problem(event.occurred_at, now, rules.timing)
+    if problem is not None:
+        return _rejected(state, Outcome.TOO_FAR_IN_FUTURE, problem)
+    problem = lateness_problem(
+        event.occurred_at, state.last_event_at, state.settled.t, rules.timing
+    )
+    if problem is not None:
+        return _rejected(state, Outcome.TOO_LATE, problem)
+    return None
+
+
+def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
+    """What the event does: a lifecycle transition, a profile change or awards."""
+    step = _Step(Stage(state.stage), state.stage_reason, state.caps, state.once)
+    kind = event.kind
+    t = event.occurred_at
+    if kind in FEEDBACK_KINDS:
+        reason_field = event.fields.get("reason")
+        decided = decide_feedback(
+            step.stage, kind, None if reason_field is None else str(reason_field), rules.lifecycle
+        )
+        if isinstance(decided, str):
+            return decided
+        step.transition = decided
+        step.stage = decided.after
+        step.stage_reason = decided.reason
+        if decided.recycle:
+            step.new_point = Point(t, event.event_id, recycle_factor=rules.lifecycle.recycle_factor)
+    elif kind is EventKind.PROFILE_UPDATED:
+        step.new_point = Point(t, event.event_id, profile=MappingProxyType(dict(event.fields)))
+    else:
+        awards, step.caps, step.once, step.shifted = _awards(state, event, rules)
+        if awards:
+            step.new_point = Point(t, event.event_id, awards=awards)
+    return step
+
+
+def _place(state: LeadState, step: _Step, event: Event, rules: Rules) -> tuple[list[Point], int]:
+    """Insert the event's point at its event-time place and recompute from there."""
+    points = list(state.open)
+    index = len(points)
+    if step.new_point is None:
+        return points, index
+    key = (event.occurred_at, event.event_id)
+    if points and key < (points[-1].t, points[-1].event_id):
+        index = insert_index(points, *key)
+    for entry, rule_id, _, _ in step.shifted:
+        _shift_award(points, entry, rule_id)
+    points.insert(index, step.new_point)
+    recompute(state.settled, points, index, rules)
+    return points, index
+
+
+def _settle_count(points: list[Point], watermark: float, rules: Rules) -> int:
+    """How many leading points are now final (older than the lateness horizon, or beyond
+    the bound on open events)."""
+    horizon = watermark - rules.timing.allowed_lateness
+    count = 0
+    while count < len(points) and points[count].t < horizon:
+        count += 1
+    return max(count, len(points) - rules.timing.max_open_events)
+
+
+def _emit(
+    state: LeadState,
+    step: _Step,
+    points: list[Point],
+    index: int,
+    watermark: float,
+    settle_count: int,
+    rules: Rules,
+) -> tuple[tuple[int, ...], tuple[Alert, ...]]:
+    """Alerts for crossings not emitted yet whose hold has passed (or that settle now).
+
+    Per threshold only crossings with an epoch above the last emitted one are emitted, so a
+    crossing recomputed after a late event never produces a second alert with the same id.
+    A crossing in a stage where the threshold does not alert is consumed silently.
+    """
+    emitted = list(state.emitted)
+    alerts: list[Alert] = []
+    hold = min(rules.timing.alert_hold, rules.timing.allowed_lateness)
+    # With no hold, crossings before the new point were emitted when they happened.
+    scan_from = 0 if hold > 0.0 else (index if step.new_point is not None else len(points))
+    for j in range(scan_from, len(points)):
+        point = points[j]
+        if not point.fires or (point.t > watermark - hold and j >= settle_count):
+            continue
+        for threshold_index in point.fires:
+            epoch = point.gates[threshold_index].epoch
+            if epoch <= emitted[threshold_index]:
+                continue
+            emitted[threshold_index] = epoch
+            threshold = rules.thresholds[threshold_index]
+            if step.stage not in threshold.alert_in_stages:
+                continue
+            if threshold.moves_to is not None and step.stage is not threshold.moves_to:
+                step.stage = threshold.moves_to
+                step.stage_reason = f"{threshold.name} threshold crossed"
+            alerts.append(_lead_alert(state, points, j, threshold_index, epoch, step.stage, rules))
+    return tuple(emitted), tuple(alerts)
+
+
+def _interest(
+    state: LeadState,
+    step: _Step,
+    t: float,
+    settled: Settled,
+    open_points: tuple[Point, ...],
+    watermark: float,
+    rules: Rules,
+) -> tuple[float | None, str | None]:
+    """Last positive engagement time and the product the lead is most interested in."""
+    last_engaged_at = state.last_engaged_at
+    product = state.product
+    if step.new_point is not None and step.engaged:
+        last_engaged_at = t if last_engaged_at is None else max(last_engaged_at, t)
+        if any(a.product is not None for a in step.new_point.awards):
+            by_product = product_interest(settled, open_points, watermark, rules)
+            product = _primary_product(by_product) or product
+    return last_engaged_at, product
+
+
+def _awards(
+    state: LeadState, event: Event, rules: Rules
+) -> tuple[
+    tuple[Award, ...],
+    Mapping[str, tuple[CapEntry, ...]],
+    Mapping[str, tuple[float, str]],
+    list[tuple[CapEntry, str, float, str]],
+]:
+    matched = matching_rules(event, rules)
+    if not matched:
+        return (), state.caps, state.once, []
+    product_field = event.fields.get("product")
+    product = product_field if isinstance(product_field, str) and product_field else None
+    t = event.occurred_at
+    watermark = t if state.last_event_at is None else max(state.last_event_at, t)
+    horizon = watermark - rules.timing.allowed_lateness
+    awards: list[Award] = []
+    caps: dict[str, tuple[CapEntry, ...]] | None = None
+    once: dict[str, tuple[float, str]] | None = None
+    shifted: list[tuple[CapEntry, str, float, str]] = []
+    for rule in matched:
+        category = rule.category or event.kind.category
+        points = rule.points
+        if rule.once:
+            if once is None:
+                once = dict(state.once)
+            holder = once.get(rule.id)
+            if holder is None:
+                once[rule.id] = (t, event.event_id)
+            elif (t, event.event_id) < holder:
+                once[rule.id] = (t, event.event_id)
+                loser = CapEntry(holder[0], holder[1], rule.points, 0.0)
+                shifted.append((loser, rule.id, -rule.points, "once_shifted"))
+            else:
+                points = 0.0
+        elif rule.cap is not None:
+            if caps is None:
+                caps = dict(state.caps)
+            entry = CapEntry(t, event.event_id, rule.points, 0.0)
+            log, points, changed = reallocate(caps.get(rule.id, ()), entry, rule.cap)
+            caps[rule.id] = prune_cap_log(log, horizon - rule.cap.window)
+            for other, previous in changed:
+                shifted.append((other, rule.id, other.points - previous, "cap_shifted"))
+        awards.append(Award(rule.id, category, rule.points, points, product))
+    return (
+        tuple(awards),
+        state.caps if caps is None else MappingProxyType(caps),
+        state.once if once is None else MappingProxyType(once),
+        shifted,
+    )
+
+
+def _shift_award(points: list[Point], entry: CapEntry, rule_id: str) -> None:
+    """Set the award of `rule_id` on the point of `entry` to `entry.points`."""
+    index = insert_index(points, entry.occurred_at, entry.event_id)
+    if index >= len(points) or points[index].event_id != entry.event_id:
+        return
+    point = points[index]
+    awards = tuple(
+        Award(a.rule_id, a.category, a.raw, entry.points, a.product) if a.rule_id == rule_id else a
+        for a in point.awards
+    )
+    points[index] = Point(point.t, point.event_id, awards, point.profile, point.recycle_factor)
+
+
+def _primary_product(by_product: dict[str, float]) -> str | None:
+    best = max(
+        ((points, name) for name, points in by_product.items() if points > 0.0), default=None
+    )
+    return None if best is None else best[1]
+
+
+def _lead_alert(
+    state: LeadState,
+    points: list[Point],
+    index: int,
+    threshold_index: int,
+    epoch: int,
+    stage: Stage,
+    rules: Rules,
+) -> Alert:
+    point = points[index]
+    threshold = rules.thresholds[threshold_index]
+    by_rule, by_product = contributions_at(state.settled, points, index + 1, point.t, rules)
+    attributes = attributes_before(state.settled, points, index + 1)
+    for rule_id, fit_points in fit_contributions(attributes, rules):
+        by_rule[rule_id] = by_rule.get(rule_id, 0.0) + fit_points
+    labels = {rule_id: rules.rule_label(rule_id) for rule_id in by_rule}
+    engagement = sum(point.engagement)
+    product = _primary_product(by_product)
+    team = rules.routing.by_product.get(product) if product is not None else None
+    return Alert(
+        alert_id=lead_alert_id(state.lead_id, threshold.name, epoch),
+        kind=threshold.name,
+        subject="lead",
+        lead_id=state.lead_id,
+        account_id=state.account_id,
+        score=point.fit + engagement,
+        fit=point.fit,
+        engagement=engagement,
+        grade=grade_of(point.fit, engagement, rules.grades),
+        stage=stage.value,
+        threshold=threshold.name,
+        threshold_value=threshold.value,
+        epoch=epoch,
+        reasons=top_reasons(by_rule, labels, rules.explain.top_reasons),
+        rules_version=rules.version,
+        occurred_at=point.t,
+        event_id=point.event_id,
+        team=team or rules.routing.default_team,
+        product=product,
+        contacts=(state.lead_id,),
+    )
+
+
+def _changes(
+    old: LeadState,
+    event: Event,
+    step: _Step,
+    as_of: float,
+    after: float,
+    attributes_after: Mapping[str, FieldValue] | None,
+    rules: Rules,
+) -> tuple[ScoreChange, ...]:
+    new_point = step.new_point
+    if new_point is None:
+        return ()
+    shifted = step.shifted
+    transition = step.transition
+    ref, vector, fit_before = _last_values(old.settled, old.open, as_of)
+    before = fit_before + _engagement(ref, vector, as_of, rules)
+    changes: list[ScoreChange] = []
+
+    def add(
+        event_id: str,
+        rule_id: str,
+        category: str,
+        raw: float,
+        awarded: float,
+        at: float,
+        note: str | None,
+    ) -> None:
+        index = rules.category_index.get(category)
+        half_life = rules.half_lives[index] if index is not None else None
+        factor = decay_factor(as_of - at, half_life)
+        changes.append(
+            ScoreChange(
+                lead_id=old.lead_id,
+                event_id=event_id,
+                rule_id=rule_id,
+                rules_version=rules.version,
+                category=category,
+                points_raw=raw,
+                points_awarded=awarded,
+                decay_factor=factor,
+                points_now=awarded * factor,
+                score_before=before,
+                score_after=after,
+                occurred_at=at,
+                as_of=as_of,
+                note=note,
+            )
+        )
+
+    for award in new_point.awards:
+        note = None
+        if award.points != award.raw:
+            rule = rules.rule_by_id.get(award.rule_id)
+            note = "once_only" if rule is not None and rule.once else "capped"
+        add(
+            event.event_id,
+            award.rule_id,
+            award.category,
+            award.raw,
+            award.points,
+            event.occurred_at,
+            note,
+        )
+    for entry, rule_id, delta, note in shifted:
+        rule = rules.rule_by_id.get(rule_id)
+        category = (rule.category if rule is not None else None) or event.kind.category
+        add(entry.event_id, rule_id, category, entry.raw, delta, entry.occurred_at, note)
+    if attributes_after is not None:
+        old_fit = dict(fit_contributions(old.attributes, rules))
+        new_fit = dict(fit_contributions(attributes_after, rules))
+        for rule_id in sorted(old_fit.keys() | new_fit.keys()):
+            delta = new_fit.get(rule_id, 0.0) - old_fit.get(rule_id, 0.0)
+            if delta != 0.0:
+                raw = rules.fit_by_id[rule_id].points if rule_id in rules.fit_by_id else delta
+                changes.append(
+                    ScoreChange(
+                        lead_id=old.lead_id,
+                        event_id=event.event_id,
+                        rule_id=rule_id,
+                        rules_version=rules.version,
+                        category="fit",
+                        points_raw=raw,
+                        points_awarded=delta,
+                        decay_factor=1.0,
+                        points_now=delta,
+                        score_before=before,
+                        score_after=after,
+                        occurred_at=event.occurred_at,
+                        as_of=as_of,
+                        note="fit_matched" if delta > 0 else "fit_unmatched",
+                    )
+                )
+    if transition is not None and transition.recycle:
+        delta = after - before
+        changes.append(
+            ScoreChange(
+                lead_id=old.lead_id,
+                event_id=event.event_id,
+                rule_id="lifecycle.recycle",
+                rules_version=rules.version,
+                category="lifecycle",
+                points_raw=rules.lifecycle.recycle_factor,
+                points_awarded=delta,
+                decay_factor=1.0,
+                points_now=delta,
+                score_before=before,
+                score_after=after,
+                occurred_at=event.occurred_at,
+                as_of=as_of,
+                note=transition.reason,
+            )
+        )
+    return tuple(changes)
+
+
+def buying_role(attributes: Mapping[str, FieldValue], rules: Rules) -> str | None:
+    """The first buying-group role (in rules order) whose condition the lead matches."""
+    for role in rules.account.roles:
+        if role.when.matches(attributes):
+            return role.name
+    return None
+
+
+def _signal(state: LeadState, event: Event) -> LeadSignal:
+    assert state.account_id is not None  # noqa: S101 - guarded by the caller
+    ref: float | None = state.settled.t
+    vector = state.settled.engagement
+    if state.open:
+        ref, vector = state.open[-1].t, state.open[-1].engagement
+    return LeadSignal(
+        account_id=state.account_id,
+        lead_id=state.lead_id,
+        seq=state.seq,
+        at=state.last_event_at if state.last_event_at is not None else event.occurred_at,
+        event_id=event.event_id,
+        ref=ref,
+        engagement=vector,
+        fit=state.fit,
+        company_fit=state.company_fit,
+        role=state.role,
+        last_engaged_at=state.last_engaged_at,
+        stage=state.stage,
+        product=state.product,
+        rules_version=state.rules_version,
+    )

@@ -1,0 +1,75 @@
+"""The lead lifecycle: new → engaged → mql → sal → sql → won / lost, plus recycling.
+
+Sales feedback events are commands: they are checked against the stage the lead is in when
+they arrive and refused (outcome `invalid_transition`) when they do not fit, so a
+`feedback.qualified` for a lead sales never accepted cannot skip SAL. Score-driven moves
+(new → engaged, → mql) happen when the engine emits the matching alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from scorer.core.events import EventKind
+from scorer.core.rules import Lifecycle, Stage
+
+FEEDBACK_KINDS = frozenset(
+    {
+        EventKind.FEEDBACK_ACCEPTED,
+        EventKind.FEEDBACK_REJECTED,
+        EventKind.FEEDBACK_QUALIFIED,
+        EventKind.FEEDBACK_WON,
+        EventKind.FEEDBACK_LOST,
+    }
+)
+
+TERMINAL = frozenset({Stage.WON, Stage.DISQUALIFIED})
+
+# feedback kind -> (stages it may come from, stage it leads to)
+FEEDBACK_TRANSITIONS: Mapping[EventKind, tuple[frozenset[Stage], Stage]] = MappingProxyType(
+    {
+        EventKind.FEEDBACK_ACCEPTED: (frozenset({Stage.MQL}), Stage.SAL),
+        EventKind.FEEDBACK_REJECTED: (frozenset({Stage.MQL, Stage.SAL}), Stage.RECYCLED),
+        EventKind.FEEDBACK_QUALIFIED: (frozenset({Stage.SAL}), Stage.SQL),
+        EventKind.FEEDBACK_WON: (frozenset({Stage.SQL}), Stage.WON),
+        EventKind.FEEDBACK_LOST: (frozenset({Stage.SAL, Stage.SQL}), Stage.LOST),
+    }
+)
+
+ENGAGED_FROM = frozenset({Stage.NEW})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A decided feedback transition. `recycle` means: discount engagement and re-arm."""
+
+    before: Stage
+    after: Stage
+    reason: str
+    recycle: bool
+
+
+def decide_feedback(
+    stage: Stage, kind: EventKind, reason: str | None, lifecycle: Lifecycle
+) -> Transition | str:
+    """The transition for a feedback event, or a short human reason why it is refused."""
+    said = f" ({reason})" if reason else ""
+    if (
+        kind is EventKind.FEEDBACK_REJECTED
+        and reason is not None
+        and reason.casefold() in lifecycle.disqualify_reasons
+    ):
+        if stage in TERMINAL:
+            return f"cannot disqualify a lead in stage {stage.value}"
+        return Transition(stage, Stage.DISQUALIFIED, f"disqualified{said}", recycle=False)
+    allowed_from, target = FEEDBACK_TRANSITIONS[kind]
+    if stage not in allowed_from:
+        expected = " or ".join(sorted(s.value for s in allowed_from))
+        return f"{kind.value} needs stage {expected}, lead is {stage.value}"
+    if target is Stage.RECYCLED:
+        return Transition(stage, Stage.RECYCLED, f"rejected by sales{said}", recycle=True)
+    if target is Stage.LOST and lifecycle.recycle_lost:
+        return Transition(stage, Stage.RECYCLED, f"lost{said}, recycled", recycle=True)
+    return Transition(stage, target, f"{kind.value.partition('.')[2]}{said}", recycle=False)

@@ -1,0 +1,38 @@
+"""Is an event's time acceptable? Judged without reading any clock.
+
+* Lateness is judged against the lead's own watermark (the latest event time accepted for
+  it), so whether an event is too late depends only on that lead's events, never on when
+  the worker happens to run.
+* Future skew is judged against `now` (the caller's processing time): a producer with a
+  clock far ahead must not push a lead's watermark into the future.
+"""
+
+from __future__ import annotations
+
+from scorer.core.rules import Timing
+
+
+def lateness_problem(
+    occurred_at: float, watermark: float | None, settled_until: float | None, timing: Timing
+) -> str | None:
+    """A short reason when the event is older than the lead's lateness horizon."""
+    if watermark is not None and occurred_at < watermark - timing.allowed_lateness:
+        behind = watermark - occurred_at
+        return (
+            f"event is {behind:.0f}s behind the lead's latest event "
+            f"(allowed lateness {timing.allowed_lateness:.0f}s)"
+        )
+    if settled_until is not None and occurred_at <= settled_until:
+        return "event is older than the lead's settled history"
+    return None
+
+
+def future_problem(occurred_at: float, now: float, timing: Timing) -> str | None:
+    """A short reason when the event claims a time too far past `now`."""
+    if occurred_at > now + timing.future_skew:
+        ahead = occurred_at - now
+        return (
+            f"event time is {ahead:.0f}s ahead of processing time "
+            f"(tolerance {timing.future_skew:.0f}s)"
+        )
+    return None

@@ -1,0 +1,306 @@
+"""The rules file schema (pydantic v2), mirrored into `scorer.core.rules` types.
+
+Every model forbids unknown fields so a typo ("pointz") is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from scorer.core.events import EventKind
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+NEVER = ("never", "none", "off")
+
+
+def parse_duration(value: Any) -> float:
+    """`90`, `"90s"`, `"15m"`, `"24h"`, `"14d"`, `"2w"` -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration must be a number of seconds or a string like '14d'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 24h, 14d, 2w)")
+
+
+def parse_half_life(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in NEVER):
+        return None
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("a half-life must be positive (or 'never')")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+HalfLife = Annotated[float | None, BeforeValidator(parse_half_life)]
+Scalar = str | bool | int | float
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _as_list(value: Any) -> Any:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+class FieldTestSpec(Strict):
+    """How one field is tested; all given parts must hold (alternatives inside a part OR)."""
+
+    equals: Annotated[list[Scalar], BeforeValidator(_as_list)] = Field(default_factory=list)
+    glob: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    contains: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    regex: str | None = None
+    min: float | None = None
+    max: float | None = None
+    present: bool | None = None
+    negate: bool = Field(default=False, alias="not")
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regex: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> FieldTestSpec:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+
+def _shorthand_test(value: Any) -> Any:
+    # `industry: manufacturing` and `seniority: [vp, director]` mean "equals one of".
+    if isinstance(value, dict):
+        return value
+    return {"equals": value if isinstance(value, list) else [value]}
+
+
+FieldTestValue = Annotated[FieldTestSpec, BeforeValidator(_shorthand_test)]
+ConditionMap = dict[str, FieldTestValue]
+
+
+class ConditionSpec(Strict):
+    when: ConditionMap = Field(default_factory=dict)
+    any: list[ConditionMap] = Field(default_factory=list)
+
+
+class FitRuleSpec(ConditionSpec):
+    id: str = Field(min_length=1)
+    label: str = ""
+    points: float
+    level: Literal["person", "company"] = "person"
+
+
+class CapSpec(Strict):
+    points: float = Field(gt=0)
+    window: Duration
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("a cap window must be positive")
+        return value
+
+
+SCORING_KINDS = frozenset(k for k in EventKind if k.category in {"web", "email", "seminar"})
+
+
+def _kinds(value: Any) -> Any:
+    return _as_list(value)
+
+
+class EngagementRuleSpec(ConditionSpec):
+    id: str = Field(min_length=1)
+    label: str = ""
+    on: Annotated[list[str], BeforeValidator(_kinds)] = Field(min_length=1)
+    points: float
+    category: str | None = None
+    cap: CapSpec | None = None
+    once: bool = False
+
+    @field_validator("on")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        allowed = sorted(k.value for k in SCORING_KINDS)
+        for kind in value:
+            if kind not in allowed:
+                raise ValueError(
+                    f"unknown or non-scoring event type {kind!r} (one of: {', '.join(allowed)})"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _once_or_cap(self) -> EngagementRuleSpec:
+        if self.once and self.cap is not None:
+            raise ValueError("a rule is either once-only or capped, not both")
+        return self
+
+
+class CategorySpec(Strict):
+    half_life: HalfLife
+
+
+class FitSpec(Strict):
+    rules: list[FitRuleSpec] = Field(default_factory=list)
+
+
+class EngagementSpec(Strict):
+    rules: list[EngagementRuleSpec] = Field(default_factory=list)
+
+
+class GradesSpec(Strict):
+    fit: dict[str, float] = Field(default_factory=lambda: {"A": 40.0, "B": 25.0, "C": 10.0})
+    fit_fallback: str = "D"
+    engagement: dict[str, float] = Field(default_factory=lambda: {"1": 60.0, "2": 30.0, "3": 10.0})
+    engagement_fallback: str = "4"
+
+    @field_validator("fit", "engagement")
+    @classmethod
+    def _descending(cls, value: dict[str, float]) -> dict[str, float]:
+        minimums = list(value.values())
+        if minimums != sorted(minimums, reverse=True) or len(set(minimums)) != len(minimums):
+            raise ValueError("bands must be listed best first, with strictly falling minimums")
+        return value
+
+
+STAGE_NAMES = Literal[
+    "new", "engaged", "mql", "sal", "sql", "won", "lost", "recycled", "disqualified"
+]
+
+
+class ThresholdSpec(Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    value: float
+    rearm_below: float
+    cooldown: Duration = 0.0
+    basis: Literal["total", "engagement", "fit"] = "total"
+    moves_to: STAGE_NAMES | None = None
+    alert_in_stages: list[STAGE_NAMES] | None = None
+    rearm_on_recycle: bool = True
+
+    @model_validator(mode="after")
+    def _rearm_below_value(self) -> ThresholdSpec:
+        if self.rearm_below > self.value:
+            raise ValueError("rearm_below must not be above value (that is the hysteresis band)")
+        return self
+
+
+class RecycleSpec(Strict):
+    engagement: Literal["reset", "discount", "keep"] = "reset"
+    factor: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _factor_matches(self) -> RecycleSpec:
+        if self.engagement == "discount" and self.factor is None:
+            raise ValueError("engagement: discount needs a factor between 0 and 1")
+        if self.engagement != "discount" and self.factor is not None:
+            raise ValueError("factor is only used with engagement: discount")
+        return self
+
+
+class LifecycleSpec(Strict):
+    engaged_min_points: float = 1.0
+    recycle: RecycleSpec = Field(default_factory=RecycleSpec)
+    recycle_lost: bool = True
+    disqualify_reasons: list[str] = Field(default_factory=list)
+
+
+class RoutingSpec(Strict):
+    default_team: str | None = None
+    by_product: dict[str, str] = Field(default_factory=dict)
+
+
+class TimingSpec(Strict):
+    allowed_lateness: Duration = 3600.0
+    future_skew: Duration = 300.0
+    alert_hold: Duration = 0.0
+    max_open_events: int = Field(default=256, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _hold_within_lateness(self) -> TimingSpec:
+        if self.alert_hold > self.allowed_lateness:
+            raise ValueError("alert_hold cannot exceed allowed_lateness")
+        return self
+
+
+class ExplainSpec(Strict):
+    last_changes: int = Field(default=10, ge=0, le=1000)
+    top_reasons: int = Field(default=5, ge=1, le=100)
+    recent_event_ids: int = Field(default=128, ge=1, le=10_000)
+
+
+class EngagedContactSpec(Strict):
+    min_points: float = 1.0
+    window: Duration = 14 * 86400.0
+
+
+class AccountThresholdSpec(Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    value: float
+    rearm_below: float
+    cooldown: Duration = 0.0
+    min_engaged_contacts: int = Field(default=0, ge=0)
+    min_roles: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _rearm_below_value(self) -> AccountThresholdSpec:
+        if self.rearm_below > self.value:
+            raise ValueError("rearm_below must not be above value (that is the hysteresis band)")
+        return self
+
+
+class AccountSpec(Strict):
+    aggregate: Literal["sum", "top_n"] = "sum"
+    top_n: int = Field(default=5, ge=1)
+    engaged_contact: EngagedContactSpec = Field(default_factory=EngagedContactSpec)
+    roles: dict[str, ConditionSpec] = Field(default_factory=dict)
+    role_points: float = 0.0
+    thresholds: list[AccountThresholdSpec] = Field(default_factory=list)
+    alert_contacts: int = Field(default=20, ge=1)
+
+
+class RulesFileSpec(Strict):
+    version: str = Field(min_length=1)
+    description: str = ""
+    timing: TimingSpec = Field(default_factory=TimingSpec)
+    categories: dict[str, CategorySpec] = Field(
+        default_factory=lambda: {
+            "web": CategorySpec(half_life=14 * 86400.0),
+            "email": CategorySpec(half_life=30 * 86400.0),
+            "seminar": CategorySpec(half_life=30 * 86400.0),
+        }
+    )
+    fit: FitSpec = Field(default_factory=FitSpec)
+    engagement: EngagementSpec = Field(default_factory=EngagementSpec)
+    grades: GradesSpec = Field(default_factory=GradesSpec)
+    thresholds: list[ThresholdSpec] = Field(default_factory=list)
+    lifecycle: LifecycleSpec = Field(default_factory=LifecycleSpec)
+    routing: RoutingSpec = Field(default_factory=RoutingSpec)
+    explain: ExplainSpec = Field(default_factory=ExplainSpec)
+    account: AccountSpec = Field(default_factory=AccountSpec)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        # `version: 3` or `version: 2026.05` in YAML is a number; the version is a label.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
