@@ -44,7 +44,7 @@ def docker_engine_answers() -> bool:
 
 
 @contextlib.contextmanager
-def testcontainers_servers() -> Iterator[Servers]:
+def containerized_servers() -> Iterator[Servers]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.redis import RedisContainer
 
@@ -63,7 +63,7 @@ def servers_for_tests() -> Iterator[Servers]:
     if os.environ.get(KAFKA_ENV) and os.environ.get(REDIS_ENV):
         yield Servers(os.environ[KAFKA_ENV], os.environ[REDIS_ENV], "environment")
     elif docker_engine_answers():
-        with testcontainers_servers() as servers:
+        with containerized_servers() as servers:
             yield servers
     else:
         with DevStack() as stack:
