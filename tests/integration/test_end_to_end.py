@@ -17,7 +17,15 @@ from scorer.contracts.events import parse_event
 from scorer.core.replay import replay
 from scorer.rules import load_rules
 from scorer.stream.admin import apply_topics
-from tests.support import WorkerProcess, event_messages, produce, read_topic, run, wait_for
+from tests.support import (
+    WorkerProcess,
+    event_messages,
+    http_get,
+    produce,
+    read_topic,
+    run,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +116,20 @@ def test_events_become_an_alert_a_redis_score_and_a_metric(
     assert "scorer_events_total" in metrics
     assert "lead-hot" not in metrics, "no lead id in any label"
     assert "lead-cold" not in metrics
+
+    status, body = http_get(f"{worker.base_url}/leads/lead-hot")
+    assert status == 200
+    document = orjson.loads(body)
+    assert document["stage"] == oracle.leads["lead-hot"].stage
+    assert document["reasons"], "the lookup explains the score"
+    assert sum(document["contributions"].values()) == pytest.approx(document["score"], abs=1e-3)
+
+    def account_contacts() -> set[str]:
+        status, body = http_get(f"{worker.base_url}/accounts/acc-1")
+        return {c["lead_id"] for c in orjson.loads(body)["contacts"]} if status == 200 else set()
+
+    assert wait_for(
+        lambda: account_contacts() == {"lead-hot", "lead-cold"} and account_contacts(),
+        20, "both contacts folded into the account",
+    )  # fmt: skip
+    assert http_get(f"{worker.base_url}/leads/nobody")[0] == 404
