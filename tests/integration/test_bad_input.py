@@ -60,10 +60,11 @@ def test_each_kind_of_bad_input_is_dead_lettered_with_its_reason(
         return headers["scorer.error.partition"], headers["scorer.error.offset"]
 
     # At-least-once: a rebalance may re-deliver a bad message; its origin identifies it.
-    letters = wait_for(
-        lambda: len({origin(m) for m in (found := dead_letters())}) >= 6 and found,
-        60, "six dead letters",
-    )  # fmt: skip
+    def six_origins() -> list[Any]:
+        found = dead_letters()
+        return found if len({origin(m) for m in found}) >= 6 else []
+
+    letters = wait_for(six_origins, 60, "six dead letters")
     assert len({origin(m) for m in letters}) == 6
     reasons = set()
     for letter in letters:

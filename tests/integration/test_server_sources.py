@@ -12,7 +12,7 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.support import Servers, docker_engine_answers, containerized_servers, unique_id
+from tests.support import Servers, containerized_servers, docker_engine_answers, unique_id
 
 pytestmark = pytest.mark.integration
 
