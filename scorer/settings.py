@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
         "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
     )
+    kafka_max_batch_bytes: int = Field(
+        16384,
+        ge=1,
+        description=(
+            "Producer batch size limit. 1 = one record per batch, needed on the embedded "
+            "Tansu broker, which reports a wrong end offset after multi-record batches."
+        ),
+    )
     kafka_username: str | None = Field(None, description="SASL user name.")
     kafka_password: SecretStr | None = Field(None, description="SASL password (never logged).")
     redis_url: str = Field(

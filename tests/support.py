@@ -9,8 +9,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class Servers:
     kafka_bootstrap: str
     redis_url: str
     source: str  # environment, testcontainers or embedded
+    overrides: Mapping[str, object] = field(default_factory=dict)  # settings these servers need
 
 
 def docker_engine_answers() -> bool:
@@ -67,7 +68,9 @@ def servers_for_tests() -> Iterator[Servers]:
             yield servers
     else:
         with DevStack() as stack:
-            yield Servers(stack.kafka_bootstrap, stack.redis_url, "embedded")
+            yield Servers(
+                stack.kafka_bootstrap, stack.redis_url, "embedded", stack.client_overrides()
+            )
 
 
 def isolated_settings(servers: Servers, tmp_path: Path, **overrides: Any) -> Settings:
@@ -84,6 +87,7 @@ def isolated_settings(servers: Servers, tmp_path: Path, **overrides: Any) -> Set
         "redis_flush_interval_s": 0.1,
         "partitions": 2,
     }
+    values.update(servers.overrides)
     values.update(overrides)
     return load_settings({}, **values)
 

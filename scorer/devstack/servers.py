@@ -136,6 +136,13 @@ class DevStack:
     def workdir(self) -> Path:
         return self._workdir
 
+    def client_overrides(self) -> dict[str, object]:
+        """Settings a worker needs to run correctly on the servers this stack started."""
+        # Tansu reports a partition's end offset as (last batch's base offset + 1), so
+        # after a multi-record batch Faust's table recovery stops short. One record per
+        # batch keeps end offsets right.
+        return {"kafka_max_batch_bytes": 1} if self._kafka else {}
+
     def pids(self) -> dict[str, int]:
         """Pids of the servers this stack started (none for servers passed in)."""
         started = {"kafka": self._kafka, "redis": self._redis}

@@ -53,6 +53,7 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
             app_id=f"lead-scorer-dev-{os.getpid()}",
             web_port=free_port(),
             data_dir=stack.workdir / "data",
+            **stack.client_overrides(),
         )
         pids = stack.pids()
         console.print(

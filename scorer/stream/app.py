@@ -44,6 +44,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "broker_session_timeout": 10.0,
         "broker_heartbeat_interval": 1.0,
         "producer_linger": 0.005,
+        "producer_max_batch_size": settings.kafka_max_batch_bytes,
     }
     if settings.kafka_security_protocol.startswith("SASL"):
         options["broker_credentials"] = SASLCredentials(
