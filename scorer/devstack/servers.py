@@ -86,8 +86,8 @@ class EmbeddedKafka:
 class EmbeddedRedis:
     """A throw-away Redis without persistence."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.process = ManagedProcess(
             "redis-server",
             [
