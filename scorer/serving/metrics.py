@@ -18,7 +18,7 @@ from prometheus_client import (
 )
 
 # `*_created` series double the exposition for no operational value here.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
@@ -29,6 +29,7 @@ class ScorerMetrics(NamedTuple):
     processing_seconds: Histogram
     event_lag_seconds: Histogram
     alerts: Counter
+    alerts_suppressed: Counter
     dead_letters: Counter
     score_changes: Counter
     redis_writes: Counter
@@ -60,6 +61,11 @@ class ScorerMetrics(NamedTuple):
             ),
             alerts=Counter(
                 "scorer_alerts", "Hand-off alerts published, by kind.", ["kind"], registry=registry
+            ),
+            alerts_suppressed=Counter(
+                "scorer_alerts_suppressed",
+                "Alerts not published again because their id is already on the hand-off topic.",
+                registry=registry,
             ),
             dead_letters=Counter(
                 "scorer_dead_letters",

@@ -28,8 +28,10 @@ from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
+from scorer.stream.admin import client_options
 from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import EventDecoder, Rejection
+from scorer.stream.ledger import AlertLedger
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.views import account_fields, staged_lead
 
@@ -43,6 +45,18 @@ _DEAD_LETTER_OUTCOMES = {
     Outcome.TOO_FAR_IN_FUTURE: "future_timestamp",
     Outcome.INVALID_TRANSITION: "invalid_transition",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What is left to do for one scored message, once its alerts are out."""
+
+    table: TableT[bytes, Any]
+    key: bytes
+    state: Any
+    alerts: tuple[Alert, ...]
+    partition: int
+    then: Callable[[], None]
 
 
 @dataclass(slots=True)
@@ -61,6 +75,7 @@ class ScorerContext:
     lead_state_by_id: TableT[bytes, LeadState]
     account_state_by_id: TableT[bytes, AccountState]
     decoders: dict[str, EventDecoder]
+    ledger: AlertLedger
 
     @classmethod
     def declare(
@@ -106,17 +121,42 @@ class ScorerContext:
             decoders={
                 settings.topic(s.name): EventDecoder(s, settings.max_event_bytes) for s in inputs
             },
+            ledger=AlertLedger(settings.topic(contract.HANDOFF_ALERTS), client_options(settings)),
         )
 
     # -- leads ---------------------------------------------------------------------------
 
-    def handle_lead_message(self, message: Message) -> None:
+    async def finish(self, step: Step | None) -> None:
+        """Publish a step's alerts durably, then write its state and the rest.
+
+        The broker acknowledges every alert before the state that records its crossing is
+        written: after a crash either the state is older (the event is scored again, the
+        same alert id comes out and the ledger drops it) or the alert is already out.
+        """
+        if step is None:
+            return
+        if step.alerts:
+            await self.ledger.ensure(step.partition)
+            now = self.clock()
+            for alert in step.alerts:
+                if self.ledger.seen(step.partition, alert.alert_id):
+                    self.metrics.alerts_suppressed.inc()
+                    continue
+                value = orjson.dumps(alert_message(alert, now))
+                sent = await self.handoff_alerts.send(key=step.key, value=value, force=True)
+                await sent
+                self.ledger.record(step.partition, alert.alert_id)
+                self.metrics.alerts.labels(alert.kind).inc()
+        step.table[step.key] = step.state
+        step.then()
+
+    def handle_lead_message(self, message: Message) -> Step | None:
         started = time.perf_counter()
         source = self._source_topic(message)
         decoded = self.decoders[source].decode(message.value)
         if isinstance(decoded, Rejection):
             self._dead_letter(message, decoded)
-            return
+            return None
         key = decoded.lead_id.encode()
         owner = owner_partition(key, self.settings.partitions)
         # Never forward twice: a misconfigured partition count must not make a loop.
@@ -126,26 +166,29 @@ class ScorerContext:
                 headers=[(_SOURCE_HEADER, source.encode())],
             )  # fmt: skip
             self.metrics.events.labels(source, "rekeyed").inc()
-            return
+            return None
         now = self.clock()
         try:
             update = apply_event(self.lead_state_by_id.get(key), decoded, self.rules, now)
         except Exception as exc:
             # Faust would ack and skip an event whose handler raises: route it instead.
             log.exception("scoring failed for an event of %s", message.topic)
-            self._dead_letter(
-                message, Rejection("scoring_error", type(exc).__name__, "ScoringError")
-            )
-            return
+            rejection = Rejection("scoring_error", type(exc).__name__, "ScoringError")
+            self._dead_letter(message, rejection)
+            return None
         reason = _DEAD_LETTER_OUTCOMES.get(update.outcome)
         if reason is not None:
             self._dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"))
-            return
-        self.metrics.events.labels(message.topic, update.outcome.value).inc()
-        if update.outcome is Outcome.APPLIED:
-            self._publish_lead_update(key, update, now)
+            return None
+        self.metrics.events.labels(source, update.outcome.value).inc()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
         self.metrics.event_lag_seconds.observe(max(0.0, now - decoded.occurred_at))
+        if update.outcome is not Outcome.APPLIED:
+            return None
+        return Step(
+            table=self.lead_state_by_id, key=key, state=update.state, alerts=update.alerts,
+            partition=message.partition, then=lambda: self._publish_lead_update(key, update, now),
+        )  # fmt: skip
 
     def _source_topic(self, message: Message) -> str:
         """The input topic an event was first published to (re-keyed ones say it)."""
@@ -160,11 +203,9 @@ class ScorerContext:
         raise KeyError(f"re-keyed event without a valid {_SOURCE_HEADER} header")
 
     def _publish_lead_update(self, key: bytes, update: LeadUpdate, now: float) -> None:
-        self.lead_state_by_id[key] = update.state
         for change in update.changes:
             self.score_changes.send_soon(key=key, value=orjson.dumps(score_change_message(change)))
         self.metrics.score_changes.inc(len(update.changes))
-        self._publish_alerts(key, update.alerts, now)
         if update.account_signal is not None:
             signal = update.account_signal
             self.account_signals.send_soon(
@@ -174,21 +215,17 @@ class ScorerContext:
 
     # -- accounts ------------------------------------------------------------------------
 
-    def handle_account_message(self, message: Message) -> None:
+    def handle_account_message(self, message: Message) -> Step:
         signal = LeadSignal.from_record(orjson.loads(message.value or b"null"))
         key = signal.account_id.encode()
         now = self.clock()
         update = apply_lead_signal(self.account_state_by_id.get(key), signal, self.rules, now)
-        self.account_state_by_id[key] = update.state
-        self._publish_alerts(key, update.alerts, now)
-        self.read_model.stage_account(
-            signal.account_id, account_fields(update.state, self.rules, now)
-        )
-
-    def _publish_alerts(self, key: bytes, alerts: tuple[Alert, ...], now: float) -> None:
-        for alert in alerts:
-            self.handoff_alerts.send_soon(key=key, value=orjson.dumps(alert_message(alert, now)))
-            self.metrics.alerts.labels(alert.kind).inc()
+        fields = account_fields(update.state, self.rules, now)
+        return Step(
+            table=self.account_state_by_id, key=key, state=update.state, alerts=update.alerts,
+            partition=message.partition,
+            then=lambda: self.read_model.stage_account(signal.account_id, fields),
+        )  # fmt: skip
 
     # -- dead letters --------------------------------------------------------------------
 

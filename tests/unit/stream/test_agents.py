@@ -16,6 +16,7 @@ from scorer.contracts import topics as contract
 from scorer.core import EngagementRule, EventKind, Rules, Stage, Threshold
 from scorer.settings import load_settings
 from scorer.stream.app import ScorerApp, create_app
+from scorer.stream.ledger import AlertLedger
 from scorer.stream.partitioning import owner_partition
 
 RULES = Rules(
@@ -57,15 +58,29 @@ async def scorer_app(tmp_path: Any) -> tuple[ScorerApp, dict[str, Recorder]]:
     }
     for name, recorder in recorders.items():
         setattr(ctx, name, _Wrapped(getattr(ctx, name), recorder))
+    ctx.ledger = _EmptyLedger("unit.alerts", {})
     # The test context delivers on an "<internal>" channel; decode it as web events.
     ctx.decoders["<internal>"] = ctx.decoders[settings.topic(contract.WEB_EVENTS)]
     return scorer, recorders
+
+
+class _EmptyLedger(AlertLedger):
+    """Starts empty instead of reading the hand-off topic (there is no broker here)."""
+
+    async def ensure(self, partition: int) -> None:
+        return None
 
 
 class _Wrapped:
     def __init__(self, topic: Any, recorder: Recorder) -> None:
         self._topic = topic
         self.send_soon = recorder.send_soon
+
+    async def send(self, **kwargs: Any) -> asyncio.Future[None]:
+        self.send_soon(**kwargs)
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return delivered
 
     def get_topic_name(self) -> str:
         return str(self._topic.get_topic_name())
@@ -137,3 +152,18 @@ async def test_an_event_on_a_foreign_partition_is_forwarded_to_its_owner(scorer_
     assert forwarded["partition"] == 3
     assert forwarded["key"] == lead.encode()
     assert scorer.context.lead_state_by_id.get(lead.encode()) is None
+
+
+async def test_an_alert_already_on_the_handoff_topic_is_not_published_again(
+    scorer_app: Any,
+) -> None:
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(0)
+    scorer.context.ledger.record(0, f"lead:{lead}:mql:1")
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        for n in range(4):
+            await channel.put(_view(lead, n), key=lead.encode(), partition=0)
+    assert sent["handoff_alerts"].sent == []
+    assert scorer.context.lead_state_by_id[lead.encode()].stage == "mql"
+    assert scorer.registry.get_sample_value("scorer_alerts_suppressed_total") == 1
