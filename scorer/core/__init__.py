@@ -24,6 +24,7 @@ from scorer.core.lead import (
     apply_event,
     contributions,
     score_at,
+    top_reasons_at,
 )
 from scorer.core.records import RECORD_VERSION, RecordVersionError
 from scorer.core.replay import Rejection, ReplayResult, replay
@@ -95,4 +96,5 @@ __all__ = [
     "lead_alert_id",
     "replay",
     "score_at",
+    "top_reasons_at",
 ]

@@ -18,14 +18,14 @@ A once-only rule awards the earliest event by the same order.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from scorer.core.conditions import ALWAYS
 from scorer.core.events import Event
 from scorer.core.rules import Cap, EngagementRule, Rules
 
 
-@dataclass(frozen=True, slots=True)
-class CapEntry:
+class CapEntry(NamedTuple):
     occurred_at: float
     event_id: str
     raw: float
@@ -40,33 +40,28 @@ def matching_rules(event: Event, rules: Rules) -> tuple[EngagementRule, ...]:
     if not candidates:
         return ()
     fields = event.fields
-    return tuple(r for r in candidates if r.when.matches(fields))
+    return tuple([r for r in candidates if r.when is ALWAYS or r.when.matches(fields)])
 
 
 def reallocate(
-    log: tuple[CapEntry, ...], entry: CapEntry, cap: Cap
+    log: tuple[CapEntry, ...], occurred_at: float, event_id: str, raw: float, cap: Cap
 ) -> tuple[tuple[CapEntry, ...], float, tuple[tuple[CapEntry, float], ...]]:
-    """Insert `entry` into a rule's cap log and recompute the awards from it onwards.
+    """Insert an event into a rule's cap log and recompute the awards from it onwards.
 
-    Returns the new log, the new entry's award and the other entries whose award changed
+    Returns the new log, the new event's award and the other entries whose award changed
     (each with its new award, and its previous award).
     """
+    if not log or (occurred_at, event_id) > (log[-1].occurred_at, log[-1].event_id):
+        points = _award(log, len(log), occurred_at, raw, cap)
+        return (*log, CapEntry(occurred_at, event_id, raw, points)), points, ()
     keys = [(e.occurred_at, e.event_id) for e in log]
-    index = bisect_left(keys, (entry.occurred_at, entry.event_id))
-    entries = [*log[:index], entry, *log[index:]]
+    index = bisect_left(keys, (occurred_at, event_id))
+    entries = [*log[:index], CapEntry(occurred_at, event_id, raw, 0.0), *log[index:]]
     changed: list[tuple[CapEntry, float]] = []
     awarded_new = 0.0
     for j in range(index, len(entries)):
         current = entries[j]
-        horizon = current.occurred_at - cap.window
-        used = 0.0
-        k = j - 1
-        while k >= 0 and entries[k].occurred_at > horizon:
-            used += abs(entries[k].points)
-            k -= 1
-        room = cap.points - used
-        magnitude = min(abs(current.raw), room) if room > 0.0 else 0.0
-        points = magnitude if current.raw >= 0.0 else -magnitude
+        points = _award(entries, j, current.occurred_at, current.raw, cap)
         if j == index:
             awarded_new = points
             entries[j] = CapEntry(current.occurred_at, current.event_id, current.raw, points)
@@ -75,6 +70,23 @@ def reallocate(
             entries[j] = updated
             changed.append((updated, current.points))
     return tuple(entries), awarded_new, tuple(changed)
+
+
+def _award(
+    entries: tuple[CapEntry, ...] | list[CapEntry], j: int, at: float, raw: float, cap: Cap
+) -> float:
+    """The award of an event placed at index j, given the awards before it."""
+    horizon = at - cap.window
+    used = 0.0
+    k = j - 1
+    while k >= 0 and entries[k].occurred_at > horizon:
+        used += abs(entries[k].points)
+        k -= 1
+    room = cap.points - used
+    if room <= 0.0:
+        return 0.0
+    magnitude = min(abs(raw), room)
+    return magnitude if raw >= 0.0 else -magnitude
 
 
 def prune_cap_log(log: tuple[CapEntry, ...], keep_after: float) -> tuple[CapEntry, ...]:

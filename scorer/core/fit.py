@@ -27,6 +27,21 @@ def fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
     return total
 
 
+def matched_fit_rules(attributes: Mapping[str, FieldValue], rules: Rules) -> tuple[str, ...]:
+    """Ids of the fit rules the attributes match, in rule order."""
+    return tuple(r.id for r in rules.fit if r.when.matches(attributes))
+
+
+def company_part(matched: tuple[str, ...], rules: Rules) -> float:
+    """The company-level share of a matched fit rule set."""
+    total = 0.0
+    for rule_id in matched:
+        rule = rules.fit_by_id.get(rule_id)
+        if rule is not None and rule.level is FitLevel.COMPANY:
+            total += rule.points
+    return total
+
+
 def company_fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
     """The company-level part of fit, which the account inherits (max over its contacts)."""
     total = 0.0

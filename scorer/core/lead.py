@@ -8,7 +8,23 @@ Dedup: the last `rules.explain.recent_event_ids` (default 128) applied event ids
 are remembered; an event id among them is a `duplicate` and changes nothing. Older
 repeats are caught by lateness only when they are also old in event time.
 
-Alerts: see `emit_fires` below and the module docs of `thresholds.py`.
+Order independence (what "shuffling events within the allowed lateness changes nothing"
+means, and how it holds):
+
+* Scores: a lead's score at any time is a function of the SET of its accepted events.
+  Decay uses event time; caps and once-only rules share points out in event-time order
+  (ties by event id, see `engagement.py`); profile updates apply in event-time order;
+  a late event is inserted at its place and the trajectory after it is recomputed.
+* Alerts: thresholds are crossings of that event-time trajectory, numbered per threshold
+  (alert id `lead:<lead>:<threshold>:<n>`). With `timing.alert_hold` equal to the allowed
+  lateness a crossing is emitted only once no acceptable event can still precede it, so
+  the set of alert ids is exactly the same for every in-lateness arrival order. With the
+  default hold of 0 a crossing is emitted the moment it is seen (real-time hand-off):
+  every alert of the in-order run is still emitted, and never twice, but a late event
+  that removes a crossing cannot take back an alert already sent.
+* Not covered: sales feedback is a command, judged against the stage at arrival; account
+  (MQA) alerts are evaluated as lead signals arrive (the account *score* itself is
+  order-independent: it is recomputed from the members' latest signals).
 """
 
 from __future__ import annotations
@@ -16,15 +32,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from math import exp2
 from types import MappingProxyType
 
 from scorer.core.account import LeadSignal
 from scorer.core.alerts import Alert, lead_alert_id
 from scorer.core.decay import decay_factor
+from scorer.core.dedup import NO_RECENT_IDS, RecentIds
 from scorer.core.engagement import CapEntry, matching_rules, prune_cap_log, reallocate
 from scorer.core.events import Event, EventKind, FieldValue
-from scorer.core.explain import ScoreChange, top_reasons
-from scorer.core.fit import company_fit_score, fit_contributions
+from scorer.core.explain import Reason, ScoreChange, top_reasons
+from scorer.core.fit import (
+    company_fit_score,
+    company_part,
+    fit_contributions,
+    matched_fit_rules,
+)
 from scorer.core.grade import grade as grade_of
 from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
 from scorer.core.rules import Rules, Stage
@@ -37,7 +60,6 @@ from scorer.core.timeline import (
     contributions_at,
     empty_settled,
     insert_index,
-    product_interest,
     recompute,
     settle,
 )
@@ -81,13 +103,14 @@ class LeadState:
     emitted: tuple[int, ...] = ()
     threshold_names: tuple[str, ...] = ()
     category_names: tuple[str, ...] = ()
-    recent_ids: tuple[str, ...] = ()
+    recent_ids: RecentIds = NO_RECENT_IDS
     changes: tuple[ScoreChange, ...] = ()
     seq: int = 0
     last_engaged_at: float | None = None
     product: str | None = None
     role: str | None = None
     company_fit: float = 0.0
+    fit_rules: tuple[str, ...] = ()
 
     @classmethod
     def new(cls, lead_id: str, rules: Rules) -> LeadState:
@@ -99,6 +122,7 @@ class LeadState:
             fit=settled.fit,
             grade=grade_of(settled.fit, 0.0, rules.grades),
             company_fit=company_fit_score(settled.attributes, rules),
+            fit_rules=matched_fit_rules(settled.attributes, rules),
             emitted=(0,) * len(rules.thresholds),
             threshold_names=tuple(t.name for t in rules.thresholds),
             category_names=tuple(c.name for c in rules.categories),
@@ -152,11 +176,13 @@ def _last_values(
 
 
 def _engagement(ref: float | None, vector: tuple[float, ...], t: float, rules: Rules) -> float:
-    if ref is None:
+    if ref is None or t <= ref:
         return sum(vector)
     elapsed = t - ref
-    half_lives = rules.half_lives
-    return sum(v * decay_factor(elapsed, half_lives[i]) for i, v in enumerate(vector))
+    total = 0.0
+    for v, h in zip(vector, rules.half_lives, strict=True):
+        total += v if h is None or v == 0.0 else v * exp2(-elapsed / h)
+    return total
 
 
 def score_at(state: LeadState, t: float, rules: Rules) -> Score:
@@ -177,6 +203,14 @@ def score_at(state: LeadState, t: float, rules: Rules) -> Score:
         grade=grade_of(fit, engagement, rules.grades),
         by_category=by_category,
     )
+
+
+def top_reasons_at(state: LeadState, t: float, rules: Rules) -> tuple[Reason, ...]:
+    """The lead's biggest contributors at time `t` ("why is this lead hot?"), bounded by
+    `explain.top_reasons`; `state.changes` holds the last `explain.last_changes` changes."""
+    by_rule = contributions(state, t, rules)
+    labels = {rule_id: rules.rule_label(rule_id) for rule_id in by_rule}
+    return top_reasons(by_rule, labels, rules.explain.top_reasons)
 
 
 def contributions(state: LeadState, t: float, rules: Rules) -> dict[str, float]:
@@ -206,7 +240,7 @@ class _Step:
     once: Mapping[str, tuple[float, str]]
     transition: Transition | None = None
     new_point: Point | None = None
-    shifted: list[tuple[CapEntry, str, float, str]] = field(default_factory=list)
+    shifted: tuple[tuple[CapEntry, str, float, str], ...] = ()
 
     @property
     def engaged(self) -> bool:
@@ -247,21 +281,17 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     account_id, account_at = state.account_id, state.account_at
     if event.account_id is not None and (account_at is None or t >= account_at):
         account_id, account_at = event.account_id, t
-    last_engaged_at, product = _interest(state, step, t, settled, open_points, watermark, rules)
+    last_engaged_at, product = _interest(state, step, t)
     keep = rules.explain.recent_event_ids
-    recent = (*state.recent_ids[-(keep - 1) :], event.event_id) if keep > 1 else (event.event_id,)
+    recent = state.recent_ids.add(event.event_id, keep)
 
-    role, company_fit = state.role, state.company_fit
-    attributes_after: Mapping[str, FieldValue] | None = None
+    role, company_fit, fit_rules = state.role, state.company_fit, state.fit_rules
     if step.new_point is not None and step.new_point.profile is not None:
         attributes_after = attributes_before(settled, open_points, len(open_points))
-        role, company_fit = (
-            buying_role(attributes_after, rules),
-            company_fit_score(attributes_after, rules),
-        )
-    changes = _changes(
-        state, event, step, watermark, fit_now + engagement_now, attributes_after, rules
-    )
+        role = buying_role(attributes_after, rules)
+        fit_rules = matched_fit_rules(attributes_after, rules)
+        company_fit = company_part(fit_rules, rules)
+    changes = _changes(state, event, step, watermark, fit_now + engagement_now, fit_rules, rules)
     keep_changes = rules.explain.last_changes
     kept = state.changes
     if changes:
@@ -290,6 +320,7 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         product=product,
         role=role,
         company_fit=company_fit,
+        fit_rules=fit_rules,
     )
     before_stage = state.stage
     return LeadUpdate(
@@ -307,22 +338,37 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
 
 def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpdate | None:
     """Reject duplicates and events outside the time tolerances, before any work."""
-    if event.event_id in state.recent_ids:
+    t = event.occurred_at
+    if event.event_id in state.recent_ids or _is_open_point(state.open, t, event.event_id):
         return _rejected(state, Outcome.DUPLICATE, "event id already applied")
-    problem = future_problem(event.occurred_at, now, rules.timing)
-    if problem is not None:
-        return _rejected(state, Outcome.TOO_FAR_IN_FUTURE, problem)
-    problem = lateness_problem(
-        event.occurred_at, state.last_event_at, state.settled.t, rules.timing
-    )
-    if problem is not None:
-        return _rejected(state, Outcome.TOO_LATE, problem)
+    timing = rules.timing
+    if t > now + timing.future_skew:
+        return _rejected(state, Outcome.TOO_FAR_IN_FUTURE, str(future_problem(t, now, timing)))
+    watermark = state.last_event_at
+    settled_until = state.settled.t
+    if (watermark is not None and t < watermark - timing.allowed_lateness) or (
+        settled_until is not None and t <= settled_until
+    ):
+        reason = lateness_problem(t, watermark, settled_until, timing)
+        return _rejected(state, Outcome.TOO_LATE, str(reason))
     return None
+
+
+_STAGES = {stage.value: stage for stage in Stage}
+
+
+def _is_open_point(points: tuple[Point, ...], t: float, event_id: str) -> bool:
+    """An event still on the open trajectory is a duplicate even if the recent-id memory
+    (smaller than the open window) has forgotten it."""
+    if not points or t > points[-1].t:
+        return False
+    index = insert_index(points, t, event_id)
+    return index < len(points) and points[index].event_id == event_id and points[index].t == t
 
 
 def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
     """What the event does: a lifecycle transition, a profile change or awards."""
-    step = _Step(Stage(state.stage), state.stage_reason, state.caps, state.once)
+    step = _Step(_STAGES[state.stage], state.stage_reason, state.caps, state.once)
     kind = event.kind
     t = event.occurred_at
     if kind in FEEDBACK_KINDS:
@@ -342,7 +388,7 @@ def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
     else:
         awards, step.caps, step.once, step.shifted = _awards(state, event, rules)
         if awards:
-            step.new_point = Point(t, event.event_id, awards=awards)
+            step.new_point = Point(t, event.event_id, awards)
     return step
 
 
@@ -362,13 +408,23 @@ def _place(state: LeadState, step: _Step, event: Event, rules: Rules) -> tuple[l
     return points, index
 
 
+SETTLE_BATCH = 8
+
+
 def _settle_count(points: list[Point], watermark: float, rules: Rules) -> int:
-    """How many leading points are now final (older than the lateness horizon, or beyond
-    the bound on open events)."""
+    """How many leading points to fold into the settled summary now.
+
+    Points older than the lateness horizon are final; they are folded in batches of
+    `SETTLE_BATCH` (folding costs a ledger rebuild, and a final point left open changes
+    nothing: no acceptable late event can be inserted before it). Beyond
+    `max_open_events` the oldest points are folded regardless.
+    """
     horizon = watermark - rules.timing.allowed_lateness
     count = 0
     while count < len(points) and points[count].t < horizon:
         count += 1
+    if count < SETTLE_BATCH:
+        count = 0
     return max(count, len(points) - rules.timing.max_open_events)
 
 
@@ -387,14 +443,19 @@ def _emit(
     crossing recomputed after a late event never produces a second alert with the same id.
     A crossing in a stage where the threshold does not alert is consumed silently.
     """
-    emitted = list(state.emitted)
-    alerts: list[Alert] = []
     hold = min(rules.timing.alert_hold, rules.timing.allowed_lateness)
     # With no hold, crossings before the new point were emitted when they happened.
     scan_from = 0 if hold > 0.0 else (index if step.new_point is not None else len(points))
+    if scan_from == len(points) - 1:
+        if not points[scan_from].fires:
+            return state.emitted, ()
+    elif not any(p.fires for p in points[scan_from:]):
+        return state.emitted, ()
+    emitted = list(state.emitted)
+    alerts: list[Alert] = []
     for j in range(scan_from, len(points)):
         point = points[j]
-        if not point.fires or (point.t > watermark - hold and j >= settle_count):
+        if not point.fires or (j >= settle_count and not _released(point.t, watermark, hold)):
             continue
         for threshold_index in point.fires:
             epoch = point.gates[threshold_index].epoch
@@ -411,23 +472,29 @@ def _emit(
     return tuple(emitted), tuple(alerts)
 
 
-def _interest(
-    state: LeadState,
-    step: _Step,
-    t: float,
-    settled: Settled,
-    open_points: tuple[Point, ...],
-    watermark: float,
-    rules: Rules,
-) -> tuple[float | None, str | None]:
-    """Last positive engagement time and the product the lead is most interested in."""
+def _released(at: float, watermark: float, hold: float) -> bool:
+    """Whether a crossing at event time `at` may be emitted now.
+
+    With a hold, strictly older than watermark - hold: an event exactly at the lateness
+    horizon is still accepted and could sort before the crossing (ties go by event id).
+    """
+    if hold <= 0.0:
+        return at <= watermark
+    return at < watermark - hold
+
+
+def _interest(state: LeadState, step: _Step, t: float) -> tuple[float | None, str | None]:
+    """Last positive engagement time, and the product named by the latest (in event time)
+    positively scored event that named one: a cheap routing hint for account alerts. Lead
+    alerts route by the exact decayed product interest at the crossing instead."""
     last_engaged_at = state.last_engaged_at
     product = state.product
-    if step.new_point is not None and step.engaged:
+    point = step.new_point
+    if point is not None and step.engaged:
+        if last_engaged_at is None or t >= last_engaged_at:
+            named = next((a.product for a in point.awards if a.product is not None), None)
+            product = named or product
         last_engaged_at = t if last_engaged_at is None else max(last_engaged_at, t)
-        if any(a.product is not None for a in step.new_point.awards):
-            by_product = product_interest(settled, open_points, watermark, rules)
-            product = _primary_product(by_product) or product
     return last_engaged_at, product
 
 
@@ -437,11 +504,11 @@ def _awards(
     tuple[Award, ...],
     Mapping[str, tuple[CapEntry, ...]],
     Mapping[str, tuple[float, str]],
-    list[tuple[CapEntry, str, float, str]],
+    tuple[tuple[CapEntry, str, float, str], ...],
 ]:
     matched = matching_rules(event, rules)
     if not matched:
-        return (), state.caps, state.once, []
+        return (), state.caps, state.once, ()
     product_field = event.fields.get("product")
     product = product_field if isinstance(product_field, str) and product_field else None
     t = event.occurred_at
@@ -451,8 +518,9 @@ def _awards(
     caps: dict[str, tuple[CapEntry, ...]] | None = None
     once: dict[str, tuple[float, str]] | None = None
     shifted: list[tuple[CapEntry, str, float, str]] = []
+    kind_category = event.kind.category
     for rule in matched:
-        category = rule.category or event.kind.category
+        category = rule.category or kind_category
         points = rule.points
         if rule.once:
             if once is None:
@@ -469,8 +537,9 @@ def _awards(
         elif rule.cap is not None:
             if caps is None:
                 caps = dict(state.caps)
-            entry = CapEntry(t, event.event_id, rule.points, 0.0)
-            log, points, changed = reallocate(caps.get(rule.id, ()), entry, rule.cap)
+            log, points, changed = reallocate(
+                caps.get(rule.id, ()), t, event.event_id, rule.points, rule.cap
+            )
             caps[rule.id] = prune_cap_log(log, horizon - rule.cap.window)
             for other, previous in changed:
                 shifted.append((other, rule.id, other.points - previous, "cap_shifted"))
@@ -479,7 +548,7 @@ def _awards(
         tuple(awards),
         state.caps if caps is None else MappingProxyType(caps),
         state.once if once is None else MappingProxyType(once),
-        shifted,
+        tuple(shifted),
     )
 
 
@@ -552,113 +621,132 @@ def _changes(
     step: _Step,
     as_of: float,
     after: float,
-    attributes_after: Mapping[str, FieldValue] | None,
+    fit_rules: tuple[str, ...],
     rules: Rules,
 ) -> tuple[ScoreChange, ...]:
+    """The audit records of one event: one per rule it moved (including shifted caps)."""
     new_point = step.new_point
     if new_point is None:
         return ()
-    shifted = step.shifted
-    transition = step.transition
     ref, vector, fit_before = _last_values(old.settled, old.open, as_of)
     before = fit_before + _engagement(ref, vector, as_of, rules)
+    lead_id = old.lead_id
+    version = rules.version
     changes: list[ScoreChange] = []
-
-    def add(
-        event_id: str,
-        rule_id: str,
-        category: str,
-        raw: float,
-        awarded: float,
-        at: float,
-        note: str | None,
-    ) -> None:
-        index = rules.category_index.get(category)
-        half_life = rules.half_lives[index] if index is not None else None
-        factor = decay_factor(as_of - at, half_life)
-        changes.append(
-            ScoreChange(
-                lead_id=old.lead_id,
-                event_id=event_id,
-                rule_id=rule_id,
-                rules_version=rules.version,
-                category=category,
-                points_raw=raw,
-                points_awarded=awarded,
-                decay_factor=factor,
-                points_now=awarded * factor,
-                score_before=before,
-                score_after=after,
-                occurred_at=at,
-                as_of=as_of,
-                note=note,
-            )
-        )
-
     for award in new_point.awards:
         note = None
         if award.points != award.raw:
             rule = rules.rule_by_id.get(award.rule_id)
             note = "once_only" if rule is not None and rule.once else "capped"
-        add(
-            event.event_id,
-            award.rule_id,
-            award.category,
-            award.raw,
-            award.points,
-            event.occurred_at,
-            note,
+        factor = _decay_of(rules, award.category, as_of - event.occurred_at)
+        changes.append(
+            ScoreChange(
+                lead_id,
+                event.event_id,
+                award.rule_id,
+                version,
+                award.category,
+                award.raw,
+                award.points,
+                factor,
+                award.points * factor,
+                before,
+                after,
+                event.occurred_at,
+                as_of,
+                note,
+            )
         )
-    for entry, rule_id, delta, note in shifted:
+    for entry, rule_id, delta, note in step.shifted:
         rule = rules.rule_by_id.get(rule_id)
         category = (rule.category if rule is not None else None) or event.kind.category
-        add(entry.event_id, rule_id, category, entry.raw, delta, entry.occurred_at, note)
-    if attributes_after is not None:
-        old_fit = dict(fit_contributions(old.attributes, rules))
-        new_fit = dict(fit_contributions(attributes_after, rules))
-        for rule_id in sorted(old_fit.keys() | new_fit.keys()):
-            delta = new_fit.get(rule_id, 0.0) - old_fit.get(rule_id, 0.0)
-            if delta != 0.0:
-                raw = rules.fit_by_id[rule_id].points if rule_id in rules.fit_by_id else delta
-                changes.append(
-                    ScoreChange(
-                        lead_id=old.lead_id,
-                        event_id=event.event_id,
-                        rule_id=rule_id,
-                        rules_version=rules.version,
-                        category="fit",
-                        points_raw=raw,
-                        points_awarded=delta,
-                        decay_factor=1.0,
-                        points_now=delta,
-                        score_before=before,
-                        score_after=after,
-                        occurred_at=event.occurred_at,
-                        as_of=as_of,
-                        note="fit_matched" if delta > 0 else "fit_unmatched",
-                    )
-                )
+        factor = _decay_of(rules, category, as_of - entry.occurred_at)
+        changes.append(
+            ScoreChange(
+                lead_id,
+                entry.event_id,
+                rule_id,
+                version,
+                category,
+                entry.raw,
+                delta,
+                factor,
+                delta * factor,
+                before,
+                after,
+                entry.occurred_at,
+                as_of,
+                note,
+            )
+        )
+    if new_point.profile is not None and fit_rules != old.fit_rules:
+        changes.extend(_fit_changes(old, event, fit_rules, before, after, as_of, rules))
+    transition = step.transition
     if transition is not None and transition.recycle:
         delta = after - before
         changes.append(
             ScoreChange(
-                lead_id=old.lead_id,
-                event_id=event.event_id,
-                rule_id="lifecycle.recycle",
-                rules_version=rules.version,
-                category="lifecycle",
-                points_raw=rules.lifecycle.recycle_factor,
-                points_awarded=delta,
-                decay_factor=1.0,
-                points_now=delta,
-                score_before=before,
-                score_after=after,
-                occurred_at=event.occurred_at,
-                as_of=as_of,
-                note=transition.reason,
+                lead_id,
+                event.event_id,
+                "lifecycle.recycle",
+                version,
+                "lifecycle",
+                rules.lifecycle.recycle_factor,
+                delta,
+                1.0,
+                delta,
+                before,
+                after,
+                event.occurred_at,
+                as_of,
+                transition.reason,
             )
         )
     return tuple(changes)
+
+
+def _decay_of(rules: Rules, category: str, elapsed: float) -> float:
+    index = rules.category_index.get(category)
+    return decay_factor(elapsed, rules.half_lives[index] if index is not None else None)
+
+
+def _fit_changes(
+    old: LeadState,
+    event: Event,
+    fit_rules: tuple[str, ...],
+    before: float,
+    after: float,
+    as_of: float,
+    rules: Rules,
+) -> list[ScoreChange]:
+    """A profile update replaces fit: one change per fit rule that started or stopped
+    matching (+points / -points), never a re-add of rules that still match."""
+    was, now = set(old.fit_rules), set(fit_rules)
+    changes = []
+    for rule_id in sorted(was ^ now):
+        rule = rules.fit_by_id.get(rule_id)
+        if rule is None:
+            continue
+        delta = rule.points if rule_id in now else -rule.points
+        changes.append(
+            ScoreChange(
+                old.lead_id,
+                event.event_id,
+                rule_id,
+                rules.version,
+                "fit",
+                rule.points,
+                delta,
+                1.0,
+                delta,
+                before,
+                after,
+                event.occurred_at,
+                as_of,
+                "fit_matched" if rule_id in now else "fit_unmatched",
+            )
+        )
+    return changes
 
 
 def buying_role(attributes: Mapping[str, FieldValue], rules: Rules) -> str | None:
@@ -691,3 +779,14 @@ def _signal(state: LeadState, event: Event) -> LeadSignal:
         product=state.product,
         rules_version=state.rules_version,
     )
+
+
+def restated_signal(state: LeadState, event: Event) -> LeadSignal | None:
+    """The lead's current contribution to its account, restated for a duplicate event.
+
+    After a crash a lead's state can be persisted while the signal that carried it to the
+    account was lost; the re-processed event is then a duplicate and would emit nothing.
+    Restating heals that, and the account fold ignores a signal whose sequence it has
+    already seen, so restating is harmless otherwise.
+    """
+    return _signal(state, event) if state.account_id is not None else None

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from scorer.core.dedup import RecentIds
 from scorer.core.engagement import CapEntry
 from scorer.core.explain import ScoreChange
 from scorer.core.lead import LeadState
@@ -42,10 +43,11 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
         "product": state.product,
         "role": state.role,
         "company_fit": state.company_fit,
+        "fit_rules": list(state.fit_rules),
         "threshold_names": list(state.threshold_names),
         "category_names": list(state.category_names),
         "emitted": list(state.emitted),
-        "recent_ids": list(state.recent_ids),
+        "recent_ids": state.recent_ids.to_record(),
         "settled": {
             "t": settled.t,
             "event_id": settled.event_id,
@@ -122,13 +124,14 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         emitted=tuple(int(e) for e in req_list(raw, "emitted")),
         threshold_names=tuple(str(n) for n in req_list(raw, "threshold_names")),
         category_names=tuple(str(n) for n in req_list(raw, "category_names")),
-        recent_ids=tuple(str(i) for i in req_list(raw, "recent_ids")),
+        recent_ids=RecentIds.from_record(raw["recent_ids"]),
         changes=tuple(ScoreChange.from_record(c) for c in req_list(raw, "changes")),
         seq=req_int(raw, "seq"),
         last_engaged_at=opt_float(raw, "last_engaged_at"),
         product=opt_str(raw, "product"),
         role=opt_str(raw, "role"),
         company_fit=req_float(raw, "company_fit"),
+        fit_rules=tuple(str(r) for r in req_list(raw, "fit_rules")),
     )
 
 

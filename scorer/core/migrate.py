@@ -63,14 +63,16 @@ def migrate_lead(state: LeadState, rules: Rules) -> LeadState:
     recompute(new_settled, points, 0, rules)
     emitted_by_name = dict(zip(old_thresholds, state.emitted, strict=False))
     last_fit = points[-1].fit if points else new_settled.fit
-    from scorer.core.fit import company_fit_score
+    from scorer.core.fit import company_part, matched_fit_rules
     from scorer.core.lead import buying_role
 
     attributes = state.attributes
+    fit_rules = matched_fit_rules(attributes, rules)
     return replace(
         state,
         role=buying_role(attributes, rules),
-        company_fit=company_fit_score(attributes, rules),
+        company_fit=company_part(fit_rules, rules),
+        fit_rules=fit_rules,
         rules_version=rules.version,
         settled=new_settled,
         open=tuple(points),

@@ -96,7 +96,7 @@ class GradeBands:
     fallback_engagement: str = "4"
 
 
-DEFAULT_ALERT_STAGES = frozenset({Stage.NEW, Stage.ENGAGED, Stage.RECYCLED, Stage.LOST})
+DEFAULT_ALERT_STAGES = frozenset({Stage.NEW, Stage.ENGAGED, Stage.MQL, Stage.RECYCLED, Stage.LOST})
 
 
 @dataclass(frozen=True, slots=True)

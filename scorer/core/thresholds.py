@@ -14,13 +14,12 @@ alerts already emitted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scorer.core.rules import Threshold
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
+class Gate(NamedTuple):
     armed: bool = True
     epoch: int = 0
     last_fired_at: float | None = None

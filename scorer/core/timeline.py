@@ -10,6 +10,10 @@ horizon is final. The state therefore holds
 * open `Point`s: the events inside the lateness horizon, each with the trajectory values
   just after it (engagement vector, fit, gates and which thresholds fired there).
 
+The trajectory records (`Award`, `Point`, `Accumulator`, `Settled`, and `CapEntry`, `Gate`
+elsewhere) are NamedTuples rather than frozen dataclasses: they are as immutable, and several
+are built per scored event, where a NamedTuple costs a third of a frozen dataclass.
+
 Adding an event inserts its point and recomputes the points from there on, so a late event
 gives the same trajectory as if it had arrived in order. Decay is lazy: engagement at time
 t is each category's value at the last point times 2^(-(t - t_point)/half_life).
@@ -19,8 +23,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from math import exp2
 from types import MappingProxyType
+from typing import NamedTuple
 
 from scorer.core.decay import decay_factor
 from scorer.core.events import FieldValue
@@ -31,8 +36,7 @@ from scorer.core.thresholds import Gate, step_gate
 NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class Award:
+class Award(NamedTuple):
     """Points one rule gave one event (after cap / once-only)."""
 
     rule_id: str
@@ -42,8 +46,7 @@ class Award:
     product: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
     """One scoring event on the trajectory, with the values just after it."""
 
     t: float
@@ -57,8 +60,7 @@ class Point:
     fires: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Accumulator:
+class Accumulator(NamedTuple):
     """A decaying running total: `value` as of time `ref`, decaying like `category`."""
 
     kind: str
@@ -68,8 +70,7 @@ class Accumulator:
     ref: float
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
+class Settled(NamedTuple):
     """Everything before the lateness horizon, folded. `t` is None before any event."""
 
     t: float | None
@@ -120,7 +121,6 @@ def recompute(settled: Settled, points: list[Point], start: int, rules: Rules) -
     half_lives = rules.half_lives
     category_index = rules.category_index
     thresholds = rules.thresholds
-    n_categories = len(half_lives)
     if start > 0:
         previous = points[start - 1]
         prev_t: float | None = previous.t
@@ -135,12 +135,13 @@ def recompute(settled: Settled, points: list[Point], start: int, rules: Rules) -
     attributes: Mapping[str, FieldValue] | None = None
     for j in range(start, len(points)):
         point = points[j]
-        if prev_t is None:
+        if prev_t is None or point.t <= prev_t:
             values = list(engagement)
         else:
             elapsed = point.t - prev_t
             values = [
-                engagement[c] * decay_factor(elapsed, half_lives[c]) for c in range(n_categories)
+                v if h is None or v == 0.0 else v * exp2(-elapsed / h)
+                for v, h in zip(engagement, half_lives, strict=True)
             ]
         before_engagement = sum(values)
         before_fit = fit
@@ -155,16 +156,27 @@ def recompute(settled: Settled, points: list[Point], start: int, rules: Rules) -
             fit = fit_score(attributes, rules)
         engagement = tuple(values)
         after_engagement = sum(values)
+        recycled = point.recycle_factor is not None
         new_gates: list[Gate] = []
         fires: list[int] = []
         for i, threshold in enumerate(thresholds):
+            gate = gates[i]
+            before = basis_score(threshold.basis, before_fit, before_engagement)
+            after = basis_score(threshold.basis, fit, after_engagement)
+            # Most events move no gate; skip the full step for them.
+            if not recycled and (
+                (gate.armed and after < threshold.value)
+                or (not gate.armed and min(before, after) >= threshold.rearm_below)
+            ):
+                new_gates.append(gate)
+                continue
             gate, fired = step_gate(
-                gates[i],
+                gate,
                 threshold,
                 point.t,
-                basis_score(threshold.basis, before_fit, before_engagement),
-                basis_score(threshold.basis, fit, after_engagement),
-                force_rearm=point.recycle_factor is not None and threshold.rearm_on_recycle,
+                before,
+                after,
+                force_rearm=recycled and threshold.rearm_on_recycle,
             )
             new_gates.append(gate)
             if fired:
@@ -221,7 +233,7 @@ def _fold_ledger(
         if point.recycle_factor is not None:
             factor = point.recycle_factor
             ledger = (
-                {key: replace(acc, value=acc.value * factor) for key, acc in ledger.items()}
+                {key: acc._replace(value=acc.value * factor) for key, acc in ledger.items()}
                 if factor != 0.0
                 else {}
             )

@@ -84,6 +84,13 @@ class ManagedProcess:
     def _hint(self) -> str:
         return f" (log: {self.log_path})" if self.log_path else ""
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once (crash tests)."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(10)
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """Ask politely, then kill the whole process group; idempotent."""
         proc = self._proc

@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from scorer.core.events import EventKind
 
@@ -123,29 +131,25 @@ class CapSpec(Strict):
 SCORING_KINDS = frozenset(k for k in EventKind if k.category in {"web", "email", "seminar"})
 
 
-def _kinds(value: Any) -> Any:
-    return _as_list(value)
+def _scoring_kind(value: str) -> str:
+    if value not in _SCORING_KIND_VALUES:
+        allowed = ", ".join(sorted(_SCORING_KIND_VALUES))
+        raise ValueError(f"unknown or non-scoring event type {value!r} (one of: {allowed})")
+    return value
+
+
+_SCORING_KIND_VALUES = frozenset(k.value for k in SCORING_KINDS)
+ScoringKind = Annotated[str, AfterValidator(_scoring_kind)]
 
 
 class EngagementRuleSpec(ConditionSpec):
     id: str = Field(min_length=1)
     label: str = ""
-    on: Annotated[list[str], BeforeValidator(_kinds)] = Field(min_length=1)
+    on: Annotated[list[ScoringKind], BeforeValidator(_as_list)] = Field(min_length=1)
     points: float
     category: str | None = None
     cap: CapSpec | None = None
     once: bool = False
-
-    @field_validator("on")
-    @classmethod
-    def _known_kinds(cls, value: list[str]) -> list[str]:
-        allowed = sorted(k.value for k in SCORING_KINDS)
-        for kind in value:
-            if kind not in allowed:
-                raise ValueError(
-                    f"unknown or non-scoring event type {kind!r} (one of: {', '.join(allowed)})"
-                )
-        return value
 
     @model_validator(mode="after")
     def _once_or_cap(self) -> EngagementRuleSpec:

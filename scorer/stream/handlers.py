@@ -23,7 +23,9 @@ from scorer.contracts.outputs import alert_message, score_change_message
 from scorer.contracts.topics import input_topics
 from scorer.core.account import AccountState, LeadSignal, apply_lead_signal
 from scorer.core.alerts import Alert
-from scorer.core.lead import LeadState, LeadUpdate, Outcome, apply_event
+from scorer.core.events import Event
+from scorer.core.explain import ScoreChange
+from scorer.core.lead import LeadState, LeadUpdate, Outcome, apply_event, restated_signal
 from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
@@ -183,7 +185,8 @@ class ScorerContext:
         self.metrics.events.labels(source, update.outcome.value).inc()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
         self.metrics.event_lag_seconds.observe(max(0.0, now - decoded.occurred_at))
-        if update.outcome is not Outcome.APPLIED:
+        if update.outcome is Outcome.DUPLICATE:
+            self._restate(key, update.state, decoded, now)
             return None
         return Step(
             table=self.lead_state_by_id, key=key, state=update.state, alerts=update.alerts,
@@ -203,23 +206,43 @@ class ScorerContext:
         raise KeyError(f"re-keyed event without a valid {_SOURCE_HEADER} header")
 
     def _publish_lead_update(self, key: bytes, update: LeadUpdate, now: float) -> None:
-        for change in update.changes:
-            self.score_changes.send_soon(key=key, value=orjson.dumps(score_change_message(change)))
-        self.metrics.score_changes.inc(len(update.changes))
+        self._publish_changes(key, update.changes)
         if update.account_signal is not None:
-            signal = update.account_signal
-            self.account_signals.send_soon(
-                key=signal.account_id.encode(), value=orjson.dumps(signal.to_record())
-            )
+            self._send_signal(update.account_signal)
         self.read_model.stage_lead(update.state.lead_id, staged_lead(update.state, self.rules, now))
+
+    def _restate(self, key: bytes, state: LeadState, event: Event, now: float) -> None:
+        """Publish again what a duplicate event derived (all idempotent downstream).
+
+        A duplicate after a crash can be an event whose state was persisted while its
+        buffered outputs were lost; re-publishing them is what keeps the audit stream,
+        the account and the read model whole (at-least-once, deduplicable by id).
+        """
+        self._publish_changes(key, tuple(c for c in state.changes if c.event_id == event.event_id))
+        signal = restated_signal(state, event)
+        if signal is not None:
+            self._send_signal(signal)
+        self.read_model.stage_lead(state.lead_id, staged_lead(state, self.rules, now))
+
+    def _publish_changes(self, key: bytes, changes: tuple[ScoreChange, ...]) -> None:
+        for change in changes:
+            self.score_changes.send_soon(key=key, value=orjson.dumps(score_change_message(change)))
+        self.metrics.score_changes.inc(len(changes))
+
+    def _send_signal(self, signal: LeadSignal) -> None:
+        self.account_signals.send_soon(
+            key=signal.account_id.encode(), value=orjson.dumps(signal.to_record())
+        )
 
     # -- accounts ------------------------------------------------------------------------
 
-    def handle_account_message(self, message: Message) -> Step:
+    def handle_account_message(self, message: Message) -> Step | None:
         signal = LeadSignal.from_record(orjson.loads(message.value or b"null"))
         key = signal.account_id.encode()
         now = self.clock()
         update = apply_lead_signal(self.account_state_by_id.get(key), signal, self.rules, now)
+        if not update.applied:
+            return None  # a signal already folded in (restated or re-delivered)
         fields = account_fields(update.state, self.rules, now)
         return Step(
             table=self.account_state_by_id, key=key, state=update.state, alerts=update.alerts,

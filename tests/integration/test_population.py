@@ -32,7 +32,9 @@ def test_population_alerts_equal_the_offline_replay(
     population = Population(leads=80, accounts=8, hot_share=0.06, seed=11)
     events = list(simulate(population, time.time() - 120, duration_s=90, rate_per_s=4))
     oracle = replay([parse_event(orjson.dumps(e.value)) for e in events], rules)
-    expected = set(oracle.alert_ids())
+    # Lead alerts are exact; MQAs fire in lead-signal arrival order (see README), so the
+    # accounts are compared by their final scores instead.
+    expected = {a for a in oracle.alert_ids() if a.startswith("lead:")}
     kinds = {a.kind for a in oracle.alerts}
     assert {"mql", "mqa"} <= kinds, f"the population must produce MQLs and an MQA, got {kinds}"
 
@@ -59,6 +61,18 @@ def test_population_alerts_equal_the_offline_replay(
                 return False
             score = state.score_at(float(stored["score_at"]), rules)
             if abs(float(stored["score"]) - score.total) > 1e-3 or stored["stage"] != state.stage:
+                return False
+        for account_id, account in oracle.accounts.items():
+            stored = client.hgetall(f"{settings.redis_key_prefix}account:{account_id}")
+            if not stored:
+                return False
+            if (
+                abs(
+                    float(stored["score"])
+                    - account.score_at(float(stored["score_at"]), rules).total
+                )
+                > 1e-3
+            ):
                 return False
         return True
 

@@ -57,7 +57,9 @@ def test_scoring_survives_a_redis_outage_and_redis_catches_up(
 
     run(produce(settings, views("lead-r1", 0, 2)))
     client = redis.Redis.from_url(own_redis[0].url, decode_responses=True)
-    first = wait_for(lambda: client.hgetall(f"{settings.redis_key_prefix}lead:lead-r1"), 20, "first write")
+    first = wait_for(
+        lambda: client.hgetall(f"{settings.redis_key_prefix}lead:lead-r1"), 20, "first write"
+    )
 
     own_redis[0].stop()
     run(produce(settings, views("lead-r1", 2, 3) + views("lead-r2", 0, 3)))

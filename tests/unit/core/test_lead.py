@@ -15,6 +15,7 @@ from scorer.core import (
     apply_event,
     contributions,
     score_at,
+    top_reasons_at,
 )
 from tests.unit.core.builders import BASE_RULES, HOUR, MINUTE, T0, ev, rules_with, run
 
@@ -206,3 +207,27 @@ def test_state_new_is_empty() -> None:
     state = LeadState.new("L9", BASE_RULES)
     assert (state.stage, state.fit, state.grade, state.last_event_at) == ("new", 0, "D4", None)
     assert score_at(state, T0, BASE_RULES).total == 0
+
+
+def test_open_point_is_a_duplicate_even_when_recent_ids_forgot_it() -> None:
+    rules = rules_with(explain=Explain(recent_event_ids=2))
+    state, _ = run([ev(f"e{i}", PAGE, T0 + i, url="/") for i in range(6)], rules)
+    assert state is not None
+    assert "e0" not in state.recent_ids
+    update = apply_event(state, ev("e0", PAGE, T0, url="/"), rules, T0 + 6)
+    assert update.outcome is Outcome.DUPLICATE
+
+
+def test_top_reasons_at_explains_the_lead() -> None:
+    state, _ = run(
+        [
+            ev("p", EventKind.PROFILE_UPDATED, T0, title="部長"),
+            ev("d", EventKind.FORM_SUBMIT, T0 + 1, form_id="demo-request"),
+        ]
+    )
+    assert state is not None
+    reasons = top_reasons_at(state, T0 + 1, BASE_RULES)
+    assert [(r.rule_id, r.label) for r in reasons] == [
+        ("web.demo", "demo request"),
+        ("fit.title", "部長クラス以上"),
+    ]

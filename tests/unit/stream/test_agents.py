@@ -124,7 +124,17 @@ async def test_a_repeated_event_id_scores_once(scorer_app: Any) -> None:
     async with agent.test_context() as channel:
         for _ in range(3):
             await channel.put(_view(lead, 1), key=lead.encode(), partition=0)
-    assert len(sent["score_changes"].sent) == 1
+    state = scorer.context.lead_state_by_id[lead.encode()]
+    assert state.score_at(state.last_event_at, RULES).total == 30.0
+    changes = [orjson.loads(m["value"]) for m in sent["score_changes"].sent]
+    # Duplicates restate their audit records (at-least-once); the change itself is one.
+    assert {(c["event_id"], c["rule_id"]) for c in changes} == {(f"{lead}-1", "pricing")}
+    assert (
+        scorer.registry.get_sample_value(
+            "scorer_events_total", {"topic": "<internal>", "result": "duplicate"}
+        )
+        == 2
+    )
 
 
 async def test_bad_input_goes_to_dead_letters_and_scoring_goes_on(scorer_app: Any) -> None:

@@ -1,0 +1,101 @@
+"""Microseconds per scored event in the pure core (rules/default.yaml, mixed traffic).
+
+Run either as a script (`.venv/bin/python bench/bench_core.py`, prints µs/event) or with
+pytest-benchmark (`.venv/bin/pytest bench/bench_core.py --benchmark-only`). The target is
+< 20 µs per event; it is reported, not asserted, since machines differ.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from scorer.core import Event, EventKind, LeadState, Outcome, Rules, apply_event
+from scorer.rules import load_rules
+
+RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "default.yaml"
+START = 1_777_593_600.0  # 2026-05-01T00:00:00Z
+
+_URLS = ["/", "/pricing", "/product-a", "/product-b", "/case-studies/acme", "/blog/x", "/careers"]
+_TITLES = ["営業部長", "情報システム課長", "CTO", "Engineer", "経理担当", "Marketing Manager"]
+
+
+def mixed_events(n: int, leads: int = 500, seed: int = 7) -> list[Event]:
+    """A realistic mix: mostly page views and email, some downloads, forms, profiles."""
+    rng = random.Random(seed)
+    events: list[Event] = []
+    t = START
+    for i in range(n):
+        t += rng.expovariate(1 / 30.0)
+        lead = f"lead-{rng.randrange(leads)}"
+        account = f"acct-{int(lead.split('-')[1]) % 60}"
+        roll = rng.random()
+        occurred = t - rng.uniform(0, 120) if rng.random() < 0.1 else t
+        fields: dict[str, str | int | float | bool | None]
+        if roll < 0.55:
+            kind = EventKind.PAGE_VIEW
+            fields = {"url": rng.choice(_URLS), "product": rng.choice(["product-a", None])}
+        elif roll < 0.75:
+            kind = rng.choice([EventKind.EMAIL_OPEN, EventKind.EMAIL_CLICK])
+            fields = {"campaign_id": f"c{rng.randrange(5)}"}
+        elif roll < 0.85:
+            kind = EventKind.CONTENT_DOWNLOAD
+            fields = {
+                "asset_id": f"a{rng.randrange(20)}",
+                "asset_type": rng.choice(["case_study", "whitepaper"]),
+                "product": "product-a",
+            }
+        elif roll < 0.9:
+            kind = EventKind.FORM_SUBMIT
+            fields = {"form_id": rng.choice(["contact", "demo-request", "newsletter"])}
+        elif roll < 0.95:
+            kind = rng.choice([EventKind.SEMINAR_REGISTERED, EventKind.SEMINAR_ATTENDED])
+            fields = {"webinar_id": f"w{rng.randrange(3)}"}
+        else:
+            kind = EventKind.PROFILE_UPDATED
+            fields = {
+                "title": rng.choice(_TITLES),
+                "employee_count": rng.choice([50, 300, 2000]),
+                "industry": rng.choice(["製造業", "IT"]),
+            }
+        events.append(Event(f"e{i}", lead, kind, occurred, account, fields))
+    return events
+
+
+def score_all(events: list[Event], rules: Rules) -> dict[str, LeadState]:
+    states: dict[str, LeadState] = {}
+    latest = START
+    for event in events:
+        latest = max(latest, event.occurred_at)
+        update = apply_event(states.get(event.lead_id), event, rules, latest)
+        if update.outcome is Outcome.APPLIED:
+            states[event.lead_id] = update.state
+    return states
+
+
+def test_bench_apply_event(benchmark: BenchmarkFixture) -> None:
+    rules = load_rules(RULES_PATH)
+    events = mixed_events(5_000)
+    benchmark.pedantic(score_all, (events, rules), rounds=5, warmup_rounds=1)
+    per_event_us = benchmark.stats.stats.min / len(events) * 1e6
+    benchmark.extra_info["us_per_event"] = round(per_event_us, 2)
+    print(f"\n{per_event_us:.1f} µs per event (best of 5 rounds of {len(events)})")
+
+
+def main() -> None:
+    rules = load_rules(RULES_PATH)
+    events = mixed_events(50_000)
+    score_all(events[:2_000], rules)  # warm up
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        score_all(events, rules)
+        best = min(best, time.perf_counter() - began)
+    print(f"{best / len(events) * 1e6:.1f} µs per event ({len(events)} mixed events, best of 3)")
+
+
+if __name__ == "__main__":
+    main()
