@@ -124,7 +124,7 @@ def _unknown_settings(environ: Mapping[str, str]) -> list[str]:
     return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
     """Build the settings, turning every problem into a one-line `ConfigError`."""
     environ = os.environ if environ is None else environ
     unknown = _unknown_settings(environ)
@@ -134,7 +134,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         suggestion = f" (did you mean {hint[0]}?)" if hint else ""
         raise ConfigError(f"unknown setting {unknown[0]}{suggestion}")
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "?"
