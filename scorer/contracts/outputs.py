@@ -58,12 +58,12 @@ class HandoffAlert(_Message):
     roles: list[str] = Field(description="Buying-group roles covered (accounts).")
 
 
-class ScoreChangeMessage(_Message):
-    """One rule's effect on one lead's score, caused by one event."""
+class RuleChange(_Message):
+    """One rule's effect on the lead's score."""
 
     type: Literal["score_change"]
     lead_id: str
-    event_id: str
+    event_id: str = Field(description="The event the points belong to (cap_shifted: another).")
     rule_id: str
     rules_version: str
     category: str
@@ -77,6 +77,22 @@ class ScoreChangeMessage(_Message):
     occurred_at: str
     as_of: str
     note: str | None
+
+
+class ScoreChangesMessage(_Message):
+    """Why one event moved one lead's score: every rule change it caused, in one message.
+
+    Delivery is at-least-once (a worker restart may publish an event's changes again);
+    `event_id` identifies them.
+    """
+
+    type: Literal["score_changes"]
+    lead_id: str
+    event_id: str
+    rules_version: str
+    score_before: float
+    score_after: float
+    changes: list[RuleChange]
 
 
 class AccountSignalMessage(BaseModel):
@@ -93,7 +109,7 @@ class AccountSignalMessage(BaseModel):
 
 OUTPUT_MODEL_BY_SCHEMA: dict[str, Any] = {
     "handoff-alert.v1.schema.json": HandoffAlert,
-    "score-change.v1.schema.json": ScoreChangeMessage,
+    "score-change.v1.schema.json": ScoreChangesMessage,
     "account-signal.v1.schema.json": AccountSignalMessage,
 }
 
@@ -110,3 +126,17 @@ def score_change_message(change: ScoreChange) -> dict[str, object]:
     record["occurred_at"] = rfc3339(change.occurred_at)
     record["as_of"] = rfc3339(change.as_of)
     return record
+
+
+def score_changes_message(
+    lead_id: str, event_id: str, rules_version: str, changes: tuple[ScoreChange, ...]
+) -> dict[str, object]:
+    return {
+        "type": "score_changes",
+        "lead_id": lead_id,
+        "event_id": event_id,
+        "rules_version": rules_version,
+        "score_before": changes[0].score_before,
+        "score_after": changes[-1].score_after,
+        "changes": [score_change_message(c) for c in changes],
+    }

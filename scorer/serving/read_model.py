@@ -28,6 +28,7 @@ class StagedLead:
     account_id: str | None
     team: str | None
     hot: bool
+    was_hot: bool  # before this update: decides whether the rankings need touching
     score: float
 
 
@@ -79,6 +80,9 @@ class RedisReadModel:
         self.metrics.redis_writes.inc(len(leads) + len(accounts))
 
     def _rank(self, pipe: object, lead_id: str, staged: StagedLead) -> None:
+        # Most leads are and stay cold: leave the rankings alone for them.
+        if not staged.hot and not staged.was_hot:
+            return
         sets = [f"{self.prefix}hot-leads"]
         if staged.account_id:
             sets.append(f"{self.prefix}account:{staged.account_id}:hot-leads")

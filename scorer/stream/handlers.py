@@ -1,17 +1,24 @@
-"""What the agents do with one message: decode, score with the core, store, emit.
+"""What the agents do with a batch of messages: decode, score with the core, store, emit.
 
-Kept out of the agent bodies so they stay a few lines long and so every decision is
-made by the pure core; this module only moves data between Kafka, the tables and it.
-Handlers are synchronous on purpose: outputs go through `send_soon` (buffered by the
-producer) and the read model is staged in memory, so no event awaits I/O.
+Kept out of the agent bodies so they stay a few lines long and so every decision is made
+by the pure core; this module only moves data between Kafka, the tables and the core.
+
+A batch is handled in three phases, the way Kafka Streams' record cache coalesces:
+1. score every message in order against the batch's own latest state per key (pure);
+2. publish the batch's alerts and wait for the broker's acknowledgement (alerts are the
+   one output that must not be lost or duplicated, see `ledger.py`);
+3. write each key's final state once (one changelog record per key per batch), and send
+   the rest with `send_soon`: audit changes, the latest account signal per lead, and the
+   read-model staging. Nothing else awaits I/O.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -19,13 +26,13 @@ import orjson
 from faust.types import Message, TableT
 
 from scorer.contracts import topics as contract
-from scorer.contracts.outputs import alert_message, score_change_message
+from scorer.contracts.outputs import alert_message, score_changes_message
 from scorer.contracts.topics import input_topics
 from scorer.core.account import AccountState, LeadSignal, apply_lead_signal
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
 from scorer.core.explain import ScoreChange
-from scorer.core.lead import LeadState, LeadUpdate, Outcome, apply_event, restated_signal
+from scorer.core.lead import LeadState, Outcome, apply_event, restated_signal
 from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
@@ -35,7 +42,7 @@ from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import EventDecoder, Rejection
 from scorer.stream.ledger import AlertLedger
 from scorer.stream.partitioning import owner_partition
-from scorer.stream.views import account_fields, staged_lead
+from scorer.stream.views import account_fields, is_hot, staged_lead
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +56,17 @@ _DEAD_LETTER_OUTCOMES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What is left to do for one scored message, once its alerts are out."""
+@dataclass(slots=True)
+class Batch:
+    """Phase-1 results of one batch: final states, alerts and the buffered outputs."""
 
-    table: TableT[bytes, Any]
-    key: bytes
-    state: Any
-    alerts: tuple[Alert, ...]
-    partition: int
-    then: Callable[[], None]
+    states: dict[bytes, Any] = field(default_factory=dict)
+    alerts: list[tuple[bytes, int, Alert]] = field(default_factory=list)
+    changes: list[tuple[bytes, Event, tuple[ScoreChange, ...]]] = field(default_factory=list)
+    signals: dict[str, LeadSignal] = field(default_factory=dict)  # latest per lead
+    leads_to_stage: dict[str, LeadState] = field(default_factory=dict)
+    hot_before: dict[str, bool] = field(default_factory=dict)  # per lead, before the batch
+    accounts_to_stage: dict[str, AccountState] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -92,6 +100,15 @@ class ScorerContext:
         def topic(name: str) -> faust.TopicT:
             return app.topic(settings.topic(name), internal=False)
 
+        def table(name: str, codec: str, from_record: Callable[[Any], Any]) -> Any:
+            # use_partitioner: a key's changelog partition is murmur2(key), the partition
+            # that owns the key (see partitioning.py), whichever event of a batch wrote it.
+            return app.Table(
+                name, default=None, key_type=bytes,
+                value_type=table_value_type(codec, from_record),
+                partitions=settings.partitions, use_partitioner=True,
+            )  # fmt: skip
+
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
         return cls(
@@ -106,19 +123,9 @@ class ScorerContext:
             handoff_alerts=topic(contract.HANDOFF_ALERTS),
             score_changes=topic(contract.SCORE_CHANGES),
             dead_letters=topic(contract.DEAD_LETTERS),
-            lead_state_by_id=app.Table(
-                "lead-state",
-                default=None,
-                key_type=bytes,
-                value_type=table_value_type("scorer.lead_state", LeadState.from_record),
-                partitions=settings.partitions,
-            ),
-            account_state_by_id=app.Table(
-                "account-state",
-                default=None,
-                key_type=bytes,
-                value_type=table_value_type("scorer.account_state", AccountState.from_record),
-                partitions=settings.partitions,
+            lead_state_by_id=table("lead-state", "scorer.lead_state", LeadState.from_record),
+            account_state_by_id=table(
+                "account-state", "scorer.account_state", AccountState.from_record
             ),
             decoders={
                 settings.topic(s.name): EventDecoder(s, settings.max_event_bytes) for s in inputs
@@ -126,39 +133,71 @@ class ScorerContext:
             ledger=AlertLedger(settings.topic(contract.HANDOFF_ALERTS), client_options(settings)),
         )
 
+    # -- batches -------------------------------------------------------------------------
+
+    async def handle_lead_batch(self, messages: Iterable[Message]) -> None:
+        batch = Batch()
+        for message in messages:
+            self._score_lead_message(message, batch)
+        await self._finish(batch, self.lead_state_by_id)
+
+    async def handle_account_batch(self, messages: Iterable[Message]) -> None:
+        batch = Batch()
+        for message in messages:
+            self._fold_account_message(message, batch)
+        await self._finish(batch, self.account_state_by_id)
+
+    async def _finish(self, batch: Batch, table: TableT[bytes, Any]) -> None:
+        if batch.alerts:
+            await self._publish_alerts(batch.alerts)
+        for key, state in batch.states.items():
+            table[key] = state
+        for key, event, changes in batch.changes:
+            message = score_changes_message(
+                event.lead_id, event.event_id, self.rules.version, changes
+            )
+            self.score_changes.send_soon(key=key, value=orjson.dumps(message))
+            self.metrics.score_changes.inc(len(changes))
+        for signal in batch.signals.values():
+            self.account_signals.send_soon(
+                key=signal.account_id.encode(), value=orjson.dumps(signal.to_record())
+            )
+        now = self.clock()
+        for lead_id, lead in batch.leads_to_stage.items():
+            was_hot = batch.hot_before.get(lead_id, True)
+            self.read_model.stage_lead(lead_id, staged_lead(lead, self.rules, now, was_hot))
+        for account_id, account in batch.accounts_to_stage.items():
+            self.read_model.stage_account(account_id, account_fields(account, self.rules, now))
+
+    async def _publish_alerts(self, alerts: list[tuple[bytes, int, Alert]]) -> None:
+        """Publish and wait for the broker's acknowledgement, skipping published ids.
+
+        The acknowledgement comes before the state that records a crossing is written:
+        after a crash either the state is older (the event is scored again, the same
+        alert id comes out and the ledger drops it) or the alert is already out.
+        """
+        now = self.clock()
+        pending = []
+        for key, partition, alert in alerts:
+            await self.ledger.ensure(partition)
+            if self.ledger.seen(partition, alert.alert_id):
+                self.metrics.alerts_suppressed.inc()
+                continue
+            value = orjson.dumps(alert_message(alert, now))
+            pending.append(await self.handoff_alerts.send(key=key, value=value, force=True))
+            self.ledger.record(partition, alert.alert_id)
+            self.metrics.alerts.labels(alert.kind).inc()
+        await asyncio.gather(*pending)
+
     # -- leads ---------------------------------------------------------------------------
 
-    async def finish(self, step: Step | None) -> None:
-        """Publish a step's alerts durably, then write its state and the rest.
-
-        The broker acknowledges every alert before the state that records its crossing is
-        written: after a crash either the state is older (the event is scored again, the
-        same alert id comes out and the ledger drops it) or the alert is already out.
-        """
-        if step is None:
-            return
-        if step.alerts:
-            await self.ledger.ensure(step.partition)
-            now = self.clock()
-            for alert in step.alerts:
-                if self.ledger.seen(step.partition, alert.alert_id):
-                    self.metrics.alerts_suppressed.inc()
-                    continue
-                value = orjson.dumps(alert_message(alert, now))
-                sent = await self.handoff_alerts.send(key=step.key, value=value, force=True)
-                await sent
-                self.ledger.record(step.partition, alert.alert_id)
-                self.metrics.alerts.labels(alert.kind).inc()
-        step.table[step.key] = step.state
-        step.then()
-
-    def handle_lead_message(self, message: Message) -> Step | None:
+    def _score_lead_message(self, message: Message, batch: Batch) -> None:
         started = time.perf_counter()
         source = self._source_topic(message)
         decoded = self.decoders[source].decode(message.value)
         if isinstance(decoded, Rejection):
             self._dead_letter(message, decoded)
-            return None
+            return
         key = decoded.lead_id.encode()
         owner = owner_partition(key, self.settings.partitions)
         # Never forward twice: a misconfigured partition count must not make a loop.
@@ -168,30 +207,54 @@ class ScorerContext:
                 headers=[(_SOURCE_HEADER, source.encode())],
             )  # fmt: skip
             self.metrics.events.labels(source, "rekeyed").inc()
-            return None
+            return
         now = self.clock()
+        if key in batch.states:
+            state = batch.states[key]
+        else:
+            state = self.lead_state_by_id.get(key)
+            batch.hot_before.setdefault(decoded.lead_id, is_hot(state, self.rules))
         try:
-            update = apply_event(self.lead_state_by_id.get(key), decoded, self.rules, now)
+            update = apply_event(state, decoded, self.rules, now)
         except Exception as exc:
             # Faust would ack and skip an event whose handler raises: route it instead.
             log.exception("scoring failed for an event of %s", message.topic)
-            rejection = Rejection("scoring_error", type(exc).__name__, "ScoringError")
-            self._dead_letter(message, rejection)
-            return None
+            self._dead_letter(
+                message, Rejection("scoring_error", type(exc).__name__, "ScoringError")
+            )
+            return
         reason = _DEAD_LETTER_OUTCOMES.get(update.outcome)
         if reason is not None:
             self._dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"))
-            return None
+            return
         self.metrics.events.labels(source, update.outcome.value).inc()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
         self.metrics.event_lag_seconds.observe(max(0.0, now - decoded.occurred_at))
         if update.outcome is Outcome.DUPLICATE:
-            self._restate(key, update.state, decoded, now)
-            return None
-        return Step(
-            table=self.lead_state_by_id, key=key, state=update.state, alerts=update.alerts,
-            partition=message.partition, then=lambda: self._publish_lead_update(key, update, now),
-        )  # fmt: skip
+            self._restate(key, update.state, decoded, batch)
+            return
+        batch.states[key] = update.state
+        batch.alerts.extend((key, message.partition, alert) for alert in update.alerts)
+        if update.changes:
+            batch.changes.append((key, decoded, update.changes))
+        if update.account_signal is not None:
+            batch.signals[update.account_signal.lead_id] = update.account_signal
+        batch.leads_to_stage[update.state.lead_id] = update.state
+
+    def _restate(self, key: bytes, state: LeadState, event: Event, batch: Batch) -> None:
+        """Publish again what a duplicate event derived (all idempotent downstream).
+
+        A duplicate after a crash can be an event whose state was persisted while its
+        buffered outputs were lost; re-publishing them is what keeps the audit stream,
+        the account and the read model whole (at-least-once, deduplicable by id).
+        """
+        restated = tuple(c for c in state.changes if c.event_id == event.event_id)
+        if restated:
+            batch.changes.append((key, event, restated))
+        signal = restated_signal(state, event)
+        if signal is not None:
+            batch.signals.setdefault(signal.lead_id, signal)
+        batch.leads_to_stage.setdefault(state.lead_id, state)
 
     def _source_topic(self, message: Message) -> str:
         """The input topic an event was first published to (re-keyed ones say it)."""
@@ -205,50 +268,18 @@ class ScorerContext:
                 return source
         raise KeyError(f"re-keyed event without a valid {_SOURCE_HEADER} header")
 
-    def _publish_lead_update(self, key: bytes, update: LeadUpdate, now: float) -> None:
-        self._publish_changes(key, update.changes)
-        if update.account_signal is not None:
-            self._send_signal(update.account_signal)
-        self.read_model.stage_lead(update.state.lead_id, staged_lead(update.state, self.rules, now))
-
-    def _restate(self, key: bytes, state: LeadState, event: Event, now: float) -> None:
-        """Publish again what a duplicate event derived (all idempotent downstream).
-
-        A duplicate after a crash can be an event whose state was persisted while its
-        buffered outputs were lost; re-publishing them is what keeps the audit stream,
-        the account and the read model whole (at-least-once, deduplicable by id).
-        """
-        self._publish_changes(key, tuple(c for c in state.changes if c.event_id == event.event_id))
-        signal = restated_signal(state, event)
-        if signal is not None:
-            self._send_signal(signal)
-        self.read_model.stage_lead(state.lead_id, staged_lead(state, self.rules, now))
-
-    def _publish_changes(self, key: bytes, changes: tuple[ScoreChange, ...]) -> None:
-        for change in changes:
-            self.score_changes.send_soon(key=key, value=orjson.dumps(score_change_message(change)))
-        self.metrics.score_changes.inc(len(changes))
-
-    def _send_signal(self, signal: LeadSignal) -> None:
-        self.account_signals.send_soon(
-            key=signal.account_id.encode(), value=orjson.dumps(signal.to_record())
-        )
-
     # -- accounts ------------------------------------------------------------------------
 
-    def handle_account_message(self, message: Message) -> Step | None:
+    def _fold_account_message(self, message: Message, batch: Batch) -> None:
         signal = LeadSignal.from_record(orjson.loads(message.value or b"null"))
         key = signal.account_id.encode()
-        now = self.clock()
-        update = apply_lead_signal(self.account_state_by_id.get(key), signal, self.rules, now)
+        state = batch.states[key] if key in batch.states else self.account_state_by_id.get(key)
+        update = apply_lead_signal(state, signal, self.rules, self.clock())
         if not update.applied:
-            return None  # a signal already folded in (restated or re-delivered)
-        fields = account_fields(update.state, self.rules, now)
-        return Step(
-            table=self.account_state_by_id, key=key, state=update.state, alerts=update.alerts,
-            partition=message.partition,
-            then=lambda: self.read_model.stage_account(signal.account_id, fields),
-        )  # fmt: skip
+            return  # a signal already folded in (restated or re-delivered)
+        batch.states[key] = update.state
+        batch.alerts.extend((key, message.partition, alert) for alert in update.alerts)
+        batch.accounts_to_stage[signal.account_id] = update.state
 
     # -- dead letters --------------------------------------------------------------------
 

@@ -37,7 +37,14 @@ def lead_fields(state: LeadState, rules: Rules, now: float) -> dict[str, str | i
     }
 
 
-def staged_lead(state: LeadState, rules: Rules, now: float) -> StagedLead:
+def is_hot(state: LeadState | None, rules: Rules) -> bool:
+    """Hot at its own latest event time (decay since then is not considered)."""
+    if state is None or state.last_event_at is None:
+        return False
+    return state.score_at(state.last_event_at, rules).total >= hot_line(rules)
+
+
+def staged_lead(state: LeadState, rules: Rules, now: float, was_hot: bool) -> StagedLead:
     fields = lead_fields(state, rules, now)
     score = float(fields["score"])
     return StagedLead(
@@ -45,6 +52,7 @@ def staged_lead(state: LeadState, rules: Rules, now: float) -> StagedLead:
         account_id=state.account_id,
         team=team_for(state, rules),
         hot=score >= hot_line(rules),
+        was_hot=was_hot,
         score=score,
     )
 

@@ -53,7 +53,7 @@ def test_schema_documents_are_valid_json_schema(name: str) -> None:
 def test_published_alerts_and_score_changes_match_their_schemas() -> None:
     from jsonschema import Draft202012Validator
 
-    from scorer.contracts.outputs import alert_message, score_change_message
+    from scorer.contracts.outputs import alert_message, score_changes_message
     from scorer.core import EngagementRule, Event, EventKind, Rules, Stage, Threshold, apply_event
 
     rules = Rules(
@@ -63,7 +63,7 @@ def test_published_alerts_and_score_changes_match_their_schemas() -> None:
         ),
         thresholds=(Threshold(name="mql", value=80.0, rearm_below=60.0, moves_to=Stage.MQL),),
     )
-    state, alerts, changes = None, [], []
+    state, alerts, messages = None, [], []
     for n in range(2):
         event = Event(
             f"e{n}",
@@ -76,12 +76,14 @@ def test_published_alerts_and_score_changes_match_their_schemas() -> None:
         update = apply_event(state, event, rules, 1_780_000_010.0)
         state = update.state
         alerts.extend(update.alerts)
-        changes.extend(update.changes)
+        messages.append(
+            score_changes_message("lead-1", event.event_id, rules.version, update.changes)
+        )
     assert alerts, "two 50-point events cross 80"
     documents = schema_documents()
     alert_schema = Draft202012Validator(documents["handoff-alert.v1.schema.json"])
     change_schema = Draft202012Validator(documents["score-change.v1.schema.json"])
     for alert in alerts:
         alert_schema.validate(json.loads(json.dumps(alert_message(alert, 1_780_000_011.0))))
-    for change in changes:
-        change_schema.validate(json.loads(json.dumps(score_change_message(change))))
+    for message in messages:
+        change_schema.validate(json.loads(json.dumps(message)))
