@@ -35,6 +35,9 @@ class ScorerMetrics(NamedTuple):
     redis_writes: Counter
     redis_write_errors: Counter
     leads_tracked: Gauge
+    hot_leads: Gauge
+    assigned_partitions: Gauge
+    consumer_lag: Gauge
     accounts_tracked: Gauge
     rules: Info
 
@@ -88,6 +91,22 @@ class ScorerMetrics(NamedTuple):
             ),
             leads_tracked=Gauge(
                 "scorer_leads_tracked", "Leads in this worker's state table.", registry=registry
+            ),
+            hot_leads=Gauge(
+                "scorer_hot_leads",
+                "Leads at or above the lowest hand-off threshold (from the read model).",
+                registry=registry,
+            ),
+            assigned_partitions=Gauge(
+                "scorer_assigned_partitions",
+                "Topic partitions assigned to this worker.",
+                registry=registry,
+            ),
+            consumer_lag=Gauge(
+                "scorer_consumer_lag_messages",
+                "Messages not yet consumed, per assigned input partition.",
+                ["topic", "partition"],
+                registry=registry,
             ),
             accounts_tracked=Gauge(
                 "scorer_accounts_tracked",

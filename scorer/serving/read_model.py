@@ -79,6 +79,13 @@ class RedisReadModel:
             return
         self.metrics.redis_writes.inc(len(leads) + len(accounts))
 
+    async def hot_leads(self) -> int | None:
+        """Size of the global hot-lead ranking, or None when Redis does not answer."""
+        try:
+            return int(await self.redis.zcard(f"{self.prefix}hot-leads"))
+        except (RedisError, OSError):
+            return None
+
     def _rank(self, pipe: object, lead_id: str, staged: StagedLead) -> None:
         # Most leads are and stay cold: leave the rankings alone for them.
         if not staged.hot and not staged.was_hot:

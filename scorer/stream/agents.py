@@ -45,7 +45,27 @@ def register(app: faust.App, ctx: ScorerContext) -> None:
         await ctx.read_model.flush()
 
     @app.timer(5.0)
-    async def observe_tables() -> None:
+    async def observe_worker() -> None:
         leads, accounts = ctx.table_sizes()
         ctx.metrics.leads_tracked.set(leads)
         ctx.metrics.accounts_tracked.set(accounts)
+        observe_consumer(app, ctx)
+        hot = await ctx.read_model.hot_leads()
+        if hot is not None:
+            ctx.metrics.hot_leads.set(hot)
+
+
+def observe_consumer(app: faust.App, ctx: ScorerContext) -> None:
+    consumer: Any = app.consumer
+    assignment = consumer.assignment()
+    ctx.metrics.assigned_partitions.set(len(assignment))
+    ctx.metrics.consumer_lag.clear()  # partitions revoked since the last look disappear
+    for tp in assignment:
+        if "-changelog" in tp.topic:
+            continue
+        highwater = consumer.highwater(tp)
+        # Faust keeps the last consumed offset per partition but has no public accessor.
+        read = consumer._read_offset.get(tp)
+        if highwater is not None:
+            lag = highwater - (read + 1 if read is not None else 0)
+            ctx.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, lag))
