@@ -26,12 +26,12 @@ def register(app: faust.App, ctx: ScorerContext) -> None:
     @app.agent(ctx.lead_events, name="score-lead-events")
     async def score_lead_events(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            await ctx.handle_lead_batch(event.message for event in events)
+            await ctx.handle_lead_batch(events)
 
     @app.agent(ctx.account_signals, name="fold-account-signals")
     async def fold_account_signals(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            await ctx.handle_account_batch(event.message for event in events)
+            await ctx.handle_account_batch(events)
 
     def forget_revoked_ledgers(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = args[0] if args else kwargs.get("revoked", ())

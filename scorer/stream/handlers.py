@@ -17,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import orjson
-from faust.types import Message, TableT
+from faust.streams import _current_event  # no public setter; see _finish
+from faust.types import EventT, Message, TableT
 
 from scorer.contracts import topics as contract
 from scorer.contracts.outputs import alert_message, score_changes_message
@@ -61,6 +63,7 @@ class Batch:
     """Phase-1 results of one batch: final states, alerts and the buffered outputs."""
 
     states: dict[bytes, Any] = field(default_factory=dict)
+    last_event: dict[bytes, EventT[bytes]] = field(default_factory=dict)  # per key
     alerts: list[tuple[bytes, int, Alert]] = field(default_factory=list)
     changes: list[tuple[bytes, Event, tuple[ScoreChange, ...]]] = field(default_factory=list)
     signals: dict[str, LeadSignal] = field(default_factory=dict)  # latest per lead
@@ -135,23 +138,33 @@ class ScorerContext:
 
     # -- batches -------------------------------------------------------------------------
 
-    async def handle_lead_batch(self, messages: Iterable[Message]) -> None:
+    async def handle_lead_batch(self, events: Iterable[EventT[bytes]]) -> None:
         batch = Batch()
-        for message in messages:
-            self._score_lead_message(message, batch)
+        for event in events:
+            key = self._score_lead_message(event.message, batch)
+            if key is not None:
+                batch.last_event[key] = event
         await self._finish(batch, self.lead_state_by_id)
 
-    async def handle_account_batch(self, messages: Iterable[Message]) -> None:
+    async def handle_account_batch(self, events: Iterable[EventT[bytes]]) -> None:
         batch = Batch()
-        for message in messages:
-            self._fold_account_message(message, batch)
+        for event in events:
+            key = self._fold_account_message(event.message, batch)
+            if key is not None:
+                batch.last_event[key] = event
         await self._finish(batch, self.account_state_by_id)
 
     async def _finish(self, batch: Batch, table: TableT[bytes, Any]) -> None:
         if batch.alerts:
             await self._publish_alerts(batch.alerts)
         for key, state in batch.states.items():
-            table[key] = state
+            # A store may shard by the current event's partition (RocksDB keeps one
+            # database per partition); the key's own last event is on its owner partition.
+            token = _current_event.set(weakref.ref(batch.last_event[key]))
+            try:
+                table[key] = state
+            finally:
+                _current_event.reset(token)
         for key, event, changes in batch.changes:
             message = score_changes_message(
                 event.lead_id, event.event_id, self.rules.version, changes
@@ -191,13 +204,14 @@ class ScorerContext:
 
     # -- leads ---------------------------------------------------------------------------
 
-    def _score_lead_message(self, message: Message, batch: Batch) -> None:
+    def _score_lead_message(self, message: Message, batch: Batch) -> bytes | None:
+        """Score one message into the batch; the key whose state it changed, if any."""
         started = time.perf_counter()
         source = self._source_topic(message)
         decoded = self.decoders[source].decode(message.value)
         if isinstance(decoded, Rejection):
             self._dead_letter(message, decoded)
-            return
+            return None
         key = decoded.lead_id.encode()
         owner = owner_partition(key, self.settings.partitions)
         # Never forward twice: a misconfigured partition count must not make a loop.
@@ -207,7 +221,7 @@ class ScorerContext:
                 headers=[(_SOURCE_HEADER, source.encode())],
             )  # fmt: skip
             self.metrics.events.labels(source, "rekeyed").inc()
-            return
+            return None
         now = self.clock()
         if key in batch.states:
             state = batch.states[key]
@@ -222,17 +236,17 @@ class ScorerContext:
             self._dead_letter(
                 message, Rejection("scoring_error", type(exc).__name__, "ScoringError")
             )
-            return
+            return None
         reason = _DEAD_LETTER_OUTCOMES.get(update.outcome)
         if reason is not None:
             self._dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"))
-            return
+            return None
         self.metrics.events.labels(source, update.outcome.value).inc()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
         self.metrics.event_lag_seconds.observe(max(0.0, now - decoded.occurred_at))
         if update.outcome is Outcome.DUPLICATE:
             self._restate(key, update.state, decoded, batch)
-            return
+            return None
         batch.states[key] = update.state
         batch.alerts.extend((key, message.partition, alert) for alert in update.alerts)
         if update.changes:
@@ -240,6 +254,7 @@ class ScorerContext:
         if update.account_signal is not None:
             batch.signals[update.account_signal.lead_id] = update.account_signal
         batch.leads_to_stage[update.state.lead_id] = update.state
+        return key
 
     def _restate(self, key: bytes, state: LeadState, event: Event, batch: Batch) -> None:
         """Publish again what a duplicate event derived (all idempotent downstream).
@@ -270,16 +285,17 @@ class ScorerContext:
 
     # -- accounts ------------------------------------------------------------------------
 
-    def _fold_account_message(self, message: Message, batch: Batch) -> None:
+    def _fold_account_message(self, message: Message, batch: Batch) -> bytes | None:
         signal = LeadSignal.from_record(orjson.loads(message.value or b"null"))
         key = signal.account_id.encode()
         state = batch.states[key] if key in batch.states else self.account_state_by_id.get(key)
         update = apply_lead_signal(state, signal, self.rules, self.clock())
         if not update.applied:
-            return  # a signal already folded in (restated or re-delivered)
+            return None  # a signal already folded in (restated or re-delivered)
         batch.states[key] = update.state
         batch.alerts.extend((key, message.partition, alert) for alert in update.alerts)
         batch.accounts_to_stage[signal.account_id] = update.state
+        return key
 
     # -- dead letters --------------------------------------------------------------------
 

@@ -46,10 +46,11 @@ def _counter(worker: WorkerProcess, result: str) -> float:
     return sum(float(v) for v in re.findall(pattern, worker.metrics(), re.M))
 
 
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_the_same_event_id_scores_once_also_across_a_restart(
-    make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
+    store: str, make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    settings = make_settings()
+    settings = make_settings(store=store)
     run(apply_topics(settings))
     now = time.time()
     first, second = _event("lead-dup", 1, now - 5), _event("lead-dup", 2, now - 4)
