@@ -182,3 +182,30 @@ async def test_an_alert_already_on_the_handoff_topic_is_not_published_again(
     assert sent["handoff_alerts"].sent == []
     assert scorer.context.lead_state_by_id[lead.encode()].stage == "mql"
     assert scorer.registry.get_sample_value("scorer_alerts_suppressed_total") == 1
+
+
+async def test_an_exception_inside_scoring_is_dead_lettered_not_skipped(
+    scorer_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scorer.stream import handlers
+
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(0)
+    real_apply = handlers.apply_event
+
+    def flaky_apply(state: Any, event: Any, rules: Any, now: float) -> Any:
+        if event.event_id.endswith("-1"):
+            raise ZeroDivisionError("a bug in a rule")
+        return real_apply(state, event, rules, now)
+
+    monkeypatch.setattr(handlers, "apply_event", flaky_apply)
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        for n in range(3):
+            await channel.put(_view(lead, n), key=lead.encode(), partition=0)
+    [dead] = sent["dead_letters"].sent
+    headers = dict(dead["headers"])
+    assert headers["scorer.error.reason"] == b"scoring_error"
+    assert headers["scorer.error.detail"] == b"ZeroDivisionError"
+    state = scorer.context.lead_state_by_id[lead.encode()]
+    assert state.score_at(state.last_event_at, RULES).total == 60.0, "the other two scored"
