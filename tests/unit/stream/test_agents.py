@@ -208,4 +208,4 @@ async def test_an_exception_inside_scoring_is_dead_lettered_not_skipped(
     assert headers["scorer.error.reason"] == b"scoring_error"
     assert headers["scorer.error.detail"] == b"ZeroDivisionError"
     state = scorer.context.lead_state_by_id[lead.encode()]
-    assert state.score_at(state.last_event_at, RULES).total == 60.0, "the other two scored"
+    assert state.score_at(state.last_event_at, RULES).total == pytest.approx(60.0, abs=0.01)
