@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import tempfile
 import time
@@ -26,16 +25,6 @@ from scorer.devstack import DevStack
 from scorer.simulator import Population, simulate
 from scorer.stream.admin import apply_topics
 from tests.support import Servers, WorkerProcess, isolated_settings, produce
-
-
-def processed(worker: WorkerProcess) -> float:
-    total = 0.0
-    for result, value in re.findall(
-        r'^scorer_events_total\{result="(\w+)".*\} (\S+)$', worker.metrics(), re.M
-    ):
-        if result != "rekeyed":
-            total += float(value)
-    return total
 
 
 def main() -> None:
@@ -67,7 +56,7 @@ def main() -> None:
         worker = WorkerProcess(settings, Path(tmp) / "worker.log").start()
         try:
             started = time.perf_counter()
-            while processed(worker) < len(events):
+            while worker.events_handled() < len(events):
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started
         finally:

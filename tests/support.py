@@ -149,6 +149,22 @@ class WorkerProcess:
     def metrics(self) -> str:
         return http_get(self.base_url + "/metrics")[1].decode()
 
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` whose labels include `labels` (0 when none)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(self.metrics())
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
+    def events_handled(self) -> float:
+        """Input events accounted for (a re-keyed event is counted once, where it is scored)."""
+        total = self.metric("scorer_events_total")
+        return total - self.metric("scorer_events_total", result="rekeyed")
+
     def stop(self) -> None:
         self.process.stop(timeout_s=15)
 
@@ -203,3 +219,21 @@ async def read_topic(settings: Settings, topic: str, timeout_s: float = 2.0) -> 
 
 def unique_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def scores_differing_from(oracle: Any, rules: Any, settings: Settings) -> list[str]:
+    """Leads and accounts whose Redis hash differs from the replay's state at the hash's time."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    wrong = []
+    for kind, states in (("lead", oracle.leads), ("account", oracle.accounts)):
+        for subject, state in states.items():
+            stored = client.hgetall(f"{settings.redis_key_prefix}{kind}:{subject}")
+            if not stored:
+                wrong.append(subject)
+                continue
+            expected = state.score_at(float(stored["score_at"]), rules).total
+            if abs(float(stored["score"]) - expected) > 1e-3:
+                wrong.append(subject)
+    return wrong

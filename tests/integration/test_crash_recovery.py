@@ -3,7 +3,6 @@ replay predicts is on the hand-off topic, and no alert id appears there twice.""
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -11,7 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-import redis
 
 from scorer.contracts import topics as contract
 from scorer.contracts.events import parse_event
@@ -19,14 +17,16 @@ from scorer.core import replay
 from scorer.rules import load_rules
 from scorer.simulator import Population, simulate
 from scorer.stream.admin import apply_topics
-from tests.support import WorkerProcess, produce, read_topic, run, wait_for
+from tests.support import (
+    WorkerProcess,
+    produce,
+    read_topic,
+    run,
+    scores_differing_from,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def _applied(worker: WorkerProcess) -> float:
-    pattern = r'^scorer_events_total\{result="(?:applied|duplicate)".*\} (\S+)$'
-    return sum(float(v) for v in re.findall(pattern, worker.metrics(), re.M))
 
 
 def test_a_killed_worker_restarts_without_losing_or_duplicating(
@@ -47,7 +47,7 @@ def test_a_killed_worker_restarts_without_losing_or_duplicating(
 
     first = start_worker(settings, "first")
     run(produce(settings, messages[:half]))
-    wait_for(lambda: _applied(first) >= half // 3, 60, "the first worker to be mid-stream")
+    wait_for(lambda: first.events_handled() >= half // 3, 60, "the first worker to be mid-stream")
     first.process.kill()
 
     run(produce(settings, messages[half:]))
@@ -67,27 +67,9 @@ def test_a_killed_worker_restarts_without_losing_or_duplicating(
     except AssertionError:
         print("missing:", sorted(missing_alerts()), "\n", second.metrics()[-3000:])
         raise
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
 
     def scores_match() -> list[str]:
-        wrong = []
-        for account_id, account in oracle.accounts.items():
-            stored = client.hgetall(f"{settings.redis_key_prefix}account:{account_id}")
-            if not stored:
-                wrong.append(account_id)
-                continue
-            expected_score = account.score_at(float(stored["score_at"]), rules).total
-            if abs(float(stored["score"]) - expected_score) > 1e-3:
-                wrong.append(account_id)
-        for lead_id, state in oracle.leads.items():
-            stored = client.hgetall(f"{settings.redis_key_prefix}lead:{lead_id}")
-            if not stored:
-                wrong.append(lead_id)
-                continue
-            expected_score = state.score_at(float(stored["score_at"]), rules).total
-            if abs(float(stored["score"]) - expected_score) > 1e-3:
-                wrong.append(lead_id)
-        return wrong
+        return scores_differing_from(oracle, rules, settings)
 
     try:
         wait_for(

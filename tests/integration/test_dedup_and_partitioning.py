@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import zlib
 from collections.abc import Callable
@@ -41,11 +40,6 @@ def _lead_score(worker: WorkerProcess, lead: str) -> float | None:
     return float(orjson.loads(body)["score"]) if status == 200 else None
 
 
-def _counter(worker: WorkerProcess, result: str) -> float:
-    pattern = rf'^scorer_events_total\{{result="{result}".*\}} (\S+)$'
-    return sum(float(v) for v in re.findall(pattern, worker.metrics(), re.M))
-
-
 @pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_the_same_event_id_scores_once_also_across_a_restart(
     store: str, make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
@@ -57,18 +51,26 @@ def test_the_same_event_id_scores_once_also_across_a_restart(
     message = (contract.WEB_EVENTS, b"lead-dup", orjson.dumps(first))
     worker = start_worker(settings, "first")
     run(produce(settings, [message, (contract.WEB_EVENTS, b"lead-dup", orjson.dumps(second))]))
-    wait_for(lambda: _counter(worker, "applied") == 2, 30, "two events scored")
+    wait_for(
+        lambda: worker.metric("scorer_events_total", result="applied") == 2, 30, "two events scored"
+    )
     run(produce(settings, [message]))
-    wait_for(lambda: _counter(worker, "duplicate") == 1, 30, "the repeat recognised")
+    wait_for(
+        lambda: worker.metric("scorer_events_total", result="duplicate") == 1,
+        30,
+        "the repeat recognised",
+    )
     score_before = _lead_score(worker, "lead-dup")
     worker.stop()
 
     restarted = start_worker(settings, "second")
     run(produce(settings, [message]))
     wait_for(
-        lambda: _counter(restarted, "duplicate") >= 1, 60, "the repeat recognised after restart"
+        lambda: restarted.metric("scorer_events_total", result="duplicate") >= 1,
+        60,
+        "the repeat recognised after restart",
     )
-    assert _counter(restarted, "applied") == 0
+    assert restarted.metric("scorer_events_total", result="applied") == 0
     rules = load_rules(settings.rules_file)
     oracle = replay([parse_event(orjson.dumps(e)) for e in (first, second)], rules)
     _, body = http_get(f"{restarted.base_url}/leads/lead-dup")
@@ -119,8 +121,12 @@ def test_librdkafka_and_aiokafka_events_of_one_lead_meet_in_one_state(
 
     rules = load_rules(settings.rules_file)
     oracle = replay([parse_event(orjson.dumps(e)) for e in from_librdkafka + from_aiokafka], rules)
-    wait_for(lambda: _counter(worker, "applied") == 6, 60, "all six events scored")
-    assert _counter(worker, "rekeyed") == 3
+    wait_for(
+        lambda: worker.metric("scorer_events_total", result="applied") == 6,
+        60,
+        "all six events scored",
+    )
+    assert worker.metric("scorer_events_total", result="rekeyed") == 3
     _, body = http_get(f"{worker.base_url}/leads/{lead}")
     document = orjson.loads(body)
     expected = oracle.leads[lead].score_at(document["score_at"], rules)

@@ -3,7 +3,6 @@ Redis, metric moved — each checked against the offline replay of the same even
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -105,13 +104,9 @@ def test_events_become_an_alert_a_redis_score_and_a_metric(
     assert stored["grade"] == final.grade
     assert client.zscore(f"{settings.redis_key_prefix}hot-leads", "lead-hot") is not None
 
-    def mql_metric() -> float | None:
-        match = re.search(r'^scorer_alerts_total\{kind="mql"\} (\S+)$', worker.metrics(), re.M)
-        return float(match[1]) if match else None
-
-    assert wait_for(mql_metric, 10, "the alert counter") == sum(
-        a.kind == "mql" for a in oracle.alerts
-    )
+    assert wait_for(
+        lambda: worker.metric("scorer_alerts_total", kind="mql"), 10, "the alert counter"
+    ) == sum(a.kind == "mql" for a in oracle.alerts)
     metrics = worker.metrics()
     assert "scorer_events_total" in metrics
     assert "lead-hot" not in metrics, "no lead id in any label"

@@ -3,7 +3,6 @@ returns, the staged records catch up."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,11 +28,6 @@ def own_redis(tmp_path: Path) -> Iterator[list[EmbeddedRedis]]:
     yield servers
     for server in servers:
         server.stop()
-
-
-def _metric(worker: WorkerProcess, name: str) -> float:
-    match = re.search(rf"^{name} (\S+)$", worker.metrics(), re.M)
-    return float(match[1]) if match else 0.0
 
 
 def test_scoring_survives_a_redis_outage_and_redis_catches_up(
@@ -64,7 +58,7 @@ def test_scoring_survives_a_redis_outage_and_redis_catches_up(
     own_redis[0].stop()
     run(produce(settings, views("lead-r1", 2, 3) + views("lead-r2", 0, 3)))
     wait_for(
-        lambda: _metric(worker, "scorer_redis_write_errors_total") > 0, 30, "Redis errors counted"
+        lambda: worker.metric("scorer_redis_write_errors_total") > 0, 30, "Redis errors counted"
     )
     # Scoring went on: the table has the events Redis missed.
     scored = orjson.loads(http_get(f"{worker.base_url}/leads/lead-r2")[1])

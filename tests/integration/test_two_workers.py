@@ -3,14 +3,12 @@ once. (A member leaving is tested on real Kafka only: see test_failover_on_kafka
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
-import redis
 
 from scorer.contracts import topics as contract
 from scorer.contracts.events import parse_event
@@ -19,15 +17,9 @@ from scorer.devstack import free_port
 from scorer.rules import load_rules
 from scorer.simulator import Population, simulate
 from scorer.stream.admin import apply_topics
-from tests.support import WorkerProcess, produce, read_topic, run, wait_for
+from tests.support import WorkerProcess, produce, read_topic, run, scores_differing_from, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def _sample(worker: WorkerProcess, name: str, result: str | None = None) -> float:
-    labels = "" if result is None else rf'\{{result="{result}".*\}}'
-    pattern = rf"^{name}{labels} (\S+)$"
-    return sum(float(v) for v in re.findall(pattern, worker.metrics(), re.M))
 
 
 def test_two_workers_share_partitions_and_score_every_event_once(
@@ -44,18 +36,20 @@ def test_two_workers_share_partitions_and_score_every_event_once(
     second = start_worker(settings.model_copy(update={"web_port": free_port()}), "second")
     workers = [first, second]
     wait_for(
-        lambda: all(_sample(w, "scorer_assigned_partitions") > 0 for w in workers),
+        lambda: all(w.metric("scorer_assigned_partitions") > 0 for w in workers),
         90, "both workers to own partitions",
     )  # fmt: skip
     run(produce(settings, [(e.topic, e.key.encode(), orjson.dumps(e.value)) for e in events]))
 
     applied = len(events) - len(oracle.rejected)
     wait_for(
-        lambda: sum(_sample(w, "scorer_events_total", "applied") for w in workers) >= applied,
+        lambda: sum(w.metric("scorer_events_total", result="applied") for w in workers) >= applied,
         90, "every event scored",
     )  # fmt: skip
-    assert sum(_sample(w, "scorer_events_total", "applied") for w in workers) == applied
-    assert all(_sample(w, "scorer_events_total", "applied") > 0 for w in workers), "both worked"
+    assert sum(w.metric("scorer_events_total", result="applied") for w in workers) == applied
+    assert all(w.metric("scorer_events_total", result="applied") > 0 for w in workers), (
+        "both worked"
+    )
 
     _assert_matches_replay(settings, oracle, rules)
 
@@ -71,23 +65,11 @@ def _assert_matches_replay(settings: Any, oracle: Any, rules: Any) -> None:
         wait_for(lambda: (found := lead_alerts()) >= expected and found, 30, "lead alerts")
         == expected
     )
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-
-    def wrong_scores() -> list[str]:
-        wrong = []
-        for lead_id, state in oracle.leads.items():
-            stored = client.hgetall(f"{settings.redis_key_prefix}lead:{lead_id}")
-            if (
-                not stored
-                or abs(
-                    float(stored["score"]) - state.score_at(float(stored["score_at"]), rules).total
-                )
-                > 1e-3
-            ):
-                wrong.append(lead_id)
-        return wrong
-
-    wait_for(lambda: not wrong_scores(), 30, "every score to equal the replay")
+    wait_for(
+        lambda: not scores_differing_from(oracle, rules, settings),
+        30,
+        "every score to equal the replay",
+    )
 
 
 def test_when_a_worker_leaves_the_other_takes_over_its_partitions(
@@ -105,12 +87,14 @@ def test_when_a_worker_leaves_the_other_takes_over_its_partitions(
     staying = start_worker(settings, "staying")
     leaving = start_worker(settings.model_copy(update={"web_port": free_port()}), "leaving")
     wait_for(
-        lambda: _sample(staying, "scorer_assigned_partitions") > 0
-        and _sample(leaving, "scorer_assigned_partitions") > 0,
+        lambda: staying.metric("scorer_assigned_partitions") > 0
+        and leaving.metric("scorer_assigned_partitions") > 0,
         90, "both workers to own partitions",
     )  # fmt: skip
     run(produce(settings, messages[:half]))
-    wait_for(lambda: _sample(leaving, "scorer_events_total", "applied") > 0, 60, "both working")
+    wait_for(
+        lambda: leaving.metric("scorer_events_total", result="applied") > 0, 60, "both working"
+    )
     leaving.stop()
     run(produce(settings, messages[half:]))
     _assert_matches_replay(settings, oracle, rules)

@@ -9,7 +9,6 @@ activity it answers; see the README's Guarantees.)"""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "data" / "sample-events.jsonl"
-
-
-def handled(worker: WorkerProcess) -> float:
-    pattern = r'^scorer_events_total\{result="(\w+)".*\} (\S+)$'
-    found = re.findall(pattern, worker.metrics(), re.M)
-    return sum(float(value) for result, value in found if result != "rekeyed")
 
 
 def test_worker_and_score_file_agree_on_the_sample(
@@ -61,7 +54,7 @@ def test_worker_and_score_file_agree_on_the_sample(
     for messages in runs:
         run(produce(settings, messages))
         sent += len(messages)
-        wait_for(lambda sent=sent: handled(worker) >= sent, 30, f"{sent} events handled")
+        wait_for(lambda sent=sent: worker.events_handled() >= sent, 30, f"{sent} events handled")
 
     def published() -> list[str]:
         return [
