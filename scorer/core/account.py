@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from scorer.core.alerts import Alert, account_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.explain import Reason
+from scorer.core.frozen import fast_init
 from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
 from scorer.core.thresholds import Gate
 
 RECORD_VERSION = 1
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LeadSignal:
     """What the account fold needs from one lead update (its current contribution)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scorer.core.explain import Reason
+from scorer.core.frozen import fast_init
 
 
 def lead_alert_id(lead_id: str, threshold: str, epoch: int) -> str:
@@ -15,6 +16,7 @@ def account_alert_id(account_id: str, threshold: str, epoch: int) -> str:
     return f"account:{account_id}:{threshold}:{epoch}"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Alert:
     """A threshold crossed upward. `epoch` counts the crossings of that threshold.

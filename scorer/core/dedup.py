@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scorer.core.frozen import fast_init
+
 MAX_BLOCK = 16
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RecentIds:
     blocks: tuple[frozenset[str], ...] = ()
@@ -22,10 +25,13 @@ class RecentIds:
     def __contains__(self, event_id: object) -> bool:
         if event_id in self.current:
             return True
-        return any(event_id in block for block in self.blocks)
+        for block in self.blocks:  # noqa: SIM110 - a plain loop is cheaper than any(...)
+            if event_id in block:
+                return True
+        return False
 
     def add(self, event_id: str, limit: int) -> RecentIds:
-        block = max(1, min(MAX_BLOCK, limit))
+        block = MAX_BLOCK if limit >= MAX_BLOCK else max(1, limit)
         current = (*self.current, event_id)
         if len(current) < block:
             return RecentIds(self.blocks, current)

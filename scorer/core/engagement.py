@@ -20,9 +20,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import NamedTuple
 
-from scorer.core.conditions import ALWAYS
 from scorer.core.events import Event
-from scorer.core.rules import Cap, EngagementRule, Rules
+from scorer.core.rules import AwardPlan, Cap, EngagementRule, Rules
 
 
 class CapEntry(NamedTuple):
@@ -36,11 +35,17 @@ class CapEntry(NamedTuple):
 
 
 def matching_rules(event: Event, rules: Rules) -> tuple[EngagementRule, ...]:
-    candidates = rules.rules_by_kind.get(event.kind)
-    if not candidates:
-        return ()
+    return tuple([plan.rule for plan in matching_plans(event, rules)])
+
+
+def matching_plans(event: Event, rules: Rules) -> list[AwardPlan]:
+    """The rules (with their category for this event kind) whose condition the event meets,
+    in rules order."""
+    plans = rules.award_plans.get(event.kind)
+    if not plans:
+        return []
     fields = event.fields
-    return tuple([r for r in candidates if r.when is ALWAYS or r.when.matches(fields)])
+    return [plan for plan in plans if plan.matcher is None or plan.matcher(fields)]
 
 
 def reallocate(

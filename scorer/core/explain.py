@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scorer.core.frozen import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reason:
     """One contributor to a score at a given time (fit rules are undecayed)."""
@@ -25,6 +28,7 @@ class Reason:
         return cls(str(raw["rule_id"]), str(raw["label"]), _f(raw["points"]))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ScoreChange:
     """One rule's effect on one lead, caused by one event.

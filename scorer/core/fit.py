@@ -16,20 +16,20 @@ def fit_contributions(
     attributes: Mapping[str, FieldValue], rules: Rules
 ) -> tuple[tuple[str, float], ...]:
     """(rule id, points) of every fit rule that matches, in rule order."""
-    return tuple((r.id, r.points) for r in rules.fit if r.when.matches(attributes))
+    return tuple((r.id, r.points) for r, matches in rules.fit_plans if matches(attributes))
 
 
 def fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
     total = 0.0
-    for rule in rules.fit:
-        if rule.when.matches(attributes):
+    for rule, matches in rules.fit_plans:
+        if matches(attributes):
             total += rule.points
     return total
 
 
 def matched_fit_rules(attributes: Mapping[str, FieldValue], rules: Rules) -> tuple[str, ...]:
     """Ids of the fit rules the attributes match, in rule order."""
-    return tuple(r.id for r in rules.fit if r.when.matches(attributes))
+    return tuple([r.id for r, matches in rules.fit_plans if matches(attributes)])
 
 
 def company_part(matched: tuple[str, ...], rules: Rules) -> float:
@@ -45,8 +45,8 @@ def company_part(matched: tuple[str, ...], rules: Rules) -> float:
 def company_fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
     """The company-level part of fit, which the account inherits (max over its contacts)."""
     total = 0.0
-    for rule in rules.fit:
-        if rule.level is FitLevel.COMPANY and rule.when.matches(attributes):
+    for rule, matches in rules.fit_plans:
+        if rule.level is FitLevel.COMPANY and matches(attributes):
             total += rule.points
     return total
 

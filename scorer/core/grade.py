@@ -20,4 +20,13 @@ def engagement_band(engagement: float, bands: GradeBands) -> str:
 
 
 def grade(fit: float, engagement: float, bands: GradeBands) -> str:
-    return fit_letter(fit, bands) + engagement_band(engagement, bands)
+    # fit_letter(fit, bands) + engagement_band(engagement, bands), inlined (once per event)
+    letter = bands.fallback_fit
+    for label, minimum in bands.fit:
+        if fit >= minimum:
+            letter = label
+            break
+    for digit, minimum in bands.engagement:
+        if engagement >= minimum:
+            return letter + digit
+    return letter + bands.fallback_engagement

@@ -29,17 +29,17 @@ means, and how it holds):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from math import exp2
 from types import MappingProxyType
+from typing import TypeVar
 
 from scorer.core.account import LeadSignal
 from scorer.core.alerts import Alert, lead_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.dedup import NO_RECENT_IDS, RecentIds
-from scorer.core.engagement import CapEntry, matching_rules, prune_cap_log, reallocate
+from scorer.core.engagement import CapEntry, matching_plans, prune_cap_log, reallocate
 from scorer.core.events import Event, EventKind, FieldValue
 from scorer.core.explain import Reason, ScoreChange, top_reasons
 from scorer.core.fit import (
@@ -48,9 +48,10 @@ from scorer.core.fit import (
     fit_contributions,
     matched_fit_rules,
 )
+from scorer.core.frozen import fast_init
 from scorer.core.grade import grade as grade_of
 from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
-from scorer.core.rules import Rules, Stage
+from scorer.core.rules import EngagementRule, Rules, Stage
 from scorer.core.timecheck import future_problem, lateness_problem
 from scorer.core.timeline import (
     Award,
@@ -58,10 +59,12 @@ from scorer.core.timeline import (
     Settled,
     attributes_before,
     contributions_at,
+    decayed,
     empty_settled,
     insert_index,
     recompute,
     settle,
+    with_values,
 )
 
 
@@ -71,6 +74,12 @@ class Outcome(StrEnum):
     TOO_LATE = "too_late"
     TOO_FAR_IN_FUTURE = "too_far_in_future"
     INVALID_TRANSITION = "invalid_transition"
+
+
+# Enum members used on every event, bound once: `Stage.NEW` is an enum-metaclass lookup.
+_APPLIED = Outcome.APPLIED
+_NEW, _ENGAGED = Stage.NEW, Stage.ENGAGED
+_PROFILE_UPDATED = EventKind.PROFILE_UPDATED
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,7 @@ class Score:
     by_category: tuple[tuple[str, float], ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LeadState:
     lead_id: str
@@ -154,6 +164,7 @@ class LeadState:
         return lead_from_record(raw)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LeadUpdate:
     state: LeadState
@@ -166,7 +177,7 @@ class LeadUpdate:
 
 
 def _last_values(
-    state_settled: Settled, points: tuple[Point, ...] | list[Point], t: float
+    state_settled: Settled, points: Sequence[Point], t: float
 ) -> tuple[float | None, tuple[float, ...], float]:
     """(reference time, engagement vector, fit) of the last point at or before `t`."""
     for point in reversed(points):
@@ -178,10 +189,9 @@ def _last_values(
 def _engagement(ref: float | None, vector: tuple[float, ...], t: float, rules: Rules) -> float:
     if ref is None or t <= ref:
         return sum(vector)
-    elapsed = t - ref
     total = 0.0
-    for v, h in zip(vector, rules.half_lives, strict=True):
-        total += v if h is None or v == 0.0 else v * exp2(-elapsed / h)
+    for value in decayed(vector, t - ref, rules):  # added up in category order
+        total += value
     return total
 
 
@@ -241,10 +251,11 @@ class _Step:
     transition: Transition | None = None
     new_point: Point | None = None
     shifted: tuple[tuple[CapEntry, str, float, str], ...] = ()
-
-    @property
-    def engaged(self) -> bool:
-        return self.new_point is not None and any(a.points > 0.0 for a in self.new_point.awards)
+    # Whether the new point awards positive points (set with `new_point`).
+    engaged: bool = False
+    # The score just before the event, read at the new watermark, when placing the event
+    # already computed it (an in-order event at the watermark); else `_changes` reads it.
+    score_before: float | None = None
 
 
 def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float) -> LeadUpdate:
@@ -263,27 +274,28 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         return _rejected(state, Outcome.INVALID_TRANSITION, step)
 
     t = event.occurred_at
-    watermark = t if state.last_event_at is None else max(state.last_event_at, t)
-    points, index = _place(state, step, event, rules)
-    ref, vector, fit_now = _last_values(state.settled, points, watermark)
-    engagement_now = _engagement(ref, vector, watermark, rules)
-    if (
-        step.stage is Stage.NEW
-        and step.engaged
-        and engagement_now >= rules.lifecycle.engaged_min_points
-    ):
-        step.stage = Stage.ENGAGED
+    last_event_at = state.last_event_at
+    # max(last_event_at, t), keeping the first of equal values like `max` does.
+    watermark = t if last_event_at is None or t > last_event_at else last_event_at
+    points, index = _place(state, step, event, watermark, rules)
+    # Every point is at or before the watermark, so the last one holds the current values.
+    last = points[-1] if points else state.settled
+    fit_now = last.fit
+    engagement_now = _engagement(last.t, last.engagement, watermark, rules)
+    if step.stage is _NEW and step.engaged and engagement_now >= rules.lifecycle.engaged_min_points:
+        step.stage = _ENGAGED
         step.stage_reason = "engaged"
     settle_count = _settle_count(points, watermark, rules)
     emitted, alerts = _emit(state, step, points, index, watermark, settle_count, rules)
-    settled = settle(state.settled, points, settle_count, rules)
-    open_points = tuple(points[settle_count:])
+    settled, open_points = state.settled, points
+    if settle_count:
+        settled = settle(settled, points, settle_count, rules)
+        open_points = points[settle_count:]
     account_id, account_at = state.account_id, state.account_at
     if event.account_id is not None and (account_at is None or t >= account_at):
         account_id, account_at = event.account_id, t
     last_engaged_at, product = _interest(state, step, t)
-    keep = rules.explain.recent_event_ids
-    recent = state.recent_ids.add(event.event_id, keep)
+    recent = state.recent_ids.add(event.event_id, rules.explain.recent_event_ids)
 
     role, company_fit, fit_rules = state.role, state.company_fit, state.fit_rules
     if step.new_point is not None and step.new_point.profile is not None:
@@ -292,54 +304,57 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         fit_rules = matched_fit_rules(attributes_after, rules)
         company_fit = company_part(fit_rules, rules)
     changes = _changes(state, event, step, watermark, fit_now + engagement_now, fit_rules, rules)
-    keep_changes = rules.explain.last_changes
     kept = state.changes
     if changes:
-        kept = (*state.changes, *changes)[-keep_changes:] if keep_changes > 0 else ()
+        keep_changes = rules.explain.last_changes
+        kept = (*kept, *changes)[-keep_changes:] if keep_changes > 0 else ()
+    stage = _STAGE_VALUES[step.stage]
     new_state = LeadState(
-        lead_id=state.lead_id,
-        rules_version=rules.version,
-        settled=settled,
-        stage=step.stage.value,
-        stage_reason=step.stage_reason,
-        account_id=account_id,
-        account_at=account_at,
-        last_event_at=watermark,
-        fit=fit_now,
-        grade=grade_of(fit_now, engagement_now, rules.grades),
-        open=open_points,
-        caps=step.caps,
-        once=step.once,
-        emitted=emitted,
-        threshold_names=state.threshold_names,
-        category_names=state.category_names,
-        recent_ids=recent,
-        changes=kept,
-        seq=state.seq + 1,
-        last_engaged_at=last_engaged_at,
-        product=product,
-        role=role,
-        company_fit=company_fit,
-        fit_rules=fit_rules,
+        state.lead_id,
+        rules.version,
+        settled,
+        stage,
+        step.stage_reason,
+        account_id,
+        account_at,
+        watermark,
+        fit_now,
+        grade_of(fit_now, engagement_now, rules.grades),
+        open_points,
+        step.caps,
+        step.once,
+        emitted,
+        state.threshold_names,
+        state.category_names,
+        recent,
+        kept,
+        state.seq + 1,
+        last_engaged_at,
+        product,
+        role,
+        company_fit,
+        fit_rules,
     )
     before_stage = state.stage
     return LeadUpdate(
-        state=new_state,
-        outcome=Outcome.APPLIED,
-        reason=step.transition.reason if step.transition is not None else None,
-        changes=changes,
-        alerts=alerts,
-        stage_change=(
-            (before_stage, step.stage.value) if step.stage.value != before_stage else None
-        ),
-        account_signal=_signal(new_state, event) if account_id is not None else None,
+        new_state,
+        _APPLIED,
+        step.transition.reason if step.transition is not None else None,
+        changes,
+        alerts,
+        (before_stage, stage) if stage != before_stage else None,
+        None if account_id is None else _signal(new_state, event),
     )
 
 
 def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpdate | None:
     """Reject duplicates and events outside the time tolerances, before any work."""
     t = event.occurred_at
-    if event.event_id in state.recent_ids or _is_open_point(state.open, t, event.event_id):
+    event_id = event.event_id
+    open_points = state.open
+    if event_id in state.recent_ids or (
+        open_points and t <= open_points[-1].t and _is_open_point(open_points, t, event_id)
+    ):
         return _rejected(state, Outcome.DUPLICATE, "event id already applied")
     timing = rules.timing
     if t > now + timing.future_skew:
@@ -355,6 +370,8 @@ def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpd
 
 
 _STAGES = {stage.value: stage for stage in Stage}
+# `Stage.value` is a descriptor call; these lookups are plain dict hits.
+_STAGE_VALUES = {stage: stage.value for stage in Stage}
 
 
 def _is_open_point(points: tuple[Point, ...], t: float, event_id: str) -> bool:
@@ -383,35 +400,65 @@ def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
         step.stage_reason = decided.reason
         if decided.recycle:
             step.new_point = Point(t, event.event_id, recycle_factor=rules.lifecycle.recycle_factor)
-    elif kind is EventKind.PROFILE_UPDATED:
+    elif kind is _PROFILE_UPDATED:
         step.new_point = Point(t, event.event_id, profile=MappingProxyType(dict(event.fields)))
     else:
-        awards, step.caps, step.once, step.shifted = _awards(state, event, rules)
+        awards = _awards(state, event, rules, step)
         if awards:
             step.new_point = Point(t, event.event_id, awards)
+            for award in awards:
+                if award.points > 0.0:
+                    step.engaged = True
+                    break
     return step
 
 
-def _place(state: LeadState, step: _Step, event: Event, rules: Rules) -> tuple[list[Point], int]:
-    """Insert the event's point at its event-time place and recompute from there."""
-    points = list(state.open)
-    index = len(points)
-    if step.new_point is None:
-        return points, index
+def _place(
+    state: LeadState, step: _Step, event: Event, watermark: float, rules: Rules
+) -> tuple[tuple[Point, ...], int]:
+    """Insert the event's point at its event-time place and recompute from there.
+
+    Returns the open points with the new one and its index (len(open) if it adds none).
+    """
+    open_points = state.open
+    new_point = step.new_point
+    index = len(open_points)
+    if new_point is None:
+        return open_points, index
     key = (event.occurred_at, event.event_id)
-    if points and key < (points[-1].t, points[-1].event_id):
+    in_order = not open_points or not key < (open_points[-1].t, open_points[-1].event_id)
+    if in_order and not step.shifted and new_point.profile is None:
+        # The common case: the point goes last and no earlier point changes, so only its
+        # own values are computed, from the last point's (what `recompute` does for it).
+        # (`advance`, with the decayed values also giving the score before the event.)
+        last = open_points[-1] if open_points else state.settled
+        t = new_point.t
+        if last.t is None or t <= last.t:
+            values = list(last.engagement)
+            engagement_before = sum(values)
+        else:
+            values = decayed(last.engagement, t - last.t, rules)
+            engagement_before = 0.0
+            for value in values:  # added up in category order, as `_engagement` does
+                engagement_before += value
+        if t == watermark:
+            step.score_before = last.fit + engagement_before
+        point = with_values(new_point, values, last.fit, last.gates, last.fit, rules)
+        return (*open_points, point), index
+    points = list(open_points)
+    if not in_order:
         index = insert_index(points, *key)
     for entry, rule_id, _, _ in step.shifted:
         _shift_award(points, entry, rule_id)
-    points.insert(index, step.new_point)
+    points.insert(index, new_point)
     recompute(state.settled, points, index, rules)
-    return points, index
+    return tuple(points), index
 
 
 SETTLE_BATCH = 8
 
 
-def _settle_count(points: list[Point], watermark: float, rules: Rules) -> int:
+def _settle_count(points: Sequence[Point], watermark: float, rules: Rules) -> int:
     """How many leading points to fold into the settled summary now.
 
     Points older than the lateness horizon are final; they are folded in batches of
@@ -419,19 +466,22 @@ def _settle_count(points: list[Point], watermark: float, rules: Rules) -> int:
     nothing: no acceptable late event can be inserted before it). Beyond
     `max_open_events` the oldest points are folded regardless.
     """
+    size = len(points)
+    overflow = size - rules.timing.max_open_events
     horizon = watermark - rules.timing.allowed_lateness
-    count = 0
-    while count < len(points) and points[count].t < horizon:
+    if size < SETTLE_BATCH or not points[SETTLE_BATCH - 1].t < horizon:
+        # Fewer than a batch of leading points are final: settle only the overflow.
+        return overflow if overflow > 0 else 0
+    count = SETTLE_BATCH
+    while count < size and points[count].t < horizon:
         count += 1
-    if count < SETTLE_BATCH:
-        count = 0
-    return max(count, len(points) - rules.timing.max_open_events)
+    return max(count, overflow)
 
 
 def _emit(
     state: LeadState,
     step: _Step,
-    points: list[Point],
+    points: Sequence[Point],
     index: int,
     watermark: float,
     settle_count: int,
@@ -446,6 +496,8 @@ def _emit(
     hold = min(rules.timing.alert_hold, rules.timing.allowed_lateness)
     # With no hold, crossings before the new point were emitted when they happened.
     scan_from = 0 if hold > 0.0 else (index if step.new_point is not None else len(points))
+    if scan_from >= len(points):
+        return state.emitted, ()
     if scan_from == len(points) - 1:
         if not points[scan_from].fires:
             return state.emitted, ()
@@ -492,64 +544,84 @@ def _interest(state: LeadState, step: _Step, t: float) -> tuple[float | None, st
     point = step.new_point
     if point is not None and step.engaged:
         if last_engaged_at is None or t >= last_engaged_at:
-            named = next((a.product for a in point.awards if a.product is not None), None)
-            product = named or product
-        last_engaged_at = t if last_engaged_at is None else max(last_engaged_at, t)
+            for award in point.awards:
+                if award.product is not None:
+                    product = award.product or product
+                    break
+        if last_engaged_at is None or t > last_engaged_at:  # max(), keeping the first of ties
+            last_engaged_at = t
     return last_engaged_at, product
 
 
-def _awards(
-    state: LeadState, event: Event, rules: Rules
-) -> tuple[
-    tuple[Award, ...],
-    Mapping[str, tuple[CapEntry, ...]],
-    Mapping[str, tuple[float, str]],
-    tuple[tuple[CapEntry, str, float, str], ...],
-]:
-    matched = matching_rules(event, rules)
+def _awards(state: LeadState, event: Event, rules: Rules, step: _Step) -> tuple[Award, ...]:
+    """The event's awards; sets the step's cap logs, once-only holders and shifted awards."""
+    matched = matching_plans(event, rules)
     if not matched:
-        return (), state.caps, state.once, ()
+        return ()
     product_field = event.fields.get("product")
     product = product_field if isinstance(product_field, str) and product_field else None
     t = event.occurred_at
+    event_id = event.event_id
     watermark = t if state.last_event_at is None else max(state.last_event_at, t)
     horizon = watermark - rules.timing.allowed_lateness
     awards: list[Award] = []
     caps: dict[str, tuple[CapEntry, ...]] | None = None
     once: dict[str, tuple[float, str]] | None = None
     shifted: list[tuple[CapEntry, str, float, str]] = []
-    kind_category = event.kind.category
-    for rule in matched:
-        category = rule.category or kind_category
+    for rule, _, category in matched:
         points = rule.points
         if rule.once:
             if once is None:
-                once = dict(state.once)
-            holder = once.get(rule.id)
-            if holder is None:
-                once[rule.id] = (t, event.event_id)
-            elif (t, event.event_id) < holder:
-                once[rule.id] = (t, event.event_id)
-                loser = CapEntry(holder[0], holder[1], rule.points, 0.0)
-                shifted.append((loser, rule.id, -rule.points, "once_shifted"))
-            else:
-                points = 0.0
+                once = _thaw(state.once)
+            points = _once_only(once, rule, t, event_id, shifted)
         elif rule.cap is not None:
             if caps is None:
-                caps = dict(state.caps)
-            log, points, changed = reallocate(
-                caps.get(rule.id, ()), t, event.event_id, rule.points, rule.cap
-            )
-            caps[rule.id] = prune_cap_log(log, horizon - rule.cap.window)
+                caps = _thaw(state.caps)
+            cap = rule.cap
+            log, points, changed = reallocate(caps.get(rule.id, ()), t, event_id, points, cap)
+            keep_after = horizon - cap.window
+            if log[0].occurred_at <= keep_after:  # (what prune_cap_log checks first)
+                log = prune_cap_log(log, keep_after)
+            caps[rule.id] = log
             for other, previous in changed:
                 shifted.append((other, rule.id, other.points - previous, "cap_shifted"))
         awards.append(Award(rule.id, category, rule.points, points, product))
-    return (
-        tuple(awards),
-        state.caps if caps is None else MappingProxyType(caps),
-        state.once if once is None else MappingProxyType(once),
-        tuple(shifted),
-    )
+    if caps is not None:
+        step.caps = MappingProxyType(caps)
+    if once is not None:
+        step.once = MappingProxyType(once)
+    step.shifted = tuple(shifted)
+    return tuple(awards)
+
+
+def _once_only(
+    once: dict[str, tuple[float, str]],
+    rule: EngagementRule,
+    t: float,
+    event_id: str,
+    shifted: list[tuple[CapEntry, str, float, str]],
+) -> float:
+    """The points of a once-only rule: all of them if the event is the rule's earliest
+    (taking them from the previous holder), else none."""
+    holder = once.get(rule.id)
+    if holder is None:
+        once[rule.id] = (t, event_id)
+    elif (t, event_id) < holder:
+        once[rule.id] = (t, event_id)
+        loser = CapEntry(holder[0], holder[1], rule.points, 0.0)
+        shifted.append((loser, rule.id, -rule.points, "once_shifted"))
+    else:
+        return 0.0
+    return rule.points
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _thaw(mapping: Mapping[K, V]) -> dict[K, V]:
+    """A mutable copy; `MappingProxyType.copy` copies the dict underneath at C speed."""
+    return mapping.copy() if isinstance(mapping, MappingProxyType) else dict(mapping)
 
 
 def _shift_award(points: list[Point], entry: CapEntry, rule_id: str) -> None:
@@ -574,7 +646,7 @@ def _primary_product(by_product: dict[str, float]) -> str | None:
 
 def _lead_alert(
     state: LeadState,
-    points: list[Point],
+    points: Sequence[Point],
     index: int,
     threshold_index: int,
     epoch: int,
@@ -628,17 +700,21 @@ def _changes(
     new_point = step.new_point
     if new_point is None:
         return ()
-    ref, vector, fit_before = _last_values(old.settled, old.open, as_of)
-    before = fit_before + _engagement(ref, vector, as_of, rules)
+    before = step.score_before
+    if before is None:
+        # `as_of` is the new watermark: the old state's last point holds its values before.
+        last = old.open[-1] if old.open else old.settled
+        before = last.fit + _engagement(last.t, last.engagement, as_of, rules)
     lead_id = old.lead_id
     version = rules.version
     changes: list[ScoreChange] = []
+    elapsed = as_of - event.occurred_at
     for award in new_point.awards:
         note = None
         if award.points != award.raw:
             rule = rules.rule_by_id.get(award.rule_id)
             note = "once_only" if rule is not None and rule.once else "capped"
-        factor = _decay_of(rules, award.category, as_of - event.occurred_at)
+        factor = 1.0 if elapsed <= 0.0 else _decay_of(rules, award.category, elapsed)
         changes.append(
             ScoreChange(
                 lead_id,
@@ -751,9 +827,9 @@ def _fit_changes(
 
 def buying_role(attributes: Mapping[str, FieldValue], rules: Rules) -> str | None:
     """The first buying-group role (in rules order) whose condition the lead matches."""
-    for role in rules.account.roles:
-        if role.when.matches(attributes):
-            return role.name
+    for name, matches in rules.role_plans:
+        if matches(attributes):
+            return name
     return None
 
 
@@ -764,20 +840,20 @@ def _signal(state: LeadState, event: Event) -> LeadSignal:
     if state.open:
         ref, vector = state.open[-1].t, state.open[-1].engagement
     return LeadSignal(
-        account_id=state.account_id,
-        lead_id=state.lead_id,
-        seq=state.seq,
-        at=state.last_event_at if state.last_event_at is not None else event.occurred_at,
-        event_id=event.event_id,
-        ref=ref,
-        engagement=vector,
-        fit=state.fit,
-        company_fit=state.company_fit,
-        role=state.role,
-        last_engaged_at=state.last_engaged_at,
-        stage=state.stage,
-        product=state.product,
-        rules_version=state.rules_version,
+        state.account_id,
+        state.lead_id,
+        state.seq,
+        state.last_event_at if state.last_event_at is not None else event.occurred_at,
+        event.event_id,
+        ref,
+        vector,
+        state.fit,
+        state.company_fit,
+        state.role,
+        state.last_engaged_at,
+        state.stage,
+        state.product,
+        state.rules_version,
     )
 
 

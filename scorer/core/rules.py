@@ -7,13 +7,14 @@ scoring an event does no rule scanning beyond the rules for its event kind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
 from scorer.core.conditions import ALWAYS, Condition
-from scorer.core.events import EventKind
+from scorer.core.events import EventKind, FieldValue
 
 
 class Stage(StrEnum):
@@ -75,6 +76,18 @@ class EngagementRule:
     category: str | None = None
     cap: Cap | None = None
     once: bool = False
+
+
+Matcher = Callable[[Mapping[str, FieldValue]], bool]
+
+
+class AwardPlan(NamedTuple):
+    """An engagement rule as applied to one event kind: its compiled condition (None when
+    it always matches) and the category its points go to."""
+
+    rule: EngagementRule
+    matcher: Matcher | None
+    category: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +207,20 @@ class Rules:
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
     half_lives: tuple[float | None, ...] = field(init=False, compare=False, repr=False)
+    category_half_life: Mapping[str, float | None] = field(init=False, compare=False, repr=False)
+    # (index, half-life) of the categories that decay.
+    decaying: tuple[tuple[int, float], ...] = field(init=False, compare=False, repr=False)
     rules_by_kind: Mapping[EventKind, tuple[EngagementRule, ...]] = field(
         init=False, compare=False, repr=False
     )
     rule_by_id: Mapping[str, EngagementRule] = field(init=False, compare=False, repr=False)
     fit_by_id: Mapping[str, FitRule] = field(init=False, compare=False, repr=False)
+    award_plans: Mapping[EventKind, tuple[AwardPlan, ...]] = field(
+        init=False, compare=False, repr=False
+    )
+    # Fit rules and buying-group roles with their compiled conditions, in rules order.
+    fit_plans: tuple[tuple[FitRule, Matcher], ...] = field(init=False, compare=False, repr=False)
+    role_plans: tuple[tuple[str, Matcher], ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         index = {c.name: i for i, c in enumerate(self.categories)}
@@ -222,11 +244,39 @@ class Rules:
         object.__setattr__(self, "half_lives", tuple(c.half_life for c in self.categories))
         object.__setattr__(
             self,
+            "decaying",
+            tuple(
+                (i, c.half_life) for i, c in enumerate(self.categories) if c.half_life is not None
+            ),
+        )
+        object.__setattr__(
+            self,
+            "category_half_life",
+            MappingProxyType({c.name: c.half_life for c in self.categories}),
+        )
+        object.__setattr__(
+            self,
             "rules_by_kind",
             MappingProxyType({k: tuple(v) for k, v in by_kind.items()}),
         )
         object.__setattr__(self, "rule_by_id", MappingProxyType({r.id: r for r in self.engagement}))
         object.__setattr__(self, "fit_by_id", MappingProxyType({r.id: r for r in self.fit}))
+        plans = {
+            kind: tuple(
+                AwardPlan(
+                    rule,
+                    None if rule.when is ALWAYS else rule.when.matcher(),
+                    rule.category or kind.category,
+                )
+                for rule in kind_rules
+            )
+            for kind, kind_rules in by_kind.items()
+        }
+        object.__setattr__(self, "award_plans", MappingProxyType(plans))
+        object.__setattr__(self, "fit_plans", tuple((r, r.when.matcher()) for r in self.fit))
+        object.__setattr__(
+            self, "role_plans", tuple((r.name, r.when.matcher()) for r in self.account.roles)
+        )
 
     def rule_label(self, rule_id: str) -> str:
         rule = self.rule_by_id.get(rule_id)

@@ -30,10 +30,13 @@ from typing import NamedTuple
 from scorer.core.decay import decay_factor
 from scorer.core.events import FieldValue
 from scorer.core.fit import fit_score, merge_attributes
-from scorer.core.rules import Rules, ScoreBasis
+from scorer.core.rules import Rules, ScoreBasis, Threshold
 from scorer.core.thresholds import Gate, step_gate
 
 NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
+
+# Bound once: reading `ScoreBasis.TOTAL` goes through the enum metaclass on every use.
+_TOTAL, _ENGAGEMENT = ScoreBasis.TOTAL, ScoreBasis.ENGAGEMENT
 
 
 class Award(NamedTuple):
@@ -93,14 +96,6 @@ def empty_settled(rules: Rules) -> Settled:
     )
 
 
-def basis_score(basis: ScoreBasis, fit: float, engagement: float) -> float:
-    if basis is ScoreBasis.TOTAL:
-        return fit + engagement
-    if basis is ScoreBasis.ENGAGEMENT:
-        return engagement
-    return fit
-
-
 def insert_index(points: Sequence[Point], t: float, event_id: str) -> int:
     keys = [(p.t, p.event_id) for p in points]
     return bisect_left(keys, (t, event_id))
@@ -118,9 +113,6 @@ def attributes_before(
 
 def recompute(settled: Settled, points: list[Point], start: int, rules: Rules) -> None:
     """Recompute the trajectory values of points[start:] in place."""
-    half_lives = rules.half_lives
-    category_index = rules.category_index
-    thresholds = rules.thresholds
     if start > 0:
         previous = points[start - 1]
         prev_t: float | None = previous.t
@@ -135,65 +127,143 @@ def recompute(settled: Settled, points: list[Point], start: int, rules: Rules) -
     attributes: Mapping[str, FieldValue] | None = None
     for j in range(start, len(points)):
         point = points[j]
-        if prev_t is None or point.t <= prev_t:
-            values = list(engagement)
-        else:
-            elapsed = point.t - prev_t
-            values = [
-                v if h is None or v == 0.0 else v * exp2(-elapsed / h)
-                for v, h in zip(engagement, half_lives, strict=True)
-            ]
-        before_engagement = sum(values)
-        before_fit = fit
-        if point.recycle_factor is not None:
-            values = [v * point.recycle_factor for v in values]
-        for award in point.awards:
-            values[category_index[award.category]] += award.points
+        fit_after = fit
         if point.profile is not None:
             if attributes is None:
                 attributes = attributes_before(settled, points, j)
             attributes = merge_attributes(attributes, point.profile)
-            fit = fit_score(attributes, rules)
-        engagement = tuple(values)
-        after_engagement = sum(values)
-        recycled = point.recycle_factor is not None
-        new_gates: list[Gate] = []
-        fires: list[int] = []
-        for i, threshold in enumerate(thresholds):
-            gate = gates[i]
-            before = basis_score(threshold.basis, before_fit, before_engagement)
-            after = basis_score(threshold.basis, fit, after_engagement)
-            # Most events move no gate; skip the full step for them.
-            if not recycled and (
-                (gate.armed and after < threshold.value)
-                or (not gate.armed and min(before, after) >= threshold.rearm_below)
-            ):
-                new_gates.append(gate)
-                continue
-            gate, fired = step_gate(
-                gate,
-                threshold,
-                point.t,
-                before,
-                after,
-                force_rearm=recycled and threshold.rearm_on_recycle,
-            )
-            new_gates.append(gate)
-            if fired:
-                fires.append(i)
-        gates = tuple(new_gates)
-        points[j] = Point(
-            point.t,
-            point.event_id,
-            point.awards,
-            point.profile,
-            point.recycle_factor,
-            engagement,
-            fit,
-            gates,
-            tuple(fires),
+            fit_after = fit_score(attributes, rules)
+        point = advance(point, prev_t, engagement, fit, gates, fit_after, rules)
+        points[j] = point
+        prev_t, engagement, fit, gates = point.t, point.engagement, point.fit, point.gates
+
+
+def advance(
+    point: Point,
+    prev_t: float | None,
+    engagement: tuple[float, ...],
+    fit: float,
+    gates: tuple[Gate, ...],
+    fit_after: float,
+    rules: Rules,
+) -> Point:
+    """`point` with its trajectory values, given the values just after the previous point
+    (at `prev_t`) and the fit after this point."""
+    t = point.t
+    if prev_t is None or t <= prev_t:
+        values = list(engagement)
+    else:
+        values = decayed(engagement, t - prev_t, rules)
+    return with_values(point, values, fit, gates, fit_after, rules)
+
+
+def with_values(
+    point: Point,
+    values: list[float],
+    fit: float,
+    gates: tuple[Gate, ...],
+    fit_after: float,
+    rules: Rules,
+) -> Point:
+    """`point` with its trajectory values, given the engagement vector just before it
+    (already decayed to its time; the list is reused), the fit and gates before it and the
+    fit after it."""
+    t = point.t
+    before_engagement = sum(values)
+    recycle_factor = point.recycle_factor
+    if recycle_factor is not None:
+        values = [v * recycle_factor for v in values]
+    if point.awards:
+        category_index = rules.category_index
+        for award in point.awards:
+            values[category_index[award.category]] += award.points
+    after_engagement = sum(values)
+    new_gates, fires = step_gates(
+        gates,
+        rules.thresholds,
+        t,
+        fit,
+        before_engagement,
+        fit_after,
+        after_engagement,
+        recycle_factor is not None,
+    )
+    return Point(
+        t,
+        point.event_id,
+        point.awards,
+        point.profile,
+        recycle_factor,
+        tuple(values),
+        fit_after,
+        new_gates,
+        fires,
+    )
+
+
+def decayed(vector: Sequence[float], elapsed: float, rules: Rules) -> list[float]:
+    """Each category's value `elapsed` (> 0) seconds later: v * 2^(-elapsed / half-life),
+    except zeros and categories that never decay, which stay as they are."""
+    values = list(vector)
+    if len(values) != len(rules.half_lives):
+        raise ValueError("the engagement vector does not match the rules' categories")
+    for i, half_life in rules.decaying:
+        value = values[i]
+        if value != 0.0:
+            values[i] = value * exp2(-elapsed / half_life)
+    return values
+
+
+def step_gates(
+    gates: tuple[Gate, ...],
+    thresholds: tuple[Threshold, ...],
+    at: float,
+    fit_before: float,
+    engagement_before: float,
+    fit_after: float,
+    engagement_after: float,
+    recycled: bool,
+) -> tuple[tuple[Gate, ...], tuple[int, ...]]:
+    """Advance every threshold's gate over one event (scores just before and just after
+    it); returns the gates (the same tuple when none moved) and the indices of the
+    thresholds that fired."""
+    total_before = fit_before + engagement_before
+    total_after = fit_after + engagement_after
+    changed: list[Gate] | None = None
+    fires: tuple[int, ...] = ()
+    for i, threshold in enumerate(thresholds):
+        basis = threshold.basis
+        if basis is _TOTAL:
+            score_before, score_after = total_before, total_after
+        elif basis is _ENGAGEMENT:
+            score_before, score_after = engagement_before, engagement_after
+        else:
+            score_before, score_after = fit_before, fit_after
+        gate = gates[i]
+        # Most events move no gate; skip the full step for them.
+        if not recycled:
+            if gate.armed:
+                if score_after < threshold.value:
+                    continue
+            else:
+                lowest = score_after if score_after < score_before else score_before  # min()
+                if lowest >= threshold.rearm_below:
+                    continue
+        new_gate, fired = step_gate(
+            gate,
+            threshold,
+            at,
+            score_before,
+            score_after,
+            force_rearm=recycled and threshold.rearm_on_recycle,
         )
-        prev_t = point.t
+        if new_gate is not gate:
+            if changed is None:
+                changed = list(gates)
+            changed[i] = new_gate
+        if fired:
+            fires = (*fires, i)
+    return (gates if changed is None else tuple(changed)), fires
 
 
 def settle(settled: Settled, points: Sequence[Point], count: int, rules: Rules) -> Settled:
@@ -226,46 +296,73 @@ def settle(settled: Settled, points: Sequence[Point], count: int, rules: Rules) 
 def _fold_ledger(
     current: tuple[Accumulator, ...], settling: Sequence[Point], rules: Rules
 ) -> tuple[Accumulator, ...]:
-    ledger: dict[tuple[str, str, str], Accumulator] = {
-        (a.kind, a.name, a.category): a for a in current
-    }
-    for point in settling:
-        if point.recycle_factor is not None:
-            factor = point.recycle_factor
+    """The ledger after the settling points: a recycling point scales every entry (or
+    clears them), then each award decays its entries to the award's time and adds to them."""
+    ledger = current
+    start = 0
+    for i, point in enumerate(settling):
+        factor = point.recycle_factor
+        if factor is not None:
+            ledger = _add_awards(ledger, settling[start:i], rules)
             ledger = (
-                {key: acc._replace(value=acc.value * factor) for key, acc in ledger.items()}
+                tuple(acc._replace(value=acc.value * factor) for acc in ledger)
                 if factor != 0.0
-                else {}
+                else ()
             )
+            start = i
+    return _add_awards(ledger, settling[start:], rules)
+
+
+def _add_awards(
+    ledger: tuple[Accumulator, ...], points: Sequence[Point], rules: Rules
+) -> tuple[Accumulator, ...]:
+    """The ledger after the awards of `points` (none of them recycling), in point order.
+
+    Entries are independent, so each entry's awards are gathered first and folded in one
+    go: value = value * 2^(-(at - ref) / half-life) + points, ref = at, award by award.
+    Entries keep their order; new ones follow in the order they first appear.
+    """
+    added: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    for point in points:
+        at = point.t
         for award in point.awards:
             if award.points == 0.0:
                 continue
-            half_life = _half_life(rules, award.category)
-            _accumulate(ledger, ("rule", award.rule_id, award.category), award, point.t, half_life)
+            entry = (award.points, at)
+            key = ("rule", award.rule_id, award.category)
+            if key in added:
+                added[key].append(entry)
+            else:
+                added[key] = [entry]
             if award.product is not None:
                 key = ("product", award.product, award.category)
-                _accumulate(ledger, key, award, point.t, half_life)
-    return tuple(ledger.values())
+                if key in added:
+                    added[key].append(entry)
+                else:
+                    added[key] = [entry]
+    if not added:
+        return ledger
+    half_life_of = rules.category_half_life
+    folded = [
+        acc if (adds := added.pop(acc[:3], None)) is None else _fold(acc, adds, half_life_of)
+        for acc in ledger
+    ]
+    for (kind, name, category), adds in added.items():
+        first_points, first_at = adds[0]
+        start = Accumulator(kind, name, category, first_points, first_at)
+        folded.append(_fold(start, adds[1:], half_life_of) if len(adds) > 1 else start)
+    return tuple(folded)
 
 
-def _half_life(rules: Rules, category: str) -> float | None:
-    index = rules.category_index.get(category)
-    return None if index is None else rules.half_lives[index]
-
-
-def _accumulate(
-    ledger: dict[tuple[str, str, str], Accumulator],
-    key: tuple[str, str, str],
-    award: Award,
-    at: float,
-    half_life: float | None,
-) -> None:
-    existing = ledger.get(key)
-    if existing is None:
-        ledger[key] = Accumulator(key[0], key[1], key[2], award.points, at)
-        return
-    value = existing.value * decay_factor(at - existing.ref, half_life) + award.points
-    ledger[key] = Accumulator(key[0], key[1], key[2], value, at)
+def _fold(
+    acc: Accumulator, adds: list[tuple[float, float]], half_life_of: Mapping[str, float | None]
+) -> Accumulator:
+    half_life = half_life_of.get(acc.category)
+    value, ref = acc.value, acc.ref
+    for points, at in adds:
+        value = value * decay_factor(at - ref, half_life) + points
+        ref = at
+    return Accumulator(acc.kind, acc.name, acc.category, value, ref)
 
 
 def contributions_at(
@@ -273,9 +370,8 @@ def contributions_at(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Engagement contributions per rule and per product at time `at`, counting the settled
     ledger and points[:upto]. Their sum over rules equals the engagement at `at`."""
-    entries: list[tuple[str, str, str, float, float]] = [
-        (a.kind, a.name, a.category, a.value, a.ref) for a in settled.ledger
-    ]
+    # An Accumulator is the tuple (kind, name, category, value, ref).
+    entries: list[tuple[str, str, str, float, float]] = list(settled.ledger)
     for point in points[:upto]:
         if point.recycle_factor is not None:
             factor = point.recycle_factor
@@ -288,8 +384,9 @@ def contributions_at(
                 entries.append(("product", award.product, award.category, award.points, point.t))
     by_rule: dict[str, float] = {}
     by_product: dict[str, float] = {}
+    half_life_of = rules.category_half_life
     for kind, name, category, value, ref in entries:
-        decayed = value * decay_factor(at - ref, _half_life(rules, category))
+        decayed = value * decay_factor(at - ref, half_life_of.get(category))
         target = by_rule if kind == "rule" else by_product
         target[name] = target.get(name, 0.0) + decayed
     return by_rule, by_product
@@ -309,6 +406,6 @@ def product_interest(
                 entries.append((award.product, award.category, award.points, point.t))
     interest: dict[str, float] = {}
     for name, category, value, ref in entries:
-        decayed = value * decay_factor(at - ref, _half_life(rules, category))
+        decayed = value * decay_factor(at - ref, rules.category_half_life.get(category))
         interest[name] = interest.get(name, 0.0) + decayed
     return interest
