@@ -15,6 +15,9 @@ from fnmatch import translate
 
 from scorer.core.events import FieldValue
 
+# How many string values each field test remembers (a bound on memory, not on correctness).
+SEEN_LIMIT = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class FieldTest:
@@ -31,6 +34,9 @@ class FieldTest:
     negate: bool = False
     _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     _folded: frozenset[object] = field(default=frozenset(), compare=False, repr=False)
+    # String values seen lately -> whether they match `equals` or the patterns (the same
+    # URLs, titles and asset types come back again and again; see `_string_hit`).
+    _seen: dict[str, bool] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def create(
@@ -82,10 +88,9 @@ class FieldTest:
         pattern = self._pattern
         if folded or pattern is not None:
             if isinstance(value, str):
-                if folded and value.casefold() in folded:
-                    hit = True
-                else:
-                    hit = pattern is not None and pattern.fullmatch(value) is not None
+                hit = self._seen.get(value)
+                if hit is None:
+                    hit = self._string_hit(value)
             else:
                 hit = _fold(value) in folded
             if not hit:
@@ -93,6 +98,19 @@ class FieldTest:
         if self.min is None and self.max is None:
             return not self.negate
         return self._in_range(value) != self.negate
+
+    def _string_hit(self, value: str) -> bool:
+        """Whether a string value is among `equals` (case-insensitively) or matches a
+        glob, substring or regex; remembered for the next events (at most SEEN_LIMIT)."""
+        if self._folded and value.casefold() in self._folded:
+            hit = True
+        else:
+            hit = self._pattern is not None and self._pattern.fullmatch(value) is not None
+        seen = self._seen
+        if len(seen) >= SEEN_LIMIT:
+            seen.clear()
+        seen[value] = hit
+        return hit
 
     def _in_range(self, value: str | int | float | bool) -> bool:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -105,11 +105,18 @@ def top_reasons(
     contributions: dict[str, float], labels: dict[str, str], n: int
 ) -> tuple[Reason, ...]:
     """The `n` biggest contributors by absolute points, ties broken by rule id."""
-    ranked = sorted(
+    return tuple(
+        Reason(rule_id, labels.get(rule_id, rule_id), pts)
+        for rule_id, pts in ranked(contributions, n)
+    )
+
+
+def ranked(contributions: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """(rule id, points) of the `n` biggest non-zero contributors (see `top_reasons`)."""
+    return sorted(
         (item for item in contributions.items() if item[1] != 0.0),
         key=lambda item: (-abs(item[1]), item[0]),
-    )
-    return tuple(Reason(rule_id, labels.get(rule_id, rule_id), pts) for rule_id, pts in ranked[:n])
+    )[:n]
 
 
 def _f(value: object) -> float:

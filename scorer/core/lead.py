@@ -41,7 +41,7 @@ from scorer.core.decay import decay_factor
 from scorer.core.dedup import NO_RECENT_IDS, RecentIds
 from scorer.core.engagement import CapEntry, matching_plans, prune_cap_log, reallocate
 from scorer.core.events import Event, EventKind, FieldValue
-from scorer.core.explain import Reason, ScoreChange, top_reasons
+from scorer.core.explain import Reason, ScoreChange, ranked, top_reasons
 from scorer.core.fit import (
     company_fit_score,
     company_part,
@@ -281,7 +281,10 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     # Every point is at or before the watermark, so the last one holds the current values.
     last = points[-1] if points else state.settled
     fit_now = last.fit
-    engagement_now = _engagement(last.t, last.engagement, watermark, rules)
+    if last.t is not None and watermark <= last.t:  # the event's own point (or a tie)
+        engagement_now = sum(last.engagement)
+    else:
+        engagement_now = _engagement(last.t, last.engagement, watermark, rules)
     if step.stage is _NEW and step.engaged and engagement_now >= rules.lifecycle.engaged_min_points:
         step.stage = _ENGAGED
         step.stage_reason = "engaged"
@@ -494,18 +497,22 @@ def _emit(
     A crossing in a stage where the threshold does not alert is consumed silently.
     """
     hold = min(rules.timing.alert_hold, rules.timing.allowed_lateness)
-    # With no hold, crossings before the new point were emitted when they happened.
-    scan_from = 0 if hold > 0.0 else (index if step.new_point is not None else len(points))
-    if scan_from >= len(points):
+    size = len(points)
+    if hold > 0.0:
+        scan_from = 0
+    elif step.new_point is None:
         return state.emitted, ()
-    if scan_from == len(points) - 1:
+    else:
+        # With no hold, crossings before the new point were emitted when they happened.
+        scan_from = index
+    if scan_from == size - 1:
         if not points[scan_from].fires:
             return state.emitted, ()
     elif not any(p.fires for p in points[scan_from:]):
         return state.emitted, ()
     emitted = list(state.emitted)
     alerts: list[Alert] = []
-    for j in range(scan_from, len(points)):
+    for j in range(scan_from, size):
         point = points[j]
         if not point.fires or (j >= settle_count and not _released(point.t, watermark, hold)):
             continue
@@ -659,7 +666,10 @@ def _lead_alert(
     attributes = attributes_before(state.settled, points, index + 1)
     for rule_id, fit_points in fit_contributions(attributes, rules):
         by_rule[rule_id] = by_rule.get(rule_id, 0.0) + fit_points
-    labels = {rule_id: rules.rule_label(rule_id) for rule_id in by_rule}
+    reasons = tuple(
+        Reason(rule_id, rules.rule_label(rule_id), points)
+        for rule_id, points in ranked(by_rule, rules.explain.top_reasons)
+    )
     engagement = sum(point.engagement)
     product = _primary_product(by_product)
     team = rules.routing.by_product.get(product) if product is not None else None
@@ -677,7 +687,7 @@ def _lead_alert(
         threshold=threshold.name,
         threshold_value=threshold.value,
         epoch=epoch,
-        reasons=top_reasons(by_rule, labels, rules.explain.top_reasons),
+        reasons=reasons,
         rules_version=rules.version,
         occurred_at=point.t,
         event_id=point.event_id,

@@ -386,9 +386,12 @@ def contributions_at(
     by_product: dict[str, float] = {}
     half_life_of = rules.category_half_life
     for kind, name, category, value, ref in entries:
-        decayed = value * decay_factor(at - ref, half_life_of.get(category))
+        half_life = half_life_of.get(category)
+        elapsed = at - ref
+        # value * decay_factor(elapsed, half_life), inlined: this runs for every entry
+        now = value * (1.0 if half_life is None or elapsed <= 0.0 else exp2(-elapsed / half_life))
         target = by_rule if kind == "rule" else by_product
-        target[name] = target.get(name, 0.0) + decayed
+        target[name] = target.get(name, 0.0) + now
     return by_rule, by_product
 
 
