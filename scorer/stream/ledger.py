@@ -22,6 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
 
+_MAX_IDLE_POLLS = 4  # x 500 ms without a record
+_READ_TIMEOUT_S = 30.0
+
 
 class AlertLedger:
     def __init__(self, topic: str, client_options: dict[str, Any]) -> None:
@@ -45,7 +48,18 @@ class AlertLedger:
             return
         async with self._lock:
             if partition not in self._ids:
-                self._ids[partition] = await self._read(partition)
+                try:
+                    self._ids[partition] = await asyncio.wait_for(
+                        self._read(partition), _READ_TIMEOUT_S
+                    )
+                except TimeoutError:
+                    # Stalling every lead of the partition is worse than the rare duplicate
+                    # alert this allows (downstream can still dedupe by alert id).
+                    log.error(
+                        "alert ledger of partition %d: not read within %.0f s; "
+                        "alerts re-emitted after a crash may repeat", partition, _READ_TIMEOUT_S,
+                    )  # fmt: skip
+                    self._ids[partition] = set()
 
     async def _read(self, partition: int) -> set[str]:
         tp = TopicPartition(self._topic, partition)
@@ -58,10 +72,21 @@ class AlertLedger:
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
             end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                for record in batch.get(tp, ()):
+            # Stop at the end offset, or when polls stop advancing: a broker may report an
+            # end offset past the last fetchable record (seen on Tansu after a producer was
+            # killed mid-request), and an endless read would stall the partition.
+            idle_polls = 0
+            while await consumer.position(tp) < end and idle_polls < _MAX_IDLE_POLLS:
+                batch = await consumer.getmany(tp, timeout_ms=500)
+                records = batch.get(tp, ())
+                idle_polls = 0 if records else idle_polls + 1
+                for record in records:
                     ids.add(str(orjson.loads(record.value)["alert_id"]))
+            if idle_polls >= _MAX_IDLE_POLLS:
+                log.warning(
+                    "alert ledger of partition %d: end offset %d not reached; using what was read",
+                    partition, end,
+                )  # fmt: skip
         finally:
             await consumer.stop()
         log.info("alert ledger of partition %d: %d alerts already published", partition, len(ids))
