@@ -281,8 +281,8 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     # Every point is at or before the watermark, so the last one holds the current values.
     last = points[-1] if points else state.settled
     fit_now = last.fit
-    if last.t is not None and watermark <= last.t:  # the event's own point (or a tie)
-        engagement_now = sum(last.engagement)
+    if last.t is not None and watermark <= last.t:  # the event's own point: no decay yet
+        engagement_now = sum(last.engagement)  # (what `_engagement` returns, without a call)
     else:
         engagement_now = _engagement(last.t, last.engagement, watermark, rules)
     if step.stage is _NEW and step.engaged and engagement_now >= rules.lifecycle.engaged_min_points:
@@ -416,6 +416,11 @@ def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
     return step
 
 
+# `_place` computes an in-order event's point directly instead of through `recompute`;
+# tests/property/test_fast_paths.py switches this off to compare both ways.
+_IN_ORDER_SHORTCUT = True
+
+
 def _place(
     state: LeadState, step: _Step, event: Event, watermark: float, rules: Rules
 ) -> tuple[tuple[Point, ...], int]:
@@ -430,10 +435,10 @@ def _place(
         return open_points, index
     key = (event.occurred_at, event.event_id)
     in_order = not open_points or not key < (open_points[-1].t, open_points[-1].event_id)
-    if in_order and not step.shifted and new_point.profile is None:
+    if in_order and not step.shifted and new_point.profile is None and _IN_ORDER_SHORTCUT:
         # The common case: the point goes last and no earlier point changes, so only its
-        # own values are computed, from the last point's (what `recompute` does for it).
-        # (`advance`, with the decayed values also giving the score before the event.)
+        # own values are computed from the last point's, as `recompute` would (`advance`).
+        # The decayed values also give the score just before the event, for `_changes`.
         last = open_points[-1] if open_points else state.settled
         t = new_point.t
         if last.t is None or t <= last.t:
@@ -473,7 +478,7 @@ def _settle_count(points: Sequence[Point], watermark: float, rules: Rules) -> in
     overflow = size - rules.timing.max_open_events
     horizon = watermark - rules.timing.allowed_lateness
     if size < SETTLE_BATCH or not points[SETTLE_BATCH - 1].t < horizon:
-        # Fewer than a batch of leading points are final: settle only the overflow.
+        # Points are in time order: fewer than a batch are final. Settle only the overflow.
         return overflow if overflow > 0 else 0
     count = SETTLE_BATCH
     while count < size and points[count].t < horizon:
@@ -718,27 +723,28 @@ def _changes(
     lead_id = old.lead_id
     version = rules.version
     changes: list[ScoreChange] = []
-    elapsed = as_of - event.occurred_at
-    for award in new_point.awards:
+    event_id, t = event.event_id, event.occurred_at
+    elapsed = as_of - t
+    for rule_id, category, raw, points, _ in new_point.awards:
         note = None
-        if award.points != award.raw:
-            rule = rules.rule_by_id.get(award.rule_id)
+        if points != raw:
+            rule = rules.rule_by_id.get(rule_id)
             note = "once_only" if rule is not None and rule.once else "capped"
-        factor = 1.0 if elapsed <= 0.0 else _decay_of(rules, award.category, elapsed)
+        factor = 1.0 if elapsed <= 0.0 else _decay_of(rules, category, elapsed)
         changes.append(
             ScoreChange(
                 lead_id,
-                event.event_id,
-                award.rule_id,
+                event_id,
+                rule_id,
                 version,
-                award.category,
-                award.raw,
-                award.points,
+                category,
+                raw,
+                points,
                 factor,
-                award.points * factor,
+                points * factor,
                 before,
                 after,
-                event.occurred_at,
+                t,
                 as_of,
                 note,
             )

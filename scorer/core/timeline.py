@@ -325,44 +325,57 @@ def _add_awards(
     added: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for point in points:
         at = point.t
-        for award in point.awards:
-            if award.points == 0.0:
+        for rule_id, category, _, points_awarded, product in point.awards:
+            if points_awarded == 0.0:
                 continue
-            entry = (award.points, at)
-            key = ("rule", award.rule_id, award.category)
-            if key in added:
-                added[key].append(entry)
-            else:
+            entry = (points_awarded, at)
+            key = ("rule", rule_id, category)
+            adds = added.get(key)
+            if adds is None:
                 added[key] = [entry]
-            if award.product is not None:
-                key = ("product", award.product, award.category)
-                if key in added:
-                    added[key].append(entry)
-                else:
+            else:
+                adds.append(entry)
+            if product is not None:
+                key = ("product", product, category)
+                adds = added.get(key)
+                if adds is None:
                     added[key] = [entry]
+                else:
+                    adds.append(entry)
     if not added:
         return ledger
     half_life_of = rules.category_half_life
     folded = [
-        acc if (adds := added.pop(acc[:3], None)) is None else _fold(acc, adds, half_life_of)
+        acc
+        if (adds := added.pop(acc[:3], None)) is None
+        else _fold(*acc, adds, 0, half_life_of.get(acc.category))
         for acc in ledger
     ]
     for (kind, name, category), adds in added.items():
-        first_points, first_at = adds[0]
-        start = Accumulator(kind, name, category, first_points, first_at)
-        folded.append(_fold(start, adds[1:], half_life_of) if len(adds) > 1 else start)
+        first_points, first_at = adds[0]  # a new entry starts at its first award
+        half_life = half_life_of.get(category)
+        folded.append(_fold(kind, name, category, first_points, first_at, adds, 1, half_life))
     return tuple(folded)
 
 
 def _fold(
-    acc: Accumulator, adds: list[tuple[float, float]], half_life_of: Mapping[str, float | None]
+    kind: str,
+    name: str,
+    category: str,
+    value: float,
+    ref: float,
+    adds: list[tuple[float, float]],
+    start: int,
+    half_life: float | None,
 ) -> Accumulator:
-    half_life = half_life_of.get(acc.category)
-    value, ref = acc.value, acc.ref
-    for points, at in adds:
-        value = value * decay_factor(at - ref, half_life) + points
+    """The entry (kind, name, category) at `value` as of `ref` after adds[start:]."""
+    for points, at in adds[start:] if start else adds:
+        elapsed = at - ref
+        # value * decay_factor(elapsed, half_life) + points, inlined
+        decay = 1.0 if half_life is None or elapsed <= 0.0 else exp2(-elapsed / half_life)
+        value = value * decay + points
         ref = at
-    return Accumulator(acc.kind, acc.name, acc.category, value, ref)
+    return Accumulator(kind, name, category, value, ref)
 
 
 def contributions_at(
