@@ -8,17 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.unit.core.test_sample_scenario import HAND_COMPUTED_ALERTS
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "data" / "sample-events.jsonl"
-HAND_COMPUTED_ALERTS = [
-    "lead:tanaka:warm:1",
-    "lead:suzuki:warm:1",
-    "lead:tanaka:mql:1",
-    "account:acct-acme:mqa:1",
-    "lead:ito:warm:1",
-    "lead:ito:mql:1",
-    "lead:ito:mql:2",
-]
 
 
 def _score_file(*args: str) -> list[dict[str, object]]:

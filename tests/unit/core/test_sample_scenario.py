@@ -15,6 +15,16 @@ ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "tests" / "data" / "sample-events.jsonl"
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
 ENVELOPE = {"event_id", "lead_id", "type", "occurred_at", "account_id"}
+# Worked out in the docstring of test_sample_replay_reproduces_the_hand_computed_alerts.
+HAND_COMPUTED_ALERTS = [
+    "lead:tanaka:warm:1",
+    "lead:suzuki:warm:1",
+    "lead:tanaka:mql:1",
+    "account:acct-acme:mqa:1",
+    "lead:ito:warm:1",
+    "lead:ito:mql:1",
+    "lead:ito:mql:2",
+]
 
 
 def read_events(path: Path) -> list[Event]:
@@ -74,15 +84,7 @@ def test_sample_replay_reproduces_the_hand_computed_alerts() -> None:
     """
     result = replay(read_events(SAMPLE), load_rules(DEFAULT_RULES))
 
-    assert result.alert_ids() == [
-        "lead:tanaka:warm:1",
-        "lead:suzuki:warm:1",
-        "lead:tanaka:mql:1",
-        "account:acct-acme:mqa:1",
-        "lead:ito:warm:1",
-        "lead:ito:mql:1",
-        "lead:ito:mql:2",
-    ]
+    assert result.alert_ids() == HAND_COMPUTED_ALERTS
     assert [(r.event_id, r.outcome) for r in result.rejected] == [
         ("acme-13", Outcome.INVALID_TRANSITION),
         ("globex-04", Outcome.DUPLICATE),
