@@ -81,6 +81,22 @@ class Settings(BaseSettings):
     redis_flush_interval_s: float = Field(
         0.2, gt=0, le=60, description="How often batched read-model writes go to Redis."
     )
+    time_scale: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description=(
+            "Multiplies the rules' scenario delays, inactivity periods, SLA deadlines and "
+            "cool-offs (not decay or caps); 0.0000115741 (1/86400) turns days into seconds "
+            "for demos and tests."
+        ),
+    )
+    timer_tick_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often a worker checks its partitions for due scenario and SLA timers.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Worker log level."
     )

@@ -27,6 +27,8 @@ SCORE_CHANGES = "leads.score-changes.v1"
 DEAD_LETTERS = "leads.dead-letters.v1"
 ACCOUNT_SIGNALS = "leads.account-signals.v1"
 REKEYED_EVENTS = "leads.rekeyed-events.v1"
+ACTIONS = "leads.actions.v1"
+TIMER_TICKS = "leads.timer-ticks.v1"
 
 
 class ContractError(Exception):
@@ -46,8 +48,8 @@ class TopicSpec:
 
     @property
     def keyed_by_entity(self) -> bool:
-        """Keyed by lead or account, so it must be co-partitioned with the tables."""
-        return self.key in {"lead_id", "account_id", "lead_id or account_id"}
+        """Keyed by lead or account (or a lead partition), so co-partitioned with the tables."""
+        return self.key in {"lead_id", "account_id", "lead_id or account_id", "partition number"}
 
     def kafka_configs(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup, "retention.ms": str(self.retention_ms)}

@@ -30,6 +30,7 @@ class ScorerMetrics(NamedTuple):
     event_lag_seconds: Histogram
     alerts: Counter
     alerts_suppressed: Counter
+    publish_retries: Counter
     dead_letters: Counter
     score_changes: Counter
     redis_writes: Counter
@@ -68,6 +69,11 @@ class ScorerMetrics(NamedTuple):
             alerts_suppressed=Counter(
                 "scorer_alerts_suppressed",
                 "Alerts not published again because their id is already on the hand-off topic.",
+                registry=registry,
+            ),
+            publish_retries=Counter(
+                "scorer_publish_retries",
+                "Alert or action sends the broker did not acknowledge in time (retried).",
                 registry=registry,
             ),
             dead_letters=Counter(

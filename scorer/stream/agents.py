@@ -37,11 +37,18 @@ def register(app: faust.App, ctx: ScorerContext) -> None:
         revoked = args[0] if args else kwargs.get("revoked", ())
         ctx.ledger.forget({tp.partition for tp in revoked})
 
+    async def stop_publisher(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await ctx.publisher.stop()
+
     # Faust's signal type wants a `BaseSignalT` keyword the receiver does not use.
     app.on_partitions_revoked.connect(forget_revoked_ledgers)  # type: ignore[arg-type]
+    app.on_before_shutdown.connect(stop_publisher)  # type: ignore[arg-type]
 
     @app.timer(ctx.settings.redis_flush_interval_s)
     async def flush_read_model() -> None:
+        tables: Any = app.tables
+        if tables.recovery.completed.is_set():
+            ctx.resync.step(assigned_partitions(app, ctx))
         await ctx.read_model.flush()
 
     @app.timer(5.0)
@@ -53,6 +60,13 @@ def register(app: faust.App, ctx: ScorerContext) -> None:
         hot = await ctx.read_model.hot_leads()
         if hot is not None:
             ctx.metrics.hot_leads.set(hot)
+
+
+def assigned_partitions(app: faust.App, ctx: ScorerContext) -> set[int]:
+    """Partitions of the keyed topics this worker owns (co-partitioned: one set for all)."""
+    consumer: Any = app.consumer
+    topic = ctx.account_signals.get_topic_name()
+    return {tp.partition for tp in consumer.assignment() if tp.topic == topic}
 
 
 def observe_consumer(app: faust.App, ctx: ScorerContext) -> None:

@@ -44,11 +44,15 @@ from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import EventDecoder, Rejection
 from scorer.stream.ledger import AlertLedger
 from scorer.stream.partitioning import owner_partition
+from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
+from scorer.stream.resync import ReadModelResync
 from scorer.stream.views import account_fields, is_hot, staged_lead
 
 log = logging.getLogger(__name__)
 
 _SOURCE_HEADER = "scorer.source-topic"
+_MAX_RETRY_DELAY_S = 30.0
+_PUBLISH_TIMEOUT_S = 15.0
 
 # Outcomes the core refuses to apply, and the dead-letter reason each one gets.
 _DEAD_LETTER_OUTCOMES = {
@@ -72,6 +76,15 @@ class Batch:
     accounts_to_stage: dict[str, AccountState] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Output:
+    """An alert or action to publish once: its id, its kind (a metric label), its record."""
+
+    output_id: str
+    kind: str
+    record: OutputRecord
+
+
 @dataclass(slots=True)
 class ScorerContext:
     settings: Settings
@@ -89,6 +102,8 @@ class ScorerContext:
     account_state_by_id: TableT[bytes, AccountState]
     decoders: dict[str, EventDecoder]
     ledger: AlertLedger
+    publisher: AckedPublisher
+    resync: ReadModelResync
 
     @classmethod
     def declare(
@@ -114,6 +129,10 @@ class ScorerContext:
 
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
+        lead_state_by_id = table("lead-state", "scorer.lead_state", LeadState.from_record)
+        account_state_by_id = table(
+            "account-state", "scorer.account_state", AccountState.from_record
+        )
         return cls(
             settings=settings,
             rules=rules,
@@ -126,14 +145,23 @@ class ScorerContext:
             handoff_alerts=topic(contract.HANDOFF_ALERTS),
             score_changes=topic(contract.SCORE_CHANGES),
             dead_letters=topic(contract.DEAD_LETTERS),
-            lead_state_by_id=table("lead-state", "scorer.lead_state", LeadState.from_record),
-            account_state_by_id=table(
-                "account-state", "scorer.account_state", AccountState.from_record
-            ),
+            lead_state_by_id=lead_state_by_id,
+            account_state_by_id=account_state_by_id,
             decoders={
                 settings.topic(s.name): EventDecoder(s, settings.max_event_bytes) for s in inputs
             },
             ledger=AlertLedger(settings.topic(contract.HANDOFF_ALERTS), client_options(settings)),
+            publisher=AckedPublisher(
+                client_options(settings), settings.kafka_max_batch_bytes, _PUBLISH_TIMEOUT_S
+            ),
+            resync=ReadModelResync(
+                lead_state_by_id,
+                account_state_by_id,
+                rules,
+                read_model,
+                settings.partitions,
+                clock,
+            ),
         )
 
     # -- batches -------------------------------------------------------------------------
@@ -190,17 +218,59 @@ class ScorerContext:
         alert id comes out and the ledger drops it) or the alert is already out.
         """
         now = self.clock()
-        pending = []
-        for key, partition, alert in alerts:
-            await self.ledger.ensure(partition)
-            if self.ledger.seen(partition, alert.alert_id):
-                self.metrics.alerts_suppressed.inc()
+        topic = self.handoff_alerts.get_topic_name()
+        outputs = [
+            Output(
+                alert.alert_id,
+                alert.kind,
+                OutputRecord(topic, partition, key, orjson.dumps(alert_message(alert, now))),
+            )
+            for key, partition, alert in alerts
+        ]
+        await self._publish_acked(
+            self.ledger, outputs, self.metrics.alerts, self.metrics.alerts_suppressed
+        )
+
+    async def _publish_acked(
+        self, ledger: AlertLedger, outputs: list[Output], published: Any, suppressed: Any
+    ) -> None:
+        """Send what the ledger has not seen; retry until the broker acknowledges it.
+
+        Never raises: an exception here would make Faust acknowledge the batch's events
+        (take_events acks in a `finally`) with their state unwritten, losing them. So a
+        broker that does not answer stalls the partition, loudly, until it does.
+        """
+        attempt = 0
+        while True:
+            fresh = []
+            for output in outputs:
+                partition = output.record.partition
+                await ledger.ensure(partition)
+                if ledger.seen(partition, output.output_id):
+                    if attempt == 0:
+                        suppressed.inc()
+                    continue
+                fresh.append(output)
+            if not fresh:
+                return
+            try:
+                await self.publisher.send_all([o.record for o in fresh])
+            except PublishFailed as exc:
+                attempt += 1
+                self.metrics.publish_retries.inc()
+                delay = min(_MAX_RETRY_DELAY_S, 0.5 * 2**attempt)
+                log.warning(
+                    "hand-off outputs not acknowledged (%s); retry %d in %.0f s",
+                    exc, attempt, delay,
+                )  # fmt: skip
+                # Some may have landed: read those partitions' ledgers again before resending.
+                ledger.forget({o.record.partition for o in fresh})
+                await asyncio.sleep(delay)
                 continue
-            value = orjson.dumps(alert_message(alert, now))
-            pending.append(await self.handoff_alerts.send(key=key, value=value, force=True))
-            self.ledger.record(partition, alert.alert_id)
-            self.metrics.alerts.labels(alert.kind).inc()
-        await asyncio.gather(*pending)
+            for output in fresh:
+                ledger.record(output.record.partition, output.output_id)
+                published.labels(output.kind).inc()
+            return
 
     # -- leads ---------------------------------------------------------------------------
 

@@ -27,8 +27,13 @@ _READ_TIMEOUT_S = 30.0
 
 
 class AlertLedger:
-    def __init__(self, topic: str, client_options: dict[str, Any]) -> None:
+    """Published ids of one output topic (alerts; scenario actions use one too)."""
+
+    def __init__(
+        self, topic: str, client_options: dict[str, Any], id_field: str = "alert_id"
+    ) -> None:
         self._topic = topic
+        self._id_field = id_field
         self._client_options = client_options
         self._ids: dict[int, set[str]] = {}
         self._lock = asyncio.Lock()
@@ -81,7 +86,7 @@ class AlertLedger:
                 records = batch.get(tp, ())
                 idle_polls = 0 if records else idle_polls + 1
                 for record in records:
-                    ids.add(str(orjson.loads(record.value)["alert_id"]))
+                    ids.add(str(orjson.loads(record.value)[self._id_field]))
             if idle_polls >= _MAX_IDLE_POLLS:
                 log.warning(
                     "alert ledger of partition %d: end offset %d not reached; using what was read",
@@ -89,5 +94,5 @@ class AlertLedger:
                 )  # fmt: skip
         finally:
             await consumer.stop()
-        log.info("alert ledger of partition %d: %d alerts already published", partition, len(ids))
+        log.info("ledger of %s[%d]: %d ids already published", self._topic, partition, len(ids))
         return ids

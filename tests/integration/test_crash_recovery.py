@@ -74,6 +74,7 @@ def test_a_killed_worker_restarts_without_losing_or_duplicating(
         wait_for(lambda: not missing_alerts(), 120, "every predicted alert after the restart")
     except AssertionError:
         print("missing:", sorted(missing_alerts()), "\n", second.metrics()[-3000:])
+        _print_tasks(second)
         raise
 
     def scores_match() -> list[str]:
@@ -84,10 +85,43 @@ def test_a_killed_worker_restarts_without_losing_or_duplicating(
             lambda: not scores_match(), 60, "every lead's and account's score to equal the replay"
         )
     except AssertionError:
-        print("differing:", scores_match())
+        _explain_differences(scores_match(), oracle, rules, settings, second)
         raise
     published = alert_ids()
     duplicates = [alert_id for alert_id, n in Counter(published).items() if n > 1]
     assert duplicates == []
     assert {a for a in published if a.startswith("lead:")} == expected
     assert second.process.exit_code() is None
+
+
+def _explain_differences(
+    subjects: list[str], oracle: Any, rules: Any, settings: Any, worker: WorkerProcess
+) -> None:
+    """On failure: what Redis, the worker's table and the replay each say per subject."""
+    import urllib.request
+
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    for subject in subjects:
+        kind = "lead" if subject.startswith("lead") else "account"
+        stored = client.hgetall(f"{settings.redis_key_prefix}{kind}:{subject}")
+        states = oracle.leads if kind == "lead" else oracle.accounts
+        state = states[subject]
+        at = float(stored.get("score_at", 0) or 0)
+        with urllib.request.urlopen(f"{worker.base_url}/{kind}s/{subject}", timeout=5) as r:  # noqa: S310
+            served = r.read().decode()[:1500]
+        print(f"--- {subject}: redis={stored}\n  replay at score_at={state.score_at(at, rules)}\n  worker={served}")
+
+
+def _print_tasks(worker: WorkerProcess) -> None:
+    """Where a stalled worker waits: mode's SIGUSR1 handler logs every asyncio task."""
+    import os
+    import signal
+
+    pid = worker.process.pid
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGUSR1)
+    time.sleep(2)  # the dump is written asynchronously by the worker
+    print(worker.log_text()[-20000:])

@@ -62,6 +62,9 @@ async def scorer_app(tmp_path: Any) -> tuple[ScorerApp, dict[str, Recorder]]:
     for name, recorder in recorders.items():
         setattr(ctx, name, _Wrapped(getattr(ctx, name), recorder))
     ctx.ledger = _EmptyLedger("unit.alerts", {})
+    ctx.publisher = _RecordingPublisher(  # type: ignore[assignment]
+        {ctx.handoff_alerts.get_topic_name(): recorders["handoff_alerts"]}
+    )
     # The test context delivers on an "<internal>" channel; decode it as web events.
     ctx.decoders["<internal>"] = ctx.decoders[settings.topic(contract.WEB_EVENTS)]
     return scorer, recorders
@@ -71,6 +74,22 @@ class _EmptyLedger(AlertLedger):
     """Starts empty instead of reading the hand-off topic (there is no broker here)."""
 
     async def ensure(self, partition: int) -> None:
+        return None
+
+
+class _RecordingPublisher:
+    """Acknowledges at once and records what an acked send would have published."""
+
+    def __init__(self, by_topic: dict[str, Recorder]) -> None:
+        self._by_topic = by_topic
+
+    async def send_all(self, records: Any) -> None:
+        for record in records:
+            self._by_topic[record.topic].send_soon(
+                key=record.key, value=record.value, partition=record.partition
+            )
+
+    async def stop(self) -> None:
         return None
 
 
@@ -209,3 +228,43 @@ async def test_an_exception_inside_scoring_is_dead_lettered_not_skipped(
     assert headers["scorer.error.detail"] == b"ZeroDivisionError"
     state = scorer.context.lead_state_by_id[lead.encode()]
     assert state.score_at(state.last_event_at, RULES).total == pytest.approx(60.0, abs=0.01)
+
+
+async def test_an_unacknowledged_alert_is_retried_without_publishing_it_twice(
+    scorer_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first send times out after the broker stored the alert anyway: the retry reads
+    the ledger again, finds it, and neither loses the state nor publishes it twice."""
+    from scorer.stream import handlers
+    from scorer.stream.publisher import PublishFailed
+
+    monkeypatch.setattr(handlers, "_MAX_RETRY_DELAY_S", 0.0)
+    scorer, _sent = scorer_app
+    lead = _lead_on_partition(0)
+    landed: list[Any] = []
+
+    class TimesOutOnce:
+        async def send_all(self, records: Any) -> None:
+            landed.extend(records)
+            if len(landed) == 1:
+                raise PublishFailed("TimeoutError after 1 records")
+
+        async def stop(self) -> None:
+            return None
+
+    class ReadsWhatLanded(AlertLedger):
+        async def ensure(self, partition: int) -> None:
+            if partition not in self._ids:
+                self._ids[partition] = {
+                    orjson.loads(r.value)["alert_id"] for r in landed if r.partition == partition
+                }
+
+    scorer.context.publisher = TimesOutOnce()  # type: ignore[assignment]
+    scorer.context.ledger = ReadsWhatLanded("unit.alerts", {})
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        for n in range(4):
+            await channel.put(_view(lead, n), key=lead.encode(), partition=0)
+    assert [orjson.loads(r.value)["kind"] for r in landed] == ["mql"]
+    assert scorer.context.lead_state_by_id[lead.encode()].stage == "mql"
+    assert scorer.registry.get_sample_value("scorer_publish_retries_total") == 1
