@@ -31,7 +31,12 @@ async def publish(settings: Settings, events: Iterable[SimEvent], *, real_time: 
     """Publish events keyed by lead id; in real time, each one at its event time."""
     from scorer.stream.admin import client_options
 
-    producer = AIOKafkaProducer(**client_options(settings), linger_ms=5, acks="all")
+    producer = AIOKafkaProducer(
+        **client_options(settings),
+        linger_ms=5,
+        acks="all",
+        max_batch_size=settings.kafka_max_batch_bytes,  # 1 on the embedded broker, see there
+    )
     await producer.start()
     count = 0
     try:

@@ -174,8 +174,17 @@ def run(coro: Any) -> Any:
 
 
 async def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
-    """Send (contract topic, key, value) messages and wait for the broker's acks."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    """Send (contract topic, key, value) messages and wait for the broker's acks.
+
+    Batches are as large as the settings allow: on the embedded broker that is one record,
+    because Tansu miscounts offsets after multi-record batches (its end offset then lags,
+    and a consumer group resuming mid-topic after a crash was seen to stop short).
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        max_batch_size=settings.kafka_max_batch_bytes,
+    )
     await producer.start()
     try:
         for topic, key, value in messages:
