@@ -125,13 +125,28 @@ def rules_check(file: Path) -> None:
     "--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Rules file (default: SCORER_RULES_FILE or rules/default.yaml).",
 )  # fmt: skip
-@click.option("--at", "as_of", default=None, help="Report scores at this RFC 3339 time.")
-def score_file(events: Path, rules_file: Path | None, as_of: str | None) -> None:
-    """Replay a JSONL file of events offline; print final scores and alerts as JSON lines."""
+@click.option(
+    "--at", "as_of", default=None, help="Report scores at this time (RFC 3339 or unix s)."
+)
+@click.option(
+    "--until",
+    default=None,
+    help="Fire scenario/SLA/inactivity timers due up to this time (RFC 3339 or unix seconds; "
+    "default: the latest event time).",
+)
+@click.option(
+    "--time-scale", type=float, default=1.0, show_default=True,
+    help="Multiply scenario delays, inactivity, SLA deadlines and cool-offs (1/86400: days -> s).",
+)  # fmt: skip
+def score_file(
+    events: Path, rules_file: Path | None, as_of: str | None, until: str | None, time_scale: float
+) -> None:
+    """Replay a JSONL file of events offline; print final scores, alerts and scenario
+    actions as JSON lines."""
     from scorer.replay_file import replay_file
 
     rules_path = rules_file or Settings.model_fields["rules_file"].default
-    for line in replay_file(events, rules_path, as_of):
+    for line in replay_file(events, rules_path, as_of, until, time_scale):
         click.echo(line)
 
 

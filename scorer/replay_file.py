@@ -3,12 +3,16 @@
 Lines are validated with the same models the worker uses; a line that fails validation
 is reported as an `invalid` record (with its line number) instead of stopping the run,
 just as the worker would dead-letter it.
+
+Scenario timers fire as the replay's clock (the latest event time) passes them, and at
+the end up to `--until`; `--time-scale` scales the hand-off loop's durations as
+SCORER_TIME_SCALE does for the worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -38,17 +42,40 @@ def read_events(path: Path) -> tuple[list[Event], list[dict[str, object]]]:
     return events, invalid
 
 
-def replay_file(path: Path, rules_path: Path, as_of: str | None = None) -> Iterator[str]:
-    """JSON lines: lead scores, account scores, alerts, rejected and invalid events."""
-    rules = load_rules(rules_path)
-    at = None
-    if as_of is not None:
-        try:
-            at = datetime.fromisoformat(as_of).timestamp()
-        except ValueError:
-            raise ConfigError(f"--at: expected an RFC 3339 time, got {as_of!r}") from None
+def parse_time(option: str, value: str) -> float:
+    """Unix seconds, or an RFC 3339 time (a time without offset is taken as UTC)."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"{option}: expected an RFC 3339 time or unix seconds, got {value!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def replay_file(
+    path: Path,
+    rules_path: Path,
+    as_of: str | None = None,
+    until: str | None = None,
+    time_scale: float = 1.0,
+) -> Iterator[str]:
+    """JSON lines: lead scores, account scores, alerts, actions, rejected and invalid
+    events. Timers fire up to `until` (default: the latest event time); scores are read
+    at `as_of` (default: that same time)."""
+    if not time_scale > 0:
+        raise ConfigError(f"--time-scale: must be positive, got {time_scale}")
+    rules = load_rules(rules_path, time_scale=time_scale)
+    at = None if as_of is None else parse_time("--at", as_of)
+    fire_until = None if until is None else parse_time("--until", until)
     events, invalid = read_events(path)
-    result = replay(events, rules)
+    result = replay(events, rules, until=fire_until)
     for record in result.to_records(at):
         yield orjson.dumps(record).decode()
     for record in invalid:

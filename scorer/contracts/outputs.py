@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.explain import ScoreChange
 
@@ -30,11 +31,17 @@ class ReasonModel(_Message):
 
 
 class HandoffAlert(_Message):
-    """A lead (MQL) or account (MQA) crossed a hand-off threshold upward."""
+    """A lead (MQL) or account (MQA) crossed a hand-off threshold upward, or a hand-off
+    got no sales feedback before its SLA deadline (kind `sla_breached`)."""
 
     type: Literal["alert"]
-    alert_id: str = Field(description="Deterministic: subject + threshold + crossing epoch.")
-    kind: str = Field(description="Threshold name: mql, mqa, warm, ...")
+    alert_id: str = Field(
+        description=(
+            "Deterministic: subject + threshold + crossing epoch; for sla_breached "
+            "lead:<id>:sla:<n>, n = the lead's hand-off number."
+        )
+    )
+    kind: str = Field(description="Threshold name (mql, mqa, warm, ...) or sla_breached.")
     subject: str = Field(description="lead:<id> or account:<id>")
     lead_id: str | None
     account_id: str | None
@@ -56,6 +63,50 @@ class HandoffAlert(_Message):
     contacts: list[str] = Field(description="Lead ids that contributed (accounts).")
     engaged_contacts: int
     roles: list[str] = Field(description="Buying-group roles covered (accounts).")
+    handoff_alert_id: str | None = Field(
+        default=None, description="sla_breached: the hand-off (MQL) alert that went unanswered."
+    )
+    deadline: str | None = Field(
+        default=None, description="sla_breached: the follow-up deadline (event time), RFC 3339."
+    )
+
+
+class ActionMessage(_Message):
+    """A scenario action the scorer decided; downstream tools execute it and dedupe by id.
+
+    Delivery is at-least-once (a worker restart may publish an action again, with the
+    same `action_id`).
+    """
+
+    type: Literal["action"]
+    action_id: str = Field(
+        description="Deterministic: action:<lead_id>:<scenario_id>:<n>:<kind>, n = nth trigger."
+    )
+    kind: Literal["send_email", "assign", "notify", "enroll_nurture"]
+    lead_id: str
+    account_id: str | None
+    scenario_id: str
+    params: dict[str, str] = Field(
+        description="The action's settings: template, team, queue, channel or program."
+    )
+    team: str | None = Field(description="Inside-sales team the lead routes to (assign: target).")
+    decided_at: str = Field(
+        description="Event time the decision is as of (trigger or due time), RFC 3339."
+    )
+    emitted_at: str = Field(description="When the worker published this action, RFC 3339.")
+    rules_version: str
+    reason: str = Field(description="The scenario's label.")
+    trigger: str = Field(
+        description="What started it: <event type>:<event id>, went_cold or cool_off."
+    )
+
+
+class TimerTick(_Message):
+    """Internal: a worker's clock tick for one of its lead partitions (fires due timers)."""
+
+    v: Literal[1]
+    partition: int = Field(ge=0)
+    now: float = Field(description="Wall clock of the sending worker, unix seconds.")
 
 
 class RuleChange(_Message):
@@ -109,6 +160,8 @@ class AccountSignalMessage(BaseModel):
 
 OUTPUT_MODEL_BY_SCHEMA: dict[str, Any] = {
     "handoff-alert.v1.schema.json": HandoffAlert,
+    "action.v1.schema.json": ActionMessage,
+    "timer-tick.v1.schema.json": TimerTick,
     "score-change.v1.schema.json": ScoreChangesMessage,
     "account-signal.v1.schema.json": AccountSignalMessage,
 }
@@ -118,7 +171,20 @@ def alert_message(alert: Alert, emitted_at: float) -> dict[str, object]:
     record = alert.to_record()
     record["occurred_at"] = rfc3339(alert.occurred_at)
     record["emitted_at"] = rfc3339(emitted_at)
+    if alert.deadline is not None:
+        record["deadline"] = rfc3339(alert.deadline)
     return record
+
+
+def action_message(action: Action, emitted_at: float) -> dict[str, object]:
+    record = action.to_record()
+    record["decided_at"] = rfc3339(action.decided_at)
+    record["emitted_at"] = rfc3339(emitted_at)
+    return record
+
+
+def timer_tick(partition: int, now: float) -> dict[str, object]:
+    return {"v": 1, "partition": partition, "now": now}
 
 
 def score_change_message(change: ScoreChange) -> dict[str, object]:

@@ -18,14 +18,20 @@ per lead, by lead sequence number, wins).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from scorer.core.alerts import Alert, account_alert_id
 from scorer.core.decay import decay_factor
+from scorer.core.events import FieldValue
 from scorer.core.explain import Reason
 from scorer.core.frozen import fast_init
+from scorer.core.routing import route
 from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
 from scorer.core.thresholds import Gate
+
+_NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
 
 RECORD_VERSION = 1
 
@@ -305,7 +311,8 @@ def _account_alert(
         default=None,
     )
     product = top_member.product if top_member is not None else None
-    team = rules.routing.by_product.get(product, None) if product else None
+    # An account has no lead attributes of its own: rules on product interest apply.
+    team = route(rules.routing, product, _NO_ATTRIBUTES)
     contacts = score.engaged_contacts[: rules.account.last_alert_contacts]
     return Alert(
         alert_id=account_alert_id(state.account_id, threshold.name, epoch),
@@ -325,7 +332,7 @@ def _account_alert(
         rules_version=rules.version,
         occurred_at=score.at,
         event_id=signal.event_id,
-        team=team or rules.routing.default_team,
+        team=team,
         product=product,
         contacts=contacts,
         engaged_contacts=len(score.engaged_contacts),

@@ -1,4 +1,5 @@
-"""Hand-off alerts (MQL, MQA and other named thresholds) with deterministic ids."""
+"""Hand-off alerts (MQL, MQA and other named thresholds) and SLA escalations, with
+deterministic ids."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ def account_alert_id(account_id: str, threshold: str, epoch: int) -> str:
     return f"account:{account_id}:{threshold}:{epoch}"
 
 
+SLA_BREACHED = "sla_breached"
+
+
+def sla_alert_id(lead_id: str, handoff: int) -> str:
+    """The escalation of the lead's `handoff`-th hand-off (at most one each)."""
+    return f"lead:{lead_id}:sla:{handoff}"
+
+
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Alert:
@@ -24,6 +33,10 @@ class Alert:
     `occurred_at` is the event time of the crossing; `event_id` the event that crossed it
     (for accounts: the lead event whose signal crossed it). `contacts` lists the lead ids
     that contributed (the lead itself for a lead alert).
+
+    Kind `sla_breached`: the hand-off `handoff_alert_id` got no accepted/rejected feedback
+    by `deadline` (event time); `occurred_at` is the deadline, `epoch` the hand-off number,
+    `team` the team that owned it, scores are as of the deadline.
     """
 
     alert_id: str
@@ -48,9 +61,11 @@ class Alert:
     contacts: tuple[str, ...] = ()
     engaged_contacts: int = 0
     roles: tuple[str, ...] = ()
+    handoff_alert_id: str | None = None
+    deadline: float | None = None
 
     def to_record(self) -> dict[str, object]:
-        return {
+        record: dict[str, object] = {
             "type": "alert",
             "alert_id": self.alert_id,
             "kind": self.kind,
@@ -75,3 +90,8 @@ class Alert:
             "engaged_contacts": self.engaged_contacts,
             "roles": list(self.roles),
         }
+        if self.handoff_alert_id is not None:
+            # Only escalations carry these; threshold alerts stay as they always were.
+            record["handoff_alert_id"] = self.handoff_alert_id
+            record["deadline"] = self.deadline
+        return record

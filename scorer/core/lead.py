@@ -25,6 +25,11 @@ means, and how it holds):
 * Not covered: sales feedback is a command, judged against the stage at arrival; account
   (MQA) alerts are evaluated as lead signals arrive (the account *score* itself is
   order-independent: it is recomputed from the members' latest signals).
+
+The hand-off loop (scenarios, timers, SLA, inactivity; see `scenarios.py`) runs after an
+event only when the event can matter to it: a feedback, a hand-off alert, a lead's first
+event, activity of a cold lead, or an event a scenario trigger / cancel condition
+matches. Every other event pays a couple of set lookups.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from scorer.core.account import LeadSignal
+from scorer.core.actions import Action
 from scorer.core.alerts import Alert, lead_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.dedup import NO_RECENT_IDS, RecentIds
@@ -51,6 +57,7 @@ from scorer.core.fit import (
 from scorer.core.frozen import fast_init
 from scorer.core.grade import grade as grade_of
 from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
+from scorer.core.routing import route
 from scorer.core.rules import EngagementRule, Rules, Stage
 from scorer.core.timecheck import future_problem, lateness_problem
 from scorer.core.timeline import (
@@ -66,6 +73,7 @@ from scorer.core.timeline import (
     settle,
     with_values,
 )
+from scorer.core.timers import NO_LOOP, Handoff, HandoffLoop, ScenarioMark, Timer, spent
 
 
 class Outcome(StrEnum):
@@ -97,6 +105,16 @@ class Score:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class LeadState:
+    """A lead's scoring trajectory, lifecycle stage and hand-off loop memory.
+
+    Hand-off loop fields (defaulted, so records written before them still load):
+    `last_active_at` (event time of the latest activity: the inactivity clock, tracked
+    when the rules set an inactivity period) and `loop` (see `timers.HandoffLoop`), read
+    through the properties `timers` (sorted by due time), `scenarios` (per scenario id:
+    trigger count, last firing, cancel memory), `cycle` (+1 at every recycle),
+    `cold_since`, `team` (team of the current hand-off) and `handoff`.
+    """
+
     lead_id: str
     rules_version: str
     settled: Settled
@@ -121,6 +139,8 @@ class LeadState:
     role: str | None = None
     company_fit: float = 0.0
     fit_rules: tuple[str, ...] = ()
+    last_active_at: float | None = None
+    loop: HandoffLoop = NO_LOOP
 
     @classmethod
     def new(cls, lead_id: str, rules: Rules) -> LeadState:
@@ -141,6 +161,30 @@ class LeadState:
     @property
     def watermark(self) -> float | None:
         return self.last_event_at
+
+    @property
+    def timers(self) -> tuple[Timer, ...]:
+        return self.loop.timers
+
+    @property
+    def scenarios(self) -> Mapping[str, ScenarioMark]:
+        return self.loop.marks
+
+    @property
+    def cycle(self) -> int:
+        return self.loop.cycle
+
+    @property
+    def cold_since(self) -> float | None:
+        return self.loop.cold_since
+
+    @property
+    def team(self) -> str | None:
+        return self.loop.team
+
+    @property
+    def handoff(self) -> Handoff | None:
+        return self.loop.handoff
 
     @property
     def attributes(self) -> Mapping[str, FieldValue]:
@@ -167,6 +211,14 @@ class LeadState:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class LeadUpdate:
+    """What one event (or one `fire_due`) did to a lead.
+
+    `alerts` holds threshold alerts and `sla_breached` escalations; `actions` the scenario
+    actions decided; `feedback_after_s` is set on the first accepted/rejected feedback
+    after a hand-off (event-time seconds since the hand-off); `cold_change` is
+    (was cold, is cold) when the lead went cold or warmed up again.
+    """
+
     state: LeadState
     outcome: Outcome
     reason: str | None = None
@@ -174,6 +226,9 @@ class LeadUpdate:
     alerts: tuple[Alert, ...] = ()
     stage_change: tuple[str, str] | None = None
     account_signal: LeadSignal | None = None
+    actions: tuple[Action, ...] = ()
+    feedback_after_s: float | None = None
+    cold_change: tuple[bool, bool] | None = None
 
 
 def _last_values(
@@ -259,9 +314,17 @@ class _Step:
 
 
 def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float) -> LeadUpdate:
-    """Score one event for its lead. `now` is processing time, used only for future skew."""
+    """Score one event for its lead. `now` is processing time, used only for future skew.
+
+    Timers are not fired here (see `scenarios.fire_due`), so an update never depends on
+    when it is processed beyond the future-skew check.
+    """
     if state is None:
         state = LeadState.new(event.lead_id, rules)
+        if event.kind in FEEDBACK_KINDS:
+            # Sales feedback answers a hand-off; for a lead never seen it is a wrong id or
+            # a feedback that overtook the lead's events, never a reason to create a lead.
+            return _rejected(state, Outcome.INVALID_TRANSITION, "unknown lead: no state yet")
     elif state.rules_version != rules.version:
         from scorer.core.migrate import migrate_lead
 
@@ -272,7 +335,22 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     step = _plan(state, event, rules)
     if isinstance(step, str):
         return _rejected(state, Outcome.INVALID_TRANSITION, step)
+    return _commit(state, event, step, rules)
 
+
+def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot path
+    state: LeadState,
+    event: Event,
+    step: _Step,
+    rules: Rules,
+    remember: bool = True,
+    loop: bool = True,
+) -> LeadUpdate:
+    """Apply a planned step at the event's time: trajectory, alerts, stage, outputs.
+
+    `fire_due` also recycles through here, with a synthetic event it neither remembers
+    (`remember`) nor hands to the loop (`loop`: it runs the loop itself).
+    """
     t = event.occurred_at
     last_event_at = state.last_event_at
     # max(last_event_at, t), keeping the first of equal values like `max` does.
@@ -298,7 +376,16 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     if event.account_id is not None and (account_at is None or t >= account_at):
         account_id, account_at = event.account_id, t
     last_engaged_at, product = _interest(state, step, t)
-    recent = state.recent_ids.add(event.event_id, rules.explain.recent_event_ids)
+    recent = (
+        state.recent_ids.add(event.event_id, rules.explain.recent_event_ids)
+        if remember
+        else state.recent_ids
+    )
+    kind = event.kind
+    last_active_at = state.last_active_at
+    activity = kind in rules.activity_kinds
+    if activity and last_active_at is not None and t > last_active_at:
+        last_active_at = t
 
     role, company_fit, fit_rules = state.role, state.company_fit, state.fit_rules
     if step.new_point is not None and step.new_point.profile is not None:
@@ -337,9 +424,11 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         role,
         company_fit,
         fit_rules,
+        last_active_at,
+        state.loop,
     )
     before_stage = state.stage
-    return LeadUpdate(
+    update = LeadUpdate(
         new_state,
         _APPLIED,
         step.transition.reason if step.transition is not None else None,
@@ -348,6 +437,25 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         (before_stage, stage) if stage != before_stage else None,
         None if account_id is None else _signal(new_state, event),
     )
+    if not loop:
+        return update
+    if (
+        kind in FEEDBACK_KINDS
+        or alerts
+        or (state.last_active_at is None and rules.inactivity is not None)
+        or (activity and state.loop.cold_since is not None)
+        or (rules.state_scenarios and (step.new_point is not None or stage != before_stage))
+    ):
+        return _loop.after_event(state, update, event, step.transition, rules)
+    plans = rules.loop_matchers.get(kind)
+    if plans is not None:
+        fields = event.fields
+        for scenario, matcher in plans:
+            if (matcher is None or matcher(fields)) and (
+                scenario is None or not spent(state.loop, scenario, stage)
+            ):
+                return _loop.after_event(state, update, event, step.transition, rules)
+    return update
 
 
 def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpdate | None:
@@ -677,7 +785,7 @@ def _lead_alert(
     )
     engagement = sum(point.engagement)
     product = _primary_product(by_product)
-    team = rules.routing.by_product.get(product) if product is not None else None
+    team = route(rules.routing, product, attributes)
     return Alert(
         alert_id=lead_alert_id(state.lead_id, threshold.name, epoch),
         kind=threshold.name,
@@ -696,7 +804,7 @@ def _lead_alert(
         rules_version=rules.version,
         occurred_at=point.t,
         event_id=point.event_id,
-        team=team or rules.routing.default_team,
+        team=team,
         product=product,
         contacts=(state.lead_id,),
     )
@@ -882,3 +990,48 @@ def restated_signal(state: LeadState, event: Event) -> LeadSignal | None:
     already seen, so restating is harmless otherwise.
     """
     return _signal(state, event) if state.account_id is not None else None
+
+
+def with_loop(state: LeadState, last_active_at: float | None, loop: HandoffLoop) -> LeadState:
+    """`state` with other loop fields: `dataclasses.replace` without its per-field
+    getattr and keyword overhead (the loop runs this for every event it handles)."""
+    return LeadState(
+        state.lead_id,
+        state.rules_version,
+        state.settled,
+        state.stage,
+        state.stage_reason,
+        state.account_id,
+        state.account_at,
+        state.last_event_at,
+        state.fit,
+        state.grade,
+        state.open,
+        state.caps,
+        state.once,
+        state.emitted,
+        state.threshold_names,
+        state.category_names,
+        state.recent_ids,
+        state.changes,
+        state.seq,
+        state.last_engaged_at,
+        state.product,
+        state.role,
+        state.company_fit,
+        state.fit_rules,
+        last_active_at,
+        loop,
+    )
+
+
+def route_lead(state: LeadState, rules: Rules) -> str | None:
+    """The team a lead belongs to now: its current hand-off's team, else where the
+    routing rules send its latest product interest and attributes."""
+    if state.handoff is not None:
+        return state.team
+    return route(rules.routing, state.product, state.attributes)
+
+
+# The loop module imports this one; bound last so either can be imported first.
+import scorer.core.scenarios as _loop  # noqa: E402

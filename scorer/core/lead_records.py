@@ -1,4 +1,9 @@
-"""`LeadState` to and from a JSON-ready record (`"v": 1`, `"type": "lead_state"`)."""
+"""`LeadState` to and from a JSON-ready record (`"v": 1`, `"type": "lead_state"`).
+
+Fields added after the first release (the hand-off loop: `timers`, `scenarios`, `cycle`,
+`last_active_at`, `cold_since`, `team`, `handoff`) are optional when reading, with the
+defaults of `LeadState`, so changelogs written before them still recover.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from scorer.core.records import (
 )
 from scorer.core.thresholds import Gate
 from scorer.core.timeline import Accumulator, Award, Point, Settled
+from scorer.core.timers import Handoff, HandoffLoop, ScenarioMark, Timer
 
 
 def lead_to_record(state: LeadState) -> dict[str, object]:
@@ -61,6 +67,14 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
         "caps": {rule: [e.to_list() for e in log] for rule, log in state.caps.items()},
         "once": {rule: [t, event_id] for rule, (t, event_id) in state.once.items()},
         "changes": [c.to_record() for c in state.changes],
+        # The loop memory is stored flat, next to the rest.
+        "timers": [t.to_list() for t in state.timers],
+        "scenarios": {sid: mark.to_list() for sid, mark in state.scenarios.items()},
+        "cycle": state.cycle,
+        "last_active_at": state.last_active_at,
+        "cold_since": state.cold_since,
+        "team": state.team,
+        "handoff": None if state.handoff is None else state.handoff.to_record(),
     }
 
 
@@ -107,6 +121,11 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         for rule, log in caps_raw.items()
     }
     once = {str(rule): (float(v[0]), str(v[1])) for rule, v in once_raw.items()}
+    marks_raw = raw.get("scenarios") or {}
+    if not isinstance(marks_raw, dict):
+        raise ValueError("lead_state.scenarios must be an object")
+    handoff_raw = raw.get("handoff")
+    cycle = raw.get("cycle", 0)
     return LeadState(
         lead_id=str(raw["lead_id"]),
         rules_version=str(raw["rules_version"]),
@@ -132,7 +151,22 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         role=opt_str(raw, "role"),
         company_fit=req_float(raw, "company_fit"),
         fit_rules=tuple(str(r) for r in req_list(raw, "fit_rules")),
+        last_active_at=opt_float(raw, "last_active_at"),
+        loop=HandoffLoop(
+            timers=tuple(sorted(Timer.from_list(t) for t in _opt_list(raw, "timers"))),
+            marks=MappingProxyType(
+                {str(sid): ScenarioMark.from_list(m) for sid, m in marks_raw.items()}
+            ),
+            cycle=req_int({"cycle": cycle}, "cycle"),
+            cold_since=opt_float(raw, "cold_since"),
+            team=opt_str(raw, "team"),
+            handoff=None if handoff_raw is None else Handoff.from_record(handoff_raw),
+        ),
     )
+
+
+def _opt_list(raw: Mapping[str, object], key: str) -> list[Any]:
+    return [] if raw.get(key) is None else req_list(raw, key)
 
 
 def _point_from(raw: Any) -> Point:

@@ -2,8 +2,10 @@
 
 Sales feedback events are commands: they are checked against the stage the lead is in when
 they arrive and refused (outcome `invalid_transition`) when they do not fit, so a
-`feedback.qualified` for a lead sales never accepted cannot skip SAL. Score-driven moves
-(new → engaged, → mql) happen when the engine emits the matching alert.
+`feedback.qualified` for a lead sales never accepted cannot skip SAL. Feedback for a lead
+the scorer has no state for is refused too. Score-driven moves (new → engaged, → mql)
+happen when the engine emits the matching alert; lost → recycled after
+`lifecycle.lost_cool_off` happens when that timer fires.
 """
 
 from __future__ import annotations
@@ -71,5 +73,12 @@ def decide_feedback(
     if target is Stage.RECYCLED:
         return Transition(stage, Stage.RECYCLED, f"rejected by sales{said}", recycle=True)
     if target is Stage.LOST and lifecycle.recycle_lost:
-        return Transition(stage, Stage.RECYCLED, f"lost{said}, recycled", recycle=True)
+        # With a cool-off it stays lost until a timer recycles it (scenarios.fire_due).
+        at_once = lifecycle.lost_cool_off <= 0.0
+        return Transition(
+            stage,
+            Stage.RECYCLED if at_once else Stage.LOST,
+            f"lost{said}, recycled" if at_once else f"lost{said}",
+            recycle=at_once,
+        )
     return Transition(stage, target, f"{kind.value.partition('.')[2]}{said}", recycle=False)

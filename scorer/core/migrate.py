@@ -4,6 +4,11 @@ Points already earned are kept (they were earned under the rules of their day, a
 score change names that version); fit is re-evaluated with the new fit rules; thresholds
 and categories are matched by name (a new threshold starts armed, a removed category's
 engagement is dropped). Re-scoring history under new rules is the job of `replay`.
+
+Hand-off loop: scenarios are matched by id (timers and marks of a removed scenario are
+dropped; a pending timer keeps the delay it was armed with); the inactivity timer is
+re-armed with the new period (or dropped without one); SLA timers are dropped without an
+SLA, else kept with their deadline.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from scorer.core.lead import LeadState
 from scorer.core.rules import Rules
 from scorer.core.thresholds import Gate
 from scorer.core.timeline import Point, Settled, recompute
+from scorer.core.timers import INACTIVITY, SCENARIO, SLA, HandoffLoop, Timer
 
 
 def _remap_vector(
@@ -81,4 +87,24 @@ def migrate_lead(state: LeadState, rules: Rules) -> LeadState:
         threshold_names=tuple(t.name for t in rules.thresholds),
         category_names=tuple(c.name for c in rules.categories),
         caps=MappingProxyType({k: v for k, v in state.caps.items() if k in rules.rule_by_id}),
+        loop=_migrate_loop(state, rules),
+    )
+
+
+def _migrate_loop(state: LeadState, rules: Rules) -> HandoffLoop:
+    loop = state.loop
+    known = rules.scenario_by_id
+    timers = [
+        t
+        for t in loop.timers
+        if (t.kind != SCENARIO or t.ref in known)
+        and t.kind != INACTIVITY
+        and (t.kind != SLA or rules.sla is not None)
+    ]
+    last = state.last_active_at
+    if rules.inactivity is not None and last is not None and loop.cold_since is None:
+        timers.append(Timer(last + rules.inactivity.after, INACTIVITY, "", 0, last, "rules"))
+    return loop._replace(
+        timers=tuple(sorted(timers)),
+        marks=MappingProxyType({k: v for k, v in loop.marks.items() if k in known}),
     )

@@ -1,22 +1,28 @@
 """Offline replay: the same core calls the streaming worker makes, in file order.
 
-For every event: `apply_event` on its lead, then, when the update carries an account
-signal, `apply_lead_signal` on that account. With `now=None` the processing time of each
-event is the latest event time seen so far (offline, time comes from the events), so a
-file replays identically anywhere.
+For every event: first `fire_due` on every lead with a timer due at the processing time
+(earliest due first, from a heap of `next_due`), then `apply_event` on the event's lead;
+whenever an update carries an account signal, `apply_lead_signal` on that account. At
+the end, timers due at `until` (default: the latest event time) fire too.
+
+With `now=None` the processing time of each event is the latest event time seen so far
+(offline, time comes from the events), so a file replays identically anywhere.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from scorer.core.account import AccountScore, AccountState, apply_lead_signal
+from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
 from scorer.core.explain import ScoreChange
-from scorer.core.lead import LeadState, Outcome, Score, apply_event, score_at
+from scorer.core.lead import LeadState, LeadUpdate, Outcome, Score, apply_event, score_at
 from scorer.core.rules import Rules
+from scorer.core.scenarios import fire_due, next_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +50,10 @@ class ReplayResult:
     alerts: list[Alert] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     changes: list[ScoreChange] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     last_event_at: float | None = None
+    # The time timers were last fired at (the replay's "as of"); None before any.
+    until: float | None = None
 
     def scores_at(self, t: float | None = None) -> dict[str, Score]:
         """Every lead's score at `t` (default: the latest event time replayed)."""
@@ -61,8 +70,13 @@ class ReplayResult:
     def alert_ids(self) -> list[str]:
         return [a.alert_id for a in self.alerts]
 
+    def action_ids(self) -> list[str]:
+        return [a.action_id for a in self.actions]
+
     def to_records(self, t: float | None = None) -> list[dict[str, object]]:
-        """Final lead scores, account scores and alerts as JSON-ready dicts."""
+        """Final lead scores, account scores, alerts, actions and rejected events as
+        JSON-ready dicts; scores are read at `t` (default: `until`, else the latest event
+        time)."""
         at = self._at(t)
         records: list[dict[str, object]] = []
         for lead_id, score in self.scores_at(at).items():
@@ -97,21 +111,58 @@ class ReplayResult:
                 }
             )
         records.extend(a.to_record() for a in self.alerts)
+        records.extend(a.to_record() for a in self.actions)
         records.extend(r.to_record() for r in self.rejected)
         return records
 
     def _at(self, t: float | None) -> float:
         if t is not None:
             return t
+        if self.until is not None and (
+            self.last_event_at is None or self.until > self.last_event_at
+        ):
+            return self.until
         return 0.0 if self.last_event_at is None else self.last_event_at
 
 
-def replay(events: Iterable[Event], rules: Rules, now: float | None = None) -> ReplayResult:
+class _Timers:
+    """Which lead fires next: a heap of (next_due, lead id). A lead's entry is pushed
+    whenever its next due time changes; entries that no longer match are skipped."""
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, str]] = []
+        self.due: dict[str, float] = {}
+
+    def track(self, state: LeadState) -> None:
+        due = next_due(state)
+        if due is None:
+            self.due.pop(state.lead_id, None)
+        elif self.due.get(state.lead_id) != due:
+            self.due[state.lead_id] = due
+            heapq.heappush(self.heap, (due, state.lead_id))
+
+    def pop_due(self, now: float) -> str | None:
+        heap = self.heap
+        while heap and heap[0][0] <= now:
+            due, lead_id = heapq.heappop(heap)
+            if self.due.get(lead_id) == due:
+                del self.due[lead_id]
+                return lead_id
+        return None
+
+
+def replay(
+    events: Iterable[Event], rules: Rules, now: float | None = None, until: float | None = None
+) -> ReplayResult:
+    """Replay `events` in order; `until` is the time timers are fired up to at the end
+    (default: the latest event time, or `now` when given)."""
     result = ReplayResult(rules=rules)
+    timers = _Timers()
     latest: float | None = None
     for event in events:
         latest = event.occurred_at if latest is None else max(latest, event.occurred_at)
         processing_time = latest if now is None else now
+        _fire(result, timers, processing_time)
         update = apply_event(result.leads.get(event.lead_id), event, rules, processing_time)
         if update.outcome is not Outcome.APPLIED:
             result.rejected.append(
@@ -123,14 +174,31 @@ def replay(events: Iterable[Event], rules: Rules, now: float | None = None) -> R
             if result.last_event_at is None
             else max(result.last_event_at, event.occurred_at)
         )
-        result.leads[event.lead_id] = update.state
-        result.alerts.extend(update.alerts)
-        result.changes.extend(update.changes)
-        signal = update.account_signal
-        if signal is not None:
-            account_update = apply_lead_signal(
-                result.accounts.get(signal.account_id), signal, rules, processing_time
-            )
-            result.accounts[signal.account_id] = account_update.state
-            result.alerts.extend(account_update.alerts)
+        _record(result, update, processing_time)
+        timers.track(update.state)
+    final = until if until is not None else (now if now is not None else latest)
+    if final is not None:
+        _fire(result, timers, final)
+        result.until = final
     return result
+
+
+def _fire(result: ReplayResult, timers: _Timers, now: float) -> None:
+    while (lead_id := timers.pop_due(now)) is not None:
+        update = fire_due(result.leads[lead_id], result.rules, now)
+        _record(result, update, now)
+        timers.track(update.state)
+
+
+def _record(result: ReplayResult, update: LeadUpdate, processing_time: float) -> None:
+    result.leads[update.state.lead_id] = update.state
+    result.alerts.extend(update.alerts)
+    result.changes.extend(update.changes)
+    result.actions.extend(update.actions)
+    signal = update.account_signal
+    if signal is not None:
+        account_update = apply_lead_signal(
+            result.accounts.get(signal.account_id), signal, result.rules, processing_time
+        )
+        result.accounts[signal.account_id] = account_update.state
+        result.alerts.extend(account_update.alerts)

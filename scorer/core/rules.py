@@ -3,12 +3,16 @@
 Durations are seconds; half-lives of `None` mean "never decays" (used for penalties such
 as a hard bounce that should not fade). Derived lookup tables are computed once here so
 scoring an event does no rule scanning beyond the rules for its event kind.
+
+The hand-off loop (scenarios, inactivity, SLA, the lost cool-off) is described here too;
+its durations are the only ones `with_time_scale` touches, so a test can make "2 days"
+last two seconds without changing how a lead scores.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
@@ -132,12 +136,128 @@ class Lifecycle:
     recycle_factor: float = 0.0
     recycle_lost: bool = True
     disqualify_reasons: frozenset[str] = frozenset()
+    # With recycle_lost, a lost lead stays `lost` this long before it is recycled (a
+    # timer); 0 recycles at once.
+    lost_cool_off: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRule:
+    """Leads whose product interest is one of `products` (any, if empty) and whose
+    attributes match `when` (region, account owner, company size ...) go to `team`."""
+
+    team: str
+    products: frozenset[str] = frozenset()
+    when: Condition = ALWAYS
 
 
 @dataclass(frozen=True, slots=True)
 class Routing:
+    """Which inside-sales team gets a lead: the first matching rule, else the team of the
+    product interest, else the default team (see `scorer.core.routing.route`)."""
+
     default_team: str | None = None
     by_product: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    rules: tuple[RoutingRule, ...] = ()
+
+
+class ActionKind(StrEnum):
+    """What a scenario asks downstream tools to do (the scorer decides, they execute)."""
+
+    SEND_EMAIL = "send_email"
+    ASSIGN = "assign"
+    NOTIFY = "notify"
+    ENROLL_NURTURE = "enroll_nurture"
+
+
+class TriggerKind(StrEnum):
+    EVENT = "event"  # an applied event of a kind, with field conditions
+    STATE = "state"  # stage and/or score condition, checked after each scoring event
+    WENT_COLD = "went_cold"  # the inactivity period elapsed without activity
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioAction:
+    kind: ActionKind
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class EventMatch:
+    on: frozenset[EventKind]
+    when: Condition = ALWAYS
+
+
+@dataclass(frozen=True, slots=True)
+class StateCheck:
+    """Stage and score conditions on a lead, read at one moment of event time.
+
+    `stages` None means any stage; scores are read with decay up to that moment.
+    """
+
+    stages: frozenset[Stage] | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    basis: ScoreBasis = ScoreBasis.TOTAL
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Trigger -> optional delay -> re-checked conditions -> actions.
+
+    Repeat policy: with `cooldown` None a scenario fires at most once per lead per
+    lifecycle cycle (recycling starts a new cycle); with a cooldown it may fire again
+    once `cooldown` has passed since it last fired. While a delayed trigger is pending,
+    further triggers of the same scenario are ignored.
+    """
+
+    id: str
+    trigger: TriggerKind
+    actions: tuple[ScenarioAction, ...]
+    event: EventMatch | None = None
+    state: StateCheck | None = None
+    delay: float = 0.0
+    # A pending delayed trigger is dropped by an event matching one of these whose event
+    # time lies between the trigger and the due time ("unless ... meanwhile").
+    unless: tuple[EventMatch, ...] = ()
+    # Checked when triggered and again at the due time (as of the due time).
+    require: StateCheck | None = None
+    cooldown: float | None = None
+    label: str = ""
+
+
+DEFAULT_ACTIVITY = frozenset(
+    {
+        EventKind.PAGE_VIEW,
+        EventKind.CONTENT_DOWNLOAD,
+        EventKind.FORM_SUBMIT,
+        EventKind.EMAIL_OPEN,
+        EventKind.EMAIL_CLICK,
+        EventKind.SEMINAR_REGISTERED,
+        EventKind.SEMINAR_ATTENDED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Inactivity:
+    """A lead with no `activity` event for `after` seconds goes cold (once per stretch)."""
+
+    after: float
+    activity: frozenset[EventKind] = DEFAULT_ACTIVITY
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    """Follow-up deadline after a hand-off (MQL), per team, else `follow_up`."""
+
+    follow_up: float
+    by_team: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def deadline_for(self, team: str | None) -> float:
+        if team is not None:
+            return self.by_team.get(team, self.follow_up)
+        return self.follow_up
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +324,9 @@ class Rules:
     explain: Explain = Explain()
     account: AccountRules = AccountRules()
     description: str = ""
+    scenarios: tuple[Scenario, ...] = ()
+    inactivity: Inactivity | None = None
+    sla: Sla | None = None
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
     half_lives: tuple[float | None, ...] = field(init=False, compare=False, repr=False)
@@ -221,6 +344,24 @@ class Rules:
     # Fit rules and buying-group roles with their compiled conditions, in rules order.
     fit_plans: tuple[tuple[FitRule, Matcher], ...] = field(init=False, compare=False, repr=False)
     role_plans: tuple[tuple[str, Matcher], ...] = field(init=False, compare=False, repr=False)
+    # Hand-off loop lookups (see `_loop_lookups`).
+    scenario_by_id: Mapping[str, Scenario] = field(init=False, compare=False, repr=False)
+    trigger_plans: Mapping[EventKind, tuple[tuple[Scenario, Matcher | None], ...]] = field(
+        init=False, compare=False, repr=False
+    )
+    unless_plans: Mapping[EventKind, tuple[tuple[str, Matcher | None], ...]] = field(
+        init=False, compare=False, repr=False
+    )
+    # Per event kind, every (scenario, matcher) that can send an event to the loop: the
+    # scenario of a trigger (to skip one that cannot fire again), None for a cancel.
+    loop_matchers: Mapping[EventKind, tuple[tuple[Scenario | None, Matcher | None], ...]] = field(
+        init=False, compare=False, repr=False
+    )
+    state_scenarios: tuple[Scenario, ...] = field(init=False, compare=False, repr=False)
+    cold_scenarios: tuple[Scenario, ...] = field(init=False, compare=False, repr=False)
+    activity_kinds: frozenset[EventKind] = field(init=False, compare=False, repr=False)
+    # Thresholds whose crossing hands the lead to sales (they move it to `mql`).
+    handoff_thresholds: frozenset[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         index = {c.name: i for i, c in enumerate(self.categories)}
@@ -277,6 +418,64 @@ class Rules:
         object.__setattr__(
             self, "role_plans", tuple((r.name, r.when.matcher()) for r in self.account.roles)
         )
+        self._loop_lookups()
+
+    def _loop_lookups(self) -> None:
+        ids = [s.id for s in self.scenarios]
+        if len(set(ids)) != len(ids):
+            raise ValueError("scenario ids must be unique")
+        triggers: dict[EventKind, list[tuple[Scenario, Matcher | None]]] = {}
+        unless: dict[EventKind, list[tuple[str, Matcher | None]]] = {}
+        for scenario in self.scenarios:
+            if scenario.trigger is TriggerKind.WENT_COLD and self.inactivity is None:
+                raise ValueError(f"scenario {scenario.id}: went_cold needs an inactivity period")
+            if scenario.unless and scenario.delay <= 0.0:
+                raise ValueError(f"scenario {scenario.id}: unless needs a delay")
+            if scenario.event is not None and scenario.trigger is TriggerKind.EVENT:
+                matcher = _matcher(scenario.event.when)
+                for kind in sorted(scenario.event.on):
+                    triggers.setdefault(kind, []).append((scenario, matcher))
+            for match in scenario.unless:
+                matcher = _matcher(match.when)
+                for kind in sorted(match.on):
+                    unless.setdefault(kind, []).append((scenario.id, matcher))
+        loop: dict[EventKind, tuple[tuple[Scenario | None, Matcher | None], ...]] = {}
+        for kind in {*triggers, *unless}:
+            loop[kind] = (
+                *triggers.get(kind, ()),
+                *((None, matcher) for _, matcher in unless.get(kind, ())),
+            )
+        object.__setattr__(
+            self, "scenario_by_id", MappingProxyType({s.id: s for s in self.scenarios})
+        )
+        object.__setattr__(
+            self, "trigger_plans", MappingProxyType({k: tuple(v) for k, v in triggers.items()})
+        )
+        object.__setattr__(
+            self, "unless_plans", MappingProxyType({k: tuple(v) for k, v in unless.items()})
+        )
+        object.__setattr__(self, "loop_matchers", MappingProxyType(loop))
+        object.__setattr__(
+            self,
+            "state_scenarios",
+            tuple(s for s in self.scenarios if s.trigger is TriggerKind.STATE),
+        )
+        object.__setattr__(
+            self,
+            "cold_scenarios",
+            tuple(s for s in self.scenarios if s.trigger is TriggerKind.WENT_COLD),
+        )
+        # Without an inactivity period nothing reads the activity clock: leave it still.
+        object.__setattr__(
+            self,
+            "activity_kinds",
+            self.inactivity.activity if self.inactivity is not None else frozenset(),
+        )
+        object.__setattr__(
+            self,
+            "handoff_thresholds",
+            frozenset(t.name for t in self.thresholds if t.moves_to is Stage.MQL),
+        )
 
     def rule_label(self, rule_id: str) -> str:
         rule = self.rule_by_id.get(rule_id)
@@ -286,3 +485,39 @@ class Rules:
         if fit_rule is not None:
             return fit_rule.label or fit_rule.id
         return rule_id
+
+
+def _matcher(condition: Condition) -> Matcher | None:
+    return None if condition is ALWAYS else condition.matcher()
+
+
+def with_time_scale(rules: Rules, factor: float) -> Rules:
+    """`rules` with the hand-off loop's durations multiplied by `factor`: scenario delays
+    and cooldowns, the inactivity period, SLA deadlines and the lost cool-off.
+
+    Scoring durations (half-lives, cap windows, threshold cooldowns, lateness, skew) stay
+    as they are, so a lead scores the same whatever the scale; only the loop runs faster.
+    """
+    if not factor > 0.0:
+        raise ValueError("the time scale must be positive")
+    if factor == 1.0:
+        return rules
+    scenarios = tuple(
+        replace(
+            s,
+            delay=s.delay * factor,
+            cooldown=None if s.cooldown is None else s.cooldown * factor,
+        )
+        for s in rules.scenarios
+    )
+    inactivity = rules.inactivity
+    if inactivity is not None:
+        inactivity = replace(inactivity, after=inactivity.after * factor)
+    sla = rules.sla
+    if sla is not None:
+        sla = Sla(
+            sla.follow_up * factor,
+            MappingProxyType({team: d * factor for team, d in sla.by_team.items()}),
+        )
+    lifecycle = replace(rules.lifecycle, lost_cool_off=rules.lifecycle.lost_cool_off * factor)
+    return replace(rules, scenarios=scenarios, inactivity=inactivity, sla=sla, lifecycle=lifecycle)

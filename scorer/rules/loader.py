@@ -2,6 +2,10 @@
 
 Every problem is reported as one line `FILE:LINE: dotted.path[3].field: message`, all
 problems at once, so marketing ops can fix a file in one pass.
+
+`time_scale` multiplies the hand-off loop's durations (scenario delays and cooldowns,
+the inactivity period, SLA deadlines, the lost cool-off) and nothing else, so a test or
+a demo can run "2 days later" in 2 seconds (time_scale=1/86400) with the same scoring.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -23,27 +27,40 @@ from scorer.core.rules import (
     AccountAggregate,
     AccountRules,
     AccountThreshold,
+    ActionKind,
     BuyingRole,
     Cap,
     Category,
     EngagementRule,
+    EventMatch,
     Explain,
     FitLevel,
     FitRule,
     GradeBands,
+    Inactivity,
     Lifecycle,
     Routing,
+    RoutingRule,
     Rules,
+    Scenario,
+    ScenarioAction,
     ScoreBasis,
+    Sla,
     Stage,
+    StateCheck,
     Threshold,
     Timing,
+    TriggerKind,
+    with_time_scale,
 )
 from scorer.rules.schema import (
+    ActionSpec,
     ConditionMap,
     ConditionSpec,
     FieldTestSpec,
     RulesFileSpec,
+    ScenarioSpec,
+    ScoreTestSpec,
 )
 from scorer.rules.yaml_lines import Path as YamlPath
 from scorer.rules.yaml_lines import YamlProblem, line_of, load_with_lines
@@ -67,7 +84,7 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-def load_rules(path: str | Path) -> Rules:
+def load_rules(path: str | Path, time_scale: float = 1.0) -> Rules:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -75,10 +92,12 @@ def load_rules(path: str | Path) -> Rules:
         raise RulesError([f"{file}: cannot read rules file: {exc.strerror or exc}"]) from exc
     except UnicodeDecodeError as exc:
         raise RulesError([f"{file}: rules file is not UTF-8: {exc.reason}"]) from exc
-    return parse_rules(text, str(file))
+    return parse_rules(text, str(file), time_scale)
 
 
-def parse_rules(text: str, source: str = "<rules>") -> Rules:
+def parse_rules(text: str, source: str = "<rules>", time_scale: float = 1.0) -> Rules:
+    if not time_scale > 0:
+        raise RulesError([f"{source}: time scale must be positive, got {time_scale}"])
     try:
         data, lines = load_with_lines(text)
     except YamlProblem as exc:
@@ -96,7 +115,7 @@ def parse_rules(text: str, source: str = "<rules>") -> Rules:
     ]
     if problems:
         raise RulesError(problems)
-    return _to_core(spec)
+    return with_time_scale(_to_core(spec), time_scale)
 
 
 def _where(source: str, lines: dict[YamlPath, int], path: YamlPath) -> str:
@@ -190,7 +209,36 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _cross_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
-    return _rule_checks(spec) + _threshold_checks(spec)
+    return _rule_checks(spec) + _threshold_checks(spec) + _scenario_checks(spec)
+
+
+def _scenario_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
+    problems: list[tuple[YamlPath, str]] = []
+    ids: set[str] = set()
+    for i, scenario in enumerate(spec.scenarios):
+        if scenario.id in ids:
+            problems.append((("scenarios", i, "id"), f"duplicate scenario id {scenario.id!r}"))
+        ids.add(scenario.id)
+        if scenario.trigger.went_cold and spec.inactivity is None:
+            problems.append(
+                (
+                    ("scenarios", i, "trigger", "went_cold"),
+                    "went_cold needs an inactivity period (add inactivity: {after: 90d})",
+                )
+            )
+        seen: dict[str, int] = {}
+        for j, action in enumerate(scenario.actions):
+            for kind in action.kinds():
+                if kind in seen:
+                    problems.append(
+                        (
+                            ("scenarios", i, "actions", j, kind),
+                            f"a scenario has one {kind} action (actions[{seen[kind]}] is one); "
+                            "split it into two scenarios",
+                        )
+                    )
+                seen.setdefault(kind, j)
+    return problems
 
 
 def _rule_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
@@ -332,10 +380,15 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             recycle_factor=factor,
             recycle_lost=spec.lifecycle.recycle_lost,
             disqualify_reasons=frozenset(r.casefold() for r in spec.lifecycle.disqualify_reasons),
+            lost_cool_off=spec.lifecycle.lost_cool_off,
         ),
         routing=Routing(
             default_team=spec.routing.default_team,
             by_product=MappingProxyType(dict(spec.routing.by_product)),
+            rules=tuple(
+                RoutingRule(team=r.team, products=frozenset(r.product), when=_condition(r))
+                for r in spec.routing.rules
+            ),
         ),
         timing=Timing(
             allowed_lateness=spec.timing.allowed_lateness,
@@ -370,4 +423,63 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             ),
             last_alert_contacts=spec.account.alert_contacts,
         ),
+        scenarios=tuple(_scenario(s) for s in spec.scenarios),
+        inactivity=(
+            Inactivity(
+                after=spec.inactivity.after,
+                activity=frozenset(EventKind(k) for k in spec.inactivity.activity),
+            )
+            if spec.inactivity is not None
+            else None
+        ),
+        sla=(
+            Sla(spec.sla.follow_up, MappingProxyType(dict(spec.sla.by_team)))
+            if spec.sla is not None
+            else None
+        ),
+    )
+
+
+def _state_check(stages: Sequence[str] | None, score: ScoreTestSpec | None) -> StateCheck:
+    return StateCheck(
+        stages=frozenset(Stage(s) for s in stages) if stages is not None else None,
+        min_score=score.min if score is not None else None,
+        max_score=score.max if score is not None else None,
+        basis=ScoreBasis(score.basis) if score is not None else ScoreBasis.TOTAL,
+    )
+
+
+def _action(spec: ActionSpec) -> ScenarioAction:
+    (kind,) = spec.kinds()
+    settings = getattr(spec, kind)
+    params = {k: v for k, v in settings.model_dump().items() if v is not None}
+    return ScenarioAction(ActionKind(kind), MappingProxyType(params))
+
+
+def _scenario(spec: ScenarioSpec) -> Scenario:
+    trigger = spec.trigger
+    event = None
+    state = None
+    if trigger.event is not None:
+        kind = TriggerKind.EVENT
+        event = EventMatch(frozenset(EventKind(k) for k in trigger.event), _condition(trigger))
+    elif trigger.went_cold:
+        kind = TriggerKind.WENT_COLD
+    else:
+        kind = TriggerKind.STATE
+        state = _state_check(trigger.stage, trigger.score)
+    require = spec.require
+    return Scenario(
+        id=spec.id,
+        trigger=kind,
+        actions=tuple(_action(a) for a in spec.actions),
+        event=event,
+        state=state,
+        delay=spec.delay,
+        unless=tuple(
+            EventMatch(frozenset(EventKind(k) for k in u.event), _condition(u)) for u in spec.unless
+        ),
+        require=_state_check(require.stage, require.score) if require is not None else None,
+        cooldown=spec.cooldown,
+        label=spec.label,
     )

@@ -225,11 +225,194 @@ class LifecycleSpec(Strict):
     recycle: RecycleSpec = Field(default_factory=RecycleSpec)
     recycle_lost: bool = True
     disqualify_reasons: list[str] = Field(default_factory=list)
+    lost_cool_off: Duration = 0.0
+
+
+class RoutingRuleSpec(ConditionSpec):
+    """`team` for leads interested in `product` (any, if omitted) whose attributes match
+    `when` / `any` (region, account_owner, employee_count ...)."""
+
+    team: str = Field(min_length=1)
+    product: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
 
 
 class RoutingSpec(Strict):
     default_team: str | None = None
     by_product: dict[str, str] = Field(default_factory=dict)
+    rules: list[RoutingRuleSpec] = Field(default_factory=list)
+
+
+_EVENT_KIND_VALUES = frozenset(k.value for k in EventKind)
+
+
+def _event_kind(value: str) -> str:
+    if value not in _EVENT_KIND_VALUES:
+        allowed = ", ".join(sorted(_EVENT_KIND_VALUES))
+        raise ValueError(f"unknown event type {value!r} (one of: {allowed})")
+    return value
+
+
+AnyKind = Annotated[str, AfterValidator(_event_kind)]
+KindList = Annotated[list[AnyKind], BeforeValidator(_as_list)]
+StageList = Annotated[list[STAGE_NAMES], BeforeValidator(_as_list)]
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be a positive duration")
+    return value
+
+
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]
+
+
+class ScoreTestSpec(Strict):
+    min: float | None = None
+    max: float | None = None
+    basis: Literal["total", "engagement", "fit"] = "total"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ScoreTestSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("give min and/or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+
+class StateCheckSpec(Strict):
+    """Stage and/or score conditions, read at one moment (decayed scores)."""
+
+    stage: StageList | None = None
+    score: ScoreTestSpec | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> StateCheckSpec:
+        if self.stage is None and self.score is None:
+            raise ValueError("give stage and/or score")
+        return self
+
+
+class TriggerSpec(ConditionSpec):
+    """Exactly one of: `event` (with optional `when` / `any` on the event's fields),
+    `stage` and/or `score` (a state condition), `went_cold: true`."""
+
+    event: KindList | None = None
+    stage: StageList | None = None
+    score: ScoreTestSpec | None = None
+    went_cold: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TriggerSpec:
+        kinds = [
+            self.event is not None,
+            self.stage is not None or self.score is not None,
+            self.went_cold is not None,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError("a trigger is exactly one of: event, stage/score, went_cold")
+        if self.event is None and (self.when or self.any):
+            raise ValueError("when/any test event fields: only with an event trigger")
+        if self.event is not None and not self.event:
+            raise ValueError("event needs at least one event type")
+        return self
+
+
+class UnlessSpec(ConditionSpec):
+    event: KindList = Field(min_length=1)
+
+
+def _shorthand(key: str) -> Any:
+    # `send_email: case-study` means `send_email: {template: case-study}`.
+    def expand(value: Any) -> Any:
+        return {key: value} if isinstance(value, str) else value
+
+    return BeforeValidator(expand)
+
+
+class SendEmailSpec(Strict):
+    template: str = Field(min_length=1)
+
+
+class AssignSpec(Strict):
+    team: str | None = Field(default=None, min_length=1)
+    queue: str | None = Field(default=None, min_length=1)
+
+
+class NotifySpec(Strict):
+    channel: str = Field(min_length=1)
+    template: str | None = Field(default=None, min_length=1)
+
+
+class EnrollNurtureSpec(Strict):
+    program: str = Field(min_length=1)
+
+
+ACTION_KINDS = ("send_email", "assign", "notify", "enroll_nurture")
+
+
+class ActionSpec(Strict):
+    """One action: a single key naming its kind, with its settings."""
+
+    send_email: Annotated[SendEmailSpec, _shorthand("template")] | None = None
+    assign: Annotated[AssignSpec, _shorthand("team")] | None = None
+    notify: Annotated[NotifySpec, _shorthand("channel")] | None = None
+    enroll_nurture: Annotated[EnrollNurtureSpec, _shorthand("program")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _assign_without_params(cls, data: Any) -> Any:
+        # `- assign:` with nothing after it (YAML null): the team comes from routing.
+        if isinstance(data, dict) and "assign" in data and data["assign"] is None:
+            return {**data, "assign": {}}
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ActionSpec:
+        if len(self.kinds()) != 1:
+            raise ValueError(f"an action is exactly one of: {', '.join(ACTION_KINDS)}")
+        return self
+
+    def kinds(self) -> list[str]:
+        return [k for k in ACTION_KINDS if getattr(self, k) is not None]
+
+
+class ScenarioSpec(Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    label: str = ""
+    trigger: TriggerSpec
+    delay: Duration = 0.0
+    unless: Annotated[list[UnlessSpec], BeforeValidator(_as_list)] = Field(default_factory=list)
+    require: StateCheckSpec | None = None
+    cooldown: Duration | None = None
+    actions: list[ActionSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScenarioSpec:
+        if self.unless and self.delay <= 0:
+            raise ValueError("unless needs a delay (it cancels a trigger while it waits)")
+        return self
+
+
+DEFAULT_ACTIVITY_KINDS = [
+    "web.page_view",
+    "web.content_download",
+    "web.form_submit",
+    "email.open",
+    "email.click",
+    "seminar.registered",
+    "seminar.attended",
+]
+
+
+class InactivitySpec(Strict):
+    after: PositiveDuration
+    activity: KindList = Field(default_factory=lambda: list(DEFAULT_ACTIVITY_KINDS), min_length=1)
+
+
+class SlaSpec(Strict):
+    follow_up: PositiveDuration
+    by_team: dict[str, PositiveDuration] = Field(default_factory=dict)
 
 
 class TimingSpec(Strict):
@@ -300,6 +483,9 @@ class RulesFileSpec(Strict):
     routing: RoutingSpec = Field(default_factory=RoutingSpec)
     explain: ExplainSpec = Field(default_factory=ExplainSpec)
     account: AccountSpec = Field(default_factory=AccountSpec)
+    scenarios: list[ScenarioSpec] = Field(default_factory=list)
+    inactivity: InactivitySpec | None = None
+    sla: SlaSpec | None = None
 
     @field_validator("version", mode="before")
     @classmethod

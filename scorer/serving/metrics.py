@@ -21,6 +21,7 @@ from prometheus_client import (
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+_FEEDBACK_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
 
 
@@ -41,6 +42,15 @@ class ScorerMetrics(NamedTuple):
     consumer_lag: Gauge
     accounts_tracked: Gauge
     rules: Info
+    actions: Counter
+    actions_suppressed: Counter
+    stage_transitions: Counter
+    recycled_leads: Counter
+    sla_breaches: Counter
+    handoff_to_feedback_seconds: Histogram
+    leads_went_cold: Counter
+    leads_became_hot: Counter
+    timers_pending: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -120,4 +130,58 @@ class ScorerMetrics(NamedTuple):
                 registry=registry,
             ),
             rules=Info("scorer_rules", "The scoring rules in force.", registry=registry),
+            actions=Counter(
+                "scorer_actions",
+                "Scenario actions published, by kind (send_email, assign, notify, ...).",
+                ["kind"],
+                registry=registry,
+            ),
+            actions_suppressed=Counter(
+                "scorer_actions_suppressed",
+                "Actions not published again because their id is already on the actions topic.",
+                registry=registry,
+            ),
+            stage_transitions=Counter(
+                "scorer_stage_transitions",
+                "Lifecycle transitions (mql→sal and sal→sql are the conversion KPIs), "
+                "by stages, team and rules version.",
+                ["from_stage", "to_stage", "team", "rules_version"],
+                registry=registry,
+            ),
+            recycled_leads=Counter(
+                "scorer_recycled_leads",
+                "Leads sent back to nurturing, by cause (rejected, lost, cool_off, other).",
+                ["cause"],
+                registry=registry,
+            ),
+            sla_breaches=Counter(
+                "scorer_sla_breaches",
+                "MQLs without accepted/rejected feedback by the team's deadline, by team.",
+                ["team"],
+                registry=registry,
+            ),
+            handoff_to_feedback_seconds=Histogram(
+                "scorer_handoff_to_feedback_seconds",
+                "Event time from an MQL hand-off to sales' first accepted/rejected feedback.",
+                ["team"],
+                buckets=_FEEDBACK_BUCKETS,
+                registry=registry,
+            ),
+            leads_went_cold=Counter(
+                "scorer_leads_went_cold",
+                "Leads that reached the rules' inactivity period without activity.",
+                registry=registry,
+            ),
+            leads_became_hot=Counter(
+                "scorer_leads_became_hot",
+                "Leads that rose to the lowest hand-off threshold (hot leads per period: "
+                "increase() over the period).",
+                registry=registry,
+            ),
+            timers_pending=Gauge(
+                "scorer_timers_pending",
+                "Leads of this worker's partitions with a pending scenario, SLA, inactivity "
+                "or cool-off timer.",
+                registry=registry,
+            ),
         )

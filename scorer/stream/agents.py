@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import faust
+import orjson
 from faust.streams import Stream
 from faust.types import EventT
 
+from scorer.contracts.outputs import timer_tick
 from scorer.stream.handlers import ScorerContext
 
 # A batch closes at this many events or after this long, whichever comes first: large
@@ -23,6 +25,8 @@ def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[EventT[Any]]
 
 
 def register(app: faust.App, ctx: ScorerContext) -> None:
+    ctx.backlog = lambda partition: input_backlog(app, ctx, partition)
+
     @app.agent(ctx.lead_events, name="score-lead-events")
     async def score_lead_events(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
@@ -35,7 +39,10 @@ def register(app: faust.App, ctx: ScorerContext) -> None:
 
     def forget_revoked_ledgers(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = args[0] if args else kwargs.get("revoked", ())
-        ctx.ledger.forget({tp.partition for tp in revoked})
+        partitions = {tp.partition for tp in revoked}
+        ctx.ledger.forget(partitions)
+        ctx.action_ledger.forget(partitions)
+        ctx.due_index.forget(partitions)
 
     async def stop_publisher(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         await ctx.publisher.stop()
@@ -50,6 +57,17 @@ def register(app: faust.App, ctx: ScorerContext) -> None:
         if tables.recovery.completed.is_set():
             ctx.resync.step(assigned_partitions(app, ctx))
         await ctx.read_model.flush()
+
+    @app.timer(ctx.settings.timer_tick_interval_s)
+    async def send_timer_ticks() -> None:
+        # To this worker's own partitions only: the lead agent fires due timers there
+        # (see timers.py). A tick reaching a partition after it moved on is harmless.
+        for partition in sorted(assigned_partitions(app, ctx)):
+            ctx.timer_ticks.send_soon(
+                key=str(partition).encode(),
+                value=orjson.dumps(timer_tick(partition, ctx.clock())),
+                partition=partition,
+            )
 
     @app.timer(5.0)
     async def observe_worker() -> None:
@@ -67,6 +85,22 @@ def assigned_partitions(app: faust.App, ctx: ScorerContext) -> set[int]:
     consumer: Any = app.consumer
     topic = ctx.account_signals.get_topic_name()
     return {tp.partition for tp in consumer.assignment() if tp.topic == topic}
+
+
+def input_backlog(app: faust.App, ctx: ScorerContext, partition: int) -> int:
+    """Messages on the partition's lead input topics this worker has not consumed yet."""
+    consumer: Any = app.consumer
+    topics = ctx.lead_events.topics
+    ticks = ctx.timer_ticks.get_topic_name()
+    backlog = 0
+    for tp in consumer.assignment():
+        if tp.partition != partition or tp.topic == ticks or tp.topic not in topics:
+            continue
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            read = consumer._read_offset.get(tp)  # no public accessor, see observe_consumer
+            backlog += max(0, highwater - (read + 1 if read is not None else 0))
+    return backlog
 
 
 def observe_consumer(app: faust.App, ctx: ScorerContext) -> None:

@@ -28,24 +28,28 @@ from faust.streams import _current_event  # no public setter; see _finish
 from faust.types import EventT, Message, TableT
 
 from scorer.contracts import topics as contract
-from scorer.contracts.outputs import alert_message, score_changes_message
+from scorer.contracts.outputs import action_message, alert_message, score_changes_message
 from scorer.contracts.topics import input_topics
 from scorer.core.account import AccountState, LeadSignal, apply_lead_signal
+from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
 from scorer.core.explain import ScoreChange
-from scorer.core.lead import LeadState, Outcome, apply_event, restated_signal
+from scorer.core.lead import LeadState, LeadUpdate, Outcome, apply_event, restated_signal
 from scorer.core.rules import Rules
+from scorer.core.scenarios import fire_due, next_due
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream.admin import client_options
 from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import EventDecoder, Rejection
+from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
+from scorer.stream.timers import DueIndex
 from scorer.stream.views import account_fields, is_hot, staged_lead
 
 log = logging.getLogger(__name__)
@@ -69,6 +73,8 @@ class Batch:
     states: dict[bytes, Any] = field(default_factory=dict)
     last_event: dict[bytes, EventT[bytes]] = field(default_factory=dict)  # per key
     alerts: list[tuple[bytes, int, Alert]] = field(default_factory=list)
+    actions: list[tuple[bytes, int, Action]] = field(default_factory=list)
+    partitions: dict[bytes, int] = field(default_factory=dict)  # owner partition per key
     changes: list[tuple[bytes, Event, tuple[ScoreChange, ...]]] = field(default_factory=list)
     signals: dict[str, LeadSignal] = field(default_factory=dict)  # latest per lead
     leads_to_stage: dict[str, LeadState] = field(default_factory=dict)
@@ -95,6 +101,8 @@ class ScorerContext:
     lead_events: faust.TopicT
     account_signals: faust.TopicT
     rekeyed_events: faust.TopicT
+    timer_ticks: faust.TopicT
+    actions: faust.TopicT
     handoff_alerts: faust.TopicT
     score_changes: faust.TopicT
     dead_letters: faust.TopicT
@@ -102,8 +110,13 @@ class ScorerContext:
     account_state_by_id: TableT[bytes, AccountState]
     decoders: dict[str, EventDecoder]
     ledger: AlertLedger
+    action_ledger: AlertLedger
     publisher: AckedPublisher
+    due_index: DueIndex
     resync: ReadModelResync
+    # Messages not yet consumed on a partition's input topics (set by the agents module).
+    backlog: Callable[[int], int] = lambda partition: 0
+    event_time_by_partition: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def declare(
@@ -129,6 +142,7 @@ class ScorerContext:
 
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
+        ticks = settings.topic(contract.TIMER_TICKS)
         lead_state_by_id = table("lead-state", "scorer.lead_state", LeadState.from_record)
         account_state_by_id = table(
             "account-state", "scorer.account_state", AccountState.from_record
@@ -139,8 +153,10 @@ class ScorerContext:
             metrics=metrics,
             read_model=read_model,
             clock=clock,
-            lead_events=app.topic(*(settings.topic(s.name) for s in inputs), rekeyed),
+            lead_events=app.topic(*(settings.topic(s.name) for s in inputs), rekeyed, ticks),
             rekeyed_events=app.topic(rekeyed),
+            timer_ticks=app.topic(ticks),
+            actions=topic(contract.ACTIONS),
             account_signals=topic(contract.ACCOUNT_SIGNALS),
             handoff_alerts=topic(contract.HANDOFF_ALERTS),
             score_changes=topic(contract.SCORE_CHANGES),
@@ -151,6 +167,10 @@ class ScorerContext:
                 settings.topic(s.name): EventDecoder(s, settings.max_event_bytes) for s in inputs
             },
             ledger=AlertLedger(settings.topic(contract.HANDOFF_ALERTS), client_options(settings)),
+            action_ledger=AlertLedger(
+                settings.topic(contract.ACTIONS), client_options(settings), id_field="action_id"
+            ),
+            due_index=DueIndex(),
             publisher=AckedPublisher(
                 client_options(settings), settings.kafka_max_batch_bytes, _PUBLISH_TIMEOUT_S
             ),
@@ -168,8 +188,12 @@ class ScorerContext:
 
     async def handle_lead_batch(self, events: Iterable[EventT[bytes]]) -> None:
         batch = Batch()
+        ticks = self.timer_ticks.get_topic_name()
         for event in events:
-            key = self._score_lead_message(event.message, batch)
+            if event.message.topic == ticks:
+                self._fire_due_timers(event.message.partition, batch, event)
+                continue
+            key = self._score_lead_message(event, batch)
             if key is not None:
                 batch.last_event[key] = event
         await self._finish(batch, self.lead_state_by_id)
@@ -185,6 +209,8 @@ class ScorerContext:
     async def _finish(self, batch: Batch, table: TableT[bytes, Any]) -> None:
         if batch.alerts:
             await self._publish_alerts(batch.alerts)
+        if batch.actions:
+            await self._publish_actions(batch.actions)
         for key, state in batch.states.items():
             # A store may shard by the current event's partition (RocksDB keeps one
             # database per partition); the key's own last event is on its owner partition.
@@ -193,6 +219,8 @@ class ScorerContext:
                 table[key] = state
             finally:
                 _current_event.reset(token)
+            if key in batch.partitions:
+                self.due_index.set(batch.partitions[key], key, next_due(state))
         for key, event, changes in batch.changes:
             message = score_changes_message(
                 event.lead_id, event.event_id, self.rules.version, changes
@@ -206,7 +234,10 @@ class ScorerContext:
         now = self.clock()
         for lead_id, lead in batch.leads_to_stage.items():
             was_hot = batch.hot_before.get(lead_id, True)
-            self.read_model.stage_lead(lead_id, staged_lead(lead, self.rules, now, was_hot))
+            staged = staged_lead(lead, self.rules, now, was_hot)
+            if staged.hot and not was_hot:
+                self.metrics.leads_became_hot.inc()
+            self.read_model.stage_lead(lead_id, staged)
         for account_id, account in batch.accounts_to_stage.items():
             self.read_model.stage_account(account_id, account_fields(account, self.rules, now))
 
@@ -229,6 +260,22 @@ class ScorerContext:
         ]
         await self._publish_acked(
             self.ledger, outputs, self.metrics.alerts, self.metrics.alerts_suppressed
+        )
+
+    async def _publish_actions(self, actions: list[tuple[bytes, int, Action]]) -> None:
+        """Like alerts: acknowledged before the state that records them, once per id."""
+        now = self.clock()
+        topic = self.actions.get_topic_name()
+        outputs = [
+            Output(
+                action.action_id,
+                action.kind,
+                OutputRecord(topic, partition, key, orjson.dumps(action_message(action, now))),
+            )
+            for key, partition, action in actions
+        ]
+        await self._publish_acked(
+            self.action_ledger, outputs, self.metrics.actions, self.metrics.actions_suppressed
         )
 
     async def _publish_acked(
@@ -274,9 +321,10 @@ class ScorerContext:
 
     # -- leads ---------------------------------------------------------------------------
 
-    def _score_lead_message(self, message: Message, batch: Batch) -> bytes | None:
+    def _score_lead_message(self, event: EventT[bytes], batch: Batch) -> bytes | None:
         """Score one message into the batch; the key whose state it changed, if any."""
         started = time.perf_counter()
+        message = event.message
         source = self._source_topic(message)
         decoded = self.decoders[source].decode(message.value)
         if isinstance(decoded, Rejection):
@@ -298,6 +346,20 @@ class ScorerContext:
         else:
             state = self.lead_state_by_id.get(key)
             batch.hot_before.setdefault(decoded.lead_id, is_hot(state, self.rules))
+        partition = message.partition
+        seen = self.event_time_by_partition.get(partition, decoded.occurred_at)
+        self.event_time_by_partition[partition] = max(seen, decoded.occurred_at)
+        if (
+            state is not None
+            and (due := next_due(state)) is not None
+            and due <= (clock := self.partition_clock(partition, now))
+        ):
+            # Timers due before this event fire first, as in the offline replay, so the
+            # event is judged against the state the timers left (e.g. recycled, cold).
+            fired = fire_due(state, self.rules, clock)
+            self._absorb(key, message.partition, state, fired, batch)
+            batch.last_event[key] = event
+            state = fired.state
         try:
             update = apply_event(state, decoded, self.rules, now)
         except Exception as exc:
@@ -317,14 +379,66 @@ class ScorerContext:
         if update.outcome is Outcome.DUPLICATE:
             self._restate(key, update.state, decoded, batch)
             return None
-        batch.states[key] = update.state
-        batch.alerts.extend((key, message.partition, alert) for alert in update.alerts)
+        self._absorb(key, message.partition, state, update, batch)
         if update.changes:
             batch.changes.append((key, decoded, update.changes))
+        return key
+
+    def _absorb(
+        self, key: bytes, partition: int, before: LeadState | None, update: LeadUpdate, batch: Batch
+    ) -> None:
+        """Take an applied update (of an event or of due timers) into the batch."""
+        batch.states[key] = update.state
+        batch.partitions[key] = partition
+        batch.alerts.extend((key, partition, alert) for alert in update.alerts)
+        batch.actions.extend((key, partition, action) for action in update.actions)
         if update.account_signal is not None:
             batch.signals[update.account_signal.lead_id] = update.account_signal
         batch.leads_to_stage[update.state.lead_id] = update.state
-        return key
+        record_kpis(self.metrics, before, update, self.rules)
+
+    def partition_clock(self, partition: int, now: float) -> float:
+        """The time timers of a partition fire at: the wall clock when the partition is
+        caught up, else the event time it has reached.
+
+        Catching up after downtime, the backlog holds the answers to deadlines that passed
+        meanwhile (sales accepted the MQL an hour after the hand-off, while the worker was
+        down); firing at the wall clock would escalate every one of them before reading
+        the answer. So a lagging partition's deadlines fire in event time, as the offline
+        replay does, and switch to the wall clock once the backlog is read.
+        """
+        if self.backlog(partition) <= 0:
+            return now
+        return min(now, self.event_time_by_partition.get(partition, now))
+
+    def _fire_due_timers(self, partition: int, batch: Batch, event: EventT[bytes]) -> None:
+        """A tick for `partition`: fire what is due there, as the partition's owner."""
+        if not self.due_index.is_built(partition):
+            self.due_index.build(partition, self._pending_timers(partition))
+        now = self.partition_clock(partition, self.clock())
+        for key in self.due_index.pop_due(partition, now):
+            state = batch.states[key] if key in batch.states else self.lead_state_by_id.get(key)
+            if state is None:
+                continue
+            update = fire_due(state, self.rules, now)
+            if update.state is state:  # woken early: nothing due yet (see DueIndex)
+                self.due_index.set(partition, key, next_due(state))
+                continue
+            batch.hot_before.setdefault(state.lead_id, is_hot(state, self.rules))
+            batch.last_event[key] = event
+            self._absorb(key, partition, state, update, batch)
+        self.metrics.timers_pending.set(self.due_index.pending())
+
+    def _pending_timers(self, partition: int) -> list[tuple[bytes, float]]:
+        """(key, next due time) of the partition's leads with timers, from the table."""
+        partitions = self.settings.partitions
+        pending = []
+        for key, state in self.lead_state_by_id.items():
+            due = next_due(state) if state is not None else None
+            if due is not None and owner_partition(key, partitions) == partition:
+                pending.append((key, due))
+        log.info("timers of partition %d: %d leads with pending timers", partition, len(pending))
+        return pending
 
     def _restate(self, key: bytes, state: LeadState, event: Event, batch: Batch) -> None:
         """Publish again what a duplicate event derived (all idempotent downstream).

@@ -24,58 +24,58 @@ from collections.abc import Iterable
 
 
 class DueIndex:
-    """Per partition: a min-heap of (due time, lead key), possibly with stale entries.
+    """Per partition: when to look at which lead again (a min-heap of wake-ups).
 
-    An entry goes stale when a lead's next due time moves (fired, cancelled, re-armed);
-    rather than deleting from the middle of a heap, the latest due time per key is kept
-    aside and popped entries that disagree with it are skipped.
+    A wake-up is a promise to look, not a timer: the caller asks the core what is due
+    when it pops a lead, and sets the next wake-up from the state it then writes. Moving
+    a lead's due time *later* (every activity re-arms its inactivity timer) keeps the
+    earlier wake-up, which then finds nothing due; only moving it *earlier* adds an entry.
+    So the heap holds about one entry per lead with timers, however many events arrive.
     """
 
     def __init__(self) -> None:
         self._heaps: dict[int, list[tuple[float, bytes]]] = {}
-        self._due: dict[int, dict[bytes, float]] = {}
+        self._wake_at: dict[int, dict[bytes, float]] = {}
 
     def is_built(self, partition: int) -> bool:
         return partition in self._heaps
 
     def build(self, partition: int, entries: Iterable[tuple[bytes, float]]) -> None:
-        due = dict(entries)
-        heap = [(at, key) for key, at in due.items()]
+        wake_at = dict(entries)
+        heap = [(at, key) for key, at in wake_at.items()]
         heapq.heapify(heap)
         self._heaps[partition] = heap
-        self._due[partition] = due
+        self._wake_at[partition] = wake_at
 
     def set(self, partition: int, key: bytes, due_at: float | None) -> None:
-        """Record a lead's next due time (None: nothing pending) on a built partition."""
-        if partition not in self._heaps:
-            return  # built from the table, which holds this write, on the first tick
-        due = self._due[partition]
-        if due_at is None:
-            due.pop(key, None)
+        """Make sure the lead is looked at again by `due_at` (None: nothing pending)."""
+        if due_at is None or partition not in self._heaps:
+            return  # an unbuilt partition is built from the table, which has this state
+        wake_at = self._wake_at[partition]
+        current = wake_at.get(key)
+        if current is not None and current <= due_at:
             return
-        if due.get(key) == due_at:
-            return
-        due[key] = due_at
+        wake_at[key] = due_at
         heapq.heappush(self._heaps[partition], (due_at, key))
 
     def pop_due(self, partition: int, now: float) -> list[bytes]:
-        """Keys of the partition's leads with a timer due at `now`, each once."""
+        """Keys of the partition's leads to look at by `now`, each once."""
         heap = self._heaps.get(partition)
         if not heap:
             return []
-        due = self._due[partition]
+        wake_at = self._wake_at[partition]
         keys = []
         while heap and heap[0][0] <= now:
             at, key = heapq.heappop(heap)
-            if due.get(key) == at:
-                del due[key]
+            if wake_at.get(key) == at:
+                del wake_at[key]
                 keys.append(key)
         return keys
 
     def pending(self) -> int:
-        return sum(len(due) for due in self._due.values())
+        return sum(len(wake_at) for wake_at in self._wake_at.values())
 
     def forget(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self._heaps.pop(partition, None)
-            self._due.pop(partition, None)
+            self._wake_at.pop(partition, None)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from scorer.core.account import AccountState
-from scorer.core.lead import LeadState
+from scorer.core.lead import LeadState, route_lead
 from scorer.core.rules import Rules
 from scorer.serving.read_model import Fields, StagedLead
 
 
 def team_for(state: LeadState, rules: Rules) -> str | None:
-    routing = rules.routing
-    if state.product and state.product in routing.by_product:
-        return routing.by_product[state.product]
-    return routing.default_team
+    """The current hand-off's team, else where the routing rules would send the lead."""
+    return route_lead(state, rules)
 
 
 def hot_line(rules: Rules) -> float:
@@ -30,6 +28,7 @@ def lead_fields(state: LeadState, rules: Rules, now: float) -> dict[str, str | i
         "engagement": round(score.engagement, 4),
         "grade": score.grade,
         "stage": state.stage,
+        "cold": int(state.cold_since is not None),
         "team": team_for(state, rules) or "",
         "rules_version": state.rules_version,
         "score_at": score.at,
@@ -88,6 +87,9 @@ def lead_document(state: LeadState, rules: Rules, now: float) -> dict[str, objec
         "reasons": [r.to_record() for r in reasons],
         "contributions": by_rule,
         "last_changes": [score_change_message(c) for c in state.changes],
+        "pending_timers": [
+            {"kind": t.kind, "ref": t.ref, "due_at": t.due_at} for t in state.timers
+        ],
     }
 
 

@@ -18,7 +18,7 @@ def run_worker(settings: Settings) -> None:
     from scorer.rules import load_rules
     from scorer.stream.app import create_app
 
-    rules = load_rules(settings.rules_file)
+    rules = load_rules(settings.rules_file, time_scale=settings.time_scale)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     asyncio.run(check_broker(settings))
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

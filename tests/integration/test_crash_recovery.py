@@ -111,7 +111,9 @@ def _explain_differences(
         at = float(stored.get("score_at", 0) or 0)
         with urllib.request.urlopen(f"{worker.base_url}/{kind}s/{subject}", timeout=5) as r:  # noqa: S310
             served = r.read().decode()[:1500]
-        print(f"--- {subject}: redis={stored}\n  replay at score_at={state.score_at(at, rules)}\n  worker={served}")
+        print(
+            f"--- {subject}: redis={stored}\n  replay at score_at={state.score_at(at, rules)}\n  worker={served}"
+        )
 
 
 def _print_tasks(worker: WorkerProcess) -> None:

@@ -35,8 +35,13 @@ def test_worker_and_score_file_agree_on_the_sample(
 ) -> None:
     settings = make_settings(partitions=4)
     run(apply_topics(settings))
+    # Threshold alerts only: the sample is from May, so a worker that is caught up fires
+    # its SLA deadlines at once by the wall clock, before the next run of feedback is even
+    # published. Timers are compared on live-timed events in test_handoff_loop.py.
     offline = [json.loads(line) for line in replay_file(SAMPLE, settings.rules_file)]
-    expected_alerts = [r["alert_id"] for r in offline if r["type"] == "alert"]
+    expected_alerts = [
+        r["alert_id"] for r in offline if r["type"] == "alert" and r["kind"] != "sla_breached"
+    ]
     leads = {r["lead_id"]: r for r in offline if r["type"] == "lead_score"}
     rules = load_rules(settings.rules_file)
     oracle = replay(read_events(SAMPLE)[0], rules)
@@ -63,7 +68,7 @@ def test_worker_and_score_file_agree_on_the_sample(
         ]
 
     def all_expected() -> list[str]:
-        ids = published()
+        ids = [a for a in published() if ":sla:" not in a]
         return ids if set(ids) >= set(expected_alerts) else []
 
     try:

@@ -87,3 +87,37 @@ def test_published_alerts_and_score_changes_match_their_schemas() -> None:
         alert_schema.validate(json.loads(json.dumps(alert_message(alert, 1_780_000_011.0))))
     for message in messages:
         change_schema.validate(json.loads(json.dumps(message)))
+
+
+def test_actions_sla_escalations_and_ticks_match_their_schemas() -> None:
+    from jsonschema import Draft202012Validator
+
+    from scorer.contracts.outputs import action_message, alert_message, timer_tick
+    from scorer.core import replay
+    from tests.unit.core.builders import DAY, T0, ev
+    from tests.unit.core.loop_builders import LOOP_RULES, PAGE, to_mql
+
+    events = [*to_mql(product="product-a"), ev("v", PAGE, T0 + 10, "L2", "A1", url="/pricing")]
+    result = replay(events, LOOP_RULES, until=T0 + 100 * DAY)
+    kinds = {a.kind for a in result.actions}
+    assert kinds == {"send_email", "assign", "enroll_nurture"}
+    assert "sla_breached" in {a.kind for a in result.alerts}
+    documents = schema_documents()
+    actions = Draft202012Validator(documents["action.v1.schema.json"])
+    alerts = Draft202012Validator(documents["handoff-alert.v1.schema.json"])
+    ticks = Draft202012Validator(documents["timer-tick.v1.schema.json"])
+    for action in result.actions:
+        message = json.loads(json.dumps(action_message(action, T0 + 100 * DAY)))
+        actions.validate(message)
+        assert message["decided_at"].endswith("+00:00")
+    for alert in result.alerts:
+        message = json.loads(json.dumps(alert_message(alert, T0 + 100 * DAY)))
+        alerts.validate(message)
+        if alert.kind == "sla_breached":
+            assert message["handoff_alert_id"] == "lead:L1:mql:1"
+            assert message["deadline"].endswith("+00:00")
+        else:
+            assert "deadline" not in message  # threshold alerts are unchanged
+    ticks.validate(timer_tick(3, 1_780_000_000.5))
+    assert not ticks.is_valid({"v": 1, "partition": 3})
+    assert not actions.is_valid({**action_message(result.actions[0], T0), "kind": "call"})

@@ -1,12 +1,17 @@
 """`scorer score-file` on tests/data/sample-events.jsonl reproduces the alerts computed by
-hand in tests/unit/core/test_sample_scenario.py (see that test's docstring)."""
+hand in tests/unit/core/test_sample_scenario.py (see that test's docstring), and on
+tests/data/scenario-events.jsonl the scenario actions and SLA escalations listed in
+`test_score_file_decides_the_seed_scenarios`."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from tests.unit.core.test_sample_scenario import HAND_COMPUTED_ALERTS
 
@@ -62,4 +67,120 @@ def test_a_bad_rules_file_is_one_line_naming_field_and_line(tmp_path: Path) -> N
     typo = next(row for row in result.stderr.splitlines() if "pointz" in row)
     assert f"rules.yaml:{line}:" in typo
     assert "unknown field (did you mean 'points'?)" in typo
+    assert "Traceback" not in result.stderr
+
+
+SCENARIOS = ROOT / "tests" / "data" / "scenario-events.jsonl"
+
+
+def _jst(text: str) -> float:
+    return datetime.fromisoformat(text + "+09:00").timestamp()
+
+
+def test_score_file_decides_the_seed_scenarios() -> None:
+    """tests/data/scenario-events.jsonl with rules/default.yaml (times JST, 2026).
+
+    hayashi  page view 03-02 09:00 (email opens are not visits), then nothing
+             -> cold 90 days later, 05-31 09:00: 業界トレンドレポート + re-engagement
+                (fired when the replay's clock passes it, at yamada's first event)
+    yamada   /pricing 06-01 10:00, no case study downloaded
+             -> 2 days later, 06-03 10:00: 導入事例集 mail
+    kimura   /pricing/enterprise 06-01 11:00, case study downloaded 06-02 11:00
+             -> cancelled, no mail
+    inoue    product-a whitepaper 06-01 13:00 -> assigned to inside-sales-product-a at once
+    sasaki   MQL 06-02 10:00 (product-b team), no feedback
+             -> SLA 4h: lead:sasaki:sla:1 at 14:00, naming lead:sasaki:mql:1
+    takahashi MQL 06-02 12:20, accepted 13:00 -> no escalation
+    kato     MQL 06-03 09:20, rejected 10:00 (recycled, engagement halved), seminars and a
+             case study 06-04 -> a second hand-off lead:kato:mql:2, accepted in time
+    nobody   feedback for a lead never seen -> rejected (invalid_transition)
+    The run ends at 06-05 09:00 (ogawa's visit): no other timer is due by then.
+    """
+    records = _score_file(str(SCENARIOS), "--rules", str(ROOT / "rules" / "default.yaml"))
+    actions = [
+        (r["action_id"], r["params"], r["team"], r["decided_at"])
+        for r in records
+        if r["type"] == "action"
+    ]
+    assert actions == [
+        ("action:hayashi:dormant_reengagement:1:send_email",
+         {"template": "industry-trend-report"}, "inside-sales", _jst("2026-05-31T09:00:00")),
+        ("action:hayashi:dormant_reengagement:1:enroll_nurture",
+         {"program": "re-engagement"}, "inside-sales", _jst("2026-05-31T09:00:00")),
+        ("action:inoue:product_a_assign:1:assign",
+         {"team": "inside-sales-product-a"}, "inside-sales-product-a", _jst("2026-06-01T13:00:00")),
+        ("action:yamada:pricing_case_study_mail:1:send_email",
+         {"template": "case-study-collection"}, "inside-sales", _jst("2026-06-03T10:00:00")),
+    ]  # fmt: skip
+    alerts = {r["alert_id"]: r for r in records if r["type"] == "alert"}
+    assert [a for a in alerts if ":mql:" in a or ":sla:" in a] == [
+        "lead:sasaki:mql:1",
+        "lead:takahashi:mql:1",
+        "lead:sasaki:sla:1",
+        "lead:kato:mql:1",
+        "lead:kato:mql:2",
+    ]
+    breach = alerts["lead:sasaki:sla:1"]
+    assert breach["kind"] == "sla_breached"
+    assert (breach["handoff_alert_id"], breach["team"]) == (
+        "lead:sasaki:mql:1",
+        "inside-sales-product-b",
+    )
+    assert breach["deadline"] == breach["occurred_at"] == _jst("2026-06-02T14:00:00")
+    rejected = {
+        r["event_id"]: (r["outcome"], r["reason"]) for r in records if r["type"] == "rejected"
+    }
+    assert rejected == {"nob-01": ("invalid_transition", "unknown lead: no state yet")}
+    stages = {r["lead_id"]: r["stage"] for r in records if r["type"] == "lead_score"}
+    assert (stages["kato"], stages["takahashi"], stages["sasaki"]) == ("sal", "sal", "mql")
+
+
+def test_until_fires_later_timers() -> None:
+    records = _score_file(str(SCENARIOS), "--until", "2026-09-01T00:00:00+09:00")
+    cold = {r["lead_id"] for r in records if r["type"] == "action" and r["trigger"] == "went_cold"}
+    # Silent for 90 days by then, and not with sales (sasaki waits in mql, kato and
+    # takahashi are SAL); ogawa's visit on 06-05 is too recent.
+    assert cold == {"hayashi", "yamada", "kimura", "inoue"}
+    scores = [r for r in records if r["type"] == "lead_score"]
+    assert {r["at"] for r in scores} == {_jst("2026-09-01T00:00:00")}
+    unix = _score_file(str(SCENARIOS), "--until", str(_jst("2026-09-01T00:00:00")))
+    assert unix == records
+
+
+def test_time_scale_runs_days_as_seconds() -> None:
+    """With --time-scale 1/86400, "2 days" is 2 seconds: kimura's case study a day later no
+    longer cancels her mail, every 4h SLA (10 s) is breached, everyone goes cold after 90 s
+    of silence; scores do not change."""
+    scale = str(1 / 86400)
+    fast = _score_file(str(SCENARIOS), "--time-scale", scale)
+    real = _score_file(str(SCENARIOS))
+    mails = {
+        r["lead_id"]: r["decided_at"]
+        for r in fast
+        if r["type"] == "action"
+        and r["kind"] == "send_email"
+        and r["scenario_id"] == "pricing_case_study_mail"
+    }
+    assert mails == {
+        "yamada": pytest.approx(_jst("2026-06-01T10:00:00") + 2),
+        "kimura": pytest.approx(_jst("2026-06-01T11:00:00") + 2),
+    }
+    breaches = [r["alert_id"] for r in fast if r["type"] == "alert" and r["kind"] == "sla_breached"]
+    assert breaches == [
+        "lead:sasaki:sla:1",
+        "lead:takahashi:sla:1",
+        "lead:kato:sla:1",
+        "lead:kato:sla:2",
+    ]
+    totals = {r["lead_id"]: r["total"] for r in real if r["type"] == "lead_score"}
+    assert {r["lead_id"]: r["total"] for r in fast if r["type"] == "lead_score"} == totals
+
+
+def test_a_bad_until_is_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scorer", "score-file", str(SCENARIOS), "--until", "next week"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--until: expected an RFC 3339 time or unix seconds" in result.stderr
     assert "Traceback" not in result.stderr

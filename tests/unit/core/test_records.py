@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -12,6 +13,7 @@ from scorer.core import (
     LeadState,
     RecordVersionError,
     Timing,
+    apply_event,
     apply_lead_signal,
 )
 from tests.unit.core.builders import HOUR, T0, ev, rules_with, run
@@ -89,3 +91,71 @@ def test_bad_lead_records_are_refused(mutate: dict[str, object], error: str) -> 
 def test_future_version_error_type() -> None:
     with pytest.raises(RecordVersionError):
         AccountState.from_record({"v": 99, "type": "account_state"})
+
+
+# Keys the hand-off loop added to the lead record; changelogs written before carry none.
+LOOP_KEYS = ("timers", "scenarios", "cycle", "last_active_at", "cold_since", "team", "handoff")
+
+
+def _lead_with_a_loop() -> LeadState:
+    from tests.unit.core.loop_builders import LOOP_RULES, Fire, play, to_mql
+
+    played = play(
+        [
+            *to_mql(product="product-a"),
+            ev("v", EventKind.PAGE_VIEW, T0 + 10, url="/pricing"),
+            ev("a", EventKind.FEEDBACK_ACCEPTED, T0 + HOUR),
+            Fire(T0 + 3 * HOUR),
+        ],
+        LOOP_RULES,
+    )
+    assert played.state is not None
+    return played.state
+
+
+def test_a_lead_with_timers_marks_and_a_handoff_round_trips() -> None:
+    state = _lead_with_a_loop()
+    assert state.timers
+    assert state.scenarios
+    assert state.handoff is not None
+    record = state.to_record()
+    assert set(LOOP_KEYS) <= set(record)
+    again = LeadState.from_record(json.loads(json.dumps(record, ensure_ascii=False)))
+    assert again == state
+    assert again.to_record() == record
+
+
+def test_an_old_record_without_the_loop_fields_still_loads() -> None:
+    """Recovery must not brick on changelogs written before the hand-off loop existed."""
+    old = {k: v for k, v in _busy_lead().to_record().items() if k not in LOOP_KEYS}
+    state = LeadState.from_record(json.loads(json.dumps(old)))
+    assert state.timers == ()
+    assert dict(state.scenarios) == {}
+    assert (state.cycle, state.last_active_at, state.cold_since) == (0, None, None)
+    assert (state.team, state.handoff) == (None, None)
+    # ... and it goes on scoring; the inactivity clock starts at its next event.
+    from tests.unit.core.loop_builders import LOOP_RULES
+
+    update = apply_event(
+        replace(state, rules_version=LOOP_RULES.version),
+        ev("n", EventKind.PAGE_VIEW, T0 + 4 * HOUR, account="A1", url="/"),
+        LOOP_RULES,
+        T0 + 4 * HOUR,
+    )
+    assert update.state.last_active_at == T0 + 4 * HOUR
+    assert [t.kind for t in update.state.timers] == ["inactivity"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "error"),
+    [
+        ("timers", [[1.0, "nap", "", 0, 1.0, "x"]], "bad timer record"),
+        ("timers", [[1.0]], "a timer record is"),
+        ("scenarios", {"s": [1]}, "a scenario mark is"),
+    ],
+    ids=["unknown-timer-kind", "short-timer", "short-mark"],
+)
+def test_bad_loop_records_are_refused(key: str, value: object, error: str) -> None:
+    record = {**_lead_with_a_loop().to_record(), key: value}
+    with pytest.raises(ValueError, match=error):
+        LeadState.from_record(record)

@@ -19,18 +19,20 @@ def test_pops_only_what_is_due_in_due_order() -> None:
     assert index.pop_due(0, 100.0) == []
 
 
-def test_a_moved_due_time_leaves_no_stale_firing() -> None:
-    index = built((b"a", 10.0))
-    index.set(0, b"a", 50.0)
-    assert index.pop_due(0, 20.0) == []
-    assert index.pop_due(0, 50.0) == [b"a"]
+def test_a_due_time_moved_earlier_wakes_once_at_the_earlier_time() -> None:
+    index = built((b"a", 50.0))
+    index.set(0, b"a", 10.0)
+    assert index.pop_due(0, 10.0) == [b"a"]
+    assert index.pop_due(0, 50.0) == []
 
 
-def test_cleared_timers_do_not_fire() -> None:
+def test_a_due_time_moved_later_keeps_the_earlier_wake_up_and_adds_nothing() -> None:
+    """Each activity re-arms a lead's inactivity timer; the heap must not grow with it."""
     index = built((b"a", 10.0))
-    index.set(0, b"a", None)
-    assert index.pop_due(0, 20.0) == []
-    assert index.pending() == 0
+    for later in range(11, 1000):
+        index.set(0, b"a", float(later))
+    assert len(index._heaps[0]) == 1
+    assert index.pop_due(0, 10.0) == [b"a"]  # the caller re-checks and sets the real due
 
 
 def test_setting_the_same_due_twice_fires_once() -> None:

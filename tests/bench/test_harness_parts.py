@@ -1,0 +1,49 @@
+"""The benchmark's own parts: schedules, workloads and statistics (no servers needed)."""
+
+from __future__ import annotations
+
+import math
+
+from bench.latency import PROBE_EVERY, plan
+from bench.scorer_worker import with_shared_inputs
+from bench.stats import percentile, slope, summary
+from bench.workload import Workload, generate, type_mix
+from scorer.contracts import topics as contract
+from scorer.settings import load_settings
+
+
+def test_the_workload_has_exactly_n_events_of_the_simulators_mix() -> None:
+    events = generate(Workload(events=4_000, leads=1_000, accounts=100, seed=3))
+    assert len(events) == 4_000
+    mix = type_mix(events)
+    assert mix["profile.updated"] == 1_000
+    assert {"web.page_view", "email.open", "web.form_submit"} <= set(mix)
+    assert len({e.key for e in events}) == 1_000
+
+
+def test_the_open_loop_plan_fills_every_slot_with_journeys_and_probes() -> None:
+    schedule = plan(rate=200, duration_s=10)
+    assert len(schedule) == 2_000
+    assert [p.offset_s for p in schedule[:3]] == [0.0, 0.005, 0.01]
+    probes = [p for p in schedule if p.probe]
+    assert len(probes) >= 2_000 // PROBE_EVERY - 10
+    assert len({p.event.key for p in probes}) == len(probes)  # each probe is a new lead
+    assert sum(p.event.value["type"] == "web.form_submit" for p in schedule) >= 30
+
+
+def test_shared_inputs_rename_only_the_input_topics() -> None:
+    settings = with_shared_inputs(load_settings({}, topic_prefix="run1."), "in.")
+    assert settings.topic(contract.WEB_EVENTS) == f"in.{contract.WEB_EVENTS}"
+    assert settings.topic(contract.HANDOFF_ALERTS) == f"run1.{contract.HANDOFF_ALERTS}"
+    assert settings.topic(contract.REKEYED_EVENTS) == f"run1.{contract.REKEYED_EVENTS}"
+
+
+def test_percentiles_count_unseen_samples_as_slowest() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    censored = summary(values, censored=5)
+    assert math.isinf(censored["p99"])
+    assert censored["count"] == 100
+    assert censored["not_seen"] == 5
+    assert slope([(0, 0), (1, 2), (2, 4)]) == 2
