@@ -196,6 +196,17 @@ def test_the_seed_scenarios_slas_and_recycling_match_the_replay(
     assert sorted(a for a in alerts if ":sla:" in a) == ["lead:kato:sla:1", "lead:sasaki:sla:2"]
     assert {"lead:sasaki:mql:1", "lead:sasaki:mql:2"} <= set(alerts)
 
+    # The KPIs, as Prometheus sees them.
+    kpi = worker.metric
+    assert kpi("scorer_sla_breaches_total") == 2
+    assert kpi("scorer_stage_transitions_total", from_stage="mql", to_stage="sal") == 1
+    assert kpi("scorer_recycled_leads_total", cause="rejected") == 1
+    assert kpi("scorer_handoff_to_feedback_seconds_count") == 2  # takahashi, sasaki
+    assert kpi("scorer_actions_total", kind="assign") == 1
+    cold = [lead for lead, state in expected.leads.items() if state.cold_since is not None]
+    assert len(cold) == 6
+    assert kpi("scorer_leads_went_cold_total") == len(cold)
+
 
 def test_timers_pending_at_a_kill_fire_once_after_the_restart(
     make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess], tmp_path: Path
