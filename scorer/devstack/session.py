@@ -44,8 +44,14 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+# A day of rules time per minute, so the demo shows SLA escalations (4 h → 10 s) and the
+# case-study mail (2 days → 2 min) within a coffee; SCORER_TIME_SCALE overrides it.
+DEV_TIME_SCALE = 1 / 1440
+
+
 def run_dev(options: DevOptions, console: Console | None = None) -> None:
     console = console or Console()
+    scale = {} if env_name("time_scale") in os.environ else {"time_scale": DEV_TIME_SCALE}
     with DevStack(options.kafka, options.redis) as stack:
         settings = load_settings(
             kafka_bootstrap=stack.kafka_bootstrap,
@@ -54,6 +60,7 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
             web_port=free_port(),
             data_dir=stack.workdir / "data",
             **stack.client_overrides(),
+            **scale,
         )
         pids = stack.pids()
         console.print(
@@ -77,7 +84,9 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
                 f"{settings.web_port}/metrics, log {log_path}"
             )
             console.print(
-                "simulating traffic; hand-off alerts appear below. Ctrl-C stops everything."
+                f"simulating traffic; rules time runs {1 / settings.time_scale:,.0f}x "
+                "(SCORER_TIME_SCALE); hand-off alerts and scenario actions appear below. "
+                "Ctrl-C stops everything."
             )
             asyncio.run(_live(settings, options, worker, console))
         except KeyboardInterrupt:
@@ -131,16 +140,29 @@ async def _live(
 async def show_alerts(settings: Settings, console: Console) -> None:
     from scorer.stream.admin import client_options
 
+    alerts = settings.topic(contract.HANDOFF_ALERTS)
     consumer = AIOKafkaConsumer(
-        settings.topic(contract.HANDOFF_ALERTS), **client_options(settings),
+        alerts, settings.topic(contract.ACTIONS), **client_options(settings),
         auto_offset_reset="earliest", enable_auto_commit=False,
     )  # fmt: skip
     await consumer.start()
     try:
         async for message in consumer:
-            console.print(format_alert(orjson.loads(message.value)))
+            record = orjson.loads(message.value)
+            line = format_alert(record) if message.topic == alerts else format_action(record)
+            console.print(line)
     finally:
         await consumer.stop()
+
+
+def format_action(action: dict[str, Any]) -> str:
+    """One terminal line for a scenario action: when, what, for whom, with what."""
+    when = str(action.get("emitted_at", ""))[11:19]
+    params = ", ".join(f"{k}={v}" for k, v in (action.get("params") or {}).items())
+    return (
+        f"{when} [bold cyan]{action.get('kind', '?')}[/] {action.get('lead_id')} "
+        f"({params})  [dim]scenario:[/] {action.get('scenario_id')}"
+    )
 
 
 def format_alert(alert: dict[str, Any]) -> str:
@@ -151,12 +173,17 @@ def format_alert(alert: dict[str, Any]) -> str:
         for r in reasons[:3]
     )
     kind = str(alert.get("kind", "?")).upper()
+    when = str(alert.get("emitted_at", ""))[11:19]
+    if kind == "SLA_BREACHED":
+        return (
+            f"{when} [bold red]SLA BREACHED[/] {alert.get('lead_id')}: no answer from "
+            f"{alert.get('team') or '-'} by the deadline of {alert.get('handoff_alert_id')}"
+        )
     if alert.get("lead_id"):
         who = f"{alert['lead_id']} @ {alert.get('account_id') or '-'}"
     else:
         contacts = alert.get("contacts") or []
         who = f"{alert.get('account_id')} ({len(contacts)} contacts: {', '.join(contacts[:3])})"
-    when = str(alert.get("emitted_at", ""))[11:19]
     score = float(alert.get("score", 0))
     grade = alert.get("grade") or "-"
     return (

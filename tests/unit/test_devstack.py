@@ -64,3 +64,22 @@ def test_a_server_that_dies_at_start_is_reported_by_name() -> None:
     with pytest.raises(StackError, match="broken server exited with code 3"):
         process.wait_until(lambda: False, 10, "ready")
     process.stop()
+
+
+def test_the_dev_screen_shows_actions_and_sla_breaches_on_one_line_each() -> None:
+    from scorer.devstack.session import format_action, format_alert
+
+    action = format_action({
+        "kind": "assign", "lead_id": "lead-7", "params": {"team": "inside-sales-product-a"},
+        "scenario_id": "product_a_assign", "emitted_at": "2026-11-24T10:15:00+00:00",
+    })  # fmt: skip
+    assert "assign" in action
+    assert "team=inside-sales-product-a" in action
+    assert "10:15:00" in action
+    breach = format_alert({
+        "kind": "sla_breached", "lead_id": "lead-7", "team": "inside-sales",
+        "handoff_alert_id": "lead:lead-7:mql:1", "emitted_at": "2026-11-24T14:15:00+00:00",
+    })  # fmt: skip
+    assert "SLA BREACHED" in breach
+    assert "lead:lead-7:mql:1" in breach
+    assert "\n" not in action + breach
