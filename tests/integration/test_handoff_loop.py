@@ -78,6 +78,9 @@ def journeys(t0: float) -> list[dict[str, Any]]:
         ("takahashi", "acct-kanto", "web.form_submit", -1.9, {"form_id": "contact-sales"}),
         ("takahashi", "acct-kanto", "seminar.attended", -1.8, {"webinar_id": "dx-summit"}),
         ("takahashi", "acct-kanto", "feedback.accepted", -1.0, {}),
+        # Feedback the lifecycle refuses: for a lead never seen, and one skipping SAL.
+        ("nobody", "acct-none", "feedback.accepted", -1.0, {}),
+        ("yamada", "acct-tokai", "feedback.qualified", -1.0, {}),
         # Rejected → recycled, the MQL line re-arms, renewed engagement → a second MQL.
         ("sasaki", "acct-kansai", "profile.updated", -2.0,
          {"title": "製造本部 部長", "employee_count": 800, "industry": "製造業", "country": "JP"}),
@@ -195,6 +198,13 @@ def test_the_seed_scenarios_slas_and_recycling_match_the_replay(
     assert assign["params"]["team"] == "inside-sales-product-a"
     assert sorted(a for a in alerts if ":sla:" in a) == ["lead:kato:sla:1", "lead:sasaki:sla:2"]
     assert {"lead:sasaki:mql:1", "lead:sasaki:mql:2"} <= set(alerts)
+
+    refused = [
+        {name: bytes(value).decode() for name, value in m.headers}
+        for m in run(read_topic(settings, contract.DEAD_LETTERS))
+    ]
+    assert sorted(h["scorer.error.reason"] for h in refused) == ["invalid_transition"] * 2
+    assert any("unknown lead" in h["scorer.error.detail"] for h in refused)
 
     # The KPIs, as Prometheus sees them.
     kpi = worker.metric
