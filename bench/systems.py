@@ -1,0 +1,222 @@
+"""The three systems of the throughput comparison, each run as a fresh child process.
+
+Every run reads the same pre-produced input topics from the beginning, in a fresh
+consumer group (fresh app id for the Faust ones, so a fresh table changelog too), and is
+timed from its first consumed event to its last: start-up and group joins are excluded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.common import (
+    Progress,
+    child_env,
+    http_json,
+    input_topic_names,
+    python_module,
+    rss_bytes,
+    time_progress,
+)
+from bench.scorer_worker import with_shared_inputs
+from scorer.devstack import ManagedProcess, free_port
+from scorer.devstack.session import worker_env
+from scorer.settings import Settings, load_settings
+from tests.support import WorkerProcess
+
+LIMIT = "limit"
+PEER = "peer"
+SCORER = "scorer"
+SCORER_1REC = "scorer-1rec"
+SYSTEMS = (LIMIT, PEER, SCORER, SCORER_1REC)
+
+DESCRIPTIONS = {
+    LIMIT: "raw aiokafka consumer group: JSON decode + dict update per lead + commit per batch",
+    PEER: "naive Faust agent: one table `+=` per event (memory store, changelog on)",
+    SCORER: "scorer worker: rules/default.yaml, tables, outputs, Redis write-through",
+    SCORER_1REC: "scorer worker with 1-record producer batches (the dev stack's Tansu setting)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the systems run and what they read."""
+
+    kafka: str
+    redis: str
+    partitions: int
+    input_prefix: str
+    events: int
+    workdir: Path
+    cap_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    system: str
+    round: int
+    events: int
+    seconds: float
+    rate: float
+    complete: bool  # read every input event (else stopped at the time cap)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class BenchWorker(WorkerProcess):
+    """A scorer worker started through bench.scorer_worker (hooks by environment)."""
+
+    def __init__(self, settings: Settings, log_path: Path, hooks: Mapping[str, str]) -> None:
+        super().__init__(settings, log_path)
+        self.process = ManagedProcess(
+            "scorer worker (bench)",
+            python_module("bench.scorer_worker"),
+            env=child_env(dict(hooks), base=worker_env(settings)),
+            log_path=log_path,
+        )
+
+    @property
+    def pid(self) -> int:
+        pid = self.process.pid
+        assert pid is not None
+        return pid
+
+    def alive(self) -> bool:
+        return self.process.exit_code() is None
+
+
+def scorer_settings(target: Target, tag: str, **overrides: Any) -> Settings:
+    """A scorer run's own app id, output topics and Redis keys (defaults otherwise)."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap": target.kafka,
+        "redis_url": target.redis,
+        "app_id": f"bench-scorer-{tag}",
+        "topic_prefix": f"b{tag}.",
+        "redis_key_prefix": f"bench:{tag}:",
+        "web_port": free_port(),
+        "data_dir": target.workdir / f"scorer-{tag}",
+        "partitions": target.partitions,
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    return load_settings({}, **values)
+
+
+def run_limit(target: Target, round_no: int, tag: str) -> RunResult:
+    argv = python_module(
+        "bench.limit",
+        "--bootstrap", target.kafka,
+        "--topics", ",".join(input_topic_names(target.input_prefix)),
+        "--group", f"bench-limit-{tag}",
+        "--events", str(target.events),
+        "--cap", str(target.cap_s),
+    )  # fmt: skip
+    done = subprocess.run(
+        argv, env=child_env(), capture_output=True, timeout=target.cap_s + 180, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"limit run failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    result = orjson.loads(done.stdout.splitlines()[-1])
+    events = int(result["events"])
+    return RunResult(
+        LIMIT, round_no, events, float(result["seconds"]), float(result["rate"]),
+        events >= target.events,
+    )  # fmt: skip
+
+
+def run_peer(target: Target, round_no: int, tag: str) -> RunResult:
+    port = free_port()
+    argv = python_module(
+        "bench.peer",
+        "--bootstrap", target.kafka,
+        "--topics", ",".join(input_topic_names(target.input_prefix)),
+        "--app-id", f"bench-peer-{tag}",
+        "--partitions", str(target.partitions),
+        "--web-port", str(port),
+        "--data-dir", str(target.workdir / f"peer-{tag}"),
+    )  # fmt: skip
+    process = ManagedProcess(
+        "naive faust agent", argv, env=child_env(), log_path=target.workdir / f"peer-{tag}.log"
+    )
+    url = f"http://127.0.0.1:{port}/bench/progress/"
+
+    def count() -> int:
+        answer = http_json(url)
+        return int(answer["events"]) if answer else 0
+
+    process.start()
+    try:
+        progress = time_progress(
+            count, target.events, target.cap_s, alive=lambda: process.exit_code() is None
+        )
+    finally:
+        process.stop(timeout_s=15)
+    return _result(PEER, round_no, progress, target)
+
+
+def run_scorer(
+    target: Target,
+    round_no: int,
+    tag: str,
+    *,
+    system: str = SCORER,
+    hooks: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> RunResult:
+    from scorer.stream.admin import apply_topics
+
+    if system == SCORER_1REC:
+        overrides.setdefault("kafka_max_batch_bytes", 1)
+    settings = scorer_settings(target, tag, **overrides)
+    asyncio.run(apply_topics(with_shared_inputs(settings, target.input_prefix)))
+    worker = BenchWorker(
+        settings,
+        target.workdir / f"scorer-{tag}.log",
+        {"BENCH_INPUT_PREFIX": target.input_prefix, **(hooks or {})},
+    )
+    worker.start(timeout_s=120)
+    try:
+        rss_ready = rss_bytes(worker.pid)
+        progress = time_progress(
+            lambda: int(worker.events_handled()), target.events, target.cap_s,
+            alive=worker.alive,
+        )  # fmt: skip
+        extra = {
+            "rss_ready_mb": rss_ready / 2**20,
+            "rss_end_mb": rss_bytes(worker.pid) / 2**20,
+            "alerts": worker.metric("scorer_alerts_total"),
+            "dead_letters": worker.metric("scorer_dead_letters_total"),
+            "kafka_max_batch_bytes": settings.kafka_max_batch_bytes,
+        }
+    finally:
+        worker.stop()
+    return _result(system, round_no, progress, target, extra)
+
+
+def _result(
+    system: str,
+    round_no: int,
+    progress: Progress,
+    target: Target,
+    extra: Mapping[str, Any] | None = None,
+) -> RunResult:
+    return RunResult(
+        system, round_no, progress.events, progress.seconds, progress.rate,
+        progress.events >= target.events, extra or {},
+    )  # fmt: skip
+
+
+def run_system(target: Target, system: str, round_no: int) -> RunResult:
+    tag = f"{system.replace('-', '')}{round_no}{int(time.time() * 1000) % 10**7}"
+    if system == LIMIT:
+        return run_limit(target, round_no, tag)
+    if system == PEER:
+        return run_peer(target, round_no, tag)
+    return run_scorer(target, round_no, tag, system=system)

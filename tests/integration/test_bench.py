@@ -1,0 +1,54 @@
+"""`scripts/bench --quick` runs end to end and reports all three systems.
+
+It checks that the harness works (every system read events at a positive rate, latency
+and memory were measured, the files were written), not how fast anything is.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.support import Servers
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(300)
+def test_quick_benchmark_reports_all_three_systems(servers: Servers, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "bench", "--quick", "--no-plot", "--out", str(tmp_path),
+            "--kafka", servers.kafka_bootstrap, "--redis", servers.redis_url,
+        ],
+        cwd=REPO, capture_output=True, text=True, timeout=280, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = orjson.loads(next(tmp_path.glob("*.json")).read_bytes())
+
+    systems = results["throughput_summary"]["systems"]
+    assert set(systems) == {"limit", "peer", "scorer"}
+    for name, row in systems.items():
+        assert row["median"] > 0, name
+        assert row["events_min"] > 0, name
+    assert results["throughput_summary"]["ratios"]["scorer/peer"]["median"] > 0
+
+    (latency,) = results["latency"]
+    assert latency["produced"] == latency["rate"] * latency["duration_s"]
+    assert latency["event_to_alert_s"]["mql"]["count"] > 0
+    assert latency["event_to_redis_s"]["count"] > 0
+    assert latency["lag_series"]
+
+    (memory,) = results["memory"]
+    assert memory["rss_per_lead_bytes"] > 0
+
+    table = (tmp_path / "latest.md").read_text()
+    for name in ("| limit |", "| peer |", "| scorer |", "scorer/peer", "event → MQL alert"):
+        assert name in table
+    assert "| limit |" in done.stdout
