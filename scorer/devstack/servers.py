@@ -140,8 +140,11 @@ class DevStack:
         """Settings a worker needs to run correctly on the servers this stack started."""
         # Tansu reports a partition's end offset as (last batch's base offset + 1), so
         # after a multi-record batch Faust's table recovery stops short. One record per
-        # batch keeps end offsets right.
-        return {"kafka_max_batch_bytes": 1} if self._kafka else {}
+        # batch keeps end offsets right. Tansu also holds every fetch for the full wait
+        # even when records arrive, which would add that wait to every hand-off.
+        if not self._kafka:
+            return {}
+        return {"kafka_max_batch_bytes": 1, "kafka_fetch_max_wait_ms": 100}
 
     def pids(self) -> dict[str, int]:
         """Pids of the servers this stack started (none for servers passed in)."""
