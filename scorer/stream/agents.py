@@ -98,9 +98,16 @@ def input_backlog(app: faust.App, ctx: ScorerContext, partition: int) -> int:
             continue
         highwater = consumer.highwater(tp)
         if highwater is not None:
-            read = consumer._read_offset.get(tp)  # no public accessor, see observe_consumer
-            backlog += max(0, highwater - (read + 1 if read is not None else 0))
+            backlog += max(0, highwater - consumed_up_to(consumer, tp))
     return backlog
+
+
+def consumed_up_to(consumer: Any, tp: Any) -> int:
+    """The next offset this worker will read on `tp`: after its last read, or the
+    committed offset it started from (Faust keeps both, with no public accessor)."""
+    read = consumer._read_offset.get(tp)
+    committed = consumer._committed_offset.get(tp)
+    return max(read + 1 if read is not None else 0, committed or 0)
 
 
 def observe_consumer(app: faust.App, ctx: ScorerContext) -> None:
@@ -112,8 +119,6 @@ def observe_consumer(app: faust.App, ctx: ScorerContext) -> None:
         if "-changelog" in tp.topic:
             continue
         highwater = consumer.highwater(tp)
-        # Faust keeps the last consumed offset per partition but has no public accessor.
-        read = consumer._read_offset.get(tp)
         if highwater is not None:
-            lag = highwater - (read + 1 if read is not None else 0)
+            lag = highwater - consumed_up_to(consumer, tp)
             ctx.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, lag))

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 _SOURCE_HEADER = "scorer.source-topic"
 _MAX_RETRY_DELAY_S = 30.0
 _PUBLISH_TIMEOUT_S = 15.0
+_BACKLOG_IDLE_S = 2.0
 
 # Outcomes the core refuses to apply, and the dead-letter reason each one gets.
 _DEAD_LETTER_OUTCOMES = {
@@ -117,6 +118,7 @@ class ScorerContext:
     # Messages not yet consumed on a partition's input topics (set by the agents module).
     backlog: Callable[[int], int] = lambda partition: 0
     event_time_by_partition: dict[int, float] = field(default_factory=dict)
+    scored_at_by_partition: dict[int, float] = field(default_factory=dict)  # wall clock
 
     @classmethod
     def declare(
@@ -349,6 +351,7 @@ class ScorerContext:
         partition = message.partition
         seen = self.event_time_by_partition.get(partition, decoded.occurred_at)
         self.event_time_by_partition[partition] = max(seen, decoded.occurred_at)
+        self.scored_at_by_partition[partition] = now
         if (
             state is not None
             and (due := next_due(state)) is not None
@@ -407,7 +410,10 @@ class ScorerContext:
         the answer. So a lagging partition's deadlines fire in event time, as the offline
         replay does, and switch to the wall clock once the backlog is read.
         """
-        if self.backlog(partition) <= 0:
+        idle = now - self.scored_at_by_partition.get(partition, 0.0) > _BACKLOG_IDLE_S
+        # A partition that reports a backlog but scores nothing is not catching up (an
+        # end offset can be stale); its clock must not stand still.
+        if idle or self.backlog(partition) <= 0:
             return now
         return min(now, self.event_time_by_partition.get(partition, now))
 
