@@ -53,8 +53,12 @@ def register(app: faust.App, ctx: ScorerContext) -> None:
 
     @app.timer(ctx.settings.redis_flush_interval_s)
     async def flush_read_model() -> None:
+        # Only between rebalances: Faust never clears `completed` after the first
+        # recovery, and a copy taken while a partition's changelog is still being read
+        # would overwrite Redis with older states.
         tables: Any = app.tables
-        if tables.recovery.completed.is_set():
+        settled = tables.recovery.completed.is_set() and not tables.recovery.in_recovery
+        if settled and not app.rebalancing:
             ctx.resync.step(assigned_partitions(app, ctx))
         await ctx.read_model.flush()
 
