@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scorer.core.frozen import fast_init
+from scorer.core.frozen import fast_init, fast_new
 
 MAX_BLOCK = 16
 
@@ -34,9 +34,9 @@ class RecentIds:
         block = MAX_BLOCK if limit >= MAX_BLOCK else max(1, limit)
         current = (*self.current, event_id)
         if len(current) < block:
-            return RecentIds(self.blocks, current)
+            return _new_ids(self.blocks, current)
         keep = -(-limit // block)  # ceil: enough full blocks to hold `limit` ids
-        return RecentIds((*self.blocks, frozenset(current))[-keep:], ())
+        return _new_ids((*self.blocks, frozenset(current))[-keep:], ())
 
     def __len__(self) -> int:
         return sum(len(b) for b in self.blocks) + len(self.current)
@@ -57,4 +57,5 @@ class RecentIds:
         )
 
 
+_new_ids = fast_new(RecentIds)  # one per scored event
 NO_RECENT_IDS = RecentIds()

@@ -61,7 +61,7 @@ def reallocate(
     (each with its new award, and its previous award).
     """
     if not log or (occurred_at, event_id) > (log[-1].occurred_at, log[-1].event_id):
-        points = _award(log, len(log), occurred_at, raw, cap)
+        points = appended_award(log, occurred_at, raw, cap)
         return (*log, CapEntry(occurred_at, event_id, raw, points)), points, ()
     keys = [(e.occurred_at, e.event_id) for e in log]
     index = bisect_left(keys, (occurred_at, event_id))
@@ -79,6 +79,22 @@ def reallocate(
             entries[j] = updated
             changed.append((updated, current.points))
     return tuple(entries), awarded_new, tuple(changed)
+
+
+def appended_award(log: tuple[CapEntry, ...], at: float, raw: float, cap: Cap) -> float:
+    """The award of an event placed after every entry of `log`: `_award` at the end, with
+    the same additions in the same order (newest first), as a plain loop."""
+    horizon = at - cap.window
+    used = 0.0
+    for entry in reversed(log):
+        if entry[0] <= horizon:  # entry.occurred_at
+            break
+        used += abs(entry[3])  # entry.points
+    room = cap.points - used
+    if room <= 0.0:
+        return 0.0
+    magnitude = min(abs(raw), room)
+    return magnitude if raw >= 0.0 else -magnitude
 
 
 def _award(
@@ -102,4 +118,10 @@ def prune_cap_log(log: tuple[CapEntry, ...], keep_after: float) -> tuple[CapEntr
     """Drop entries that can no longer fall inside the window of an acceptable event."""
     if not log or log[0].occurred_at > keep_after:
         return log
-    return tuple(e for e in log if e.occurred_at > keep_after)
+    # The log is in event-time order (`reallocate` keeps it so): the entries to keep are
+    # a suffix.
+    start = 1
+    end = len(log)
+    while start < end and log[start][0] <= keep_after:
+        start += 1
+    return log[start:]

@@ -1,7 +1,8 @@
 """Fit (attribute) score: the sum of the fit rules that match the current attributes.
 
 Fit is always recomputed from the merged attributes, so a profile update replaces the old
-fit points instead of adding to them.
+fit points instead of adding to them. The matching rules come from `Rules.fit_memo`: a
+lead's attributes are mostly the same few titles, sizes and industries as other leads'.
 """
 
 from __future__ import annotations
@@ -16,20 +17,19 @@ def fit_contributions(
     attributes: Mapping[str, FieldValue], rules: Rules
 ) -> tuple[tuple[str, float], ...]:
     """(rule id, points) of every fit rule that matches, in rule order."""
-    return tuple((r.id, r.points) for r, matches in rules.fit_plans if matches(attributes))
+    return tuple([(r.id, r.points) for r in rules.fit_memo.matching(attributes)])
 
 
 def fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
     total = 0.0
-    for rule, matches in rules.fit_plans:
-        if matches(attributes):
-            total += rule.points
+    for rule in rules.fit_memo.matching(attributes):  # in rule order
+        total += rule.points
     return total
 
 
 def matched_fit_rules(attributes: Mapping[str, FieldValue], rules: Rules) -> tuple[str, ...]:
     """Ids of the fit rules the attributes match, in rule order."""
-    return tuple([r.id for r, matches in rules.fit_plans if matches(attributes)])
+    return tuple([r.id for r in rules.fit_memo.matching(attributes)])
 
 
 def company_part(matched: tuple[str, ...], rules: Rules) -> float:
@@ -45,8 +45,8 @@ def company_part(matched: tuple[str, ...], rules: Rules) -> float:
 def company_fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
     """The company-level part of fit, which the account inherits (max over its contacts)."""
     total = 0.0
-    for rule, matches in rules.fit_plans:
-        if rule.level is FitLevel.COMPANY and matches(attributes):
+    for rule in rules.fit_memo.matching(attributes):
+        if rule.level is FitLevel.COMPANY:
             total += rule.points
     return total
 

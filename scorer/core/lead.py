@@ -45,7 +45,7 @@ from scorer.core.actions import Action
 from scorer.core.alerts import Alert, lead_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.dedup import NO_RECENT_IDS, RecentIds
-from scorer.core.engagement import CapEntry, matching_plans, prune_cap_log, reallocate
+from scorer.core.engagement import CapEntry, appended_award, prune_cap_log, reallocate
 from scorer.core.events import Event, EventKind, FieldValue
 from scorer.core.explain import Reason, ScoreChange, ranked, top_reasons
 from scorer.core.fit import (
@@ -54,7 +54,7 @@ from scorer.core.fit import (
     fit_contributions,
     matched_fit_rules,
 )
-from scorer.core.frozen import fast_init
+from scorer.core.frozen import fast_init, fast_new
 from scorer.core.grade import grade as grade_of
 from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
 from scorer.core.routing import route
@@ -71,6 +71,7 @@ from scorer.core.timeline import (
     insert_index,
     recompute,
     settle,
+    step_gates,
     with_values,
 )
 from scorer.core.timers import NO_LOOP, Handoff, HandoffLoop, ScenarioMark, Timer, spent
@@ -83,6 +84,10 @@ class Outcome(StrEnum):
     TOO_FAR_IN_FUTURE = "too_far_in_future"
     INVALID_TRANSITION = "invalid_transition"
 
+
+# A NamedTuple's own `__new__` is a Python function; building the per-event records with
+# every field through `tuple.__new__` costs half as much.
+_tuple_new = tuple.__new__
 
 # Enum members used on every event, bound once: `Stage.NEW` is an enum-metaclass lookup.
 _APPLIED = Outcome.APPLIED
@@ -144,6 +149,45 @@ class LeadState:
 
     @classmethod
     def new(cls, lead_id: str, rules: Rules) -> LeadState:
+        if cls is not LeadState:
+            return cls._blank(lead_id, rules)
+        blank: LeadState | None = rules.blank_lead
+        if blank is None:
+            # Every new lead of these rules starts from the same values: built once.
+            blank = cls._blank(lead_id, rules)
+            object.__setattr__(rules, "blank_lead", blank)
+        return _new_state(
+            lead_id,
+            blank.rules_version,
+            blank.settled,
+            blank.stage,
+            blank.stage_reason,
+            blank.account_id,
+            blank.account_at,
+            blank.last_event_at,
+            blank.fit,
+            blank.grade,
+            blank.open,
+            blank.caps,
+            blank.once,
+            blank.emitted,
+            blank.threshold_names,
+            blank.category_names,
+            blank.recent_ids,
+            blank.changes,
+            blank.seq,
+            blank.last_engaged_at,
+            blank.product,
+            blank.role,
+            blank.company_fit,
+            blank.fit_rules,
+            blank.last_active_at,
+            blank.loop,
+        )
+
+    @classmethod
+    def _blank(cls, lead_id: str, rules: Rules) -> LeadState:
+        """A new lead's state, computed."""
         settled = empty_settled(rules)
         return cls(
             lead_id=lead_id,
@@ -154,8 +198,9 @@ class LeadState:
             company_fit=company_fit_score(settled.attributes, rules),
             fit_rules=matched_fit_rules(settled.attributes, rules),
             emitted=(0,) * len(rules.thresholds),
-            threshold_names=tuple(t.name for t in rules.thresholds),
-            category_names=tuple(c.name for c in rules.categories),
+            # Shared by every lead (a state copies them into the next one at every event).
+            threshold_names=rules.threshold_names,
+            category_names=rules.category_names,
         )
 
     @property
@@ -229,6 +274,13 @@ class LeadUpdate:
     actions: tuple[Action, ...] = ()
     feedback_after_s: float | None = None
     cold_change: tuple[bool, bool] | None = None
+
+
+# Built for every scored event: see `frozen.fast_new`.
+_new_state = fast_new(LeadState)
+_new_update = fast_new(LeadUpdate)
+_new_signal = fast_new(LeadSignal)
+_new_change = fast_new(ScoreChange)
 
 
 def _last_values(
@@ -313,6 +365,29 @@ class _Step:
     score_before: float | None = None
 
 
+def _new_step(
+    stage: Stage,
+    stage_reason: str | None,
+    caps: Mapping[str, tuple[CapEntry, ...]],
+    once: Mapping[str, tuple[float, str]],
+) -> _Step:
+    """`_Step(stage, stage_reason, caps, once)`, without the class call (once per event)."""
+    step = _new_object(_Step)
+    step.stage = stage
+    step.stage_reason = stage_reason
+    step.caps = caps
+    step.once = once
+    step.transition = None
+    step.new_point = None
+    step.shifted = ()
+    step.engaged = False
+    step.score_before = None
+    return step
+
+
+_new_object = object.__new__
+
+
 def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float) -> LeadUpdate:
     """Score one event for its lead. `now` is processing time, used only for future skew.
 
@@ -355,19 +430,62 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
     last_event_at = state.last_event_at
     # max(last_event_at, t), keeping the first of equal values like `max` does.
     watermark = t if last_event_at is None or t > last_event_at else last_event_at
-    points, index = _place(state, step, event, watermark, rules)
-    # Every point is at or before the watermark, so the last one holds the current values.
-    last = points[-1] if points else state.settled
-    fit_now = last.fit
-    if last.t is not None and watermark <= last.t:  # the event's own point: no decay yet
-        engagement_now = sum(last.engagement)  # (what `_engagement` returns, without a call)
+    new_point = step.new_point
+    last_t: float | None
+    if (
+        new_point is not None
+        and new_point[3] is None  # .profile
+        and new_point[4] is None  # .recycle_factor
+        and not step.shifted
+        and _IN_ORDER_SHORTCUT
+        and (not state.open or _not_before(t, event.event_id, state.open[-1]))
+    ):
+        # An in-order event with awards, the common case: what `_place` and `with_values`
+        # compute for it, in one go.
+        points, last_engagement, engagement_after = _append(
+            state, step, new_point, watermark, rules
+        )
+        index = len(points) - 1
+        last_t, fit_now = t, points[-1][6]  # the new point's .t and .fit
+        if watermark <= t:  # the event's own point: no decay yet
+            engagement_now = engagement_after  # (sum(last_engagement), already added up)
+        else:
+            engagement_now = _engagement(t, last_engagement, watermark, rules)
     else:
-        engagement_now = _engagement(last.t, last.engagement, watermark, rules)
+        points, index = _place(state, step, event, watermark, rules)
+        # Every point is at or before the watermark, so the last one holds the current values.
+        if points:
+            last = points[-1]
+            # last.t, .engagement, .fit (by index: attribute access on a NamedTuple is slower)
+            last_t, last_engagement, fit_now = last[0], last[5], last[6]
+        else:
+            last_t, last_engagement, fit_now = (
+                state.settled.t,
+                state.settled.engagement,
+                state.settled.fit,
+            )
+        if last_t is not None and watermark <= last_t:  # the event's own point: no decay yet
+            engagement_now = sum(last_engagement)  # (what `_engagement` returns, without a call)
+        else:
+            engagement_now = _engagement(last_t, last_engagement, watermark, rules)
     if step.stage is _NEW and step.engaged and engagement_now >= rules.lifecycle.engaged_min_points:
         step.stage = _ENGAGED
         step.stage_reason = "engaged"
-    settle_count = _settle_count(points, watermark, rules)
-    emitted, alerts = _emit(state, step, points, index, watermark, settle_count, rules)
+    size = len(points)
+    if size < SETTLE_BATCH and size <= rules.timing.max_open_events:
+        settle_count = 0  # (what `_settle_count` returns for fewer points than a batch)
+    else:
+        settle_count = _settle_count(points, watermark, rules)
+    alerts: tuple[Alert, ...]
+    if (
+        rules.effective_hold <= 0.0
+        and new_point is not None
+        and index == size - 1
+        and not points[index][8]  # .fires
+    ):
+        emitted, alerts = state.emitted, ()  # (what `_emit` returns: nothing fired)
+    else:
+        emitted, alerts = _emit(state, step, points, index, watermark, settle_count, rules)
     settled, open_points = state.settled, points
     if settle_count:
         settled = settle(settled, points, settle_count, rules)
@@ -375,7 +493,10 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
     account_id, account_at = state.account_id, state.account_at
     if event.account_id is not None and (account_at is None or t >= account_at):
         account_id, account_at = event.account_id, t
-    last_engaged_at, product = _interest(state, step, t)
+    if step.engaged:
+        last_engaged_at, product = _interest(state, step, t)
+    else:
+        last_engaged_at, product = state.last_engaged_at, state.product
     recent = (
         state.recent_ids.add(event.event_id, rules.explain.recent_event_ids)
         if remember
@@ -388,7 +509,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         last_active_at = t
 
     role, company_fit, fit_rules = state.role, state.company_fit, state.fit_rules
-    if step.new_point is not None and step.new_point.profile is not None:
+    if new_point is not None and new_point[3] is not None:  # .profile
         attributes_after = attributes_before(settled, open_points, len(open_points))
         role = buying_role(attributes_after, rules)
         fit_rules = matched_fit_rules(attributes_after, rules)
@@ -397,9 +518,15 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
     kept = state.changes
     if changes:
         keep_changes = rules.explain.last_changes
-        kept = (*kept, *changes)[-keep_changes:] if keep_changes > 0 else ()
+        if keep_changes > 0:
+            kept += changes
+            if len(kept) > keep_changes:
+                kept = kept[-keep_changes:]
+        else:
+            kept = ()
     stage = _STAGE_VALUES[step.stage]
-    new_state = LeadState(
+    seq = state.seq + 1
+    new_state = _new_state(
         state.lead_id,
         rules.version,
         settled,
@@ -418,7 +545,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         state.category_names,
         recent,
         kept,
-        state.seq + 1,
+        seq,
         last_engaged_at,
         product,
         role,
@@ -427,15 +554,35 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         last_active_at,
         state.loop,
     )
+    signal = None
+    if account_id is not None:
+        # What `_signal(new_state, event)` builds, from the values at hand: the last open
+        # point (or, with none left open, the settled summary) is `last`.
+        signal = _new_signal(
+            account_id,
+            state.lead_id,
+            seq,
+            watermark,
+            event.event_id,
+            last_t,
+            last_engagement,
+            fit_now,
+            company_fit,
+            role,
+            last_engaged_at,
+            stage,
+            product,
+            rules.version,
+        )
     before_stage = state.stage
-    update = LeadUpdate(
+    update = _new_update(
         new_state,
         _APPLIED,
         step.transition.reason if step.transition is not None else None,
         changes,
         alerts,
         (before_stage, stage) if stage != before_stage else None,
-        None if account_id is None else _signal(new_state, event),
+        signal,
     )
     if not loop:
         return update
@@ -443,18 +590,22 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         kind in FEEDBACK_KINDS
         or alerts
         or (state.last_active_at is None and rules.inactivity is not None)
-        or (activity and state.loop.cold_since is not None)
+        or (activity and state.loop[3] is not None)  # .cold_since
         or (rules.state_scenarios and (step.new_point is not None or stage != before_stage))
     ):
         return _loop.after_event(state, update, event, step.transition, rules)
-    plans = rules.loop_matchers.get(kind)
-    if plans is not None:
-        fields = event.fields
-        for scenario, matcher in plans:
-            if (matcher is None or matcher(fields)) and (
-                scenario is None or not spent(state.loop, scenario, stage)
-            ):
+    memo = rules.loop_memos.get(kind)
+    if memo is not None:
+        cancels = False
+        for scenario in memo.matching(event.fields):
+            if scenario is None:
+                if not _CANCEL_SHORTCUT:
+                    return _loop.after_event(state, update, event, step.transition, rules)
+                cancels = True
+            elif not spent(state.loop, scenario, stage):
                 return _loop.after_event(state, update, event, step.transition, rules)
+        if cancels:
+            return _loop.after_cancels(state, update, event, rules)
     return update
 
 
@@ -463,15 +614,23 @@ def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpd
     t = event.occurred_at
     event_id = event.event_id
     open_points = state.open
-    if event_id in state.recent_ids or (
-        open_points and t <= open_points[-1].t and _is_open_point(open_points, t, event_id)
+    recent = state.recent_ids
+    # `event_id in recent`, without the method call
+    seen = event_id in recent.current
+    if not seen:
+        for block in recent.blocks:
+            if event_id in block:
+                seen = True
+                break
+    if seen or (
+        open_points and t <= open_points[-1][0] and _is_open_point(open_points, t, event_id)
     ):
         return _rejected(state, Outcome.DUPLICATE, "event id already applied")
     timing = rules.timing
     if t > now + timing.future_skew:
         return _rejected(state, Outcome.TOO_FAR_IN_FUTURE, str(future_problem(t, now, timing)))
     watermark = state.last_event_at
-    settled_until = state.settled.t
+    settled_until = state.settled[0]  # .t
     if (watermark is not None and t < watermark - timing.allowed_lateness) or (
         settled_until is not None and t <= settled_until
     ):
@@ -496,7 +655,7 @@ def _is_open_point(points: tuple[Point, ...], t: float, event_id: str) -> bool:
 
 def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
     """What the event does: a lifecycle transition, a profile change or awards."""
-    step = _Step(_STAGES[state.stage], state.stage_reason, state.caps, state.once)
+    step = _new_step(_STAGES[state.stage], state.stage_reason, state.caps, state.once)
     kind = event.kind
     t = event.occurred_at
     if kind in FEEDBACK_KINDS:
@@ -516,17 +675,23 @@ def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
     else:
         awards = _awards(state, event, rules, step)
         if awards:
-            step.new_point = Point(t, event.event_id, awards)
+            step.new_point = _tuple_new(
+                Point, (t, event.event_id, awards, None, None, (), 0.0, (), ())
+            )
             for award in awards:
-                if award.points > 0.0:
+                if award[3] > 0.0:  # award.points
                     step.engaged = True
                     break
     return step
 
 
-# `_place` computes an in-order event's point directly instead of through `recompute`;
-# tests/property/test_fast_paths.py switches this off to compare both ways.
+# `_append` (and `_place`, for a recycling point) compute an in-order event's point
+# directly instead of through `recompute`; tests/property/test_fast_paths.py switches this
+# off to compare both ways.
 _IN_ORDER_SHORTCUT = True
+# `_commit` hands an event that only cancels scenarios to `scenarios.after_cancels`
+# instead of the full `after_event`; the same tests switch this off to compare.
+_CANCEL_SHORTCUT = True
 
 
 def _place(
@@ -544,9 +709,10 @@ def _place(
     key = (event.occurred_at, event.event_id)
     in_order = not open_points or not key < (open_points[-1].t, open_points[-1].event_id)
     if in_order and not step.shifted and new_point.profile is None and _IN_ORDER_SHORTCUT:
-        # The common case: the point goes last and no earlier point changes, so only its
-        # own values are computed from the last point's, as `recompute` would (`advance`).
-        # The decayed values also give the score just before the event, for `_changes`.
+        # The point goes last and no earlier point changes, so only its own values are
+        # computed from the last point's, as `recompute` would (`advance`). The decayed
+        # values also give the score just before the event, for `_changes`. (Awards-only
+        # points, the common case, take `_append` instead: this is a recycling point's.)
         last = open_points[-1] if open_points else state.settled
         t = new_point.t
         if last.t is None or t <= last.t:
@@ -569,6 +735,52 @@ def _place(
     points.insert(index, new_point)
     recompute(state.settled, points, index, rules)
     return tuple(points), index
+
+
+def _not_before(t: float, event_id: str, point: Point) -> bool:
+    """not (t, event_id) < (point.t, point.event_id), without building the tuples."""
+    at = point[0]
+    return t > at or (t == at and not event_id < point[1])
+
+
+def _append(
+    state: LeadState, step: _Step, new_point: Point, watermark: float, rules: Rules
+) -> tuple[tuple[Point, ...], tuple[float, ...], float]:
+    """The open points with an in-order awards-only `new_point` placed last, with its
+    values computed from the last point's (`_place`'s shortcut and `with_values` in one
+    function: this runs for most events); also its engagement vector and their sum.
+    Sets `step.score_before` as `_place` does."""
+    open_points = state.open
+    last_t: float | None
+    if open_points:
+        previous = open_points[-1]
+        # previous.t, .engagement, .fit, .gates (by index: see `timeline.with_values`)
+        last_t, engagement, fit, gates = previous[0], previous[5], previous[6], previous[7]
+    else:
+        settled = state.settled
+        last_t, engagement, fit, gates = settled.t, settled.engagement, settled.fit, settled.gates
+    t = new_point[0]
+    if last_t is None or t <= last_t:
+        values = list(engagement)
+        engagement_before = sum(values)
+    else:
+        values = decayed(engagement, t - last_t, rules)
+        engagement_before = 0.0
+        for value in values:  # added up in category order, as `_engagement` does
+            engagement_before += value
+    if t == watermark:
+        step.score_before = fit + engagement_before
+    # with_values(new_point, values, fit, gates, fit, rules), for a point with awards only
+    before = sum(values)
+    awards = new_point[2]
+    category_index = rules.category_index
+    for award in awards:
+        values[category_index[award[1]]] += award[3]  # award.category, award.points
+    after = sum(values)
+    new_gates, fires = step_gates(gates, rules.thresholds, t, fit, before, fit, after, False)
+    vector = tuple(values)
+    point = _tuple_new(Point, (t, new_point[1], awards, None, None, vector, fit, new_gates, fires))
+    return (*open_points, point), vector, after
 
 
 SETTLE_BATCH = 8
@@ -609,7 +821,7 @@ def _emit(
     crossing recomputed after a late event never produces a second alert with the same id.
     A crossing in a stage where the threshold does not alert is consumed silently.
     """
-    hold = min(rules.timing.alert_hold, rules.timing.allowed_lateness)
+    hold = rules.effective_hold
     size = len(points)
     if hold > 0.0:
         scan_from = 0
@@ -664,54 +876,82 @@ def _interest(state: LeadState, step: _Step, t: float) -> tuple[float | None, st
     point = step.new_point
     if point is not None and step.engaged:
         if last_engaged_at is None or t >= last_engaged_at:
-            for award in point.awards:
-                if award.product is not None:
-                    product = award.product or product
+            for award in point[2]:  # .awards
+                award_product = award[4]  # .product
+                if award_product is not None:
+                    product = award_product or product
                     break
         if last_engaged_at is None or t > last_engaged_at:  # max(), keeping the first of ties
             last_engaged_at = t
     return last_engaged_at, product
 
 
-def _awards(state: LeadState, event: Event, rules: Rules, step: _Step) -> tuple[Award, ...]:
+def _awards(  # noqa: PLR0912 - one pass over the matched rules: this is the hot path
+    state: LeadState, event: Event, rules: Rules, step: _Step
+) -> tuple[Award, ...]:
     """The event's awards; sets the step's cap logs, once-only holders and shifted awards."""
-    matched = matching_plans(event, rules)
+    plans = rules.kind_plans.get(event.kind)
+    if plans is None:
+        return ()
+    fields = event.fields
+    matched = plans.matching(fields)
     if not matched:
         return ()
-    product_field = event.fields.get("product")
+    product_field = fields.get("product")
     product = product_field if isinstance(product_field, str) and product_field else None
     t = event.occurred_at
     event_id = event.event_id
-    watermark = t if state.last_event_at is None else max(state.last_event_at, t)
+    last_event_at = state.last_event_at
+    # max(last_event_at, t), keeping the first of equal values like `max` does.
+    watermark = t if last_event_at is None or t > last_event_at else last_event_at
     horizon = watermark - rules.timing.allowed_lateness
     awards: list[Award] = []
     caps: dict[str, tuple[CapEntry, ...]] | None = None
     once: dict[str, tuple[float, str]] | None = None
-    shifted: list[tuple[CapEntry, str, float, str]] = []
-    for rule, _, category in matched:
+    shifted: list[tuple[CapEntry, str, float, str]] | None = None
+    for plan in matched:
+        rule, category = plan[0], plan[2]  # (by index: see `timeline.with_values`)
         points = rule.points
         if rule.once:
             if once is None:
                 once = _thaw(state.once)
+            if shifted is None:
+                shifted = []
             points = _once_only(once, rule, t, event_id, shifted)
         elif rule.cap is not None:
             if caps is None:
                 caps = _thaw(state.caps)
             cap = rule.cap
-            log, points, changed = reallocate(caps.get(rule.id, ()), t, event_id, points, cap)
+            rule_id = rule.id
+            log = caps.get(rule_id, ())
+            if log and not _after(t, event_id, log[-1]):
+                log, points, changed = reallocate(log, t, event_id, points, cap)
+                for other, previous in changed:
+                    if shifted is None:
+                        shifted = []
+                    shifted.append((other, rule_id, other.points - previous, "cap_shifted"))
+            else:
+                # In order (the common case): what `reallocate` does for the last place.
+                points = appended_award(log, t, points, cap)
+                log = (*log, _tuple_new(CapEntry, (t, event_id, rule.points, points)))
             keep_after = horizon - cap.window
-            if log[0].occurred_at <= keep_after:  # (what prune_cap_log checks first)
+            if log[0][0] <= keep_after:  # log[0].occurred_at: what prune_cap_log checks first
                 log = prune_cap_log(log, keep_after)
-            caps[rule.id] = log
-            for other, previous in changed:
-                shifted.append((other, rule.id, other.points - previous, "cap_shifted"))
-        awards.append(Award(rule.id, category, rule.points, points, product))
+            caps[rule_id] = log
+        awards.append(_tuple_new(Award, (rule.id, category, rule.points, points, product)))
     if caps is not None:
         step.caps = MappingProxyType(caps)
     if once is not None:
         step.once = MappingProxyType(once)
-    step.shifted = tuple(shifted)
+    if shifted:
+        step.shifted = tuple(shifted)
     return tuple(awards)
+
+
+def _after(t: float, event_id: str, entry: CapEntry) -> bool:
+    """(t, event_id) > (entry.occurred_at, entry.event_id), without building the tuples."""
+    at = entry[0]
+    return t > at or (t == at and event_id > entry[1])
 
 
 def _once_only(
@@ -833,14 +1073,15 @@ def _changes(
     changes: list[ScoreChange] = []
     event_id, t = event.event_id, event.occurred_at
     elapsed = as_of - t
-    for rule_id, category, raw, points, _ in new_point.awards:
+    for award in new_point[2]:  # .awards
+        rule_id, category, raw, points = award[0], award[1], award[2], award[3]
         note = None
         if points != raw:
             rule = rules.rule_by_id.get(rule_id)
             note = "once_only" if rule is not None and rule.once else "capped"
         factor = 1.0 if elapsed <= 0.0 else _decay_of(rules, category, elapsed)
         changes.append(
-            ScoreChange(
+            _new_change(
                 lead_id,
                 event_id,
                 rule_id,
@@ -862,7 +1103,7 @@ def _changes(
         category = (rule.category if rule is not None else None) or event.kind.category
         factor = _decay_of(rules, category, as_of - entry.occurred_at)
         changes.append(
-            ScoreChange(
+            _new_change(
                 lead_id,
                 entry.event_id,
                 rule_id,
@@ -879,13 +1120,13 @@ def _changes(
                 note,
             )
         )
-    if new_point.profile is not None and fit_rules != old.fit_rules:
+    if new_point[3] is not None and fit_rules != old.fit_rules:  # .profile
         changes.extend(_fit_changes(old, event, fit_rules, before, after, as_of, rules))
     transition = step.transition
     if transition is not None and transition.recycle:
         delta = after - before
         changes.append(
-            ScoreChange(
+            _new_change(
                 lead_id,
                 event.event_id,
                 "lifecycle.recycle",
@@ -929,7 +1170,7 @@ def _fit_changes(
             continue
         delta = rule.points if rule_id in now else -rule.points
         changes.append(
-            ScoreChange(
+            _new_change(
                 old.lead_id,
                 event.event_id,
                 rule_id,
@@ -951,10 +1192,8 @@ def _fit_changes(
 
 def buying_role(attributes: Mapping[str, FieldValue], rules: Rules) -> str | None:
     """The first buying-group role (in rules order) whose condition the lead matches."""
-    for name, matches in rules.role_plans:
-        if matches(attributes):
-            return name
-    return None
+    roles = rules.role_memo.matching(attributes)
+    return roles[0] if roles else None
 
 
 def _signal(state: LeadState, event: Event) -> LeadSignal:
@@ -963,7 +1202,7 @@ def _signal(state: LeadState, event: Event) -> LeadSignal:
     vector = state.settled.engagement
     if state.open:
         ref, vector = state.open[-1].t, state.open[-1].engagement
-    return LeadSignal(
+    return _new_signal(
         state.account_id,
         state.lead_id,
         state.seq,
@@ -995,7 +1234,7 @@ def restated_signal(state: LeadState, event: Event) -> LeadSignal | None:
 def with_loop(state: LeadState, last_active_at: float | None, loop: HandoffLoop) -> LeadState:
     """`state` with other loop fields: `dataclasses.replace` without its per-field
     getattr and keyword overhead (the loop runs this for every event it handles)."""
-    return LeadState(
+    return _new_state(
         state.lead_id,
         state.rules_version,
         state.settled,

@@ -84,8 +84,8 @@ def migrate_lead(state: LeadState, rules: Rules) -> LeadState:
         open=tuple(points),
         fit=last_fit,
         emitted=tuple(emitted_by_name.get(t.name, 0) for t in rules.thresholds),
-        threshold_names=tuple(t.name for t in rules.thresholds),
-        category_names=tuple(c.name for c in rules.categories),
+        threshold_names=rules.threshold_names,
+        category_names=rules.category_names,
         caps=MappingProxyType({k: v for k, v in state.caps.items() if k in rules.rule_by_id}),
         loop=_migrate_loop(state, rules),
     )

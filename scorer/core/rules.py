@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from scorer.core.conditions import ALWAYS, Condition
 from scorer.core.events import EventKind, FieldValue
@@ -92,6 +92,85 @@ class AwardPlan(NamedTuple):
     rule: EngagementRule
     matcher: Matcher | None
     category: str
+
+
+T = TypeVar("T")
+
+# The value types a `MatchMemo` key holds as they are (see `MatchMemo._remember`).
+_PLAIN = frozenset({str, type(None)})
+
+# How many distinct field-value combinations a `MatchMemo` remembers the answer for (a
+# bound on memory, not on correctness).
+MEMO_LIMIT = 4096
+
+
+class MatchMemo(Generic[T]):
+    """Items, each with the condition some fields must meet for it (an event kind's
+    award plans, the scenarios its events trigger or cancel, the fit rules, the buying
+    roles), matched with the answers remembered.
+
+    Whether a condition holds depends only on the values of the fields it names (a
+    missing field reads as None), so the matching items are a function of those values.
+    The same few URLs, asset types, titles and form ids come back again and again, so
+    the answer is remembered per combination of values (at most `MEMO_LIMIT`). Values
+    that are all strings or missing are their own key; others are keyed with their
+    types, since `1`, `1.0` and `True` are equal dict keys but do not match alike.
+    """
+
+    __slots__ = ("_memo", "_single", "entries", "names")
+
+    def __init__(self, entries: tuple[tuple[T, Matcher | None, Condition], ...]) -> None:
+        self.entries = entries
+        names: set[str] = set()
+        for _, matcher, condition in entries:
+            if matcher is not None:
+                names.update(_field_names(condition))
+        self.names = tuple(sorted(names))
+        # With one field the key is its value itself (no tuple to build, hash and compare).
+        self._single = self.names[0] if len(self.names) == 1 else None
+        self._memo: dict[object, tuple[T, ...]] = {}
+
+    def matching(self, fields: Mapping[str, FieldValue]) -> tuple[T, ...]:
+        """The items whose condition `fields` meet, in order (what `evaluate` returns)."""
+        single = self._single
+        key = fields.get(single) if single is not None else tuple(map(fields.get, self.names))
+        # Keys are stored as they are only when they hold nothing but strings and Nones
+        # (see `_remember`), and only a string or None equals one of those: a key found as
+        # it is has the same values.
+        try:
+            hit = self._memo.get(key)
+        except TypeError:  # an unhashable value (not a FieldValue): no memo for it
+            return self.evaluate(fields)
+        if hit is not None:
+            return hit
+        return self._remember(key, fields)
+
+    def _remember(self, key: object, fields: Mapping[str, FieldValue]) -> tuple[T, ...]:
+        values = (key,) if self._single is not None else key
+        assert isinstance(values, tuple)  # noqa: S101 - built by `matching`
+        types = tuple(map(type, values))
+        if not _PLAIN.issuperset(types):
+            key = (values, types)  # a tuple of two tuples: never equal to a plain key
+            hit = self._memo.get(key)
+            if hit is not None:
+                return hit
+        matched = self.evaluate(fields)
+        memo = self._memo
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = matched
+        return matched
+
+    def evaluate(self, fields: Mapping[str, FieldValue]) -> tuple[T, ...]:
+        """The items whose condition `fields` meet, in order, without the memo."""
+        return tuple([item for item, match, _ in self.entries if match is None or match(fields)])
+
+
+def _field_names(condition: Condition) -> set[str]:
+    names = {test.name for test in condition.all_of}
+    for group in condition.any_of:
+        names.update(test.name for test in group)
+    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,9 +420,16 @@ class Rules:
     award_plans: Mapping[EventKind, tuple[AwardPlan, ...]] = field(
         init=False, compare=False, repr=False
     )
+    # The same plans per event kind, matched through a memo (see `MatchMemo`).
+    kind_plans: Mapping[EventKind, MatchMemo[AwardPlan]] = field(
+        init=False, compare=False, repr=False
+    )
     # Fit rules and buying-group roles with their compiled conditions, in rules order.
     fit_plans: tuple[tuple[FitRule, Matcher], ...] = field(init=False, compare=False, repr=False)
     role_plans: tuple[tuple[str, Matcher], ...] = field(init=False, compare=False, repr=False)
+    # The same through memos (see `MatchMemo`): the fit rules and the roles that match.
+    fit_memo: MatchMemo[FitRule] = field(init=False, compare=False, repr=False)
+    role_memo: MatchMemo[str] = field(init=False, compare=False, repr=False)
     # Hand-off loop lookups (see `_loop_lookups`).
     scenario_by_id: Mapping[str, Scenario] = field(init=False, compare=False, repr=False)
     trigger_plans: Mapping[EventKind, tuple[tuple[Scenario, Matcher | None], ...]] = field(
@@ -357,11 +443,29 @@ class Rules:
     loop_matchers: Mapping[EventKind, tuple[tuple[Scenario | None, Matcher | None], ...]] = field(
         init=False, compare=False, repr=False
     )
+    # The same through a memo (see `MatchMemo`): the scenarios (None for a cancel) whose
+    # trigger or cancel condition an event's fields meet.
+    loop_memos: Mapping[EventKind, MatchMemo[Scenario | None]] = field(
+        init=False, compare=False, repr=False
+    )
+    # `trigger_plans` and `unless_plans` through memos: the scenarios an event triggers,
+    # the ids of those it cancels.
+    trigger_memos: Mapping[EventKind, MatchMemo[Scenario]] = field(
+        init=False, compare=False, repr=False
+    )
+    unless_memos: Mapping[EventKind, MatchMemo[str]] = field(init=False, compare=False, repr=False)
     state_scenarios: tuple[Scenario, ...] = field(init=False, compare=False, repr=False)
     cold_scenarios: tuple[Scenario, ...] = field(init=False, compare=False, repr=False)
     activity_kinds: frozenset[EventKind] = field(init=False, compare=False, repr=False)
     # Thresholds whose crossing hands the lead to sales (they move it to `mql`).
     handoff_thresholds: frozenset[str] = field(init=False, compare=False, repr=False)
+    # The state a new lead starts from (a `LeadState`, set by `LeadState.new` on first use).
+    blank_lead: Any = field(init=False, compare=False, repr=False)
+    # The names of the thresholds and categories, in order: one tuple every lead shares.
+    threshold_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    category_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    # min(timing.alert_hold, timing.allowed_lateness): the hold alerts actually wait.
+    effective_hold: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         index = {c.name: i for i, c in enumerate(self.categories)}
@@ -402,6 +506,12 @@ class Rules:
         )
         object.__setattr__(self, "rule_by_id", MappingProxyType({r.id: r for r in self.engagement}))
         object.__setattr__(self, "fit_by_id", MappingProxyType({r.id: r for r in self.fit}))
+        object.__setattr__(
+            self, "effective_hold", min(self.timing.alert_hold, self.timing.allowed_lateness)
+        )
+        object.__setattr__(self, "blank_lead", None)
+        object.__setattr__(self, "threshold_names", tuple(t.name for t in self.thresholds))
+        object.__setattr__(self, "category_names", tuple(c.name for c in self.categories))
         plans = {
             kind: tuple(
                 AwardPlan(
@@ -414,9 +524,32 @@ class Rules:
             for kind, kind_rules in by_kind.items()
         }
         object.__setattr__(self, "award_plans", MappingProxyType(plans))
+        object.__setattr__(
+            self,
+            "kind_plans",
+            MappingProxyType(
+                {
+                    kind: MatchMemo(tuple((plan, plan.matcher, plan.rule.when) for plan in p))
+                    for kind, p in plans.items()
+                }
+            ),
+        )
         object.__setattr__(self, "fit_plans", tuple((r, r.when.matcher()) for r in self.fit))
         object.__setattr__(
             self, "role_plans", tuple((r.name, r.when.matcher()) for r in self.account.roles)
+        )
+        object.__setattr__(
+            self, "fit_memo", MatchMemo(tuple((r, m, r.when) for r, m in self.fit_plans))
+        )
+        roles = self.account.roles
+        object.__setattr__(
+            self,
+            "role_memo",
+            MatchMemo(
+                tuple(
+                    (name, m, r.when) for (name, m), r in zip(self.role_plans, roles, strict=True)
+                )
+            ),
         )
         self._loop_lookups()
 
@@ -426,6 +559,9 @@ class Rules:
             raise ValueError("scenario ids must be unique")
         triggers: dict[EventKind, list[tuple[Scenario, Matcher | None]]] = {}
         unless: dict[EventKind, list[tuple[str, Matcher | None]]] = {}
+        # The same per kind, with the conditions, for the memos (see `MatchMemo`).
+        watched: dict[EventKind, list[tuple[Scenario, Matcher | None, Condition]]] = {}
+        cancels: dict[EventKind, list[tuple[str, Matcher | None, Condition]]] = {}
         for scenario in self.scenarios:
             if scenario.trigger is TriggerKind.WENT_COLD and self.inactivity is None:
                 raise ValueError(f"scenario {scenario.id}: went_cold needs an inactivity period")
@@ -435,10 +571,12 @@ class Rules:
                 matcher = _matcher(scenario.event.when)
                 for kind in sorted(scenario.event.on):
                     triggers.setdefault(kind, []).append((scenario, matcher))
+                    watched.setdefault(kind, []).append((scenario, matcher, scenario.event.when))
             for match in scenario.unless:
                 matcher = _matcher(match.when)
                 for kind in sorted(match.on):
                     unless.setdefault(kind, []).append((scenario.id, matcher))
+                    cancels.setdefault(kind, []).append((scenario.id, matcher, match.when))
         loop: dict[EventKind, tuple[tuple[Scenario | None, Matcher | None], ...]] = {}
         for kind in {*triggers, *unless}:
             loop[kind] = (
@@ -455,6 +593,26 @@ class Rules:
             self, "unless_plans", MappingProxyType({k: tuple(v) for k, v in unless.items()})
         )
         object.__setattr__(self, "loop_matchers", MappingProxyType(loop))
+        loop_memos = {
+            kind: MatchMemo(
+                (
+                    *watched.get(kind, ()),
+                    *((None, matcher, when) for _, matcher, when in cancels.get(kind, ())),
+                )
+            )
+            for kind in loop
+        }
+        object.__setattr__(self, "loop_memos", MappingProxyType(loop_memos))
+        object.__setattr__(
+            self,
+            "trigger_memos",
+            MappingProxyType({k: MatchMemo(tuple(v)) for k, v in watched.items()}),
+        )
+        object.__setattr__(
+            self,
+            "unless_memos",
+            MappingProxyType({k: MatchMemo(tuple(v)) for k, v in cancels.items()}),
+        )
         object.__setattr__(
             self,
             "state_scenarios",

@@ -40,6 +40,7 @@ Semantics worth knowing:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from scorer.core.account import LeadSignal
@@ -48,10 +49,12 @@ from scorer.core.alerts import SLA_BREACHED, Alert, sla_alert_id
 from scorer.core.events import Event, EventKind
 from scorer.core.explain import ScoreChange
 from scorer.core.lead import (
+    _APPLIED,
     LeadState,
     LeadUpdate,
     Outcome,
     _commit,
+    _new_update,
     _Step,
     score_at,
     top_reasons_at,
@@ -73,10 +76,11 @@ from scorer.core.timers import (
     Timer,
     add_timer,
     pending,
+    spent,
     without,
 )
 
-__all__ = ["after_event", "fire_due", "next_due"]
+__all__ = ["after_cancels", "after_event", "fire_due", "next_due"]
 
 _ANSWERS = frozenset({EventKind.FEEDBACK_ACCEPTED, EventKind.FEEDBACK_REJECTED})
 _LEAD_SUBJECT = "lead"
@@ -143,17 +147,98 @@ def after_event(
         loop.feedback(kind, transition, t, trigger)
     for alert in update.alerts:
         loop.hand_off(alert)
-    for scenario_id, matcher in rules.unless_plans.get(kind, ()):
-        if matcher is None or matcher(event.fields):
+    fields = event.fields
+    cancels = rules.unless_memos.get(kind)
+    if cancels is not None:
+        for scenario_id in cancels.matching(fields):
             loop.cancel(scenario_id, t)
-    product = event.fields.get("product")
-    hint = product if isinstance(product, str) and product else None
-    for scenario, matcher in rules.trigger_plans.get(kind, ()):
-        if matcher is None or matcher(event.fields):
+    triggers = rules.trigger_memos.get(kind)
+    if triggers is not None:
+        product = fields.get("product")
+        hint = product if isinstance(product, str) and product else None
+        for scenario in triggers.matching(fields):
             loop.trigger(scenario, t, trigger, hint)
     if rules.state_scenarios and (update.changes or update.stage_change is not None):
         loop.state_triggers(t, trigger)
     return loop.finish(before, update)
+
+
+def after_cancels(before: LeadState, update: LeadUpdate, event: Event, rules: Rules) -> LeadUpdate:
+    """`after_event` for an event whose only part in the loop is to match `unless`
+    conditions: every scenario it triggers is `spent` (`_commit` checks), so only the
+    cancelled scenarios' marks and timers change. What `after_event` returns for it,
+    without its working copy of the whole loop (every case-study download comes here)."""
+    state = update.state
+    loop = state.loop
+    t = event.occurred_at
+    marks: Mapping[str, ScenarioMark] = loop.marks
+    timers: tuple[Timer, ...] | list[Timer] = loop.timers
+    own_marks: dict[str, ScenarioMark] | None = None
+    own_timers: list[Timer] | None = None
+    fields = event.fields
+    for scenario_id in rules.unless_memos[event.kind].matching(fields):
+        mark, index = _cancelled(marks, timers, scenario_id, t)
+        if mark is not None:
+            if own_marks is None:
+                marks = own_marks = _copy(marks)
+            own_marks[scenario_id] = mark
+        if index >= 0:
+            if own_timers is None:
+                timers = own_timers = list(timers)
+            del own_timers[index]
+    if own_marks is None and own_timers is None:
+        return update
+    changed = HandoffLoop(
+        tuple(timers),
+        loop.marks if own_marks is None else MappingProxyType(own_marks),
+        loop.cycle,
+        loop.cold_since,
+        loop.team,
+        loop.handoff,
+    )
+    triggers = rules.trigger_memos.get(event.kind)
+    if own_timers is not None and triggers is not None:
+        for scenario in triggers.matching(fields):
+            if not spent(changed, scenario, state.stage):
+                # A cancelled timer frees its scenario to trigger again: the full loop.
+                return after_event(before, update, event, None, rules)
+    return _new_update(
+        with_loop(state, state.last_active_at, changed),
+        _APPLIED,
+        update.reason,
+        update.changes,
+        update.alerts,
+        update.stage_change,
+        update.account_signal,
+    )
+
+
+def _cancelled(
+    marks: Mapping[str, ScenarioMark],
+    timers: tuple[Timer, ...] | list[Timer],
+    scenario_id: str,
+    t: float,
+) -> tuple[ScenarioMark | None, int]:
+    """What an event at `t` matching the `unless` of `scenario_id` changes: the scenario's
+    new mark (None: unchanged) and the index of the pending timer it drops (-1: none)."""
+    mark = marks.get(scenario_id, NO_MARK)
+    changed = None
+    if mark.unless_at is None or t > mark.unless_at:
+        # (NamedTuple._replace costs a microsecond; this runs for every such event.)
+        changed = ScenarioMark(mark.n, mark.last_fired_at, mark.fired_cycle, t)
+    for index, timer in enumerate(timers):
+        if (
+            timer.ref == scenario_id
+            and timer.kind == SCENARIO
+            and timer.trigger_at <= t <= timer.due_at
+        ):
+            return changed, index  # at most one pending timer per scenario
+    return changed, -1
+
+
+def _copy(marks: Mapping[str, ScenarioMark]) -> dict[str, ScenarioMark]:
+    # (`dict(proxy)` goes key by key; `proxy.copy()` copies the dict underneath)
+    return marks.copy() if isinstance(marks, MappingProxyType) else dict(marks)
 
 
 class _Loop:
@@ -161,6 +246,7 @@ class _Loop:
     timers is handled; `finish` freezes it back into a `LeadState`."""
 
     __slots__ = (
+        "_marks",
         "actions",
         "alerts",
         "changes",
@@ -182,7 +268,9 @@ class _Loop:
         self.state = state
         self.rules = rules
         self.timers: list[Timer] = list(loop.timers)
-        self.marks: dict[str, ScenarioMark] = dict(loop.marks)
+        # The marks are read far more often than written: copied at the first write.
+        self.marks: Mapping[str, ScenarioMark] = loop.marks
+        self._marks: dict[str, ScenarioMark] | None = None
         self.cycle = loop.cycle
         self.last_active_at = state.last_active_at
         self.cold_since = loop.cold_since
@@ -200,21 +288,26 @@ class _Loop:
 
     def materialize(self, final: bool = True) -> LeadState:
         """The state with the loop fields as they are now; with `final` False the loop
-        goes on afterwards, so it keeps a dict of its own."""
+        goes on afterwards, so its next mark write copies the marks again."""
         state = self.state
+        marks = self.marks if self._marks is None else MappingProxyType(self._marks)
         loop = HandoffLoop(
-            tuple(self.timers),
-            MappingProxyType(self.marks),
-            self.cycle,
-            self.cold_since,
-            self.team,
-            self.handoff,
+            tuple(self.timers), marks, self.cycle, self.cold_since, self.team, self.handoff
         )
         if loop == state.loop and self.last_active_at == state.last_active_at:
             return state
         if not final:
-            self.marks = dict(self.marks)  # the proxy above now owns the old dict
+            # The proxy above now owns the dict: the next write copies it again.
+            self.marks = marks
+            self._marks = None
         return with_loop(state, self.last_active_at, loop)
+
+    def set_mark(self, scenario_id: str, mark: ScenarioMark) -> None:
+        marks = self._marks
+        if marks is None:
+            marks = self._marks = _copy(self.marks)
+            self.marks = marks
+        marks[scenario_id] = mark
 
     def finish(self, before: LeadState, update: LeadUpdate | None) -> LeadUpdate:
         state = self.materialize()
@@ -236,9 +329,9 @@ class _Loop:
             changes = update.changes + changes if changes else update.changes
             signal = update.account_signal
             reason = update.reason
-        return LeadUpdate(
+        return _new_update(
             state,
-            Outcome.APPLIED,
+            _APPLIED,
             reason,
             changes,
             (
@@ -304,19 +397,11 @@ class _Loop:
         self.team = alert.team
 
     def cancel(self, scenario_id: str, t: float) -> None:
-        mark = self.marks.get(scenario_id, NO_MARK)
-        if mark.unless_at is None or t > mark.unless_at:
-            # (NamedTuple._replace costs a microsecond; this runs for every such event.)
-            self.marks[scenario_id] = ScenarioMark(mark.n, mark.last_fired_at, mark.fired_cycle, t)
-        timers = self.timers
-        for timer in timers:
-            if (
-                timer.ref == scenario_id
-                and timer.kind == SCENARIO
-                and timer.trigger_at <= t <= timer.due_at
-            ):
-                timers.remove(timer)
-                break  # at most one pending timer per scenario
+        mark, index = _cancelled(self.marks, self.timers, scenario_id, t)
+        if mark is not None:
+            self.set_mark(scenario_id, mark)
+        if index >= 0:
+            del self.timers[index]
 
     def trigger(self, scenario: Scenario, at: float, trigger: str, product: str | None) -> None:
         """A trigger of `scenario` at event time `at`: fire now, arm a timer, or ignore it
@@ -334,8 +419,8 @@ class _Loop:
         if scenario.require is not None and not self.holds(scenario.require, at):
             return
         n = mark.n + 1
-        self.marks[scenario_id] = ScenarioMark(
-            n, mark.last_fired_at, mark.fired_cycle, mark.unless_at
+        self.set_mark(
+            scenario_id, ScenarioMark(n, mark.last_fired_at, mark.fired_cycle, mark.unless_at)
         )
         if scenario.delay <= 0.0:
             self.fire(scenario, n, at, trigger, product)
@@ -401,7 +486,7 @@ class _Loop:
                 )
             )
         mark = self.marks.get(scenario.id, NO_MARK)
-        self.marks[scenario.id] = ScenarioMark(mark.n, at, self.cycle, mark.unless_at)
+        self.set_mark(scenario.id, ScenarioMark(mark.n, at, self.cycle, mark.unless_at))
 
     # -- due timers -----------------------------------------------------------------------
 

@@ -35,6 +35,10 @@ from scorer.core.thresholds import Gate, step_gate
 
 NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
 
+# A NamedTuple's own `__new__` is a Python function: the hot paths build their records
+# with every field through `tuple.__new__`, which costs half as much.
+_tuple_new = tuple.__new__
+
 # Bound once: reading `ScoreBasis.TOTAL` goes through the enum metaclass on every use.
 _TOTAL, _ENGAGEMENT = ScoreBasis.TOTAL, ScoreBasis.ENGAGEMENT
 
@@ -106,8 +110,9 @@ def attributes_before(
 ) -> Mapping[str, FieldValue]:
     attributes: Mapping[str, FieldValue] = settled.attributes
     for point in points[:index]:
-        if point.profile is not None:
-            attributes = merge_attributes(attributes, point.profile)
+        profile = point[3]  # .profile
+        if profile is not None:
+            attributes = merge_attributes(attributes, profile)
     return attributes
 
 
@@ -168,15 +173,17 @@ def with_values(
     """`point` with its trajectory values, given the engagement vector just before it
     (already decayed to its time; the list is reused), the fit and gates before it and the
     fit after it."""
-    t = point.t
+    # Fields by index: on a NamedTuple, `point.t` is a descriptor call, `point[0]` is not.
+    t = point[0]
     before_engagement = sum(values)
-    recycle_factor = point.recycle_factor
+    recycle_factor = point[4]
     if recycle_factor is not None:
         values = [v * recycle_factor for v in values]
-    if point.awards:
+    awards = point[2]
+    if awards:
         category_index = rules.category_index
-        for award in point.awards:
-            values[category_index[award.category]] += award.points
+        for award in awards:
+            values[category_index[award[1]]] += award[3]  # award.category, award.points
     after_engagement = sum(values)
     new_gates, fires = step_gates(
         gates,
@@ -188,16 +195,9 @@ def with_values(
         after_engagement,
         recycle_factor is not None,
     )
-    return Point(
-        t,
-        point.event_id,
-        point.awards,
-        point.profile,
-        recycle_factor,
-        tuple(values),
-        fit_after,
-        new_gates,
-        fires,
+    return _tuple_new(
+        Point,
+        (t, point[1], awards, point[3], recycle_factor, tuple(values), fit_after, new_gates, fires),
     )
 
 
@@ -207,10 +207,11 @@ def decayed(vector: Sequence[float], elapsed: float, rules: Rules) -> list[float
     values = list(vector)
     if len(values) != len(rules.half_lives):
         raise ValueError("the engagement vector does not match the rules' categories")
+    negative = -elapsed  # (`-elapsed / half_life` divides the negated value as well)
     for i, half_life in rules.decaying:
         value = values[i]
         if value != 0.0:
-            values[i] = value * exp2(-elapsed / half_life)
+            values[i] = value * exp2(negative / half_life)
     return values
 
 
@@ -242,7 +243,7 @@ def step_gates(
         gate = gates[i]
         # Most events move no gate; skip the full step for them.
         if not recycled:
-            if gate.armed:
+            if gate[0]:  # gate.armed
                 if score_after < threshold.value:
                     continue
             else:
@@ -272,24 +273,28 @@ def settle(settled: Settled, points: Sequence[Point], count: int, rules: Rules) 
         return settled
     attributes = settled.attributes
     settling = points[:count]
-    if not any(p.awards or p.recycle_factor is not None for p in settling):
-        ledger_values = settled.ledger
-    else:
-        ledger_values = _fold_ledger(settled.ledger, settling, rules)
     for point in settling:
-        if point.profile is not None:
-            attributes = merge_attributes(attributes, point.profile)
+        if point[2] or point[4] is not None:  # .awards, .recycle_factor
+            ledger_values = _fold_ledger(settled.ledger, settling, rules)
+            break
+    else:
+        ledger_values = settled.ledger
+    for point in settling:
+        profile = point[3]  # .profile
+        if profile is not None:
+            attributes = merge_attributes(attributes, profile)
     last = settling[-1]
-    return Settled(
-        t=last.t,
-        event_id=last.event_id,
-        engagement=last.engagement,
-        fit=last.fit,
-        attributes=(
-            attributes if attributes is settled.attributes else MappingProxyType(dict(attributes))
+    return _tuple_new(
+        Settled,
+        (
+            last[0],  # .t
+            last[1],  # .event_id
+            last[5],  # .engagement
+            last[6],  # .fit
+            attributes if attributes is settled.attributes else MappingProxyType(dict(attributes)),
+            last[7],  # .gates
+            ledger_values,
         ),
-        gates=last.gates,
-        ledger=ledger_values,
     )
 
 
@@ -301,7 +306,7 @@ def _fold_ledger(
     ledger = current
     start = 0
     for i, point in enumerate(settling):
-        factor = point.recycle_factor
+        factor = point[4]  # .recycle_factor
         if factor is not None:
             ledger = _add_awards(ledger, settling[start:i], rules)
             ledger = (
@@ -313,7 +318,7 @@ def _fold_ledger(
     return _add_awards(ledger, settling[start:], rules)
 
 
-def _add_awards(
+def _add_awards(  # noqa: PLR0912, PLR0915 - one pass over the awards, then the entries
     ledger: tuple[Accumulator, ...], points: Sequence[Point], rules: Rules
 ) -> tuple[Accumulator, ...]:
     """The ledger after the awards of `points` (none of them recycling), in point order.
@@ -322,39 +327,71 @@ def _add_awards(
     go: value = value * 2^(-(at - ref) / half-life) + points, ref = at, award by award.
     Entries keep their order; new ones follow in the order they first appear.
     """
-    added: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    # Awards gathered per entry, as adds[name][category] per kind (no key tuple to build
+    # per award); `order` lists the entries in the order they first appear.
+    by_rule: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    by_product: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    order: list[tuple[str, str, str, list[tuple[float, float]]]] = []
     for point in points:
-        at = point.t
-        for rule_id, category, _, points_awarded, product in point.awards:
+        at = point[0]  # .t
+        for award in point[2]:  # .awards
+            points_awarded = award[3]
             if points_awarded == 0.0:
                 continue
+            rule_id, category, product = award[0], award[1], award[4]
             entry = (points_awarded, at)
-            key = ("rule", rule_id, category)
-            adds = added.get(key)
+            per = by_rule.get(rule_id)
+            if per is None:
+                per = by_rule[rule_id] = {}
+            adds = per.get(category)
             if adds is None:
-                added[key] = [entry]
-            else:
-                adds.append(entry)
+                adds = per[category] = []
+                order.append(("rule", rule_id, category, adds))
+            adds.append(entry)
             if product is not None:
-                key = ("product", product, category)
-                adds = added.get(key)
+                per = by_product.get(product)
+                if per is None:
+                    per = by_product[product] = {}
+                adds = per.get(category)
                 if adds is None:
-                    added[key] = [entry]
-                else:
-                    adds.append(entry)
-    if not added:
+                    adds = per[category] = []
+                    order.append(("product", product, category, adds))
+                adds.append(entry)
+    if not order:
         return ledger
     half_life_of = rules.category_half_life
-    folded = [
-        acc
-        if (adds := added.pop(acc[:3], None)) is None
-        else _fold(*acc, adds, 0, half_life_of.get(acc.category))
-        for acc in ledger
-    ]
-    for (kind, name, category), adds in added.items():
-        first_points, first_at = adds[0]  # a new entry starts at its first award
-        half_life = half_life_of.get(category)
-        folded.append(_fold(kind, name, category, first_points, first_at, adds, 1, half_life))
+    folded = list(ledger)
+    left = len(order)
+    for i, acc in enumerate(ledger):
+        kind = acc[0]
+        table = by_rule if kind == "rule" else by_product if kind == "product" else None
+        per = None if table is None else table.get(acc[1])  # .name
+        if per is None:
+            continue
+        category = acc[2]
+        found = per.pop(category, None)  # popped: an existing entry took them
+        if found is not None:
+            # _fold(*acc, found, 0, half_life), inlined: this runs for most settled awards
+            value, ref = acc[3], acc[4]
+            half_life = half_life_of.get(category)
+            for points_awarded, at in found:
+                elapsed = at - ref
+                decay = 1.0 if half_life is None or elapsed <= 0.0 else exp2(-elapsed / half_life)
+                value = value * decay + points_awarded
+                ref = at
+            folded[i] = _tuple_new(Accumulator, (kind, acc[1], category, value, ref))
+            left -= 1
+            if not left:
+                break  # the other entries stay as they are
+    if left:
+        for kind, name, category, adds in order:
+            table = by_rule if kind == "rule" else by_product
+            if category in table[name]:  # not taken by an existing entry: a new one
+                first_points, first_at = adds[0]  # a new entry starts at its first award
+                half_life = half_life_of.get(category)
+                folded.append(
+                    _fold(kind, name, category, first_points, first_at, adds, 1, half_life)
+                )
     return tuple(folded)
 
 
@@ -375,7 +412,7 @@ def _fold(
         decay = 1.0 if half_life is None or elapsed <= 0.0 else exp2(-elapsed / half_life)
         value = value * decay + points
         ref = at
-    return Accumulator(kind, name, category, value, ref)
+    return _tuple_new(Accumulator, (kind, name, category, value, ref))
 
 
 def contributions_at(

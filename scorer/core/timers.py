@@ -141,7 +141,10 @@ def without(timers: list[Timer], kind: str, ref: str | None = None) -> list[Time
 
 
 def pending(timers: list[Timer] | tuple[Timer, ...], kind: str, ref: str) -> bool:
-    return any(t.kind == kind and t.ref == ref for t in timers)
+    for timer in timers:  # noqa: SIM110 - a plain loop is cheaper than any(...)
+        if timer[2] == ref and timer[1] == kind:  # timer.ref, timer.kind
+            return True
+    return False
 
 
 class HandoffLoop(NamedTuple):

@@ -1,11 +1,16 @@
 """The core's shortcuts give exactly what the general computations give.
 
-* `_place` computes an in-order event's point directly (and the score before it) instead
-  of inserting it and running `recompute`: whole event streams, in-order and late, must
-  give identical updates and states either way.
+* `_append` / `_place` compute an in-order event's point directly (and the score before
+  it) instead of inserting it and running `recompute`, and `MatchMemo` remembers which
+  rules, scenarios, fit rules and roles some field values match: whole event streams,
+  in-order and late, with the hand-off loop's timers firing in between, must give
+  identical updates and states with and without them.
 * The settled ledger folds each entry's awards in one go: it must equal folding award by
   award (the definition in `timeline.py`).
-* A field test remembers its answers for string values: they must not change.
+* A field test remembers its answers for string values, a `MatchMemo` its answers for any
+  values (keyed with their types): they must not change.
+* An in-order award on a capped rule is computed without `reallocate`'s general walk, and
+  a cap log is pruned as a suffix: both must equal the general computations.
 """
 
 from __future__ import annotations
@@ -17,12 +22,34 @@ from unittest.mock import patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scorer.core import Event, EventKind, LeadUpdate, Rules, Timing, conditions, lead, timeline
+from scorer.core import (
+    Cap,
+    Condition,
+    Event,
+    EventKind,
+    EventMatch,
+    FieldValue,
+    LeadState,
+    LeadUpdate,
+    Outcome,
+    Rules,
+    Timing,
+    apply_event,
+    conditions,
+    engagement,
+    fire_due,
+    lead,
+    rules,
+    timeline,
+)
 from scorer.core.conditions import FieldTest
 from scorer.core.decay import decay_factor
+from scorer.core.engagement import CapEntry
+from scorer.core.rules import MatchMemo
 from scorer.core.timeline import Accumulator, Award, Point
 from tests.property.strategies import arrival_orders, histories
-from tests.unit.core.builders import BASE_RULES, HOUR, MINUTE, run
+from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, run
+from tests.unit.core.loop_builders import FOLLOW_UP, LOOP_RULES
 
 LATENESS = HOUR
 HELD = replace(BASE_RULES, timing=Timing(allowed_lateness=LATENESS, alert_hold=LATENESS / 2))
@@ -161,3 +188,202 @@ def test_remembered_string_answers_do_not_change(
         for value in values + values:
             fresh = FieldTest.create("f", **kwargs)  # type: ignore[arg-type]
             assert remembering.matches({"f": value}) == fresh.matches({"f": value})
+
+
+# -- the in-order shortcut and the memos, with the hand-off loop ------------------------
+
+# A scenario that any page view triggers and a pricing view cancels: a pricing view
+# cancels a pending timer and triggers the scenario again (which `after_cancels` hands
+# back to the full loop).
+ANY_VIEW = replace(
+    FOLLOW_UP,
+    id="any_view",
+    event=EventMatch(frozenset({EventKind.PAGE_VIEW})),
+    delay=6 * HOUR,
+    unless=(replace(FOLLOW_UP.event, on=frozenset({EventKind.PAGE_VIEW})),),  # type: ignore[type-var]
+)
+LOOP_VARIANTS = st.sampled_from(
+    [
+        LOOP_RULES,
+        replace(LOOP_RULES, scenarios=(*LOOP_RULES.scenarios, ANY_VIEW)),
+        replace(LOOP_RULES, timing=Timing(allowed_lateness=LATENESS)),
+        replace(
+            LOOP_RULES,
+            timing=Timing(allowed_lateness=LATENESS, alert_hold=LATENESS / 2, max_open_events=3),
+        ),
+    ]
+)
+
+
+def _general() -> list[object]:
+    """Patches that switch every shortcut and memo off (the general computations)."""
+    return [
+        patch.object(lead, "_IN_ORDER_SHORTCUT", False),
+        patch.object(lead, "_CANCEL_SHORTCUT", False),
+        patch.object(MatchMemo, "matching", MatchMemo.evaluate),
+    ]
+
+
+def _replay(events: list[Event], rules: Rules) -> list[LeadUpdate]:
+    """Apply the events as a worker would: due timers fired before each event, and once
+    more far in the future at the end."""
+    state: LeadState | None = None
+    latest = float("-inf")
+    updates: list[LeadUpdate] = []
+    for event in events:
+        latest = max(latest, event.occurred_at)
+        if state is not None:
+            fired = fire_due(state, rules, latest)
+            updates.append(fired)
+            state = fired.state
+        update = apply_event(state, event, rules, latest)
+        updates.append(update)
+        if update.outcome is Outcome.APPLIED:
+            state = update.state
+    if state is not None:
+        updates.append(fire_due(state, rules, latest + 400 * DAY))
+    return updates
+
+
+@settings(max_examples=100, deadline=None)
+@given(streams(), LOOP_VARIANTS)
+def test_the_shortcuts_and_memos_give_the_same_updates_with_the_loop(
+    events: list[Event], rules: Rules
+) -> None:
+    # Fresh rules (and so empty memos) for each run: the memos fill up during the first.
+    fast = _replay(events, replace(rules))
+    patches = _general()
+    for p in patches:
+        p.start()  # type: ignore[attr-defined]
+    try:
+        general = _replay(events, replace(rules))
+    finally:
+        for p in patches:
+            p.stop()  # type: ignore[attr-defined]
+    assert fast == general
+    assert _records(fast) == _records(general)
+    assert [(u.actions, u.alerts) for u in fast] == [(u.actions, u.alerts) for u in general]
+
+
+def test_a_cancel_that_frees_a_trigger_gives_the_same_updates() -> None:
+    """A pricing view cancels the pending `any_view` timer and triggers `any_view` again
+    while `follow_up` is pending: the cancel-only shortcut hands it to the full loop."""
+    t = 1_777_593_600.0
+    script = [
+        ("p1", {"url": "/pricing"}, t),
+        ("v1", {"url": "/"}, t + HOUR),
+        ("p2", {"url": "/pricing"}, t + 2 * HOUR),
+        ("v2", {"url": "/"}, t + 3 * HOUR),
+    ]
+    events = [Event(i, "L1", EventKind.PAGE_VIEW, at, None, f) for i, f, at in script]
+    rules = replace(LOOP_RULES, scenarios=(*LOOP_RULES.scenarios, ANY_VIEW))
+    fast = _replay(events, replace(rules))
+    patches = _general()
+    for p in patches:
+        p.start()  # type: ignore[attr-defined]
+    try:
+        general = _replay(events, replace(rules))
+    finally:
+        for p in patches:
+            p.stop()  # type: ignore[attr-defined]
+    assert fast == general
+    assert _records(fast) == _records(general)
+
+
+# -- MatchMemo ---------------------------------------------------------------------------
+
+MEMO_VALUES: list[FieldValue] = [
+    None, "a", "A", "b", "", "1", "true", 1, 1.0, True, False, 0, 0.0, -0.0, 2, 2.5, 150,
+]  # fmt: skip
+MEMO_CONDITIONS = [
+    Condition(all_of=(FieldTest.create("f", equals=("a", 1, True)),)),
+    Condition(all_of=(FieldTest.create("f", min=1, max=2),)),
+    Condition(all_of=(FieldTest.create("g", globs=("a*",), negate=True),)),
+    Condition(all_of=(FieldTest.create("g", present=False),)),
+    Condition(
+        any_of=(
+            (FieldTest.create("f", equals=(0, False)),),
+            (FieldTest.create("g", equals=("b", 2.5)), FieldTest.create("f")),
+        )
+    ),
+    Condition(all_of=(FieldTest.create("h", contains=("ru",)),)),
+]
+
+
+@st.composite
+def memo_fields(draw: st.DrawFn) -> dict[str, FieldValue]:
+    names = draw(st.lists(st.sampled_from(["f", "g", "h", "x"]), unique=True))
+    return {name: draw(st.sampled_from(MEMO_VALUES)) for name in names}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(range(len(MEMO_CONDITIONS))), min_size=1, max_size=4),
+    st.lists(memo_fields(), min_size=1, max_size=40),
+    st.sampled_from([2, 4096]),
+)
+def test_remembered_matches_equal_evaluated_matches(
+    chosen: list[int], inputs: list[dict[str, FieldValue]], limit: int
+) -> None:
+    """Equal values of other types (1, 1.0, True; 0.0, -0.0) and missing fields, asked
+    again and again in any order, with a memo that forgets often or never."""
+    entries = tuple((i, MEMO_CONDITIONS[i].matcher(), MEMO_CONDITIONS[i]) for i in chosen)
+    memo = MatchMemo(entries)
+    with patch.object(rules, "MEMO_LIMIT", limit):
+        for fields in inputs + inputs[::-1] + inputs:
+            assert memo.matching(fields) == memo.evaluate(fields), fields
+
+
+def test_equal_values_of_other_types_are_remembered_apart() -> None:
+    """Every value, in both orders, for every condition: `1` then `True` must not be
+    answered with what `1` matched (nor `1.0`, `0.0` / `-0.0` and the rest)."""
+    for i, condition in enumerate(MEMO_CONDITIONS):
+        entries = ((i, condition.matcher(), condition),)
+        for order in (MEMO_VALUES, MEMO_VALUES[::-1]):
+            memo = MatchMemo(entries)
+            for value in [*order, *order]:
+                for fields in ({"f": value, "g": value, "h": value}, {"f": value}, {}):
+                    assert memo.matching(fields) == memo.evaluate(fields), (i, fields)
+
+
+# -- cap logs ------------------------------------------------------------------------------
+
+
+@st.composite
+def cap_logs(draw: st.DrawFn) -> tuple[tuple[CapEntry, ...], float]:
+    """A cap log in event-time order (ties allowed) and a time at or after its end."""
+    times = sorted(draw(st.lists(st.sampled_from([0.0, 1.0, 5.0, 3600.0, DAY, 2 * DAY]))))
+    log = tuple(
+        CapEntry(t, f"e{i}", raw, draw(st.sampled_from([raw, 0.0, raw / 2])))
+        for i, t in enumerate(times)
+        for raw in [draw(st.sampled_from([1.0, 5.0, -10.0, 0.1]))]
+    )
+    end = log[-1].occurred_at if log else 0.0
+    return log, end + draw(st.sampled_from([0.0, 1.0, HOUR, DAY]))
+
+
+CAPS = st.builds(Cap, st.sampled_from([0.3, 1.0, 10.0, 15.0]), st.sampled_from([0.0, HOUR, DAY]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(cap_logs(), CAPS, st.sampled_from([1.0, 5.0, -10.0, 0.1]))
+def test_an_appended_award_is_the_general_award_at_the_end(
+    logged: tuple[tuple[CapEntry, ...], float], cap: Cap, raw: float
+) -> None:
+    log, at = logged
+    expected = engagement._award(log, len(log), at, raw, cap)
+    assert engagement.appended_award(log, at, raw, cap) == expected
+    # `reallocate` and the in-order branch of `_awards` agree with it for a new last id.
+    new_log, points, changed = engagement.reallocate(log, at, "zz-last", raw, cap)
+    assert (points, changed) == (expected, ())
+    assert new_log == (*log, CapEntry(at, "zz-last", raw, expected))
+
+
+@settings(max_examples=200, deadline=None)
+@given(cap_logs(), st.sampled_from([-1.0, 0.0, 1.0, 5.0, 3600.0, DAY, 3 * DAY]))
+def test_pruning_a_cap_log_keeps_the_entries_after_the_horizon(
+    logged: tuple[tuple[CapEntry, ...], float], keep_after: float
+) -> None:
+    log, _ = logged
+    expected = tuple(e for e in log if e.occurred_at > keep_after)
+    assert engagement.prune_cap_log(log, keep_after) == expected

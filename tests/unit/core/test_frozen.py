@@ -1,4 +1,5 @@
-"""`fast_init` keeps a frozen dataclass exactly what it was, only cheaper to build."""
+"""`fast_init` and `fast_new` keep a frozen dataclass exactly what it was, only cheaper
+to build."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import FrozenInstanceError, dataclass, field, replace
 import pytest
 
 from scorer.core import LeadState, LeadUpdate, Outcome, ScoreChange
-from scorer.core.frozen import fast_init
+from scorer.core.frozen import fast_init, fast_new
 from tests.unit.core.builders import BASE_RULES
 
 
@@ -54,6 +55,36 @@ def test_instances_stay_frozen_comparable_replaceable_and_picklable() -> None:
     assert replace(sample, size=6) == Sample("a", 6, note="n")
     assert pickle.loads(pickle.dumps(sample)) == sample  # noqa: S301 - our own bytes
     assert repr(sample) == repr(Plain("a", 5, note="n")).replace("Plain", "Sample")
+
+
+def test_fast_new_builds_what_the_class_builds() -> None:
+    new_sample = fast_new(Sample)
+    built = new_sample("a", 5, note="n")
+    assert type(built) is Sample
+    assert built == Sample("a", 5, note="n")
+    assert new_sample(name="b", size=1) == Sample("b", 1)
+    first, second = new_sample("a"), new_sample("a")
+    assert first.tags == []
+    assert first.tags is not second.tags  # a fresh default each time
+    with pytest.raises(FrozenInstanceError):
+        built.size = 6  # type: ignore[misc]
+    assert replace(built, size=6) == Sample("a", 6, note="n")
+    assert pickle.loads(pickle.dumps(built)) == built  # noqa: S301 - our own bytes
+    assert repr(built) == repr(Sample("a", 5, note="n"))
+
+
+class SubSample(Sample):
+    """A subclass has another layout: `fast_init`'s `__init__` builds it the slower way."""
+
+    __slots__ = ("extra",)
+
+
+def test_a_subclass_instance_is_built_the_slower_way() -> None:
+    sub = SubSample("a", 5)
+    assert type(sub) is SubSample
+    assert (sub.name, sub.size, sub.tags, sub.note) == ("a", 5, [], None)
+    with pytest.raises(FrozenInstanceError):
+        sub.size = 6  # type: ignore[misc]
 
 
 def test_core_values_built_the_fast_way_equal_their_records() -> None:

@@ -11,6 +11,7 @@ from scorer.core import (
     ActionKind,
     Event,
     EventKind,
+    EventMatch,
     FieldValue,
     Outcome,
     Routing,
@@ -167,6 +168,25 @@ CANCELS = [
 def test_cancel_condition(script: list, fires: bool) -> None:  # type: ignore[type-arg]
     played = play([*script, Fire(DUE + 2)])
     assert played.action_ids == (["action:L1:follow_up:1:send_email"] if fires else [])
+
+
+def test_an_event_that_cancels_and_triggers_the_same_scenario_counts_and_cancels() -> None:
+    """An event matching both a scenario's `unless` and its trigger: the cancel comes
+    first and drops the pending timer, then the trigger counts (n = 2) but is cancelled
+    at birth, since the cancelling event's time lies in its [trigger, due] span."""
+    enterprise = EventMatch(frozenset({PAGE}), when(ft("url", globs=("/pricing/enterprise*",))))
+    scenario = replace(FOLLOW_UP, id="pricing", unless=(enterprise,))
+    rules = loop_rules(scenarios=(scenario, ASSIGN_A))
+    view = ev("v2", PAGE, T0 + HOUR, url="/pricing/enterprise")
+    armed = play([pricing()], rules)
+    assert armed.state is not None
+    assert armed.state.scenarios["pricing"].n == 1
+    assert "scenario" in [t.kind for t in armed.state.timers]
+    played = play([view, Fire(DUE + 3 * DAY)], rules, armed.state)
+    assert played.state is not None
+    assert played.action_ids == []
+    assert played.state.scenarios["pricing"].n == 2
+    assert [t.kind for t in played.state.timers] == ["inactivity"]
 
 
 def test_a_cancelled_trigger_still_counts_for_the_next_id() -> None:
