@@ -17,6 +17,7 @@ from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream.handlers import ScorerContext
+from scorer.stream.producer_buffer import install_draining_buffer
 
 
 @dataclass(slots=True)
@@ -24,6 +25,13 @@ class ScorerApp:
     app: faust.App
     context: ScorerContext
     registry: CollectorRegistry
+
+
+class ScorerFaustApp(faust.App):
+    """Faust's app with a producer buffer that drains before offsets are committed."""
+
+    def _new_producer(self) -> faust.types.ProducerT:
+        return install_draining_buffer(super()._new_producer())
 
 
 def _faust_options(settings: Settings) -> dict[str, Any]:
@@ -67,7 +75,7 @@ def create_app(
     registry = registry or CollectorRegistry()
     metrics = ScorerMetrics.create(registry)
     metrics.rules.info({"version": rules.version})
-    app = faust.App(settings.app_id, **_faust_options(settings))
+    app = ScorerFaustApp(settings.app_id, **_faust_options(settings))
     read_model = RedisReadModel(
         Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0),
         settings.redis_key_prefix,
