@@ -246,3 +246,37 @@ def scores_differing_from(oracle: Any, rules: Any, settings: Settings) -> list[s
             if abs(float(stored["score"]) - expected) > 1e-3:
                 wrong.append(subject)
     return wrong
+
+
+def describe_score_differences(
+    oracle: Any, rules: Any, settings: Settings, workers: list[WorkerProcess], limit: int = 5
+) -> str:
+    """For a failure message: per differing subject, the Redis hash, the owning worker's
+    table state (GET /leads or /accounts) and the replay, so it shows which one is behind."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    lines = []
+    for subject in scores_differing_from(oracle, rules, settings)[:limit]:
+        kind = "lead" if subject in oracle.leads else "account"
+        state = (oracle.leads if kind == "lead" else oracle.accounts)[subject]
+        stored = client.hgetall(f"{settings.redis_key_prefix}{kind}:{subject}")
+        tables = []
+        for worker in workers:
+            if worker.process.exit_code() is not None:
+                continue
+            status, body = http_get(f"{worker.base_url}/{kind}s/{subject}")
+            if status == 200:
+                doc = orjson.loads(body)
+                at = doc.get("score_at")
+                tables.append(
+                    f"table {doc.get('score')} at {at}"
+                    + (f" (replay then {state.score_at(float(at), rules).total:.4f})" if at else "")
+                )
+        at = float(stored["score_at"]) if stored else None
+        expected = state.score_at(at, rules).total if at else None
+        lines.append(
+            f"{kind} {subject}: redis {stored.get('score')} at {at} (replay then {expected}); "
+            + ("; ".join(tables) or "no worker serves it")
+        )
+    return "\n".join(lines)

@@ -17,7 +17,15 @@ from scorer.devstack import free_port
 from scorer.rules import load_rules
 from scorer.simulator import Population, simulate
 from scorer.stream.admin import apply_topics
-from tests.support import WorkerProcess, produce, read_topic, run, scores_differing_from, wait_for
+from tests.support import (
+    WorkerProcess,
+    describe_score_differences,
+    produce,
+    read_topic,
+    run,
+    scores_differing_from,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +59,16 @@ def test_two_workers_share_partitions_and_score_every_event_once(
         "both worked"
     )
 
-    _assert_matches_replay(settings, oracle, rules)
+    _assert_matches_replay(settings, oracle, rules, workers)
 
 
-def _assert_matches_replay(settings: Any, oracle: Any, rules: Any, deadline_s: float = 30) -> None:
+def _assert_matches_replay(
+    settings: Any,
+    oracle: Any,
+    rules: Any,
+    workers: list[WorkerProcess],
+    deadline_s: float = 30,
+) -> None:
     expected = {a for a in oracle.alert_ids() if a.startswith("lead:")}
 
     def lead_alerts() -> set[str]:
@@ -65,11 +79,15 @@ def _assert_matches_replay(settings: Any, oracle: Any, rules: Any, deadline_s: f
         wait_for(lambda: (found := lead_alerts()) >= expected and found, deadline_s, "lead alerts")
         == expected
     )
-    wait_for(
-        lambda: not scores_differing_from(oracle, rules, settings),
-        30,
-        "every score to equal the replay",
-    )
+    try:
+        wait_for(
+            lambda: not scores_differing_from(oracle, rules, settings),
+            30,
+            "every score to equal the replay",
+        )
+    except AssertionError as exc:
+        details = describe_score_differences(oracle, rules, settings, workers)
+        raise AssertionError(f"{exc}\n{details}") from None
 
 
 @pytest.mark.xfail(
@@ -106,5 +124,5 @@ def test_when_a_worker_leaves_the_other_takes_over_its_partitions(
     leaving.stop()
     run(produce(settings, messages[half:]))
     # Tansu reassigns the leaver's partitions only after its 10 s session times out.
-    _assert_matches_replay(settings, oracle, rules, deadline_s=90)
+    _assert_matches_replay(settings, oracle, rules, [staying, leaving], deadline_s=90)
     assert staying.process.exit_code() is None
