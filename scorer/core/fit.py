@@ -28,8 +28,22 @@ def fit_score(attributes: Mapping[str, FieldValue], rules: Rules) -> float:
 
 
 def matched_fit_rules(attributes: Mapping[str, FieldValue], rules: Rules) -> tuple[str, ...]:
-    """Ids of the fit rules the attributes match, in rule order."""
-    return tuple([r.id for r in rules.fit_memo.matching(attributes)])
+    """Ids of the fit rules the attributes match, in rule order.
+
+    Every lead keeps its matched ids, and there are few distinct sets of them: equal
+    tuples are shared (a bounded table) instead of held once per lead."""
+    ids = tuple([r.id for r in rules.fit_memo.matching(attributes)])
+    shared = _FIT_IDS.get(ids)
+    if shared is not None:
+        return shared
+    if len(_FIT_IDS) >= _FIT_IDS_LIMIT:
+        _FIT_IDS.clear()
+    _FIT_IDS[ids] = ids
+    return ids
+
+
+_FIT_IDS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_FIT_IDS_LIMIT = 4096  # a bound on memory, as `MatchMemo`'s
 
 
 def company_part(matched: tuple[str, ...], rules: Rules) -> float:

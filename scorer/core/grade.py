@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sys import intern
+
 from scorer.core.rules import GradeBands
 
 
@@ -26,7 +28,9 @@ def grade(fit: float, engagement: float, bands: GradeBands) -> str:
         if fit >= minimum:
             letter = label
             break
+    # Interned: every lead holds its grade, and there are a dozen distinct ones, so the
+    # leads share them instead of holding a fresh two-letter string each (~50 bytes).
     for digit, minimum in bands.engagement:
         if engagement >= minimum:
-            return letter + digit
-    return letter + bands.fallback_engagement
+            return intern(letter + digit)
+    return intern(letter + bands.fallback_engagement)

@@ -58,7 +58,7 @@ from scorer.core.frozen import fast_init, fast_new
 from scorer.core.grade import grade as grade_of
 from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
 from scorer.core.routing import route
-from scorer.core.rules import EngagementRule, Rules, Stage
+from scorer.core.rules import AwardPlan, EngagementRule, Rules, Stage
 from scorer.core.timecheck import future_problem, lateness_problem
 from scorer.core.timeline import (
     Award,
@@ -69,6 +69,7 @@ from scorer.core.timeline import (
     decayed,
     empty_settled,
     insert_index,
+    interned_fields,
     recompute,
     settle,
     step_gates,
@@ -671,7 +672,7 @@ def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
         if decided.recycle:
             step.new_point = Point(t, event.event_id, recycle_factor=rules.lifecycle.recycle_factor)
     elif kind is _PROFILE_UPDATED:
-        step.new_point = Point(t, event.event_id, profile=MappingProxyType(dict(event.fields)))
+        step.new_point = Point(t, event.event_id, profile=interned_fields(event.fields))
     else:
         awards = _awards(state, event, rules, step)
         if awards:
@@ -886,7 +887,7 @@ def _interest(state: LeadState, step: _Step, t: float) -> tuple[float | None, st
     return last_engaged_at, product
 
 
-def _awards(  # noqa: PLR0912 - one pass over the matched rules: this is the hot path
+def _awards(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this is the hot path
     state: LeadState, event: Event, rules: Rules, step: _Step
 ) -> tuple[Award, ...]:
     """The event's awards; sets the step's cap logs, once-only holders and shifted awards."""
@@ -909,6 +910,7 @@ def _awards(  # noqa: PLR0912 - one pass over the matched rules: this is the hot
     caps: dict[str, tuple[CapEntry, ...]] | None = None
     once: dict[str, tuple[float, str]] | None = None
     shifted: list[tuple[CapEntry, str, float, str]] | None = None
+    alone: tuple[Award] | None = None
     for plan in matched:
         rule, category = plan[0], plan[2]  # (by index: see `timeline.with_values`)
         points = rule.points
@@ -938,14 +940,39 @@ def _awards(  # noqa: PLR0912 - one pass over the matched rules: this is the hot
             if log[0][0] <= keep_after:  # log[0].occurred_at: what prune_cap_log checks first
                 log = prune_cap_log(log, keep_after)
             caps[rule_id] = log
-        awards.append(_tuple_new(Award, (rule.id, category, rule.points, points, product)))
+        if product is None and points == rule.points != 0.0:
+            # The rule's full points and no product (most awards): the same Award for
+            # every lead, built once per plan, instead of one more tuple per point.
+            shared = _FULL_AWARDS.get(id(plan))
+            if shared is None or shared[0] is not plan:
+                shared = _full_award(plan)
+            award = shared[1]
+            alone = shared[2]
+        else:
+            award = _tuple_new(Award, (rule.id, category, rule.points, points, product))
+        awards.append(award)
     if caps is not None:
         step.caps = MappingProxyType(caps)
     if once is not None:
         step.once = MappingProxyType(once)
     if shifted:
         step.shifted = tuple(shifted)
+    if len(awards) == 1 and alone is not None and awards[0] is alone[0]:
+        return alone  # (award,): shared as well
     return tuple(awards)
+
+
+# id(plan) -> (plan, kept alive so that its id stays unique; its full award; (award,)).
+_FULL_AWARDS: dict[int, tuple[AwardPlan, Award, tuple[Award]]] = {}
+
+
+def _full_award(plan: AwardPlan) -> tuple[AwardPlan, Award, tuple[Award]]:
+    rule = plan[0]
+    award = Award(rule.id, plan[2], rule.points, rule.points, None)
+    if len(_FULL_AWARDS) >= 4096:  # only if rules are reloaded again and again
+        _FULL_AWARDS.clear()
+    shared = _FULL_AWARDS[id(plan)] = (plan, award, (award,))
+    return shared
 
 
 def _after(t: float, event_id: str, entry: CapEntry) -> bool:

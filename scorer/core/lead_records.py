@@ -1,4 +1,8 @@
-"""`LeadState` to and from a JSON-ready record (`"v": 1`, `"type": "lead_state"`).
+"""`LeadState` to and from a JSON-ready record (`"v": 2`, `"type": "lead_state"`).
+
+Version 2 is version 1 made compact (see `LEAD_RECORD_VERSION`); both are read, into the
+same state. The record is written once per scored event (the changelog), so its size is
+most of the bytes a worker writes.
 
 Fields added after the first release (the hand-off loop: `timers`, `scenarios`, `cycle`,
 `last_active_at`, `cold_since`, `team`, `handoff`) are optional when reading, with the
@@ -8,6 +12,7 @@ defaults of `LeadState`, so changelogs written before them still recover.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from math import copysign
 from types import MappingProxyType
 from typing import Any
 
@@ -16,7 +21,6 @@ from scorer.core.engagement import CapEntry
 from scorer.core.explain import ScoreChange
 from scorer.core.lead import LeadState
 from scorer.core.records import (
-    RECORD_VERSION,
     check_version,
     field_map,
     opt_float,
@@ -26,14 +30,82 @@ from scorer.core.records import (
     req_list,
 )
 from scorer.core.thresholds import Gate
-from scorer.core.timeline import Accumulator, Award, Point, Settled
+from scorer.core.timeline import Accumulator, Award, Point, Settled, interned_fields
 from scorer.core.timers import Handoff, HandoffLoop, ScenarioMark, Timer
+
+# The lead record's schema version. 1: every structure as a keyed object. 2 (compact):
+# score changes, open points, the settled summary and the recent ids positional, the
+# changes without what the state or their other values determine, null keys left out.
+LEAD_RECORD_VERSION = 2
 
 
 def lead_to_record(state: LeadState) -> dict[str, object]:
+    """The version-2 record: the version-1 keys, with the bulky repeated structures
+    positional (score changes, open points, settled summary, recent ids) and the keys
+    whose value is the reader's default left out."""
+    settled = state.settled
+    record: dict[str, object] = {
+        "v": LEAD_RECORD_VERSION,
+        "type": "lead_state",
+        "lead_id": state.lead_id,
+        "rules_version": state.rules_version,
+        "stage": state.stage,
+        "fit": state.fit,
+        "grade": state.grade,
+        "seq": state.seq,
+        "company_fit": state.company_fit,
+        "fit_rules": list(state.fit_rules),
+        "threshold_names": list(state.threshold_names),
+        "category_names": list(state.category_names),
+        "emitted": list(state.emitted),
+        "recent_ids": [
+            [sorted(b) for b in state.recent_ids.blocks],
+            list(state.recent_ids.current),
+        ],
+        "settled": [
+            settled.t,
+            settled.event_id,
+            list(settled.engagement),
+            settled.fit,
+            dict(settled.attributes),
+            [g.to_list() for g in settled.gates],
+            [[a.kind, a.name, a.category, a.value, a.ref] for a in settled.ledger],
+        ],
+        "open": [_point_list(p) for p in state.open],
+        "caps": {rule: [e.to_list() for e in log] for rule, log in state.caps.items()},
+        "once": {rule: [t, event_id] for rule, (t, event_id) in state.once.items()},
+        "changes": [_change_list(c, state) for c in state.changes],
+        "timers": [t.to_list() for t in state.timers],
+        "scenarios": {sid: mark.to_list() for sid, mark in state.scenarios.items()},
+        "cycle": state.cycle,
+        "handoff": None if state.handoff is None else state.handoff.to_record(),
+    }
+    # Optional values: absent reads as None (v1 wrote them as null).
+    for key, value in (
+        ("stage_reason", state.stage_reason),
+        ("account_id", state.account_id),
+        ("account_at", state.account_at),
+        ("last_event_at", state.last_event_at),
+        ("last_engaged_at", state.last_engaged_at),
+        ("product", state.product),
+        ("role", state.role),
+        ("last_active_at", state.last_active_at),
+        ("cold_since", state.cold_since),
+        ("team", state.team),
+    ):
+        if value is not None:
+            record[key] = value
+    if record["handoff"] is None:
+        del record["handoff"]
+    return record
+
+
+def lead_to_record_v1(state: LeadState) -> dict[str, object]:
+    """The version-1 record (what scorers before the compact record wrote): kept to test
+    that such records still restore, and to measure the compaction."""
     settled = state.settled
     return {
-        "v": RECORD_VERSION,
+        "v": 1,
         "type": "lead_state",
         "lead_id": state.lead_id,
         "rules_version": state.rules_version,
@@ -78,6 +150,99 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
     }
 
 
+def _same(a: float, b: float) -> bool:
+    """Whether two floats are the very same value (== alone equates 0.0 and -0.0)."""
+    return a == b and (a != 0.0 or copysign(1.0, a) == copysign(1.0, b))
+
+
+def _change_list(change: ScoreChange, state: LeadState) -> list[object]:
+    """A score change as [event_id, rule_id, category, points_raw, points_awarded,
+    decay_factor, score_before, score_after, occurred_at, as_of, note] plus, only when
+    they are not what the rest determines, {"lead_id", "rules_version", "points_now"}:
+    the lead's own id and rules version (almost always), points_awarded * decay_factor
+    (always, as the core computes it). `as_of` is null when it equals `occurred_at`;
+    `capped` is derived, as in v1."""
+    row: list[object] = [
+        change.event_id,
+        change.rule_id,
+        change.category,
+        change.points_raw,
+        change.points_awarded,
+        change.decay_factor,
+        change.score_before,
+        change.score_after,
+        change.occurred_at,
+        None if _same(change.as_of, change.occurred_at) else change.as_of,
+        change.note,
+    ]
+    extra: dict[str, object] = {}
+    if change.lead_id != state.lead_id:
+        extra["lead_id"] = change.lead_id
+    if change.rules_version != state.rules_version:
+        extra["rules_version"] = change.rules_version
+    if not _same(change.points_now, change.points_awarded * change.decay_factor):
+        extra["points_now"] = change.points_now
+    if extra:
+        row.append(extra)
+    return row
+
+
+def _change_from(raw: object, lead_id: str, rules_version: str) -> ScoreChange:
+    if not isinstance(raw, list) or len(raw) not in (11, 12):
+        raise ValueError("a v2 score change is a list of 11 or 12 items")
+    extra = raw[11] if len(raw) == 12 else {}
+    if not isinstance(extra, dict):
+        raise ValueError("a v2 score change's 12th item must be an object")
+    named = dict(zip(_CHANGE_KEYS, raw, strict=False))
+    awarded, factor = req_float(named, "points_awarded"), req_float(named, "decay_factor")
+    occurred_at = req_float(named, "occurred_at")
+    as_of = opt_float(named, "as_of")
+    note = named["note"]
+    return ScoreChange(
+        lead_id=str(extra.get("lead_id", lead_id)),
+        event_id=str(named["event_id"]),
+        rule_id=str(named["rule_id"]),
+        rules_version=str(extra.get("rules_version", rules_version)),
+        category=str(named["category"]),
+        points_raw=req_float(named, "points_raw"),
+        points_awarded=awarded,
+        decay_factor=factor,
+        points_now=req_float(extra, "points_now") if "points_now" in extra else awarded * factor,
+        score_before=req_float(named, "score_before"),
+        score_after=req_float(named, "score_after"),
+        occurred_at=occurred_at,
+        as_of=occurred_at if as_of is None else as_of,
+        note=None if note is None else str(note),
+    )
+
+
+_CHANGE_KEYS = (
+    "event_id",
+    "rule_id",
+    "category",
+    "points_raw",
+    "points_awarded",
+    "decay_factor",
+    "score_before",
+    "score_after",
+    "occurred_at",
+    "as_of",
+    "note",
+)
+_POINT_KEYS = (
+    "t",
+    "event_id",
+    "awards",
+    "profile",
+    "recycle_factor",
+    "engagement",
+    "fit",
+    "gates",
+    "fires",
+)
+_SETTLED_KEYS = ("t", "event_id", "engagement", "fit", "attributes", "gates", "ledger")
+
+
 def _point_record(point: Point) -> dict[str, object]:
     return {
         "t": point.t,
@@ -92,9 +257,44 @@ def _point_record(point: Point) -> dict[str, object]:
     }
 
 
+def _point_list(point: Point) -> list[object]:
+    return [
+        point.t,
+        point.event_id,
+        [[a.rule_id, a.category, a.raw, a.points, a.product] for a in point.awards],
+        None if point.profile is None else dict(point.profile),
+        point.recycle_factor,
+        list(point.engagement),
+        point.fit,
+        [g.to_list() for g in point.gates],
+        list(point.fires),
+    ]
+
+
+def _named(raw: object, keys: tuple[str, ...], what: str) -> dict[str, object]:
+    """A v2 positional list as the v1 object it stands for."""
+    if not isinstance(raw, list) or len(raw) != len(keys):
+        raise ValueError(f"a v2 {what} is a list of {len(keys)} items")
+    return dict(zip(keys, raw, strict=True))
+
+
 def lead_from_record(raw: Mapping[str, object]) -> LeadState:
-    check_version(raw, "lead_state")
+    """A lead state from its record, version 1 or 2 (the same state either way)."""
+    version = check_version(raw, "lead_state", LEAD_RECORD_VERSION)
     settled_raw = raw["settled"]
+    lead_id, rules_version = str(raw["lead_id"]), str(raw["rules_version"])
+    if version >= 2:
+        settled_raw = _named(settled_raw, _SETTLED_KEYS, "settled summary")
+        open_raw = [_named(p, _POINT_KEYS, "open point") for p in req_list(raw, "open")]
+        recent_raw = raw["recent_ids"]
+        if not isinstance(recent_raw, list) or len(recent_raw) != 2:
+            raise ValueError("a v2 recent_ids is [blocks, current]")
+        recent = RecentIds.from_record({"blocks": recent_raw[0], "current": recent_raw[1]})
+        changes = tuple(_change_from(c, lead_id, rules_version) for c in req_list(raw, "changes"))
+    else:
+        open_raw = req_list(raw, "open")
+        recent = RecentIds.from_record(raw["recent_ids"])
+        changes = tuple(ScoreChange.from_record(c) for c in req_list(raw, "changes"))
     if not isinstance(settled_raw, dict):
         raise ValueError("lead_state.settled must be an object")
     settled = Settled(
@@ -102,7 +302,7 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         event_id=str(settled_raw["event_id"]),
         engagement=_floats(req_list(settled_raw, "engagement")),
         fit=req_float(settled_raw, "fit"),
-        attributes=MappingProxyType(field_map(settled_raw["attributes"])),
+        attributes=interned_fields(field_map(settled_raw["attributes"])),
         gates=tuple(Gate.from_list(g) for g in req_list(settled_raw, "gates")),
         ledger=tuple(
             Accumulator(str(k), str(n), str(c), float(v), float(r))
@@ -127,8 +327,8 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
     handoff_raw = raw.get("handoff")
     cycle = raw.get("cycle", 0)
     return LeadState(
-        lead_id=str(raw["lead_id"]),
-        rules_version=str(raw["rules_version"]),
+        lead_id=lead_id,
+        rules_version=rules_version,
         settled=settled,
         stage=str(raw["stage"]),
         stage_reason=opt_str(raw, "stage_reason"),
@@ -137,14 +337,14 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         last_event_at=opt_float(raw, "last_event_at"),
         fit=req_float(raw, "fit"),
         grade=str(raw["grade"]),
-        open=tuple(_point_from(p) for p in req_list(raw, "open")),
+        open=tuple(_point_from(p) for p in open_raw),
         caps=MappingProxyType(caps),
         once=MappingProxyType(once),
         emitted=tuple(int(e) for e in req_list(raw, "emitted")),
         threshold_names=tuple(str(n) for n in req_list(raw, "threshold_names")),
         category_names=tuple(str(n) for n in req_list(raw, "category_names")),
-        recent_ids=RecentIds.from_record(raw["recent_ids"]),
-        changes=tuple(ScoreChange.from_record(c) for c in req_list(raw, "changes")),
+        recent_ids=recent,
+        changes=changes,
         seq=req_int(raw, "seq"),
         last_engaged_at=opt_float(raw, "last_engaged_at"),
         product=opt_str(raw, "product"),
@@ -180,7 +380,7 @@ def _point_from(raw: Any) -> Point:
             Award(str(r), str(c), float(rw), float(p), None if prod is None else str(prod))
             for r, c, rw, p, prod in req_list(raw, "awards")
         ),
-        profile=None if profile is None else MappingProxyType(field_map(profile)),
+        profile=None if profile is None else interned_fields(field_map(profile)),
         recycle_factor=opt_float(raw, "recycle_factor"),
         engagement=_floats(req_list(raw, "engagement")),
         fit=req_float(raw, "fit"),

@@ -1,6 +1,7 @@
 """Flat JSON-ready records of core state, for Kafka changelogs and replay output.
 
-Every state record has `"v": 1` (the schema version) and a `"type"`. A record written by a
+Every state record has `"v"` (the schema version: 1, or for `lead_state` records the
+compact 2 of `lead_records.py`) and a `"type"`. A record written by a
 newer scorer (higher `v`) is refused with `RecordVersionError` rather than misread.
 Floats stay floats (JSON round-trips them exactly), tuples become lists.
 """
@@ -19,20 +20,24 @@ class RecordVersionError(ValueError):
     """The record was written with a schema version this code does not know."""
 
 
-def check_version(raw: Mapping[str, object], expected_type: str) -> None:
+def check_version(
+    raw: Mapping[str, object], expected_type: str, newest: int = RECORD_VERSION
+) -> int:
+    """The record's schema version, checked against `newest` (the type's own latest)."""
     version = raw.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
         raise RecordVersionError(f"{expected_type} record has no integer schema version 'v'")
-    if version > RECORD_VERSION:
+    if version > newest:
         raise RecordVersionError(
             f"{expected_type} record has schema version {version}; this scorer reads up to "
-            f"{RECORD_VERSION} (upgrade the scorer before reading this state)"
+            f"{newest} (upgrade the scorer before reading this state)"
         )
     if version < 1:
         raise RecordVersionError(f"{expected_type} record has invalid schema version {version}")
     kind = raw.get("type")
     if kind != expected_type:
         raise ValueError(f"expected a {expected_type} record, got type {kind!r}")
+    return version
 
 
 def req_float(raw: Mapping[str, object], key: str) -> float:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from math import exp2
+from sys import intern
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -97,6 +98,22 @@ def empty_settled(rules: Rules) -> Settled:
         fit=fit_score(NO_ATTRIBUTES, rules),
         attributes=NO_ATTRIBUTES,
         gates=(Gate(),) * len(rules.thresholds),
+    )
+
+
+def interned_fields(fields: Mapping[str, FieldValue]) -> Mapping[str, FieldValue]:
+    """A profile's fields, frozen, with the names and string values interned.
+
+    A lead keeps its profile (on its open point, then merged into the settled
+    attributes) for as long as it is tracked; titles, industries, countries, company
+    names and the field names themselves repeat across leads, so they are shared rather
+    than held once per lead. (Interned strings are freed with their last reference.)
+    """
+    return MappingProxyType(
+        {
+            intern(k) if type(k) is str else k: intern(v) if type(v) is str else v
+            for k, v in fields.items()
+        }
     )
 
 

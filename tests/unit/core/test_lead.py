@@ -10,6 +10,7 @@ import pytest
 from scorer.core import (
     EventKind,
     Explain,
+    FieldValue,
     LeadState,
     Outcome,
     apply_event,
@@ -231,3 +232,40 @@ def test_top_reasons_at_explains_the_lead() -> None:
         ("web.demo", "demo request"),
         ("fit.title", "部長クラス以上"),
     ]
+
+
+def test_leads_share_repeated_immutable_values() -> None:
+    """Memory per tracked lead: values every lead would otherwise hold a copy of are
+    shared (grades, matched fit rule ids, profile names and values, full awards), and
+    sharing changes no value."""
+    states = []
+    for lead in ("La", "Lb"):
+        # Built at run time: equal strings, but distinct objects (as parsed JSON gives).
+        industry = "".join(["manu", "facturing"])
+        profile: dict[str, FieldValue] = {"title": "部長", "employee_count": 300}
+        profile["industry"] = industry
+        state, _ = run(
+            [
+                ev(f"{lead}-p", EventKind.PROFILE_UPDATED, T0, lead=lead, **profile),
+                ev(f"{lead}-v", PAGE, T0 + 1, lead=lead, url="/pricing"),
+            ]
+        )
+        assert state is not None
+        states.append(state)
+    a, b = states
+    assert a.grade is b.grade
+    assert a.fit_rules is b.fit_rules
+    assert a.fit_rules
+    assert a.open[0].profile == b.open[0].profile
+    assert a.open[0].profile is not None
+    assert b.open[0].profile is not None
+    (ka, va), (kb, vb) = (
+        next((k, v) for k, v in p.items() if k == "industry")
+        for p in (a.open[0].profile, b.open[0].profile)
+    )
+    assert ka is kb
+    assert va is vb
+    assert a.open[1].awards == b.open[1].awards
+    # Full, product-less awards: the same Award objects (a lone one: the same tuple).
+    for x, y in zip(a.open[1].awards, b.open[1].awards, strict=True):
+        assert x is y
