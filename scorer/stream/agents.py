@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, cast
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 import orjson
@@ -12,6 +13,9 @@ from faust.types import EventT
 
 from scorer.contracts.outputs import timer_tick
 from scorer.stream.handlers import ScorerContext
+
+if TYPE_CHECKING:
+    from scorer.stream.app import ScorerFaustApp
 
 # A batch closes at this many events or after this long, whichever comes first: large
 # enough to coalesce writes under load, short enough not to delay a hand-off.
@@ -24,18 +28,36 @@ def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[EventT[Any]]
     return cast(Stream[bytes], stream).take_events(BATCH_EVENTS, within=BATCH_WITHIN_S)
 
 
-def register(app: faust.App, ctx: ScorerContext) -> None:
+async def to_completion(batch: Awaitable[None]) -> None:
+    """Finish a started batch even if the agent is cancelled meanwhile.
+
+    take_events acknowledges a batch's events in a `finally`, finished or not, and a
+    worker stopping gracefully cancels its agents before the consumer's last commit. A
+    batch cut short after its alerts went out but before its states were written was
+    committed without them: the next owner restored states missing those events (the
+    failover test: every alert present, scores short by the events of the last batch).
+    A cancelled agent therefore waits for its batch, then stops.
+    """
+    task = asyncio.ensure_future(batch)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
+def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
     ctx.backlog = lambda partition: input_backlog(app, ctx, partition)
 
     @app.agent(ctx.lead_events, name="score-lead-events")
     async def score_lead_events(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            await ctx.handle_lead_batch(events)
+            await to_completion(ctx.handle_lead_batch(events))
 
     @app.agent(ctx.account_signals, name="fold-account-signals")
     async def fold_account_signals(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            await ctx.handle_account_batch(events)
+            await to_completion(ctx.handle_account_batch(events))
 
     def forget_revoked_ledgers(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = args[0] if args else kwargs.get("revoked", ())
@@ -44,12 +66,10 @@ def register(app: faust.App, ctx: ScorerContext) -> None:
         ctx.action_ledger.forget(partitions)
         ctx.due_index.forget(partitions)
 
-    async def stop_publisher(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-        await ctx.publisher.stop()
-
     # Faust's signal type wants a `BaseSignalT` keyword the receiver does not use.
     app.on_partitions_revoked.connect(forget_revoked_ledgers)  # type: ignore[arg-type]
-    app.on_before_shutdown.connect(stop_publisher)  # type: ignore[arg-type]
+    # After the agents stopped, not before: a batch finishing during shutdown publishes.
+    app.after_shutdown.append(ctx.publisher.stop)
 
     @app.timer(ctx.settings.redis_flush_interval_s)
     async def flush_read_model() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +29,20 @@ class ScorerApp:
 
 
 class ScorerFaustApp(faust.App):
-    """Faust's app with a producer buffer that drains before offsets are committed."""
+    """Faust's app with a producer buffer that drains before offsets are committed, and
+    callbacks run once every child service (agents, consumer, producer) has stopped."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_shutdown: list[Callable[[], Awaitable[None]]] = []
 
     def _new_producer(self) -> faust.types.ProducerT:
         return install_draining_buffer(super()._new_producer())
+
+    async def on_shutdown(self) -> None:
+        await super().on_shutdown()
+        for callback in self.after_shutdown:
+            await callback()
 
 
 def _faust_options(settings: Settings) -> dict[str, Any]:
