@@ -1,9 +1,14 @@
 """What settings would buy: the scorer's events/s under variants, interleaved with a baseline.
 
     python -m bench.experiments --events 40000 --rounds 2 --run-seconds 15
+    python -m bench.experiments --variants baseline,before --tree before=/tmp/old-tree
 
 Every variant is the real worker with one change, set through bench.scorer_worker's hooks
 or a SCORER_* setting; rounds interleave the variants so drift hits all equally.
+`--tree NAME=DIR` adds a variant NAME that runs the worker from another source tree
+(scorer/, topics/, bench/ of e.g. the code before a change): code changes are measured
+interleaved with the current code, like settings. The "envelope input" variant reads the
+same events in event-batch envelopes (bench.workload.as_envelopes).
 """
 
 from __future__ import annotations
@@ -13,13 +18,21 @@ import asyncio
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench.scorer_worker import with_shared_inputs
 from bench.stats import median_min_max
-from bench.systems import Target, run_scorer, scorer_settings
-from bench.workload import Workload, generate, produce_sync
+from bench.systems import (
+    SCORER,
+    SCORER_ENVELOPES,
+    SOURCE_TREE_HOOK,
+    Target,
+    run_scorer,
+    scorer_settings,
+)
+from bench.workload import Workload, as_envelopes, generate, produce_sync
 from scorer.devstack import DevStack
 
 # name → (hooks for bench.scorer_worker, scorer setting overrides)
@@ -43,7 +56,9 @@ VARIANTS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
         },
         {},
     ),
+    "envelope input": ({}, {}),  # system scorer-envelopes, see SYSTEM_OF
 }
+SYSTEM_OF = {"envelope input": SCORER_ENVELOPES}
 
 
 def main() -> None:
@@ -53,7 +68,14 @@ def main() -> None:
     parser.add_argument("--run-seconds", type=float, default=15.0)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument(
+        "--tree", action="append", default=[], metavar="NAME=DIR",
+        help="add variant NAME: the worker from source tree DIR (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args()
+    for spec in args.tree:
+        name, _, tree = spec.partition("=")
+        VARIANTS[name] = ({SOURCE_TREE_HOOK: str(Path(tree).resolve())}, {})
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     events = generate(Workload(args.events, args.events // 4, max(1, args.events // 40)))
     rates: dict[str, list[float]] = {name: [] for name in names}
@@ -67,11 +89,21 @@ def main() -> None:
 
         asyncio.run(apply_topics(with_shared_inputs(scorer_settings(target, "in"), prefix)))
         produce_sync(stack.kafka_bootstrap, prefix, events)
+        if any(SYSTEM_OF.get(name) == SCORER_ENVELOPES for name in names):
+            envelope_prefix = f"env{prefix}"
+            asyncio.run(
+                apply_topics(with_shared_inputs(scorer_settings(target, "in"), envelope_prefix))
+            )
+            messages = as_envelopes(events)
+            produce_sync(stack.kafka_bootstrap, envelope_prefix, messages)
+            target = replace(target, envelope_prefix=envelope_prefix)
+            print(f"envelope input: {len(events):,} events in {len(messages):,} messages")
         for round_no in range(1, args.rounds + 1):
             for name in names:
                 hooks, overrides = VARIANTS[name]
                 tag = f"x{round_no}{names.index(name)}{int(time.time() * 1000) % 10**6}"
-                result = run_scorer(target, round_no, tag, hooks=hooks, **overrides)
+                system = SYSTEM_OF.get(name, SCORER)
+                result = run_scorer(target, round_no, tag, system=system, hooks=hooks, **overrides)
                 rates[name].append(result.rate)
                 print(f"round {round_no} {name:32} {result.rate:8,.0f} events/s", flush=True)
     base = median_min_max(rates["baseline"])[0] if rates.get("baseline") else None

@@ -143,6 +143,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"- {name}: **{ratio['median']:.3g}x** (per-round min - max "
                 f"{ratio['min']:.3g} - {ratio['max']:.3g})"
             )
+        if workload.get("envelope_messages"):
+            lines.append(
+                f"- scorer-envelopes read the same events as {workload['envelope_messages']:,} "
+                f"messages ({workload['events'] / workload['envelope_messages']:.2f} events per "
+                "message); the headline ratios are the single-event scorer's"
+            )
         lines.append("")
     if results.get("latency"):
         lines += [

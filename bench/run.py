@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,17 @@ from bench.common import RESULTS_DIR
 from bench.latency import run_latency
 from bench.machine import describe
 from bench.memory import run_in_process, worker_memory
-from bench.systems import LIMIT, PEER, SCORER, SYSTEMS, RunResult, Target, run_system
-from bench.workload import Workload, generate, produce_sync, type_mix
+from bench.systems import (
+    LIMIT,
+    PEER,
+    SCORER,
+    SCORER_ENVELOPES,
+    SYSTEMS,
+    RunResult,
+    Target,
+    run_system,
+)
+from bench.workload import Workload, as_envelopes, generate, produce_sync, type_mix
 from scorer.devstack import DevStack
 
 PHASES = ("throughput", "latency", "memory")
@@ -99,8 +109,18 @@ def run_throughput(args: argparse.Namespace, stack: DevStack, workdir: Path) -> 
     asyncio.run(apply_topics(settings))
     seconds = produce_sync(stack.kafka_bootstrap, prefix, events)
     say(f"produced {len(events):,} events to {prefix}* in {seconds:.1f} s")
-    runs: list[RunResult] = []
     systems = _csv(args.systems)
+    envelope_messages = 0
+    if SCORER_ENVELOPES in systems:
+        # The same events, in envelopes, on their own input topics.
+        envelope_prefix = f"env{prefix}"
+        asyncio.run(apply_topics(with_shared_inputs(settings, envelope_prefix)))
+        messages = as_envelopes(events)
+        envelope_messages = len(messages)
+        produce_sync(stack.kafka_bootstrap, envelope_prefix, messages)
+        target = replace(target, envelope_prefix=envelope_prefix)
+        say(f"produced the same events as {envelope_messages:,} messages to {envelope_prefix}*")
+    runs: list[RunResult] = []
     for round_no in range(1, args.rounds + 1):
         for system in systems:
             result = run_system(target, system, round_no)
@@ -113,7 +133,7 @@ def run_throughput(args: argparse.Namespace, stack: DevStack, workdir: Path) -> 
         "workload": {
             "events": workload.events, "leads": workload.leads, "accounts": workload.accounts,
             "seed": workload.seed, "input_prefix": prefix, "produce_seconds": seconds,
-            "mix": type_mix(events),
+            "mix": type_mix(events), "envelope_messages": envelope_messages,
         },
         "throughput": runs,
         "throughput_summary": report.summarize_throughput(runs),

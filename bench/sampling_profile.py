@@ -63,7 +63,7 @@ WATCHED = (
     "EventDecoder.decode", "ScorerContext._finish", "ScorerContext._publish_alerts",
     "Topic.send_soon", "ProducerBuffer._handle_pending", "Sender._send_produce_req",
     "AIOKafkaConnection.send", "ProducerBuffer.wait_until_ebb", "RecordCodec._dumps",
-    "score_changes_message", "rfc3339", "RedisReadModel.flush", "staged_lead",
+    "event_score_changes", "rfc3339", "RedisReadModel.flush", "staged_lead",
     "MetricWrapperBase.labels", "Logger._log", "Stream._c_aiter",
 )  # fmt: skip
 

@@ -15,6 +15,9 @@ Hooks (none of them changes scorer/ code; they wrap or patch it in this process 
   broker_max_poll_records, stream_buffer_maxsize, consumer_max_fetch_size.
 - BENCH_FETCH_MAX_WAIT_MS=N: the consumers' fetch_max_wait_ms (Faust hard-codes 1500).
   Tansu holds a fetch for that long even when records arrive meanwhile; Kafka does not.
+- BENCH_SOURCE_TREE=DIR (read by bench.systems): run this module from another source tree,
+  e.g. the code before a change, for A/B runs; `--apply-topics` then creates that tree's
+  topics and exits.
 - BENCH_PRODUCER_BUFFER=N: Faust's ProducerBuffer.max_messages (100): above it, the
   consumer waits for `send_soon` and changelog messages to drain before the next event.
 """
@@ -85,12 +88,21 @@ def _set_fetch_max_wait(wait_ms: int) -> None:
 
 
 def main() -> None:
+    import sys
+
     from scorer.stream.worker import run_worker
 
     settings = load_settings()
     prefix = os.environ.get("BENCH_INPUT_PREFIX")
     if prefix is not None:
         settings = with_shared_inputs(settings, prefix)
+    if "--apply-topics" in sys.argv[1:]:
+        import asyncio
+
+        from scorer.stream.admin import apply_topics
+
+        asyncio.run(apply_topics(settings))
+        return
     _apply_tuning()
     profile_path = os.environ.get("BENCH_PROFILE")
     profiler = cProfile.Profile() if profile_path else None

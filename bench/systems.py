@@ -8,7 +8,9 @@ timed from its first consumed event to its last: start-up and group joins are ex
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,13 +38,18 @@ LIMIT = "limit"
 PEER = "peer"
 SCORER = "scorer"
 SCORER_1REC = "scorer-1rec"
-SYSTEMS = (LIMIT, PEER, SCORER, SCORER_1REC)
+SCORER_ENVELOPES = "scorer-envelopes"
+SYSTEMS = (LIMIT, PEER, SCORER, SCORER_1REC, SCORER_ENVELOPES)
 
 DESCRIPTIONS = {
     LIMIT: "raw aiokafka consumer group: JSON decode + dict update per lead + commit per batch",
     PEER: "naive Faust agent: one table `+=` per event (memory store, changelog on)",
     SCORER: "scorer worker: rules/default.yaml, tables, outputs, Redis write-through",
     SCORER_1REC: "scorer worker with 1-record producer batches (the dev stack's Tansu setting)",
+    SCORER_ENVELOPES: (
+        "scorer worker fed the same events in event-batch envelopes (a lead's events of one "
+        "topic per message, see bench.workload.ENVELOPE_*)"
+    ),
 }
 
 
@@ -57,6 +64,7 @@ class Target:
     events: int
     workdir: Path
     cap_s: float
+    envelope_prefix: str = ""  # the same events in event-batch envelopes, if produced
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +78,31 @@ class RunResult:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+# Hook: run the worker from another source tree (e.g. the code before a change, beside the
+# current code, for A/B runs in one interleaved experiment). The tree holds scorer/,
+# topics/ and bench/; python -P keeps the current directory off the path so the tree's
+# packages win over the working copy's.
+SOURCE_TREE_HOOK = "BENCH_SOURCE_TREE"
+
+
+def _worker_command(
+    settings: Settings, hooks: Mapping[str, str], *args: str
+) -> tuple[list[str], dict[str, str]]:
+    tree = hooks.get(SOURCE_TREE_HOOK)
+    env = child_env(dict(hooks), base=worker_env(settings))
+    if not tree:
+        return python_module("bench.scorer_worker", *args), env
+    env["PYTHONPATH"] = os.pathsep.join([tree, env["PYTHONPATH"]])
+    return [sys.executable, "-P", "-m", "bench.scorer_worker", *args], env
+
+
 class BenchWorker(WorkerProcess):
     """A scorer worker started through bench.scorer_worker (hooks by environment)."""
 
     def __init__(self, settings: Settings, log_path: Path, hooks: Mapping[str, str]) -> None:
         super().__init__(settings, log_path)
-        self.process = ManagedProcess(
-            "scorer worker (bench)",
-            python_module("bench.scorer_worker"),
-            env=child_env(dict(hooks), base=worker_env(settings)),
-            log_path=log_path,
-        )
+        argv, env = _worker_command(settings, hooks)
+        self.process = ManagedProcess("scorer worker (bench)", argv, env=env, log_path=log_path)
 
     @property
     def pid(self) -> int:
@@ -180,13 +202,20 @@ def run_scorer(
 
     if system == SCORER_1REC:
         overrides.setdefault("kafka_max_batch_bytes", 1)
+    prefix = target.input_prefix
+    if system == SCORER_ENVELOPES:
+        if not target.envelope_prefix:
+            raise ValueError("scorer-envelopes needs the envelope input (Target.envelope_prefix)")
+        prefix = target.envelope_prefix
     settings = scorer_settings(target, tag, **overrides)
-    asyncio.run(apply_topics(with_shared_inputs(settings, target.input_prefix)))
-    worker = BenchWorker(
-        settings,
-        target.workdir / f"scorer-{tag}.log",
-        {"BENCH_INPUT_PREFIX": target.input_prefix, **(hooks or {})},
-    )
+    all_hooks = {"BENCH_INPUT_PREFIX": prefix, **(hooks or {})}
+    if all_hooks.get(SOURCE_TREE_HOOK):
+        # The tree's own topic contracts (names may differ from the working copy's).
+        argv, env = _worker_command(settings, all_hooks, "--apply-topics")
+        subprocess.run(argv, env=env, check=True, timeout=120)
+    else:
+        asyncio.run(apply_topics(with_shared_inputs(settings, prefix)))
+    worker = BenchWorker(settings, target.workdir / f"scorer-{tag}.log", all_hooks)
     worker.start(timeout_s=120)
     try:
         rss_ready = rss_bytes(worker.pid)

@@ -157,17 +157,38 @@ def score_file(
 @click.option("--rate", default=30.0, show_default=True, help="Background events per second.")
 @click.option("--duration", default=120.0, show_default=True, help="Seconds of traffic.")
 @click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--envelope-max", default=1, show_default=True, type=click.IntRange(min=1),
+    help="Up to this many events of one lead and topic per message (leads.event-batch.v1).",
+)  # fmt: skip
+@click.option(
+    "--envelope-window", default=5.0, show_default=True, type=click.FloatRange(min=0.0),
+    help="Seconds an envelope waits for more events of its lead (with --envelope-max > 1).",
+)  # fmt: skip
 def simulate(
-    out: Path | None, leads: int, accounts: int, rate: float, duration: float, seed: int
+    out: Path | None,
+    leads: int,
+    accounts: int,
+    rate: float,
+    duration: float,
+    seed: int,
+    envelope_max: int,
+    envelope_window: float,
 ) -> None:
     """Publish simulated traffic to Kafka in real time, or write it to a JSONL file (--out)."""
     from scorer.simulator_io import publish_live, write_jsonl
 
     if out is not None:
+        if envelope_max > 1:
+            # score-file reads single events; the JSONL is its input.
+            raise click.UsageError("--envelope-max applies to publishing, not to --out")
         count = write_jsonl(out, leads, accounts, rate, duration, seed)
         click.echo(f"wrote {count} events to {out}")
     else:
-        publish_live(load_settings(), leads, accounts, rate, duration, seed)
+        publish_live(
+            load_settings(), leads, accounts, rate, duration, seed,
+            envelope_max=envelope_max, envelope_window=envelope_window,
+        )  # fmt: skip
 
 
 @cli.command("settings")

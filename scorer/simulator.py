@@ -9,12 +9,13 @@ MQA. Deterministic for a given seed, so benchmarks and tests can replay the same
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from scorer.contracts import topics as contract
+from scorer.contracts.events import EVENT_BATCH_SCHEMA
 
 TOPIC_BY_CATEGORY = {
     "web": contract.WEB_EVENTS,
@@ -162,3 +163,42 @@ def simulate(
         for i in range(int(duration_s * rate_per_s))
     ]
     yield from sorted(journeys + background, key=lambda e: e.at)
+
+
+def envelopes(events: Iterable[SimEvent], max_events: int, window_s: float) -> Iterator[SimEvent]:
+    """Group one lead's events of one topic into event-batch envelopes, as a producer that
+    buffers per lead would: an envelope closes at `max_events` events, or when an event
+    comes more than `window_s` (event time) after its first one. A lone event is sent
+    as a single event, so a stream mixes both forms as real producers will.
+
+    Per lead and topic, events keep their order; across leads an envelope is sent at its
+    closing time (the timestamp `at` of the returned message), so leads interleave
+    differently than in the input, which lead scores do not depend on.
+    """
+    if max_events < 1:
+        raise ValueError("max_events must be at least 1")
+    open_: dict[tuple[str, str], list[SimEvent]] = {}  # insertion order = opening order
+
+    def close(group: list[SimEvent], at: float) -> SimEvent:
+        first = group[0]
+        if len(group) == 1:
+            return first
+        value = {"schema": EVENT_BATCH_SCHEMA, "events": [e.value for e in group]}
+        return SimEvent(first.topic, first.key, value, at)
+
+    for event in events:
+        while open_:  # close the envelopes whose window has passed, oldest first
+            oldest = next(iter(open_))
+            group = open_[oldest]
+            if event.at - group[0].at <= window_s:
+                break
+            del open_[oldest]
+            yield close(group, group[0].at + window_s)  # when a buffering producer sends
+        slot = (event.topic, event.key)
+        group = open_.setdefault(slot, [])
+        group.append(event)
+        if len(group) >= max_events:
+            del open_[slot]
+            yield close(group, event.at)
+    for group in open_.values():
+        yield close(group, group[-1].at)

@@ -11,7 +11,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from scorer.settings import Settings
-from scorer.simulator import Population, SimEvent, simulate
+from scorer.simulator import Population, SimEvent, envelopes, simulate
 
 
 def write_jsonl(
@@ -56,7 +56,20 @@ async def publish(settings: Settings, events: Iterable[SimEvent], *, real_time: 
 
 
 def publish_live(
-    settings: Settings, leads: int, accounts: int, rate: float, duration: float, seed: int
-) -> None:
+    settings: Settings,
+    leads: int,
+    accounts: int,
+    rate: float,
+    duration: float,
+    seed: int,
+    *,
+    envelope_max: int = 1,
+    envelope_window: float = 0.0,
+) -> int:
+    """Publish in real time; with `envelope_max` > 1, one lead's events of one topic go in
+    event-batch envelopes (see `scorer.simulator.envelopes`). Returns messages sent."""
     population = Population(leads, accounts, seed=seed)
-    asyncio.run(publish(settings, simulate(population, time.time(), duration, rate)))
+    events: Iterable[SimEvent] = simulate(population, time.time(), duration, rate)
+    if envelope_max > 1:
+        events = envelopes(events, envelope_max, envelope_window)
+    return asyncio.run(publish(settings, events))

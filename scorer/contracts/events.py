@@ -177,6 +177,30 @@ MODEL_BY_SCHEMA: dict[str, Any] = {
     "sales-feedback.v1.schema.json": SalesFeedback,
 }
 
+# Producers may send a few events of one lead in one message (one Kafka message per event
+# costs the worker more than scoring it does). Each event is validated on its own.
+EVENT_BATCH_SCHEMA = "leads.event-batch.v1"
+EVENT_BATCH_SCHEMA_FILE = "event-batch.v1.schema.json"
+
+
+class EventBatch(BaseModel):
+    """Several events of ONE lead in one message, accepted on every input topic beside
+    single events. The message key is that lead's id, and every event's `lead_id` must
+    equal it. Each event is validated against the topic's event schema on its own: a bad
+    one is dead-lettered alone (header `scorer.error.index` = its position), the others
+    are scored in order. The whole message counts against SCORER_MAX_EVENT_BYTES."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_: Literal["leads.event-batch.v1"] = Field(
+        alias="schema", description="Marks the envelope (a single event has no `schema`)."
+    )
+    events: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Events of the topic's own schema, all for the lead of the message key.",
+    )
+
+
 any_event_adapter: TypeAdapter[Any] = TypeAdapter(AnyEvent)
 
 

@@ -130,20 +130,30 @@ class RuleChange(_Message):
     note: str | None
 
 
-class ScoreChangesMessage(_Message):
-    """Why one event moved one lead's score: every rule change it caused, in one message.
+class EventScoreChanges(_Message):
+    """Why one event moved one lead's score: every rule change it caused."""
 
-    Delivery is at-least-once (a worker restart may publish an event's changes again);
-    `event_id` identifies them.
-    """
-
-    type: Literal["score_changes"]
     lead_id: str
-    event_id: str
-    rules_version: str
+    event_id: str = Field(description="The event that caused these changes; dedupe by it.")
     score_before: float
     score_after: float
     changes: list[RuleChange]
+
+
+class ScoreChangesMessage(_Message):
+    """The score changes of one worker batch for the leads of one partition.
+
+    One Kafka message per (partition, batch) instead of one per event: the per-message
+    cost of producing dominated the worker. Every lead in one message is owned by the
+    message's partition (the key is the first lead's id), so a lead's changes stay in
+    order on its partition. Delivery is at-least-once (a worker restart may publish an
+    event's changes again); consumers dedupe by `events[].event_id`.
+    """
+
+    type: Literal["score_changes"]
+    v: Literal[2]
+    rules_version: str
+    events: list[EventScoreChanges] = Field(description="In the order the worker scored them.")
 
 
 class AccountSignalMessage(BaseModel):
@@ -158,12 +168,25 @@ class AccountSignalMessage(BaseModel):
     seq: int = Field(description="Per-lead sequence; older signals are ignored.")
 
 
+class AccountSignalsMessage(_Message):
+    """Internal: the latest signals of one lead batch for the accounts of one partition.
+
+    Every account in one message is owned by the message's partition (the key is the
+    first signal's account id); the account agent folds them in order. Single
+    `lead_signal` messages (the form before this envelope) are read too.
+    """
+
+    v: Literal[1]
+    type: Literal["lead_signals"]
+    signals: list[AccountSignalMessage] = Field(min_length=1)
+
+
 OUTPUT_MODEL_BY_SCHEMA: dict[str, Any] = {
     "handoff-alert.v1.schema.json": HandoffAlert,
     "action.v1.schema.json": ActionMessage,
     "timer-tick.v1.schema.json": TimerTick,
-    "score-change.v1.schema.json": ScoreChangesMessage,
-    "account-signal.v1.schema.json": AccountSignalMessage,
+    "score-change.v2.schema.json": ScoreChangesMessage,
+    "account-signal.v1.schema.json": AccountSignalMessage | AccountSignalsMessage,
 }
 
 
@@ -194,15 +217,24 @@ def score_change_message(change: ScoreChange) -> dict[str, object]:
     return record
 
 
-def score_changes_message(
-    lead_id: str, event_id: str, rules_version: str, changes: tuple[ScoreChange, ...]
+def event_score_changes(
+    lead_id: str, event_id: str, changes: tuple[ScoreChange, ...]
 ) -> dict[str, object]:
+    """One entry of a `score_changes` message: one event's changes of one lead."""
     return {
-        "type": "score_changes",
         "lead_id": lead_id,
         "event_id": event_id,
-        "rules_version": rules_version,
         "score_before": changes[0].score_before,
         "score_after": changes[-1].score_after,
         "changes": [score_change_message(c) for c in changes],
     }
+
+
+def score_changes_message(rules_version: str, events: list[dict[str, object]]) -> dict[str, object]:
+    """A `score_changes` message of entries made by `event_score_changes`."""
+    return {"type": "score_changes", "v": 2, "rules_version": rules_version, "events": events}
+
+
+def account_signals_message(signals: list[dict[str, object]]) -> dict[str, object]:
+    """An internal `lead_signals` envelope of `LeadSignal.to_record()` records."""
+    return {"v": 1, "type": "lead_signals", "signals": signals}

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from scorer.contracts.events import MODEL_BY_SCHEMA
+from scorer.contracts.events import EVENT_BATCH_SCHEMA_FILE, MODEL_BY_SCHEMA, EventBatch
 from scorer.contracts.outputs import OUTPUT_MODEL_BY_SCHEMA
 from scorer.contracts.topics import SCHEMAS_DIR, load_topics
 
@@ -21,7 +21,10 @@ _DEAD_LETTER_SCHEMA: dict[str, Any] = {
         "The original message value, unchanged (it may not be JSON). The headers say why: "
         "scorer.error.topic, scorer.error.partition, scorer.error.offset, scorer.error.class, "
         "scorer.error.reason (not_json, schema, unknown_type, oversized, empty, too_late, "
-        "future_timestamp, invalid_transition, scoring_error) and scorer.error.detail."
+        "future_timestamp, invalid_transition, scoring_error) and scorer.error.detail. "
+        "A bad event inside an event-batch envelope is dead-lettered alone: the value is "
+        "that event re-serialised as JSON, and scorer.error.index is its position (from 0) "
+        "in the envelope's events."
     ),
 }
 
@@ -46,6 +49,12 @@ def schema_documents() -> dict[str, dict[str, Any]]:
             "title": spec.name,
             **body,
         }
+        if spec.envelope == EVENT_BATCH_SCHEMA_FILE:
+            documents[spec.envelope] = {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": spec.envelope,
+                **TypeAdapter(EventBatch).json_schema(by_alias=True),
+            }
     return documents
 
 

@@ -23,7 +23,7 @@ SEMINAR_EVENTS = "leads.seminar-events.v1"
 PROFILE_UPDATES = "leads.profile-updates.v1"
 SALES_FEEDBACK = "leads.sales-feedback.v1"
 HANDOFF_ALERTS = "leads.handoff-alerts.v1"
-SCORE_CHANGES = "leads.score-changes.v1"
+SCORE_CHANGES = "leads.score-changes.v2"
 DEAD_LETTERS = "leads.dead-letters.v1"
 ACCOUNT_SIGNALS = "leads.account-signals.v1"
 REKEYED_EVENTS = "leads.rekeyed-events.v1"
@@ -45,6 +45,7 @@ class TopicSpec:
     key: str
     schema: str
     doc: str
+    envelope: str | None = None  # input topics: schema of the event-batch envelope
 
     @property
     def keyed_by_entity(self) -> bool:
@@ -81,6 +82,7 @@ def load_topics(path: Path = TOPICS_DIR / "topics.yaml") -> tuple[TopicSpec, ...
                     key=entry["key"],
                     schema=entry["schema"],
                     doc=entry["doc"],
+                    envelope=entry.get("envelope"),
                 )
             )
         except KeyError as exc:

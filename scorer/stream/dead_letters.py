@@ -8,11 +8,12 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from scorer.contracts.events import MODEL_BY_SCHEMA
+from scorer.contracts.events import EVENT_BATCH_SCHEMA, MODEL_BY_SCHEMA
 from scorer.contracts.topics import TopicSpec
 from scorer.core.events import Event, EventKind
 
 _KNOWN_TYPES = frozenset(k.value for k in EventKind)
+_ENVELOPE_FIELDS = frozenset({"schema", "events"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +25,78 @@ class Rejection:
     error_class: str
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One event of an input message, or why it cannot be scored.
+
+    `index` is the event's position in an event-batch envelope (None for a single event,
+    and for a verdict on the whole message); `value` is what a dead letter carries: the
+    message unchanged, or for one bad event of an envelope, that event alone as JSON.
+    """
+
+    result: Event | Rejection
+    index: int | None = None
+    value: bytes | None = None
+
+
 class EventDecoder:
-    """Turns raw bytes of one input topic into a core `Event` or a `Rejection`."""
+    """Turns raw bytes of one input topic into core `Event`s or `Rejection`s."""
 
     def __init__(self, spec: TopicSpec, max_bytes: int) -> None:
         self._adapter: TypeAdapter[Any] = TypeAdapter(MODEL_BY_SCHEMA[spec.schema])
         self._max_bytes = max_bytes
 
-    def decode(self, value: bytes | None) -> Event | Rejection:  # noqa: PLR0911 - one exit per verdict
+    def decode(self, value: bytes | None) -> Event | Rejection:
+        """A single-event message (an envelope is refused here: see `decode_message`)."""
+        data = self._load(value)
+        if isinstance(data, Rejection):
+            return data
+        return self._event(data)
+
+    def decode_message(self, value: bytes | None, key: bytes | None) -> list[Decoded]:
+        """Every event of a message: a single event, or each event of an envelope.
+
+        A message that is not an event or an envelope at all gives one rejection (index
+        None, the message is dead-lettered unchanged). Inside an envelope every event is
+        judged alone, so one bad event does not cost the others.
+        """
+        data = self._load(value)
+        if isinstance(data, Rejection):
+            return [Decoded(data, None, value)]
+        if "schema" not in data:
+            return [Decoded(self._event(data), None, value)]
+        envelope = _envelope_events(data)
+        if isinstance(envelope, Rejection):
+            return [Decoded(envelope, None, value)]
+        return self._envelope(envelope, key)
+
+    def _envelope(self, items: list[Any], key: bytes | None) -> list[Decoded]:
+        # The lead of an envelope is its key (producers key by lead id); without a key,
+        # the first valid event's. One lead per envelope keeps the re-keying of a whole
+        # message to one owner partition, and the lead's events in order.
+        lead = key.decode(errors="replace") if key else None
+        decoded = []
+        for index, item in enumerate(items):
+            raw = orjson.dumps(item)
+            if not isinstance(item, dict):
+                result: Event | Rejection = Rejection(
+                    "schema", f"events[{index}]: not a JSON object", "ValidationError"
+                )
+            else:
+                result = self._event(item, f"events[{index}].")
+            if isinstance(result, Event):
+                if lead is None:
+                    lead = result.lead_id
+                elif result.lead_id != lead:
+                    result = Rejection(
+                        "schema",
+                        f"events[{index}].lead_id: not the envelope's lead (its key)",
+                        "ValidationError",
+                    )
+            decoded.append(Decoded(result, index, raw))
+        return decoded
+
+    def _load(self, value: bytes | None) -> dict[str, Any] | Rejection:
         if not value:
             return Rejection("empty", "0 bytes (null or empty value)", "InputSize")
         if len(value) > self._max_bytes:
@@ -45,17 +110,35 @@ class EventDecoder:
             )
         if not isinstance(data, dict):
             return Rejection("schema", "value is not a JSON object", "ValidationError")
+        return data
+
+    def _event(self, data: dict[str, Any], where: str = "") -> Event | Rejection:
         kind = data.get("type")
         if kind not in _KNOWN_TYPES:
             # The value itself is not echoed: it is producer input and could be anything.
             detail = "missing 'type'" if kind is None else "'type' is not a known event type"
-            return Rejection("unknown_type", detail, "UnknownType")
+            prefix = f"{where.removesuffix('.')}: " if where else ""
+            return Rejection("unknown_type", prefix + detail, "UnknownType")
         try:
             model = self._adapter.validate_python(data)
         except ValidationError as exc:
-            return Rejection("schema", _describe(exc), "ValidationError")
+            return Rejection("schema", where + _describe(exc), "ValidationError")
         event: Event = model.to_core()
         return event
+
+
+def _envelope_events(data: dict[str, Any]) -> list[Any] | Rejection:
+    """The events of an event-batch envelope, or why the envelope as a whole is bad."""
+    if data.get("schema") != EVENT_BATCH_SCHEMA:
+        return Rejection("schema", "schema: not a known envelope", "ValidationError")
+    if not data.keys() <= _ENVELOPE_FIELDS:
+        return Rejection(
+            "schema", "envelope: unknown field beside schema and events", "ValidationError"
+        )
+    events = data.get("events")
+    if not isinstance(events, list) or not events:
+        return Rejection("schema", "events: must be a non-empty list", "ValidationError")
+    return events
 
 
 def _describe(exc: ValidationError) -> str:

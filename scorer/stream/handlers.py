@@ -8,8 +8,9 @@ A batch is handled in three phases, the way Kafka Streams' record cache coalesce
 2. publish the batch's alerts and wait for the broker's acknowledgement (alerts are the
    one output that must not be lost or duplicated, see `ledger.py`);
 3. write each key's final state once (one changelog record per key per batch), and send
-   the rest with `send_soon`: audit changes, the latest account signal per lead, and the
-   read-model staging. Nothing else awaits I/O.
+   the rest with `send_soon`: audit changes and the latest account signal per lead, each
+   as one message per partition (see `_send_grouped`), and the read-model staging.
+   Nothing else awaits I/O.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from faust.streams import _current_event  # no public setter; see _finish
 from faust.types import EventT, Message, TableT
 
 from scorer.contracts import topics as contract
-from scorer.contracts.outputs import action_message, alert_message, score_changes_message
+from scorer.contracts.outputs import (
+    account_signals_message,
+    action_message,
+    alert_message,
+    event_score_changes,
+    score_changes_message,
+)
 from scorer.contracts.topics import input_topics
 from scorer.core.account import AccountState, LeadSignal, apply_lead_signal
 from scorer.core.actions import Action
@@ -43,7 +50,7 @@ from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream.admin import client_options
 from scorer.stream.codecs import table_value_type
-from scorer.stream.dead_letters import EventDecoder, Rejection
+from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
 from scorer.stream.partitioning import owner_partition
@@ -58,6 +65,9 @@ _SOURCE_HEADER = "scorer.source-topic"
 _MAX_RETRY_DELAY_S = 30.0
 _PUBLISH_TIMEOUT_S = 15.0
 _BACKLOG_IDLE_S = 2.0
+# Largest grouped output message (score changes, account signals): far below Kafka's 1 MB
+# default message.max.bytes and aiokafka's max_request_size, whatever a batch holds.
+MAX_GROUPED_BYTES = 256 * 1024
 
 # Outcomes the core refuses to apply, and the dead-letter reason each one gets.
 _DEAD_LETTER_OUTCOMES = {
@@ -195,16 +205,13 @@ class ScorerContext:
             if event.message.topic == ticks:
                 self._fire_due_timers(event.message.partition, batch, event)
                 continue
-            key = self._score_lead_message(event, batch)
-            if key is not None:
-                batch.last_event[key] = event
+            self._score_lead_message(event, batch)
         await self._finish(batch, self.lead_state_by_id)
 
     async def handle_account_batch(self, events: Iterable[EventT[bytes]]) -> None:
         batch = Batch()
         for event in events:
-            key = self._fold_account_message(event.message, batch)
-            if key is not None:
+            for key in self._fold_account_message(event.message, batch):
                 batch.last_event[key] = event
         await self._finish(batch, self.account_state_by_id)
 
@@ -223,15 +230,21 @@ class ScorerContext:
                 _current_event.reset(token)
             if key in batch.partitions:
                 self.due_index.set(batch.partitions[key], key, next_due(state))
-        for key, event, changes in batch.changes:
-            message = score_changes_message(
-                event.lead_id, event.event_id, self.rules.version, changes
+        if batch.changes:
+            self._send_grouped(
+                self.score_changes,
+                (
+                    (key, event_score_changes(event.lead_id, event.event_id, changes))
+                    for key, event, changes in batch.changes
+                ),
+                lambda entries: score_changes_message(self.rules.version, entries),
             )
-            self.score_changes.send_soon(key=key, value=orjson.dumps(message))
-            self.metrics.score_changes.inc(len(changes))
-        for signal in batch.signals.values():
-            self.account_signals.send_soon(
-                key=signal.account_id.encode(), value=orjson.dumps(signal.to_record())
+            self.metrics.score_changes.inc(sum(len(c) for _, _, c in batch.changes))
+        if batch.signals:
+            self._send_grouped(
+                self.account_signals,
+                ((s.account_id.encode(), s.to_record()) for s in batch.signals.values()),
+                account_signals_message,
             )
         now = self.clock()
         for lead_id, lead in batch.leads_to_stage.items():
@@ -242,6 +255,54 @@ class ScorerContext:
             self.read_model.stage_lead(lead_id, staged)
         for account_id, account in batch.accounts_to_stage.items():
             self.read_model.stage_account(account_id, account_fields(account, self.rules, now))
+
+    def _send_grouped(
+        self,
+        topic: faust.TopicT,
+        entries: Iterable[tuple[bytes, dict[str, object]]],
+        envelope: Callable[[list[dict[str, object]]], dict[str, object]],
+    ) -> None:
+        """Send (key, record) entries as one message per owner partition, in order.
+
+        Each Kafka message costs Faust and aiokafka far more than its bytes (a future, a
+        buffer slot, a record in a batch), and a batch's entries are mostly for distinct
+        keys, so grouping by key alone saves little. Grouping by the keys' owner
+        partition keeps what keying by entity gave: every entry lands on the partition
+        that owns its key (explicit partition=, and the first entry's key hashes there
+        too), in the order it was produced.
+        """
+        groups: dict[int, tuple[bytes, list[bytes]]] = {}
+        partitions = self.settings.partitions
+        for key, record in entries:
+            partition = owner_partition(key, partitions)
+            group = groups.get(partition)
+            if group is None:
+                groups[partition] = (key, [orjson.dumps(record)])
+            else:
+                group[1].append(orjson.dumps(record))
+        # The entries are spliced into the envelope's list (its last field) so that a big
+        # group can be split: a message must stay well under Kafka's 1 MB default limit.
+        frame = orjson.dumps(envelope([]))
+        if not frame.endswith(b"[]}"):
+            raise ValueError("the envelope's list must be its last field")
+        head = frame[:-2]
+        for partition, (first_key, parts) in groups.items():
+            chunk: list[bytes] = []
+            size = len(frame)
+            for part in parts:
+                if chunk and size + len(part) + 1 > MAX_GROUPED_BYTES:
+                    self._send_chunk(topic, first_key, partition, head, chunk)
+                    chunk, size = [], len(frame)
+                chunk.append(part)
+                size += len(part) + 1
+            self._send_chunk(topic, first_key, partition, head, chunk)
+
+    @staticmethod
+    def _send_chunk(
+        topic: faust.TopicT, key: bytes, partition: int, head: bytes, parts: list[bytes]
+    ) -> None:
+        value = b"".join((head, b",".join(parts), b"]}"))
+        topic.send_soon(key=key, value=value, partition=partition)
 
     async def _publish_alerts(self, alerts: list[tuple[bytes, int, Alert]]) -> None:
         """Publish and wait for the broker's acknowledgement, skipping published ids.
@@ -323,25 +384,42 @@ class ScorerContext:
 
     # -- leads ---------------------------------------------------------------------------
 
-    def _score_lead_message(self, event: EventT[bytes], batch: Batch) -> bytes | None:
-        """Score one message into the batch; the key whose state it changed, if any."""
-        started = time.perf_counter()
+    def _score_lead_message(self, event: EventT[bytes], batch: Batch) -> None:
+        """Score one message (a single event or an envelope of one lead's events)."""
         message = event.message
         source = self._source_topic(message)
-        decoded = self.decoders[source].decode(message.value)
-        if isinstance(decoded, Rejection):
-            self._dead_letter(message, decoded)
-            return None
+        items = self.decoders[source].decode_message(message.value, message.key)
+        lead_id = next((i.result.lead_id for i in items if isinstance(i.result, Event)), None)
+        if lead_id is not None:
+            lead_key = lead_id.encode()
+            owner = owner_partition(lead_key, self.settings.partitions)
+            # Never forward twice: a misconfigured partition count must not make a loop.
+            # An envelope is forwarded whole (one lead): its bad events are dead-lettered
+            # where it is scored, so once.
+            if message.partition != owner and source == message.topic:
+                self.rekeyed_events.send_soon(
+                    key=lead_key, value=message.value, partition=owner,
+                    headers=[(_SOURCE_HEADER, source.encode())],
+                )  # fmt: skip
+                self.metrics.events.labels(source, "rekeyed").inc(
+                    sum(isinstance(i.result, Event) for i in items)
+                )
+                return
+        for item in items:
+            if isinstance(item.result, Rejection):
+                self._dead_letter(message, item.result, item)
+                continue
+            changed = self._score_event(event, item.result, item, source, batch)
+            if changed is not None:
+                batch.last_event[changed] = event
+
+    def _score_event(
+        self, event: EventT[bytes], decoded: Event, item: Decoded, source: str, batch: Batch
+    ) -> bytes | None:
+        """Score one decoded event into the batch; the key whose state it changed, if any."""
+        started = time.perf_counter()
+        message = event.message
         key = decoded.lead_id.encode()
-        owner = owner_partition(key, self.settings.partitions)
-        # Never forward twice: a misconfigured partition count must not make a loop.
-        if message.partition != owner and source == message.topic:
-            self.rekeyed_events.send_soon(
-                key=key, value=message.value, partition=owner,
-                headers=[(_SOURCE_HEADER, source.encode())],
-            )  # fmt: skip
-            self.metrics.events.labels(source, "rekeyed").inc()
-            return None
         now = self.clock()
         if key in batch.states:
             state = batch.states[key]
@@ -369,12 +447,12 @@ class ScorerContext:
             # Faust would ack and skip an event whose handler raises: route it instead.
             log.exception("scoring failed for an event of %s", message.topic)
             self._dead_letter(
-                message, Rejection("scoring_error", type(exc).__name__, "ScoringError")
+                message, Rejection("scoring_error", type(exc).__name__, "ScoringError"), item
             )
             return None
         reason = _DEAD_LETTER_OUTCOMES.get(update.outcome)
         if reason is not None:
-            self._dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"))
+            self._dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"), item)
             return None
         self.metrics.events.labels(source, update.outcome.value).inc()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
@@ -475,21 +553,59 @@ class ScorerContext:
 
     # -- accounts ------------------------------------------------------------------------
 
-    def _fold_account_message(self, message: Message, batch: Batch) -> bytes | None:
-        signal = LeadSignal.from_record(orjson.loads(message.value or b"null"))
+    def _fold_account_message(self, message: Message, batch: Batch) -> list[bytes]:
+        """Fold every signal of a message; the keys whose state changed.
+
+        A message is a `lead_signals` envelope (one lead batch's signals for accounts of
+        this partition) or, from workers before the envelope, one `lead_signal`; a
+        rolling upgrade has both on the topic. Signals fold in message order, so each
+        account sees its leads' signals in the order they were produced.
+        """
+        try:
+            data = orjson.loads(message.value or b"null")
+        except orjson.JSONDecodeError as exc:
+            reason = f"value is not JSON (at byte {exc.pos})"
+            self._dead_letter(message, Rejection("not_json", reason, "JSONDecodeError"))
+            return []
+        envelope = isinstance(data, dict) and data.get("type") == "lead_signals"
+        records = data.get("signals") if envelope else [data]
+        if not isinstance(records, list):
+            detail = "signals: must be a list"
+            self._dead_letter(message, Rejection("schema", detail, "ValidationError"))
+            return []
+        keys = []
+        for index, record in enumerate(records):
+            try:
+                signal = LeadSignal.from_record(record)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                # Internal, so a bug rather than bad producer input: kept, not skipped.
+                where = f"signals[{index}]: " if envelope else ""
+                rejection = Rejection("schema", where + type(exc).__name__, "ValidationError")
+                item = Decoded(rejection, index, orjson.dumps(record)) if envelope else None
+                self._dead_letter(message, rejection, item)
+                continue
+            key = self._fold_signal(signal, message.partition, batch)
+            if key is not None:
+                keys.append(key)
+        return keys
+
+    def _fold_signal(self, signal: LeadSignal, partition: int, batch: Batch) -> bytes | None:
         key = signal.account_id.encode()
         state = batch.states[key] if key in batch.states else self.account_state_by_id.get(key)
         update = apply_lead_signal(state, signal, self.rules, self.clock())
         if not update.applied:
             return None  # a signal already folded in (restated or re-delivered)
         batch.states[key] = update.state
-        batch.alerts.extend((key, message.partition, alert) for alert in update.alerts)
+        batch.alerts.extend((key, partition, alert) for alert in update.alerts)
         batch.accounts_to_stage[signal.account_id] = update.state
         return key
 
     # -- dead letters --------------------------------------------------------------------
 
-    def _dead_letter(self, message: Message, rejection: Rejection) -> None:
+    def _dead_letter(
+        self, message: Message, rejection: Rejection, item: Decoded | None = None
+    ) -> None:
+        """Send the message (or one event of an envelope, with its index) to dead letters."""
         headers: list[tuple[str, bytes]] = [
             ("scorer.error.topic", message.topic.encode()),
             ("scorer.error.partition", str(message.partition).encode()),
@@ -498,7 +614,11 @@ class ScorerContext:
             ("scorer.error.reason", rejection.reason.encode()),
             ("scorer.error.detail", rejection.detail.encode()[:512]),
         ]
-        self.dead_letters.send_soon(key=message.key, value=message.value, headers=headers)
+        value = message.value
+        if item is not None and item.index is not None:
+            headers.append(("scorer.error.index", str(item.index).encode()))
+            value = item.value
+        self.dead_letters.send_soon(key=message.key, value=value, headers=headers)
         self.metrics.dead_letters.labels(rejection.reason).inc()
         self.metrics.events.labels(message.topic, "dead_letter").inc()
 

@@ -53,7 +53,11 @@ def test_schema_documents_are_valid_json_schema(name: str) -> None:
 def test_published_alerts_and_score_changes_match_their_schemas() -> None:
     from jsonschema import Draft202012Validator
 
-    from scorer.contracts.outputs import alert_message, score_changes_message
+    from scorer.contracts.outputs import (
+        alert_message,
+        event_score_changes,
+        score_changes_message,
+    )
     from scorer.core import EngagementRule, Event, EventKind, Rules, Stage, Threshold, apply_event
 
     rules = Rules(
@@ -76,17 +80,16 @@ def test_published_alerts_and_score_changes_match_their_schemas() -> None:
         update = apply_event(state, event, rules, 1_780_000_010.0)
         state = update.state
         alerts.extend(update.alerts)
-        messages.append(
-            score_changes_message("lead-1", event.event_id, rules.version, update.changes)
-        )
+        messages.append(event_score_changes("lead-1", event.event_id, update.changes))
     assert alerts, "two 50-point events cross 80"
     documents = schema_documents()
     alert_schema = Draft202012Validator(documents["handoff-alert.v1.schema.json"])
-    change_schema = Draft202012Validator(documents["score-change.v1.schema.json"])
+    change_schema = Draft202012Validator(documents["score-change.v2.schema.json"])
     for alert in alerts:
         alert_schema.validate(json.loads(json.dumps(alert_message(alert, 1_780_000_011.0))))
-    for message in messages:
-        change_schema.validate(json.loads(json.dumps(message)))
+    message = json.loads(json.dumps(score_changes_message(rules.version, messages)))
+    change_schema.validate(message)
+    assert [e["event_id"] for e in message["events"]] == ["e0", "e1"]
 
 
 def test_actions_sla_escalations_and_ticks_match_their_schemas() -> None:

@@ -108,12 +108,18 @@ class _Wrapped:
         return str(self._topic.get_topic_name())
 
 
-def _lead_on_partition(partition: int, partitions: int = 4) -> str:
-    return next(
+def _lead_on_partition(partition: int, partitions: int = 4, skip: int = 0) -> str:
+    leads = (
         f"lead-{i}"
         for i in range(1000)
         if owner_partition(f"lead-{i}".encode(), partitions) == partition
     )
+    return [next(leads) for _ in range(skip + 1)][-1]
+
+
+def _audited(sent: dict[str, Recorder]) -> list[dict[str, Any]]:
+    """Every event entry of the score-changes messages sent, in order."""
+    return [e for m in sent["score_changes"].sent for e in orjson.loads(m["value"])["events"]]
 
 
 def _view(lead: str, n: int, url: str = "/pricing") -> bytes:
@@ -135,7 +141,11 @@ async def test_crossing_the_threshold_writes_state_and_sends_one_alert(scorer_ap
     alerts = [orjson.loads(m["value"]) for m in sent["handoff_alerts"].sent]
     assert [a["kind"] for a in alerts] == ["mql"]
     assert alerts[0]["lead_id"] == lead
-    assert len(sent["score_changes"].sent) == 4
+    audited = [e["event_id"] for e in _audited(sent)]
+    assert audited == [f"{lead}-{n}" for n in range(4)]
+    assert all(
+        m["partition"] == 0 and m["key"] == lead.encode() for m in sent["score_changes"].sent
+    )
     assert sent["dead_letters"].sent == []
 
 
@@ -148,9 +158,8 @@ async def test_a_repeated_event_id_scores_once(scorer_app: Any) -> None:
             await channel.put(_view(lead, 1), key=lead.encode(), partition=0)
     state = scorer.context.lead_state_by_id[lead.encode()]
     assert state.score_at(state.last_event_at, RULES).total == 30.0
-    messages = [orjson.loads(m["value"]) for m in sent["score_changes"].sent]
     # Duplicates restate their audit records (at-least-once); the change itself is one.
-    assert {(c["event_id"], c["rule_id"]) for m in messages for c in m["changes"]} == {
+    assert {(c["event_id"], c["rule_id"]) for e in _audited(sent) for c in e["changes"]} == {
         (f"{lead}-1", "pricing")
     }
     assert (
@@ -268,3 +277,190 @@ async def test_an_unacknowledged_alert_is_retried_without_publishing_it_twice(
     assert [orjson.loads(r.value)["kind"] for r in landed] == ["mql"]
     assert scorer.context.lead_state_by_id[lead.encode()].stage == "mql"
     assert scorer.registry.get_sample_value("scorer_publish_retries_total") == 1
+
+
+# -- event-batch envelopes, grouped outputs ---------------------------------------------
+
+
+def _envelope(*events: dict[str, Any] | str) -> bytes:
+    return orjson.dumps({"schema": "leads.event-batch.v1", "events": list(events)})
+
+
+def _view_record(lead: str, n: int, account: str | None = None) -> dict[str, Any]:
+    record = orjson.loads(_view(lead, n))
+    if account is not None:
+        record["account_id"] = account
+    return dict(record)
+
+
+async def test_an_envelope_scores_each_event_and_dead_letters_a_bad_one_alone(
+    scorer_app: Any,
+) -> None:
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(0)
+    bad = {**_view_record(lead, 2), "url": None}
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        value = _envelope(_view_record(lead, 1), bad, _view_record(lead, 3), "not an event")
+        await channel.put(value, key=lead.encode(), partition=0)
+    state = scorer.context.lead_state_by_id[lead.encode()]
+    assert state.score_at(state.last_event_at, RULES).total == pytest.approx(60.0, abs=0.01)
+    assert [e["event_id"] for e in _audited(sent)] == [f"{lead}-1", f"{lead}-3"]
+    letters = {dict(d["headers"])["scorer.error.index"]: d for d in sent["dead_letters"].sent}
+    assert sorted(letters) == [b"1", b"3"]
+    assert orjson.loads(letters[b"1"]["value"]) == bad  # the bad event alone, not the envelope
+    detail = dict(letters[b"1"]["headers"])["scorer.error.detail"]
+    assert detail.startswith(b"events[1].")
+    assert b"url" in detail
+    assert orjson.loads(letters[b"3"]["value"]) == "not an event"
+    assert letters[b"1"]["key"] == lead.encode()
+
+
+async def test_an_envelope_event_of_another_lead_is_dead_lettered(scorer_app: Any) -> None:
+    scorer, sent = scorer_app
+    lead, other = _lead_on_partition(0), _lead_on_partition(0) + "x"
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        value = _envelope(_view_record(lead, 1), _view_record(other, 2))
+        await channel.put(value, key=lead.encode(), partition=0)
+    [dead] = sent["dead_letters"].sent
+    assert dict(dead["headers"])["scorer.error.index"] == b"1"
+    assert b"lead_id" in dict(dead["headers"])["scorer.error.detail"]
+    assert scorer.context.lead_state_by_id.get(other.encode()) is None
+    assert scorer.context.lead_state_by_id[lead.encode()] is not None
+
+
+async def test_a_malformed_envelope_is_dead_lettered_whole(scorer_app: Any) -> None:
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(0)
+    value = orjson.dumps({"schema": "leads.event-batch.v1", "events": []})
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        await channel.put(value, key=lead.encode(), partition=0)
+    [dead] = sent["dead_letters"].sent
+    headers = dict(dead["headers"])
+    assert dead["value"] == value
+    assert "scorer.error.index" not in headers
+    assert headers["scorer.error.reason"] == b"schema"
+
+
+async def test_an_envelope_on_a_foreign_partition_is_forwarded_whole_once(
+    scorer_app: Any,
+) -> None:
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(3)
+    value = _envelope(_view_record(lead, 1), {"type": "web.page_view"}, _view_record(lead, 2))
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        await channel.put(value, key=lead.encode(), partition=0)
+    [forwarded] = sent["rekeyed_events"].sent
+    assert (forwarded["partition"], forwarded["key"], forwarded["value"]) == (
+        3,
+        lead.encode(),
+        value,
+    )
+    assert sent["dead_letters"].sent == []  # the bad event is dead-lettered where it is scored
+    assert (
+        scorer.registry.get_sample_value(
+            "scorer_events_total", {"topic": "<internal>", "result": "rekeyed"}
+        )
+        == 2
+    )
+
+
+async def test_signals_and_score_changes_go_out_as_one_message_per_partition(
+    scorer_app: Any,
+) -> None:
+    scorer, sent = scorer_app
+    accounts = {p: _account_on_partition(p) for p in (1, 2)}
+    leads = [_lead_on_partition(0, skip=n) for n in range(3)]
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        for n, (lead, partition) in enumerate(zip(leads, (1, 2, 1), strict=True)):
+            value = orjson.dumps(_view_record(lead, n, accounts[partition]))
+            await channel.put(value, key=lead.encode(), partition=0)
+    signals = {m["partition"]: m for m in sent["account_signals"].sent}
+    assert len(sent["account_signals"].sent) == 2
+    for partition, message in signals.items():
+        assert owner_partition(message["key"], 4) == partition
+        envelope = orjson.loads(message["value"])
+        assert envelope["type"] == "lead_signals"
+        assert {s["account_id"] for s in envelope["signals"]} == {accounts[partition]}
+    assert [s["lead_id"] for s in orjson.loads(signals[1]["value"])["signals"]] == [
+        leads[0], leads[2],
+    ]  # fmt: skip
+    [changes] = sent["score_changes"].sent  # every lead is on partition 0
+    assert [e["lead_id"] for e in orjson.loads(changes["value"])["events"]] == leads
+
+
+def _account_on_partition(partition: int) -> str:
+    return next(
+        f"acc-{i}" for i in range(1000) if owner_partition(f"acc-{i}".encode(), 4) == partition
+    )
+
+
+def _signal(lead: str, account: str, seq: int, engagement: float) -> dict[str, Any]:
+    return {
+        "v": 1, "type": "lead_signal", "account_id": account, "lead_id": lead, "seq": seq,
+        "at": 1_780_000_000.0 + seq, "event_id": f"{lead}-{seq}", "ref": 1_780_000_000.0 + seq,
+        "engagement": [engagement], "fit": 0.0, "company_fit": 0.0, "role": None,
+        "last_engaged_at": 1_780_000_000.0 + seq, "stage": "engaged", "product": None,
+        "rules_version": "test-1",
+    }  # fmt: skip
+
+
+async def test_the_account_agent_folds_envelopes_and_single_signals(scorer_app: Any) -> None:
+    scorer, sent = scorer_app
+    a, b = _account_on_partition(1), _account_on_partition(1) + "b"
+    envelope = orjson.dumps({
+        "v": 1, "type": "lead_signals",
+        "signals": [_signal("L1", a, 1, 10.0), _signal("L2", b, 1, 5.0), _signal("L1", a, 2, 20.0)],
+    })  # fmt: skip
+    agent = scorer.app.agents["fold-account-signals"]
+    async with agent.test_context() as channel:
+        await channel.put(envelope, key=a.encode(), partition=1)
+        # The form before the envelope (a rolling upgrade has both on the topic).
+        await channel.put(orjson.dumps(_signal("L3", a, 1, 1.0)), key=a.encode(), partition=1)
+    state_a = scorer.context.account_state_by_id[a.encode()]
+    assert {(m.lead_id, m.seq) for m in state_a.members} == {("L1", 2), ("L3", 1)}
+    state_b = scorer.context.account_state_by_id[b.encode()]
+    assert [m.lead_id for m in state_b.members] == ["L2"]
+    assert sent["dead_letters"].sent == []
+
+
+async def test_a_malformed_signal_in_an_envelope_is_dead_lettered_alone(scorer_app: Any) -> None:
+    scorer, sent = scorer_app
+    a = _account_on_partition(1)
+    broken = {**_signal("L2", a, 1, 5.0), "engagement": "lots"}
+    envelope = orjson.dumps(
+        {"v": 1, "type": "lead_signals", "signals": [broken, _signal("L1", a, 1, 10.0)]}
+    )
+    agent = scorer.app.agents["fold-account-signals"]
+    async with agent.test_context() as channel:
+        await channel.put(envelope, key=a.encode(), partition=1)
+        await channel.put(b"{oops", key=a.encode(), partition=1)
+    first, second = sent["dead_letters"].sent
+    assert dict(first["headers"])["scorer.error.index"] == b"0"
+    assert orjson.loads(first["value"]) == broken
+    assert second["value"] == b"{oops"
+    assert dict(second["headers"])["scorer.error.reason"] == b"not_json"
+    state = scorer.context.account_state_by_id[a.encode()]
+    assert [m.lead_id for m in state.members] == ["L1"]
+
+
+async def test_a_big_group_is_split_into_messages_under_the_size_limit(
+    scorer_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scorer.stream import handlers
+
+    monkeypatch.setattr(handlers, "MAX_GROUPED_BYTES", 1500)
+    scorer, sent = scorer_app
+    leads = [_lead_on_partition(0, skip=n) for n in range(6)]
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        for n, lead in enumerate(leads):
+            await channel.put(_view(lead, n), key=lead.encode(), partition=0)
+    messages = sent["score_changes"].sent
+    assert len(messages) > 1
+    assert all(len(m["value"]) <= 1500 and m["partition"] == 0 for m in messages)
+    assert [e["lead_id"] for e in _audited(sent)] == leads  # complete, in order

@@ -1,0 +1,115 @@
+"""Event-batch envelopes on a real broker: the worker scores the events of envelopes as it
+scores single events (the same alerts, stages and scores as `scorer score-file` on the
+events), a bad event inside an envelope is dead-lettered alone with its index, and the
+score-change audit names every scored event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from scorer.contracts import topics as contract
+from scorer.core import replay
+from scorer.replay_file import read_events, replay_file
+from scorer.rules import load_rules
+from scorer.simulator import TOPIC_BY_CATEGORY
+from scorer.stream.admin import apply_topics
+from tests.support import WorkerProcess, http_get, produce, read_topic, run, wait_for
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "tests" / "data" / "sample-events.jsonl"
+BATCH = "leads.event-batch.v1"
+
+
+def _envelope_runs(lines: list[str]) -> list[list[tuple[str, bytes, bytes]]]:
+    """File order kept (see test_worker_equals_replay): runs of one topic, each sent after
+    the previous one is handled; inside a run, each lead's consecutive events share an
+    envelope, and the first envelope carries one bad event too."""
+    runs: list[list[tuple[str, str, list[dict[str, Any]]]]] = []
+    for line in lines:
+        event = json.loads(line)
+        topic = TOPIC_BY_CATEGORY[event["type"].partition(".")[0]]
+        if not runs or runs[-1][0][0] != topic:
+            runs.append([])
+        group = runs[-1]
+        if group and group[-1][1] == event["lead_id"]:
+            group[-1][2].append(event)
+        else:
+            group.append((topic, event["lead_id"], [event]))
+    first_events = runs[0][0][2]
+    first_events.insert(1, {**first_events[0], "event_id": "bad-1", "employee_count": -5})
+    return [
+        [
+            (topic, lead.encode(), orjson.dumps({"schema": BATCH, "events": events}))
+            for topic, lead, events in group
+        ]
+        for group in runs
+    ]
+
+
+def test_envelopes_score_like_single_events_and_dead_letter_bad_ones_alone(
+    make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    settings = make_settings(partitions=4)
+    run(apply_topics(settings))
+    offline = [json.loads(line) for line in replay_file(SAMPLE, settings.rules_file)]
+    expected_alerts = sorted(
+        r["alert_id"] for r in offline if r["type"] == "alert" and r["kind"] != "sla_breached"
+    )
+    leads = {r["lead_id"]: r for r in offline if r["type"] == "lead_score"}
+    rules = load_rules(settings.rules_file)
+    events, _ = read_events(SAMPLE)
+    oracle = replay(events, rules)
+
+    worker = start_worker(settings)
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    handled = 0
+    for messages in _envelope_runs(lines):
+        run(produce(settings, messages))
+        handled += sum(len(orjson.loads(value)["events"]) for _, _, value in messages)
+        wait_for(lambda n=handled: worker.events_handled() >= n, 30, f"{handled} events handled")
+
+    def alerts() -> list[str]:
+        ids = [
+            orjson.loads(m.value)["alert_id"]
+            for m in run(read_topic(settings, contract.HANDOFF_ALERTS))
+        ]
+        return [a for a in ids if ":sla:" not in a]
+
+    found = wait_for(lambda: (a := alerts()) and set(a) >= set(expected_alerts) and a, 60, "alerts")
+    assert sorted(found) == expected_alerts
+    for lead_id, offline_score in leads.items():
+        status, body = http_get(f"{worker.base_url}/leads/{lead_id}")
+        assert status == 200
+        document = orjson.loads(body)
+        assert document["stage"] == offline_score["stage"], lead_id
+        at_same_time = oracle.leads[lead_id].score_at(document["score_at"], rules)
+        assert document["score"] == pytest.approx(at_same_time.total, abs=1e-3), lead_id
+
+    def bad_letters() -> list[Any]:
+        letters = run(read_topic(settings, contract.DEAD_LETTERS))
+        # The sample has refused events of its own (e.g. feedback that does not fit).
+        return [m for m in letters if orjson.loads(m.value).get("event_id") == "bad-1"]
+
+    letter = wait_for(bad_letters, 30, "the dead letter")[0]
+    headers = {name: bytes(value).decode() for name, value in letter.headers}
+    assert headers["scorer.error.index"] == "1"
+    assert headers["scorer.error.reason"] == "schema"
+    assert "employee_count" in headers["scorer.error.detail"]
+
+    lead_of = {e.event_id: e.lead_id for e in events}
+
+    def audited() -> list[dict[str, Any]]:
+        messages = run(read_topic(settings, contract.SCORE_CHANGES))
+        return [e for m in messages for e in orjson.loads(m.value)["events"]]
+
+    entries = wait_for(audited, 30, "the audit records")
+    assert {e["event_id"] for e in entries} <= set(lead_of)  # not bad-1
+    assert all(lead_of[e["event_id"]] == e["lead_id"] for e in entries)

@@ -1,0 +1,146 @@
+"""Event-batch envelopes: decoding each event on its own, and the simulator's producer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from scorer.contracts.topics import topic_spec
+from scorer.core.events import Event
+from scorer.simulator import SimEvent, envelopes
+from scorer.stream.dead_letters import EventDecoder, Rejection
+
+VALID = {
+    "event_id": "e-1", "lead_id": "lead-1", "type": "web.page_view",
+    "occurred_at": "2026-05-01T09:00:00+09:00", "url": "/pricing",
+}  # fmt: skip
+DECODER = EventDecoder(topic_spec("leads.web-events.v1"), 65536)
+
+
+def _envelope(*events: Any, **extra: Any) -> bytes:
+    return orjson.dumps({"schema": "leads.event-batch.v1", "events": list(events), **extra})
+
+
+def test_every_event_of_an_envelope_is_decoded_in_order() -> None:
+    second = {**VALID, "event_id": "e-2", "url": "/pricing/enterprise"}
+    decoded = DECODER.decode_message(_envelope(VALID, second), b"lead-1")
+    assert [d.index for d in decoded] == [0, 1]
+    assert [d.result.event_id for d in decoded if isinstance(d.result, Event)] == ["e-1", "e-2"]
+
+
+def test_a_single_event_is_one_item_without_an_index() -> None:
+    [decoded] = DECODER.decode_message(orjson.dumps(VALID), b"lead-1")
+    assert isinstance(decoded.result, Event)
+    assert decoded.index is None
+
+
+@pytest.mark.parametrize(
+    ("event", "reason", "detail_part"),
+    [
+        ({**VALID, "url": None}, "schema", "events[1]."),
+        ({**VALID, "type": "email.open"}, "schema", "events[1]."),
+        ({**VALID, "type": "web.teleport"}, "unknown_type", "events[1]: 'type'"),
+        ({**VALID, "lead_id": "lead-2"}, "schema", "events[1].lead_id"),
+        ({**VALID, "lead_id": "a@example.com"}, "schema", "not an email address"),
+        ([1, 2], "schema", "events[1]: not a JSON object"),
+    ],
+    ids=["missing-field", "wrong-topic", "unknown-type", "other-lead", "email-id", "not-object"],
+)
+def test_a_bad_event_in_an_envelope_is_rejected_alone(
+    event: Any, reason: str, detail_part: str
+) -> None:
+    third = {**VALID, "event_id": "e-3"}
+    first, bad, last = DECODER.decode_message(_envelope(VALID, event, third), b"lead-1")
+    assert isinstance(first.result, Event)
+    assert isinstance(last.result, Event)
+    assert isinstance(bad.result, Rejection)
+    assert (bad.index, bad.result.reason) == (1, reason)
+    assert detail_part in bad.result.detail
+    assert "example.com" not in bad.result.detail
+    assert orjson.loads(bad.value or b"") == event  # what its dead letter carries
+
+
+def test_without_a_key_the_first_valid_event_names_the_lead() -> None:
+    other = {**VALID, "event_id": "e-2", "lead_id": "lead-2"}
+    decoded = DECODER.decode_message(_envelope({"type": "x"}, VALID, other), None)
+    assert [type(d.result).__name__ for d in decoded] == ["Rejection", "Event", "Rejection"]
+
+
+def test_events_that_differ_from_the_key_are_all_rejected() -> None:
+    decoded = DECODER.decode_message(_envelope(VALID), b"lead-9")
+    assert [d.result.reason for d in decoded if isinstance(d.result, Rejection)] == ["schema"]
+
+
+@pytest.mark.parametrize(
+    ("value", "detail_part"),
+    [
+        (orjson.dumps({"schema": "leads.event-batch.v1", "events": []}), "non-empty"),
+        (orjson.dumps({"schema": "leads.event-batch.v1", "events": {"a": 1}}), "non-empty"),
+        (orjson.dumps({"schema": "leads.event-batch.v1"}), "non-empty"),
+        (orjson.dumps({"schema": "leads.event-batch.v9", "events": [VALID]}), "envelope"),
+        (_envelope(VALID, note="hi"), "unknown field"),
+    ],
+    ids=["empty", "not-a-list", "no-events", "unknown-schema", "extra-field"],
+)
+def test_a_malformed_envelope_is_one_rejection_of_the_whole_message(
+    value: bytes, detail_part: str
+) -> None:
+    [decoded] = DECODER.decode_message(value, b"lead-1")
+    assert isinstance(decoded.result, Rejection)
+    assert decoded.result.reason == "schema"
+    assert detail_part in decoded.result.detail
+    assert (decoded.index, decoded.value) == (None, value)  # dead-lettered unchanged
+
+
+def test_the_byte_limit_applies_to_the_whole_envelope() -> None:
+    decoder = EventDecoder(topic_spec("leads.web-events.v1"), 200)
+    [decoded] = decoder.decode_message(_envelope(VALID, VALID), b"lead-1")
+    assert isinstance(decoded.result, Rejection)
+    assert decoded.result.reason == "oversized"
+
+
+def _sim(lead: str, at: float, topic: str = "leads.web-events.v1") -> SimEvent:
+    return SimEvent(topic, lead, {"event_id": f"{lead}@{at}", "lead_id": lead}, at)
+
+
+def test_the_simulator_groups_one_leads_events_per_topic_in_order() -> None:
+    events = [
+        _sim("A", 0), _sim("B", 1), _sim("A", 2), _sim("A", 3, "leads.email-events.v1"),
+        _sim("A", 4), _sim("B", 20), _sim("A", 21),
+    ]  # fmt: skip
+    messages = list(envelopes(events, max_events=10, window_s=10))
+    shapes = [
+        (m.topic.split(".")[1], m.key, [e["event_id"] for e in m.value.get("events", [m.value])])
+        for m in messages
+    ]
+    assert shapes == [
+        ("web-events", "A", ["A@0", "A@2", "A@4"]),  # closed when A@21 came > 10 s later
+        ("web-events", "B", ["B@1"]),  # a lone event stays a single event
+        ("email-events", "A", ["A@3"]),
+        ("web-events", "B", ["B@20"]),
+        ("web-events", "A", ["A@21"]),
+    ]
+    assert messages[0].value["schema"] == "leads.event-batch.v1"
+    assert messages[0].at == 10  # sent when the window closed
+    assert "schema" not in messages[1].value
+
+
+def test_the_simulator_closes_a_full_envelope_at_once() -> None:
+    events = [_sim("A", t) for t in range(5)]
+    sizes = [len(m.value.get("events", [m.value])) for m in envelopes(events, 2, 100)]
+    assert sizes == [2, 2, 1]
+    with pytest.raises(ValueError, match="at least 1"):
+        list(envelopes(events, 0, 1))
+
+
+def test_simulate_refuses_envelopes_for_a_jsonl_file(tmp_path: Any) -> None:
+    from scorer.cli import cli
+
+    out = tmp_path / "events.jsonl"
+    result = CliRunner().invoke(cli, ["simulate", "--out", str(out), "--envelope-max", "5"])
+    assert result.exit_code == 2
+    assert "--envelope-max" in result.output
+    assert not out.exists()
