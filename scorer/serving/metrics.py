@@ -51,6 +51,7 @@ class ScorerMetrics(NamedTuple):
     leads_went_cold: Counter
     leads_became_hot: Counter
     timers_pending: Gauge
+    stalled_partitions: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -182,6 +183,13 @@ class ScorerMetrics(NamedTuple):
                 "scorer_timers_pending",
                 "Leads of this worker's partitions with a pending scenario, SLA, inactivity "
                 "or cool-off timer.",
+                registry=registry,
+            ),
+            stalled_partitions=Counter(
+                "scorer_stalled_partitions",
+                "Input partitions found not fetched with records waiting, and fetched again "
+                "(see scorer/stream/stall_guard.py).",
+                ["topic"],
                 registry=registry,
             ),
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -13,6 +15,7 @@ from faust.types import EventT
 
 from scorer.contracts.outputs import timer_tick
 from scorer.stream.handlers import ScorerContext
+from scorer.stream.stall_guard import StallGuard, describe, refetch
 
 if TYPE_CHECKING:
     from scorer.stream.app import ScorerFaustApp
@@ -21,6 +24,10 @@ if TYPE_CHECKING:
 # enough to coalesce writes under load, short enough not to delay a hand-off.
 BATCH_EVENTS = 500
 BATCH_WITHIN_S = 0.02
+# An input partition with records waiting and no progress this long is fetched again.
+_STALL_AFTER_S = 15.0
+
+log = logging.getLogger(__name__)
 
 
 def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[EventT[Any]]]:
@@ -93,8 +100,11 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
                 partition=partition,
             )
 
+    stall_guard = StallGuard(stall_after_s=_STALL_AFTER_S, position_of=consumed_up_to)
+
     @app.timer(5.0)
     async def observe_worker() -> None:
+        guard_input_partitions(app, ctx, stall_guard)
         leads, accounts = ctx.table_sizes()
         ctx.metrics.leads_tracked.set(leads)
         ctx.metrics.accounts_tracked.set(accounts)
@@ -102,6 +112,26 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         hot = await ctx.read_model.hot_leads()
         if hot is not None:
             ctx.metrics.hot_leads.set(hot)
+
+
+def guard_input_partitions(app: faust.App, ctx: ScorerContext, guard: StallGuard) -> None:
+    """Fetch again input partitions Faust stopped fetching (see stall_guard.py)."""
+    tables: Any = app.tables
+    if app.rebalancing or tables.recovery.in_recovery:
+        guard.forget()
+        return
+    consumer: Any = app.consumer
+    inputs = {*ctx.lead_events.topics, ctx.account_signals.get_topic_name()}
+    inputs.discard(ctx.timer_ticks.get_topic_name())
+    tps = {tp for tp in consumer.assignment() if tp.topic in inputs}
+    for tp in guard.stalled(consumer, tps, time.monotonic()):
+        log.warning(
+            "input partition not fetched for %.0f s: %s",
+            guard.stall_after_s,
+            describe(consumer, tp),
+        )
+        ctx.metrics.stalled_partitions.labels(tp.topic).inc()
+        refetch(consumer, tp)
 
 
 def assigned_partitions(app: faust.App, ctx: ScorerContext) -> set[int]:

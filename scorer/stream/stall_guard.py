@@ -1,0 +1,73 @@
+"""Notice input partitions that stopped being fetched, say why, and fetch them again.
+
+Faust consumers are known to stop fetching silently (faust issues #175 and #640): here,
+after a `kill -9` and a restart on the embedded broker, some input partitions stayed
+assigned with records waiting while the worker read nothing more from them. Faust drops
+a partition from the set it fetches when the agent's buffer is under pressure and adds it
+back when the buffer drains; a partition that misses the way back is never fetched again.
+
+So every few seconds the worker compares each input partition's read position with its
+high watermark. A partition that has records waiting and has not moved for
+`stall_after_s`, outside a rebalance, is logged with Faust's view of it (fetched, paused,
+buffer-full) and put back in the fetched set; `scorer_stalled_partitions_total` counts it.
+Putting back a partition that was only slow is harmless: Faust fetches it once more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class StallGuard:
+    stall_after_s: float
+    position_of: Callable[[Any, Any], int]
+    _since: dict[Any, tuple[int, float]] = field(default_factory=dict)
+
+    def stalled(self, consumer: Any, tps: set[Any], now: float) -> list[Any]:
+        """Partitions of `tps` with records waiting and no progress for `stall_after_s`."""
+        stalled = []
+        for tp in tps:
+            highwater = consumer.highwater(tp)
+            position = self.position_of(consumer, tp)
+            if highwater is None or position >= highwater:
+                self._since.pop(tp, None)
+                continue
+            seen = self._since.get(tp)
+            if seen is None or seen[0] != position:
+                self._since[tp] = (position, now)
+            elif now - seen[1] >= self.stall_after_s:
+                stalled.append(tp)
+                self._since[tp] = (position, now)  # give the repair time to work
+        for tp in set(self._since) - tps:
+            del self._since[tp]
+        return stalled
+
+    def forget(self) -> None:
+        """After a rebalance positions restart: judge progress afresh."""
+        self._since.clear()
+
+
+def describe(consumer: Any, tp: Any) -> str:
+    """Faust's view of a partition, for the log (private fields; read only)."""
+    active: set[Any] = getattr(consumer, "_active_partitions", None) or set()
+    paused: set[Any] = getattr(consumer, "_paused_partitions", set())
+    buffered: set[Any] = getattr(consumer, "_buffered_partitions", set())
+    return (
+        f"{tp.topic}[{tp.partition}]: fetched={tp in active} paused={tp in paused} "
+        f"buffer_full={tp in buffered} highwater={consumer.highwater(tp)}"
+    )
+
+
+def refetch(consumer: Any, tp: Any) -> None:
+    """Put a partition Faust is not paused on back in the set it fetches."""
+    if tp in getattr(consumer, "_paused_partitions", set()):
+        return
+    consumer._buffered_partitions.discard(tp)
+    consumer._get_active_partitions().add(tp)
+    consumer.resume_partitions({tp})
