@@ -104,7 +104,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
 
     @app.timer(5.0)
     async def observe_worker() -> None:
-        guard_input_partitions(app, ctx, stall_guard)
+        await guard_input_partitions(app, ctx, stall_guard)
         leads, accounts = ctx.table_sizes()
         ctx.metrics.leads_tracked.set(leads)
         ctx.metrics.accounts_tracked.set(accounts)
@@ -114,7 +114,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
             ctx.metrics.hot_leads.set(hot)
 
 
-def guard_input_partitions(app: faust.App, ctx: ScorerContext, guard: StallGuard) -> None:
+async def guard_input_partitions(app: faust.App, ctx: ScorerContext, guard: StallGuard) -> None:
     """Fetch again input partitions Faust stopped fetching (see stall_guard.py)."""
     tables: Any = app.tables
     if app.rebalancing or tables.recovery.in_recovery:
@@ -128,10 +128,10 @@ def guard_input_partitions(app: faust.App, ctx: ScorerContext, guard: StallGuard
         log.warning(
             "input partition not fetched for %.0f s: %s",
             guard.stall_after_s,
-            describe(consumer, tp),
+            describe(consumer, tp, consumed_up_to(consumer, tp)),
         )
         ctx.metrics.stalled_partitions.labels(tp.topic).inc()
-        refetch(consumer, tp)
+        await refetch(consumer, tp)
 
 
 def assigned_partitions(app: faust.App, ctx: ScorerContext) -> set[int]:

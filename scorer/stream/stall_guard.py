@@ -53,21 +53,61 @@ class StallGuard:
         self._since.clear()
 
 
-def describe(consumer: Any, tp: Any) -> str:
+def describe(consumer: Any, tp: Any, position: int) -> str:
     """Faust's view of a partition, for the log (private fields; read only)."""
     active: set[Any] = getattr(consumer, "_active_partitions", None) or set()
     paused: set[Any] = getattr(consumer, "_paused_partitions", set())
     buffered: set[Any] = getattr(consumer, "_buffered_partitions", set())
     return (
         f"{tp.topic}[{tp.partition}]: fetched={tp in active} paused={tp in paused} "
-        f"buffer_full={tp in buffered} highwater={consumer.highwater(tp)}"
+        f"buffer_full={tp in buffered} position={position} highwater={consumer.highwater(tp)}"
+        f"{_client_view(consumer, tp)}"
     )
 
 
-def refetch(consumer: Any, tp: Any) -> None:
-    """Put a partition Faust is not paused on back in the set it fetches."""
+def _client_view(consumer: Any, tp: Any) -> str:
+    """aiokafka's own view (private, read from another thread: best effort)."""
+    try:
+        client = consumer._thread._ensure_consumer()
+        state = client._subscription.subscription.assignment.state_value(tp)
+        fetcher = client._fetcher
+        return (
+            f"; client: position={state._position} status={state._status.name} "
+            f"paused={state._paused} buffered_records={tp in fetcher._records} "
+            f"pending_fetches={len(fetcher._pending_tasks)} waiters={len(fetcher._fetch_waiters)}"
+        )
+    except Exception as exc:
+        return f"; client view unavailable ({type(exc).__name__})"
+
+
+async def refetch(consumer: Any, tp: Any) -> None:
+    """Fetch a partition again from where Faust is.
+
+    Seen on the embedded broker after a restart: the client's position had reached the
+    high watermark while Faust had delivered nothing past the committed offset, so the
+    records in between had been fetched and dropped on the way to the agent and would
+    never be fetched again. Seeking the client back to Faust's read offset fetches them
+    again (the record at that offset may be delivered twice: the lead state's event-id
+    window makes that harmless). A partition Faust paused is left alone.
+    """
     if tp in getattr(consumer, "_paused_partitions", set()):
         return
+    # Messages in flight or a full buffer mean the agent is still working through what
+    # was fetched: fetching it again would only duplicate it.
+    busy = bool(getattr(consumer, "_unacked_messages", ())) or tp in consumer._buffered_partitions
     consumer._buffered_partitions.discard(tp)
     consumer._get_active_partitions().add(tp)
     consumer.resume_partitions({tp})
+    read = consumer._read_offset.get(tp)
+    start = read if read is not None else consumer._committed_offset.get(tp)
+    if start is None or busy:
+        return
+    client = consumer._thread._ensure_consumer()
+    if client.assignment() and tp in client.assignment():
+        state = client._subscription.subscription.assignment.state_value(tp)
+        if state is not None and state._position is not None and state._position > start:
+
+            async def seek_back() -> None:
+                client.seek(tp, start)
+
+            await consumer._thread.call_thread(seek_back)
