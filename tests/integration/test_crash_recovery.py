@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "intermittent on the embedded broker (4 of 9 runs on a loaded machine): after kill -9 "
+        "intermittent on the embedded broker (4 of 10 runs on a loaded machine): after kill -9 "
         "the restarted worker's client fetches input partitions that Faust never delivers; "
         "the stall guard seeks them back, yet some runs still miss alerts (README: the "
         "embedded broker); issue 4"
