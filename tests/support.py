@@ -280,3 +280,20 @@ def describe_score_differences(
             + ("; ".join(tables) or "no worker serves it")
         )
     return "\n".join(lines)
+
+
+def assert_worker_serves_the_replay(
+    worker: WorkerProcess, oracle: Any, leads: Mapping[str, Mapping[str, Any]], rules: Any
+) -> None:
+    """Each lead's stage, score and grade served by the worker equal the replay's."""
+    import pytest
+
+    for lead_id, offline_score in leads.items():
+        status, body = http_get(f"{worker.base_url}/leads/{lead_id}")
+        assert status == 200, lead_id
+        document = orjson.loads(body)
+        assert document["stage"] == offline_score["stage"], lead_id
+        # Scores decay: compare at the instant the worker reported.
+        at_same_time = oracle.leads[lead_id].score_at(document["score_at"], rules)
+        assert document["score"] == pytest.approx(at_same_time.total, abs=1e-3), lead_id
+        assert document["grade"] == at_same_time.grade, lead_id

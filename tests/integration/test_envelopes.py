@@ -19,7 +19,14 @@ from scorer.replay_file import read_events, replay_file
 from scorer.rules import load_rules
 from scorer.simulator import TOPIC_BY_CATEGORY
 from scorer.stream.admin import apply_topics
-from tests.support import WorkerProcess, http_get, produce, read_topic, run, wait_for
+from tests.support import (
+    WorkerProcess,
+    assert_worker_serves_the_replay,
+    produce,
+    read_topic,
+    run,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -85,13 +92,7 @@ def test_envelopes_score_like_single_events_and_dead_letter_bad_ones_alone(
 
     found = wait_for(lambda: (a := alerts()) and set(a) >= set(expected_alerts) and a, 60, "alerts")
     assert sorted(found) == expected_alerts
-    for lead_id, offline_score in leads.items():
-        status, body = http_get(f"{worker.base_url}/leads/{lead_id}")
-        assert status == 200
-        document = orjson.loads(body)
-        assert document["stage"] == offline_score["stage"], lead_id
-        at_same_time = oracle.leads[lead_id].score_at(document["score_at"], rules)
-        assert document["score"] == pytest.approx(at_same_time.total, abs=1e-3), lead_id
+    assert_worker_serves_the_replay(worker, oracle, leads, rules)
 
     def bad_letters() -> list[Any]:
         letters = run(read_topic(settings, contract.DEAD_LETTERS))

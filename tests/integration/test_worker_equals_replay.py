@@ -22,7 +22,14 @@ from scorer.replay_file import read_events, replay_file
 from scorer.rules import load_rules
 from scorer.simulator import TOPIC_BY_CATEGORY
 from scorer.stream.admin import apply_topics
-from tests.support import WorkerProcess, http_get, produce, read_topic, run, wait_for
+from tests.support import (
+    WorkerProcess,
+    assert_worker_serves_the_replay,
+    produce,
+    read_topic,
+    run,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -78,12 +85,4 @@ def test_worker_and_score_file_agree_on_the_sample(
         print("published:", published(), "\ndead letters:", [dict(m.headers) for m in letters])
         raise
     assert sorted(found) == sorted(expected_alerts)
-    for lead_id, offline_score in leads.items():
-        status, body = http_get(f"{worker.base_url}/leads/{lead_id}")
-        assert status == 200
-        document = orjson.loads(body)
-        assert document["stage"] == offline_score["stage"], lead_id
-        # Scores decay: compare at the instant the worker reported.
-        at_same_time = oracle.leads[lead_id].score_at(document["score_at"], rules)
-        assert document["score"] == pytest.approx(at_same_time.total, abs=1e-3), lead_id
-        assert document["grade"] == at_same_time.grade, lead_id
+    assert_worker_serves_the_replay(worker, oracle, leads, rules)

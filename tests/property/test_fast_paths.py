@@ -245,12 +245,11 @@ def _replay(events: list[Event], rules: Rules) -> list[LeadUpdate]:
     return updates
 
 
-@settings(max_examples=100, deadline=None)
-@given(streams(), LOOP_VARIANTS)
-def test_the_shortcuts_and_memos_give_the_same_updates_with_the_loop(
+def _fast_and_general(
     events: list[Event], rules: Rules
-) -> None:
-    # Fresh rules (and so empty memos) for each run: the memos fill up during the first.
+) -> tuple[list[LeadUpdate], list[LeadUpdate]]:
+    """The updates with the shortcuts and memos, and with the general paths patched in.
+    Fresh rules (and so empty memos) for each run: the memos fill up during the first."""
     fast = _replay(events, replace(rules))
     patches = _general()
     for p in patches:
@@ -260,6 +259,15 @@ def test_the_shortcuts_and_memos_give_the_same_updates_with_the_loop(
     finally:
         for p in patches:
             p.stop()  # type: ignore[attr-defined]
+    return fast, general
+
+
+@settings(max_examples=100, deadline=None)
+@given(streams(), LOOP_VARIANTS)
+def test_the_shortcuts_and_memos_give_the_same_updates_with_the_loop(
+    events: list[Event], rules: Rules
+) -> None:
+    fast, general = _fast_and_general(events, rules)
     assert fast == general
     assert _records(fast) == _records(general)
     assert [(u.actions, u.alerts) for u in fast] == [(u.actions, u.alerts) for u in general]
@@ -277,15 +285,7 @@ def test_a_cancel_that_frees_a_trigger_gives_the_same_updates() -> None:
     ]
     events = [Event(i, "L1", EventKind.PAGE_VIEW, at, None, f) for i, f, at in script]
     rules = replace(LOOP_RULES, scenarios=(*LOOP_RULES.scenarios, ANY_VIEW))
-    fast = _replay(events, replace(rules))
-    patches = _general()
-    for p in patches:
-        p.start()  # type: ignore[attr-defined]
-    try:
-        general = _replay(events, replace(rules))
-    finally:
-        for p in patches:
-            p.stop()  # type: ignore[attr-defined]
+    fast, general = _fast_and_general(events, rules)
     assert fast == general
     assert _records(fast) == _records(general)
 
