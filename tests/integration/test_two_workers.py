@@ -86,16 +86,19 @@ def _assert_matches_replay(
             "every score to equal the replay",
         )
     except AssertionError as exc:
-        details = describe_score_differences(oracle, rules, settings, workers)
-        raise AssertionError(f"{exc}\n{details}") from None
+        details = f"{exc}\n{describe_score_differences(oracle, rules, settings, workers)}"
+        # An xfail hides the message: keep it beside the worker logs too.
+        (workers[0].log_path.parent / "score-differences.txt").write_text(details)
+        raise AssertionError(details) from None
 
 
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "failed in every full-suite run on the embedded broker until the producer-buffer "
-        "drain and the batch completion on cancel (README: the embedded broker); passing "
-        "since, kept non-strict until more runs back it (issue 4)"
+        "failed in every full-suite run on the embedded broker before the producer-buffer "
+        "drain and the batch completion on cancel; since, 2 of 3 full-suite runs and 5 of 5 "
+        "runs alone passed (README: the embedded broker); a failure writes "
+        "score-differences.txt beside the worker logs; issue 4"
     ),
 )
 def test_when_a_worker_leaves_the_other_takes_over_its_partitions(
