@@ -297,3 +297,37 @@ def assert_worker_serves_the_replay(
         at_same_time = oracle.leads[lead_id].score_at(document["score_at"], rules)
         assert document["score"] == pytest.approx(at_same_time.total, abs=1e-3), lead_id
         assert document["grade"] == at_same_time.grade, lead_id
+
+
+@dataclass(frozen=True)
+class SampleOracle:
+    """What `scorer score-file` says about a sample file: the threshold alerts (SLA
+    breaches left out: a caught-up worker fires them by the wall clock), the final lead
+    records, the rules, the parsed events and their replay."""
+
+    expected_alerts: list[str]
+    leads: dict[str, dict[str, Any]]
+    rules: Any
+    events: list[Any]
+    replayed: Any
+
+
+def sample_oracle(sample: Path, rules_file: Path) -> SampleOracle:
+    import json
+
+    from scorer.core import replay
+    from scorer.replay_file import read_events, replay_file
+    from scorer.rules import load_rules
+
+    offline = [json.loads(line) for line in replay_file(sample, rules_file)]
+    rules = load_rules(rules_file)
+    events = read_events(sample)[0]
+    return SampleOracle(
+        expected_alerts=[
+            r["alert_id"] for r in offline if r["type"] == "alert" and r["kind"] != "sla_breached"
+        ],
+        leads={r["lead_id"]: r for r in offline if r["type"] == "lead_score"},
+        rules=rules,
+        events=events,
+        replayed=replay(events, rules),
+    )

@@ -14,9 +14,6 @@ import orjson
 import pytest
 
 from scorer.contracts import topics as contract
-from scorer.core import replay
-from scorer.replay_file import read_events, replay_file
-from scorer.rules import load_rules
 from scorer.simulator import TOPIC_BY_CATEGORY
 from scorer.stream.admin import apply_topics
 from tests.support import (
@@ -25,6 +22,7 @@ from tests.support import (
     produce,
     read_topic,
     run,
+    sample_oracle,
     wait_for,
 )
 
@@ -66,14 +64,9 @@ def test_envelopes_score_like_single_events_and_dead_letter_bad_ones_alone(
 ) -> None:
     settings = make_settings(partitions=4)
     run(apply_topics(settings))
-    offline = [json.loads(line) for line in replay_file(SAMPLE, settings.rules_file)]
-    expected_alerts = sorted(
-        r["alert_id"] for r in offline if r["type"] == "alert" and r["kind"] != "sla_breached"
-    )
-    leads = {r["lead_id"]: r for r in offline if r["type"] == "lead_score"}
-    rules = load_rules(settings.rules_file)
-    events, _ = read_events(SAMPLE)
-    oracle = replay(events, rules)
+    sample = sample_oracle(SAMPLE, settings.rules_file)
+    expected_alerts = sorted(sample.expected_alerts)
+    leads, rules, events, oracle = sample.leads, sample.rules, sample.events, sample.replayed
 
     worker = start_worker(settings)
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()

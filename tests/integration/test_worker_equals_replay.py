@@ -17,9 +17,6 @@ import orjson
 import pytest
 
 from scorer.contracts import topics as contract
-from scorer.core import replay
-from scorer.replay_file import read_events, replay_file
-from scorer.rules import load_rules
 from scorer.simulator import TOPIC_BY_CATEGORY
 from scorer.stream.admin import apply_topics
 from tests.support import (
@@ -28,6 +25,7 @@ from tests.support import (
     produce,
     read_topic,
     run,
+    sample_oracle,
     wait_for,
 )
 
@@ -45,13 +43,9 @@ def test_worker_and_score_file_agree_on_the_sample(
     # Threshold alerts only: the sample is from May, so a worker that is caught up fires
     # its SLA deadlines at once by the wall clock, before the next run of feedback is even
     # published. Timers are compared on live-timed events in test_handoff_loop.py.
-    offline = [json.loads(line) for line in replay_file(SAMPLE, settings.rules_file)]
-    expected_alerts = [
-        r["alert_id"] for r in offline if r["type"] == "alert" and r["kind"] != "sla_breached"
-    ]
-    leads = {r["lead_id"]: r for r in offline if r["type"] == "lead_score"}
-    rules = load_rules(settings.rules_file)
-    oracle = replay(read_events(SAMPLE)[0], rules)
+    sample = sample_oracle(SAMPLE, settings.rules_file)
+    expected_alerts = sample.expected_alerts
+    leads, rules, oracle = sample.leads, sample.rules, sample.replayed
     assert expected_alerts, "the sample produces alerts"
 
     worker = start_worker(settings)
