@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from scorer.devstack import DevStack, ManagedProcess, free_port
 from scorer.devstack.session import worker_env
@@ -331,3 +331,27 @@ def sample_oracle(sample: Path, rules_file: Path) -> SampleOracle:
         events=events,
         replayed=replay(events, rules),
     )
+
+
+async def committed_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], int]:
+    """The worker group's committed offsets on `topics` (partitions without one left out).
+
+    Asked through a consumer of the group that never joins it (OffsetFetch only); the
+    embedded broker's answer to the admin client's ListConsumerGroupOffsets does not parse.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id,
+        enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        committed: dict[tuple[str, int], int] = {}
+        for topic in topics:
+            name = settings.topic(topic)
+            for partition in range(settings.partitions):
+                offset = await consumer.committed(TopicPartition(name, partition))
+                if offset is not None and offset >= 0:
+                    committed[(name, partition)] = offset
+        return committed
+    finally:
+        await consumer.stop()

@@ -19,6 +19,7 @@ from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream.handlers import ScorerContext
 from scorer.stream.producer_buffer import install_draining_buffer
+from scorer.stream.recovery import ScorerTableManager
 
 
 @dataclass(slots=True)
@@ -29,10 +30,12 @@ class ScorerApp:
 
 
 class ScorerFaustApp(faust.App):
-    """Faust's app with a producer buffer that drains before offsets are committed, and
+    """Faust's app with a producer buffer that drains before offsets are committed, a
+    recovery that seeks stream partitions before fetching them (`recovery.py`), and
     callbacks run once every child service (agents, consumer, producer) has stopped."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("TableManager", ScorerTableManager)
         super().__init__(*args, **kwargs)
         self.after_shutdown: list[Callable[[], Awaitable[None]]] = []
 

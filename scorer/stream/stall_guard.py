@@ -1,10 +1,12 @@
 """Notice input partitions that stopped being fetched, say why, and fetch them again.
 
-Faust consumers are known to stop fetching silently (faust issues #175 and #640): here,
-after a `kill -9` and a restart on the embedded broker, some input partitions stayed
-assigned with records waiting while the worker read nothing more from them. Faust drops
-a partition from the set it fetches when the agent's buffer is under pressure and adds it
-back when the buffer drains; a partition that misses the way back is never fetched again.
+Faust consumers are known to stop fetching silently (faust issues #175 and #640). One
+cause was found here: after a `kill -9` and a restart, records fetched at the end of the
+table recovery were dropped while the client moved past them, so input partitions stood
+still at the committed offset with records waiting (fixed in `recovery.py`). Others
+remain possible: Faust drops a partition from the set it fetches when the agent's buffer
+is under pressure and adds it back when the buffer drains, and a partition that misses
+the way back is never fetched again. This guard is the net for whatever is left.
 
 So every few seconds the worker compares each input partition's read position with its
 high watermark. A partition that has records waiting and has not moved for
@@ -83,7 +85,7 @@ def _client_view(consumer: Any, tp: Any) -> str:
 async def refetch(consumer: Any, tp: Any) -> None:
     """Fetch a partition again from where Faust is.
 
-    Seen on the embedded broker after a restart: the client's position had reached the
+    Seen after a restart, before `recovery.py`: the client's position had reached the
     high watermark while Faust had delivered nothing past the committed offset, so the
     records in between had been fetched and dropped on the way to the agent and would
     never be fetched again. Seeking the client back to Faust's read offset fetches them
