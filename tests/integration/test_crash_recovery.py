@@ -103,6 +103,10 @@ def test_a_killed_worker_restarts_without_losing_or_duplicating(
     duplicates = [alert_id for alert_id, n in Counter(published).items() if n > 1]
     assert duplicates == []
     assert {a for a in published if a.startswith("lead:")} == expected
+    # Reaching the replay's scores is not enough if the stall guard had to fetch dropped
+    # records again: that is the net, and the restart must not need it.
+    stalls = second.metric("scorer_stalled_partitions_total")
+    assert stalls == 0, f"{stalls:.0f} input partitions stalled after the restart (see the log)"
     assert second.process.exit_code() is None
 
 
