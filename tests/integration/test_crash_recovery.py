@@ -30,15 +30,6 @@ from tests.support import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "intermittent on the embedded broker (4 of 10 runs on a loaded machine): after kill -9 "
-        "the restarted worker's client fetches input partitions that Faust never delivers; "
-        "the stall guard seeks them back, yet some runs still miss alerts (README: the "
-        "embedded broker); issue 4"
-    ),
-)
 def test_a_killed_worker_restarts_without_losing_or_duplicating(
     make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
 ) -> None:
