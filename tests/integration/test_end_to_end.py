@@ -98,9 +98,25 @@ def test_events_become_an_alert_a_redis_score_and_a_metric(
 
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     key = f"{settings.redis_key_prefix}lead:lead-hot"
-    stored = wait_for(lambda: client.hgetall(key), 20, "the lead's hash in Redis")
+
+    def hash_at_the_replays_score() -> dict[str, str] | None:
+        stored = client.hgetall(key)
+        if not stored:
+            return None
+        final = oracle.leads["lead-hot"].score_at(float(stored["score_at"]), rules)
+        return stored if abs(float(stored["score"]) - final.total) <= 1e-3 else None
+
+    # The read model is flushed every SCORER_REDIS_FLUSH_INTERVAL_S, and an alert goes out
+    # before its batch's states are staged: right after the alert the hash may still hold
+    # an earlier state (seen once: the score after the first event).
+    try:
+        stored = wait_for(
+            hash_at_the_replays_score, 20, "the lead's Redis hash to equal the replay"
+        )
+    except AssertionError:
+        print("redis:", client.hgetall(key))
+        raise
     final = oracle.leads["lead-hot"].score_at(float(stored["score_at"]), rules)
-    assert float(stored["score"]) == pytest.approx(final.total, abs=1e-3)
     assert stored["grade"] == final.grade
     assert client.zscore(f"{settings.redis_key_prefix}hot-leads", "lead-hot") is not None
 
