@@ -108,8 +108,9 @@ async def _with_client(
 
 
 def _seek_to_start(client: Any, partitions: list[TopicPartition]) -> None:
-    # Offset 0, not seek_to_beginning (which waits on a fetch of the paused partition):
-    # if retention removed it, the client's reset policy (earliest) moves to the start.
+    # Offset 0 rather than seek_to_beginning, which would wait here for an offsets request
+    # to the broker: if retention removed offset 0, the client's reset policy (earliest)
+    # moves to the first offset there is.
     for tp in partitions:
         client.seek(tp, 0)
 
