@@ -197,7 +197,12 @@ DEFAULT_ALERT_STAGES = frozenset({Stage.NEW, Stage.ENGAGED, Stage.MQL, Stage.REC
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    """A named line with hysteresis: fire upward at `value`, re-arm below `rearm_below`."""
+    """A named line with hysteresis: fire upward at `value`, re-arm below `rearm_below`.
+
+    `rearm_on_recycle`: whether recycling the lead re-arms this line at once (its
+    renewed interest is a new crossing). None (the default) = only the hand-off lines
+    (`moves_to` mql) do; other lines re-arm through their hysteresis as usual.
+    """
 
     name: str
     value: float
@@ -206,7 +211,13 @@ class Threshold:
     basis: ScoreBasis = ScoreBasis.TOTAL
     moves_to: Stage | None = None
     alert_in_stages: frozenset[Stage] = DEFAULT_ALERT_STAGES
-    rearm_on_recycle: bool = True
+    rearm_on_recycle: bool | None = None
+
+    @property
+    def rearms_on_recycle(self) -> bool:
+        if self.rearm_on_recycle is None:
+            return self.moves_to is Stage.MQL
+        return self.rearm_on_recycle
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,7 +198,8 @@ class ThresholdSpec(Strict):
     basis: Literal["total", "engagement", "fit"] = "total"
     moves_to: STAGE_NAMES | None = None
     alert_in_stages: list[STAGE_NAMES] | None = None
-    rearm_on_recycle: bool = True
+    # None: only a threshold that moves the lead to mql re-arms when the lead is recycled.
+    rearm_on_recycle: bool | None = None
 
     @model_validator(mode="after")
     def _rearm_below_value(self) -> ThresholdSpec:
