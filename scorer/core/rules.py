@@ -266,6 +266,14 @@ class TriggerKind(StrEnum):
     WENT_COLD = "went_cold"  # the inactivity period elapsed without activity
 
 
+class Repeat(StrEnum):
+    """How often a scenario may fire for one lead when it has no `cooldown` (a scenario
+    with a cooldown fires at most once per cooldown, whatever the cycle)."""
+
+    ONCE_PER_CYCLE = "once_per_cycle"  # once per lifecycle cycle (recycling starts one)
+    ONCE = "once"  # once per lead, ever
+
+
 @dataclass(frozen=True, slots=True)
 class ScenarioAction:
     kind: ActionKind
@@ -295,10 +303,11 @@ class StateCheck:
 class Scenario:
     """Trigger -> optional delay -> re-checked conditions -> actions.
 
-    Repeat policy: with `cooldown` None a scenario fires at most once per lead per
-    lifecycle cycle (recycling starts a new cycle); with a cooldown it may fire again
-    once `cooldown` has passed since it last fired. While a delayed trigger is pending,
-    further triggers of the same scenario are ignored.
+    Repeat policy: with a `cooldown` (the rules' `repeat: {at_most_once_per: D}`) it may
+    fire again once `cooldown` has passed since it last fired, whatever the cycle;
+    without one, `repeat` says once per lead per lifecycle cycle (recycling starts a new
+    cycle) or once per lead ever. While a delayed trigger is pending, further triggers
+    of the same scenario are ignored.
     """
 
     id: str
@@ -314,6 +323,7 @@ class Scenario:
     require: StateCheck | None = None
     cooldown: float | None = None
     label: str = ""
+    repeat: Repeat = Repeat.ONCE_PER_CYCLE
 
 
 DEFAULT_ACTIVITY = frozenset(

@@ -39,6 +39,7 @@ from scorer.core.rules import (
     GradeBands,
     Inactivity,
     Lifecycle,
+    Repeat,
     Routing,
     RoutingRule,
     Rules,
@@ -480,6 +481,7 @@ def _scenario(spec: ScenarioSpec) -> Scenario:
             EventMatch(frozenset(EventKind(k) for k in u.event), _condition(u)) for u in spec.unless
         ),
         require=_state_check(require.stage, require.score) if require is not None else None,
-        cooldown=spec.cooldown,
+        cooldown=spec.period(),
         label=spec.label,
+        repeat=Repeat.ONCE if spec.repeat == "once" else Repeat.ONCE_PER_CYCLE,
     )

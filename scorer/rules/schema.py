@@ -378,6 +378,13 @@ class ActionSpec(Strict):
         return [k for k in ACTION_KINDS if getattr(self, k) is not None]
 
 
+class RepeatEverySpec(Strict):
+    at_most_once_per: PositiveDuration
+
+
+RepeatSpec = Literal["once_per_cycle", "once"] | RepeatEverySpec
+
+
 class ScenarioSpec(Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     label: str = ""
@@ -385,14 +392,26 @@ class ScenarioSpec(Strict):
     delay: Duration = 0.0
     unless: Annotated[list[UnlessSpec], BeforeValidator(_as_list)] = Field(default_factory=list)
     require: StateCheckSpec | None = None
+    # `cooldown: D` is the older spelling of `repeat: {at_most_once_per: D}`.
     cooldown: Duration | None = None
+    repeat: RepeatSpec | None = None
     actions: list[ActionSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> ScenarioSpec:
         if self.unless and self.delay <= 0:
             raise ValueError("unless needs a delay (it cancels a trigger while it waits)")
+        if self.cooldown is not None and self.repeat is not None:
+            raise ValueError(
+                "give repeat or cooldown, not both (cooldown: D is repeat: {at_most_once_per: D})"
+            )
         return self
+
+    def period(self) -> float | None:
+        """The least time between two firings (None: once per cycle or once ever)."""
+        if isinstance(self.repeat, RepeatEverySpec):
+            return self.repeat.at_most_once_per
+        return self.cooldown
 
 
 DEFAULT_ACTIVITY_KINDS = [
