@@ -80,6 +80,10 @@ class EngagementRule:
     category: str | None = None
     cap: Cap | None = None
     once: bool = False
+    # Rules sharing an exclusive group replace one another: of those an event matches,
+    # only the first in rules order applies (even when its cap or once-only lets no
+    # points through).
+    exclusive: str | None = None
 
 
 Matcher = Callable[[Mapping[str, FieldValue]], bool]
@@ -117,10 +121,17 @@ class MatchMemo(Generic[T]):
     types, since `1`, `1.0` and `True` are equal dict keys but do not match alike.
     """
 
-    __slots__ = ("_memo", "_single", "entries", "names")
+    __slots__ = ("_memo", "_single", "entries", "groups", "names")
 
-    def __init__(self, entries: tuple[tuple[T, Matcher | None, Condition], ...]) -> None:
+    def __init__(
+        self,
+        entries: tuple[tuple[T, Matcher | None, Condition], ...],
+        groups: tuple[str | None, ...] | None = None,
+    ) -> None:
         self.entries = entries
+        # Per entry, its exclusive group (None: not exclusive); of the matching entries
+        # of one group only the first is kept. None: no entry is exclusive.
+        self.groups = groups if groups is not None and any(groups) else None
         names: set[str] = set()
         for _, matcher, condition in entries:
             if matcher is not None:
@@ -163,7 +174,20 @@ class MatchMemo(Generic[T]):
 
     def evaluate(self, fields: Mapping[str, FieldValue]) -> tuple[T, ...]:
         """The items whose condition `fields` meet, in order, without the memo."""
-        return tuple([item for item, match, _ in self.entries if match is None or match(fields)])
+        groups = self.groups
+        if groups is None:
+            return tuple(
+                [item for item, match, _ in self.entries if match is None or match(fields)]
+            )
+        taken: set[str] = set()
+        matched: list[T] = []
+        for (item, match, _), group in zip(self.entries, groups, strict=True):
+            if group in taken or not (match is None or match(fields)):
+                continue
+            if group is not None:
+                taken.add(group)
+            matched.append(item)
+        return tuple(matched)
 
 
 def _field_names(condition: Condition) -> set[str]:
@@ -550,7 +574,10 @@ class Rules:
             "kind_plans",
             MappingProxyType(
                 {
-                    kind: MatchMemo(tuple((plan, plan.matcher, plan.rule.when) for plan in p))
+                    kind: MatchMemo(
+                        tuple((plan, plan.matcher, plan.rule.when) for plan in p),
+                        tuple(plan.rule.exclusive for plan in p),
+                    )
                     for kind, p in plans.items()
                 }
             ),

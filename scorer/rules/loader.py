@@ -350,6 +350,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
                 category=r.category,
                 cap=Cap(r.cap.points, r.cap.window) if r.cap is not None else None,
                 once=r.once,
+                exclusive=r.exclusive,
             )
             for r in spec.engagement.rules
         ),

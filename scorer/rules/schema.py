@@ -150,6 +150,7 @@ class EngagementRuleSpec(ConditionSpec):
     category: str | None = None
     cap: CapSpec | None = None
     once: bool = False
+    exclusive: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _once_or_cap(self) -> EngagementRuleSpec:
