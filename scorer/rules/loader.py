@@ -210,7 +210,33 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _cross_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
-    return _rule_checks(spec) + _threshold_checks(spec) + _scenario_checks(spec)
+    return (
+        _rule_checks(spec) + _threshold_checks(spec) + _scenario_checks(spec) + _role_checks(spec)
+    )
+
+
+def _role_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
+    order = spec.account.role_precedence
+    if order is None:
+        return []
+    path: YamlPath = ("account", "role_precedence")
+    roles = list(spec.account.roles)
+    unknown = [name for name in order if name not in roles]
+    if unknown:
+        return [(path, f"unknown role {unknown[0]!r} (roles: {', '.join(roles)})")]
+    repeated = sorted({name for name in order if order.count(name) > 1})
+    if repeated:
+        return [(path, f"role {repeated[0]!r} is listed twice")]
+    missing = [name for name in roles if name not in order]
+    if missing:
+        return [(path, f"name every role once; missing: {', '.join(missing)}")]
+    return []
+
+
+def _roles_in_precedence(spec: RulesFileSpec) -> tuple[BuyingRole, ...]:
+    roles = spec.account.roles
+    order = spec.account.role_precedence or list(roles)
+    return tuple(BuyingRole(name, _condition(roles[name])) for name in order)
 
 
 def _scenario_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
@@ -408,9 +434,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             top_n=spec.account.top_n,
             engaged_window=spec.account.engaged_contact.window,
             engaged_min_points=spec.account.engaged_contact.min_points,
-            roles=tuple(
-                BuyingRole(name, _condition(role)) for name, role in spec.account.roles.items()
-            ),
+            roles=_roles_in_precedence(spec),
             role_points=spec.account.role_points,
             thresholds=tuple(
                 AccountThreshold(

@@ -480,6 +480,9 @@ class AccountSpec(Strict):
     top_n: int = Field(default=5, ge=1)
     engaged_contact: EngagedContactSpec = Field(default_factory=EngagedContactSpec)
     roles: dict[str, ConditionSpec] = Field(default_factory=dict)
+    # The order roles are tried in (a lead has the first that matches); default: the
+    # order of `roles`. When given, it names every role once.
+    role_precedence: list[str] | None = None
     role_points: float = 0.0
     thresholds: list[AccountThresholdSpec] = Field(default_factory=list)
     alert_contacts: int = Field(default=20, ge=1)
