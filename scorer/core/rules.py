@@ -451,6 +451,8 @@ class Rules:
     scenarios: tuple[Scenario, ...] = ()
     inactivity: Inactivity | None = None
     sla: Sla | None = None
+    # IANA name of the zone people read times in (display only; scoring is in UTC instants).
+    time_zone: str | None = None
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
     half_lives: tuple[float | None, ...] = field(init=False, compare=False, repr=False)

@@ -58,6 +58,7 @@ from scorer.core.lead import (
     _commit,
     _new_update,
     _Step,
+    negative_reasons_at,
     score_at,
     top_reasons_at,
     with_loop,
@@ -566,6 +567,7 @@ class _Loop:
                 contacts=(state.lead_id,),
                 handoff_alert_id=handoff.alert_id,
                 deadline=handoff.deadline,
+                negative_reasons=negative_reasons_at(state, due, rules),
             )
         )
 

@@ -355,6 +355,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
     return Rules(
         version=spec.version,
         description=spec.description,
+        time_zone=spec.time_zone,
         categories=tuple(Category(name, c.half_life) for name, c in spec.categories.items()),
         fit=tuple(
             FitRule(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -488,9 +489,20 @@ class AccountSpec(Strict):
     alert_contacts: int = Field(default=20, ge=1)
 
 
+def _time_zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (IANA, e.g. Asia/Tokyo)") from None
+    return value
+
+
 class RulesFileSpec(Strict):
     version: str = Field(min_length=1)
     description: str = ""
+    # The zone people read times in (the `scorer dev` terminal); scoring never uses it.
+    time_zone: Annotated[str | None, AfterValidator(_time_zone)] = None
     timing: TimingSpec = Field(default_factory=TimingSpec)
     categories: dict[str, CategorySpec] = Field(
         default_factory=lambda: {

@@ -94,11 +94,9 @@ def lead_document(state: LeadState, rules: Rules, now: float) -> dict[str, objec
 
 
 def account_document(state: AccountState, rules: Rules, now: float) -> dict[str, object]:
-    """What `GET /accounts/{id}` answers: the score now and its contacts."""
-    at = max(now, state.watermark or now)
-    score = state.score_at(at, rules)
-    return {
-        **account_fields(state, rules, now),
-        "engaged_contacts": list(score.engaged_contacts),
-        "contacts": [{"lead_id": lead, "engagement": pts} for lead, pts in score.by_lead],
-    }
+    """What `GET /accounts/{id}` answers: the score now, its grade, reasons (each with its
+    contact) and contributions, in the record `scorer score-file` prints for an account."""
+    from scorer.contracts.outputs import readable
+    from scorer.core.account_view import account_record
+
+    return readable(account_record(state, max(now, state.watermark or now), rules))
