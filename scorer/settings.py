@@ -95,8 +95,9 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description=(
-            "Multiplies the rules' scenario delays, inactivity periods, SLA deadlines and "
-            "cool-offs (not decay or caps); 0.0000115741 (1/86400) turns days into seconds "
+            "Multiplies the rules' scenario delays and repeat periods, inactivity periods, "
+            "SLA deadlines and the lost cool-off (not decay, caps, lateness or threshold "
+            "cooldowns); 0.0000115741 (1/86400) turns days into seconds "
             "for demos and tests."
         ),
     )

@@ -66,7 +66,8 @@ def _as_list(value: Any) -> Any:
 
 
 class FieldTestSpec(Strict):
-    """How one field is tested; all given parts must hold (alternatives inside a part OR)."""
+    """How one field is tested: the value must match one of `equals`, `glob`, `contains`
+    and `regex` (those given), lie within `min`..`max` (if given); `not` inverts."""
 
     equals: Annotated[list[Scalar], BeforeValidator(_as_list)] = Field(default_factory=list)
     glob: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
