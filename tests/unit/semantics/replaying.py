@@ -39,7 +39,7 @@ def score_file(
         args += [f"--{name.replace('_', '-')}", value]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines()]
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def of_type(records: list[dict[str, object]], kind: str) -> list[dict[str, object]]:
