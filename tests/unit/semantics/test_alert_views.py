@@ -104,3 +104,20 @@ def test_terminal_zone_comes_from_the_rules(tmp_path: Path) -> None:
     plain = tmp_path / "plain.yaml"
     plain.write_text("version: plain.1\n", encoding="utf-8")
     assert display_zone(plain) is None  # the user's local zone
+
+
+def test_leads_lookup_lists_negatives_apart() -> None:
+    from scorer.stream.views import lead_document
+
+    rules = load_rules(DEFAULT)
+    result = replay(read_events(SAMPLE)[0], rules)
+    kobayashi = result.leads["kobayashi"]
+    document = lead_document(kobayashi, rules, kobayashi.last_event_at or 0.0)
+    negatives = document["negative_reasons"]
+    assert isinstance(negatives, list)
+    assert [r["rule_id"] for r in negatives] == [
+        "fit.negative.student",
+        "fit.negative.free_mail",
+        "web.careers_view",
+    ]
+    assert document["reasons"] == []  # nothing positive about a student job seeker
