@@ -61,3 +61,35 @@ def test_default_rules_recontact_a_lead_that_goes_quiet_again(tmp_path: Path) ->
 def test_repeat_and_cooldown_together_is_an_error() -> None:
     with pytest.raises(RulesError, match="repeat or cooldown, not both"):
         parse_rules(RULES % "repeat: once\n    cooldown: 30d")
+
+
+RECYCLED = """
+version: repeat.2
+categories: {web: {half_life: never}}
+engagement:
+  rules: [{id: visit, on: web.page_view, points: 50}]
+thresholds: [{name: mql, value: 80, rearm_below: 60, moves_to: mql}]
+scenarios:
+  - id: back_to_nurture
+    trigger: {stage: recycled}
+    %s
+    actions: [{enroll_nurture: {program: recycled}}]
+"""
+
+
+@pytest.mark.parametrize(("policy", "fired"), [("", 2), ("repeat: once", 1)])
+def test_once_is_once_per_lead_and_the_default_once_per_cycle(
+    tmp_path: Path, policy: str, fired: int
+) -> None:
+    events = [
+        event(1, "web.page_view", at(0)),
+        event(2, "web.page_view", at(0, hours=1)),  # 100: mql
+        event(3, "feedback.rejected", at(1), reason="later"),  # recycled, engagement reset
+        event(4, "web.page_view", at(2)),
+        event(5, "web.page_view", at(2, hours=1)),  # 100 again: mql:2
+        event(6, "feedback.rejected", at(3), reason="later"),  # recycled again
+        event(7, "web.page_view", at(4)),  # a scoring event in the new cycle
+    ]
+    records = score_file(tmp_path, RECYCLED % policy, events)
+    actions = [a["action_id"] for a in of_type(records, "action")]
+    assert actions == [f"action:L1:back_to_nurture:{n}:enroll_nurture" for n in range(1, fired + 1)]
