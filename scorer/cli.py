@@ -193,11 +193,12 @@ def simulate(
 
 @cli.command("settings")
 def show_settings() -> None:
-    """List every setting with its environment variable, default and meaning."""
-    from scorer.settings import describe_settings
+    """List every setting: its value in effect (from the environment, .env or the
+    default; secrets masked), where it came from, and its meaning."""
+    from scorer.settings import settings_in_effect
 
-    for name, default, doc in describe_settings():
-        click.echo(f"{name:34} {default:28} {doc}")
+    for name, value, source, doc in settings_in_effect():
+        click.echo(f"{name:34} {value:28} {source:8} {doc}")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 from scorer.contracts.events import parse_event
+from scorer.contracts.outputs import readable
 from scorer.core import Event, replay
 from scorer.rules import load_rules
 from scorer.settings import ConfigError
@@ -77,6 +78,6 @@ def replay_file(
     events, invalid = read_events(path)
     result = replay(events, rules, until=fire_until)
     for record in result.to_records(at):
-        yield orjson.dumps(record).decode()
+        yield orjson.dumps(readable(record)).decode()
     for record in invalid:
         yield orjson.dumps(record).decode()

@@ -95,8 +95,9 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description=(
-            "Multiplies the rules' scenario delays, inactivity periods, SLA deadlines and "
-            "cool-offs (not decay or caps); 0.0000115741 (1/86400) turns days into seconds "
+            "Multiplies the rules' scenario delays and repeat periods, inactivity periods, "
+            "SLA deadlines and the lost cool-off (not decay, caps, lateness or threshold "
+            "cooldowns); 0.0000115741 (1/86400) turns days into seconds "
             "for demos and tests."
         ),
     )
@@ -149,13 +150,24 @@ def _unknown_settings(environ: Mapping[str, str]) -> list[str]:
     return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
 
 
+def _dotenv() -> dict[str, str]:
+    """The `.env` file of the working directory (what pydantic-settings reads too)."""
+    path = Path(".env")
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
 def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
-    """Build the settings, turning every problem into a one-line `ConfigError`."""
+    """Build the settings, turning every problem into a one-line `ConfigError` (an
+    unknown SCORER_* name in the environment or in `.env` too)."""
     environ = os.environ if environ is None else environ
-    unknown = _unknown_settings(environ)
+    unknown = _unknown_settings(environ) or [f"{k} (in .env)" for k in _unknown_settings(_dotenv())]
     if unknown:
         known = [env_name(name) for name in Settings.model_fields]
-        hint = difflib.get_close_matches(unknown[0].upper(), known, n=1)
+        hint = difflib.get_close_matches(unknown[0].split()[0].upper(), known, n=1)
         suggestion = f" (did you mean {hint[0]}?)" if hint else ""
         raise ConfigError(f"unknown setting {unknown[0]}{suggestion}")
     try:
@@ -179,3 +191,37 @@ def describe_settings() -> list[tuple[str, str, str]]:
             (env_name(name), "" if default is None else str(default), info.description or "")
         )
     return rows
+
+
+def settings_in_effect(environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str, str]]:
+    """(environment variable, value in effect, where it came from: env, .env or default,
+    description) of every setting; secrets masked. Bad settings raise `ConfigError`."""
+    environ = os.environ if environ is None else environ
+    settings = load_settings(environ)
+    given = {k.upper() for k in environ}
+    in_dotenv = {k.upper() for k in _dotenv()}
+    rows = []
+    for name, info in Settings.model_fields.items():
+        variable = env_name(name)
+        source = "env" if variable in given else ".env" if variable in in_dotenv else "default"
+        rows.append((variable, _shown(getattr(settings, name)), source, info.description or ""))
+    return rows
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        return "********" if value.get_secret_value() else ""
+    if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(_ROOT):
+        return str(value.relative_to(_ROOT))
+    text = str(value)
+    if "://" in text and "@" in text:  # a URL with credentials (redis://user:pass@host)
+        scheme, _, rest = text.partition("://")
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.partition(":")[0]
+        return f"{scheme}://{user + ':' if user else ':'}********@{host}"
+    return text
+
+
+_ROOT = DEFAULT_RULES_FILE.parent.parent

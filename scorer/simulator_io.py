@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from scorer.settings import Settings
+from scorer.settings import ConfigError, Settings
 from scorer.simulator import Population, SimEvent, envelopes, simulate
 
 
@@ -68,8 +68,19 @@ def publish_live(
 ) -> int:
     """Publish in real time; with `envelope_max` > 1, one lead's events of one topic go in
     event-batch envelopes (see `scorer.simulator.envelopes`). Returns messages sent."""
+    from aiokafka.errors import KafkaError
+
+    from scorer.stream.admin import check_broker_quietly
+
+    check_broker_quietly(settings)  # an unreachable broker is one line, not a traceback
     population = Population(leads, accounts, seed=seed)
     events: Iterable[SimEvent] = simulate(population, time.time(), duration, rate)
     if envelope_max > 1:
         events = envelopes(events, envelope_max, envelope_window)
-    return asyncio.run(publish(settings, events))
+    try:
+        return asyncio.run(publish(settings, events))
+    except (KafkaError, OSError) as exc:
+        raise ConfigError(
+            f"SCORER_KAFKA_BOOTSTRAP: lost Kafka at {settings.kafka_bootstrap} "
+            f"({type(exc).__name__})"
+        ) from None

@@ -28,6 +28,9 @@ class ReasonModel(_Message):
     rule_id: str
     label: str
     points: float = Field(description="Points this rule contributes now (engagement decayed).")
+    contact: str | None = Field(
+        default=None, description="Accounts: the lead (contact) these points came from."
+    )
 
 
 class HandoffAlert(_Message):
@@ -53,7 +56,13 @@ class HandoffAlert(_Message):
     threshold: str
     threshold_value: float
     epoch: int = Field(description="How many times this threshold has been crossed.")
-    reasons: list[ReasonModel] = Field(description="Top contributors: why the lead is hot.")
+    reasons: list[ReasonModel] = Field(
+        description="The biggest positive contributors, biggest first: what pushed it over."
+    )
+    negative_reasons: list[ReasonModel] = Field(
+        default_factory=list,
+        description="The biggest negative contributors, most negative first.",
+    )
     rules_version: str
     occurred_at: str = Field(description="Event time of the crossing, RFC 3339.")
     emitted_at: str = Field(description="When the worker published this alert, RFC 3339.")
@@ -204,6 +213,37 @@ def action_message(action: Action, emitted_at: float) -> dict[str, object]:
     record["decided_at"] = rfc3339(action.decided_at)
     record["emitted_at"] = rfc3339(emitted_at)
     return record
+
+
+# Keys whose numbers are event times (epoch seconds in core records).
+TIME_KEYS = frozenset(
+    {"at", "occurred_at", "decided_at", "deadline", "as_of", "due_at", "score_at", "updated_at"}
+)
+# Decimal places of every other number (scores, points, factors) in readable records.
+SCORE_DECIMALS = 4
+
+
+def readable(record: dict[str, object]) -> dict[str, object]:
+    """A core record as `scorer score-file` prints it (and `GET /accounts/{id}` answers):
+    times as RFC 3339 (UTC, milliseconds), every other float rounded to SCORE_DECIMALS
+    places, nested lists and objects included."""
+    out: dict[str, object] = {}
+    for key, value in record.items():
+        if key in TIME_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = rfc3339(value)
+        else:
+            out[key] = _rounded(value)
+    return out
+
+
+def _rounded(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, SCORE_DECIMALS) + 0.0  # + 0.0: no "-0.0"
+    if isinstance(value, dict):
+        return readable(value)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def timer_tick(partition: int, now: float) -> dict[str, object]:

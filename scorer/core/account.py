@@ -25,7 +25,6 @@ from types import MappingProxyType
 from scorer.core.alerts import Alert, account_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.events import FieldValue
-from scorer.core.explain import Reason
 from scorer.core.frozen import fast_init
 from scorer.core.routing import route
 from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
@@ -298,13 +297,12 @@ def _account_alert(
     signal: LeadSignal,
     rules: Rules,
 ) -> Alert:
-    reasons = [Reason(f"lead:{lead}", "contact engagement", pts) for lead, pts in score.by_lead]
-    if score.fit:
-        reasons.append(Reason("account.fit", "best company fit among contacts", score.fit))
-    if score.role_points:
-        label = "buying-group roles: " + ", ".join(score.roles)
-        reasons.append(Reason("account.roles", label, score.role_points))
-    reasons.sort(key=lambda r: (-abs(r.points), r.rule_id))
+    from scorer.core.account_view import account_reasons
+
+    contacts = score.engaged_contacts[: rules.account.last_alert_contacts]
+    reasons, negatives = account_reasons(
+        state, score, max(rules.explain.top_reasons, len(contacts))
+    )
     top_member = max(
         state.members,
         key=lambda m: (m.engagement_at(score.at, rules), m.lead_id),
@@ -313,7 +311,6 @@ def _account_alert(
     product = top_member.product if top_member is not None else None
     # An account has no lead attributes of its own: rules on product interest apply.
     team = route(rules.routing, product, _NO_ATTRIBUTES)
-    contacts = score.engaged_contacts[: rules.account.last_alert_contacts]
     return Alert(
         alert_id=account_alert_id(state.account_id, threshold.name, epoch),
         kind=threshold.name,
@@ -328,7 +325,7 @@ def _account_alert(
         threshold=threshold.name,
         threshold_value=threshold.value,
         epoch=epoch,
-        reasons=tuple(reasons[: max(rules.explain.top_reasons, len(contacts))]),
+        reasons=reasons,
         rules_version=rules.version,
         occurred_at=score.at,
         event_id=signal.event_id,
@@ -337,6 +334,7 @@ def _account_alert(
         contacts=contacts,
         engaged_contacts=len(score.engaged_contacts),
         roles=score.roles,
+        negative_reasons=negatives,
     )
 
 

@@ -32,7 +32,9 @@ class Alert:
 
     `occurred_at` is the event time of the crossing; `event_id` the event that crossed it
     (for accounts: the lead event whose signal crossed it). `contacts` lists the lead ids
-    that contributed (the lead itself for a lead alert).
+    that contributed (the lead itself for a lead alert). `reasons` are the biggest
+    positive contributors (what pushed the score over the line), biggest first;
+    `negative_reasons` the negative ones, most negative first.
 
     Kind `sla_breached`: the hand-off `handoff_alert_id` got no accepted/rejected feedback
     by `deadline` (event time); `occurred_at` is the deadline, `epoch` the hand-off number,
@@ -63,6 +65,8 @@ class Alert:
     roles: tuple[str, ...] = ()
     handoff_alert_id: str | None = None
     deadline: float | None = None
+    # The biggest negative contributors, most negative first (`reasons` are positive).
+    negative_reasons: tuple[Reason, ...] = ()
 
     def to_record(self) -> dict[str, object]:
         record: dict[str, object] = {
@@ -81,6 +85,7 @@ class Alert:
             "threshold_value": self.threshold_value,
             "epoch": self.epoch,
             "reasons": [r.to_record() for r in self.reasons],
+            "negative_reasons": [r.to_record() for r in self.negative_reasons],
             "rules_version": self.rules_version,
             "occurred_at": self.occurred_at,
             "event_id": self.event_id,

@@ -1,9 +1,11 @@
 """Field conditions shared by fit, engagement and buying-group role rules.
 
 A condition is a conjunction of field tests; each test accepts a field when ANY of its
-alternatives matches. Strings compare case-insensitively because titles and URLs arrive
-in whatever case the producer used. Globs and substrings are compiled once, when the rules
-are built, so matching an event costs a dict lookup and a regex call.
+alternatives matches. Strings are compared after Unicode NFKC normalisation and case
+folding (on both sides), because titles and URLs arrive in whatever case and width the
+producer used: a full-width "CEO" equals "ceo", half-width katakana equal full-width.
+Globs and substrings are compiled once, when the rules are built, so matching an event
+costs a dict lookup and a regex call.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import translate
+from unicodedata import normalize
 
 from scorer.core.events import FieldValue
 
@@ -52,8 +55,8 @@ class FieldTest:
         present: bool | None = None,
         negate: bool = False,
     ) -> FieldTest:
-        alternatives = [translate(g.casefold()) for g in globs]
-        alternatives += [".*" + re.escape(c.casefold()) + ".*" for c in contains]
+        alternatives = [translate(normalized(g)) for g in globs]
+        alternatives += [".*" + re.escape(normalized(c)) + ".*" for c in contains]
         if regex is not None:
             # A regex searches anywhere in the value, as marketing ops expect from "contains".
             alternatives.append(f".*(?:{regex}).*")
@@ -102,10 +105,11 @@ class FieldTest:
     def _string_hit(self, value: str) -> bool:
         """Whether a string value is among `equals` (case-insensitively) or matches a
         glob, substring or regex; remembered for the next events (at most SEEN_LIMIT)."""
-        if self._folded and value.casefold() in self._folded:
+        text = normalized(value)
+        if self._folded and text in self._folded:
             hit = True
         else:
-            hit = self._pattern is not None and self._pattern.fullmatch(value) is not None
+            hit = self._pattern is not None and self._pattern.fullmatch(text) is not None
         seen = self._seen
         if len(seen) >= SEEN_LIMIT:
             seen.clear()
@@ -118,12 +122,18 @@ class FieldTest:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
 
+def normalized(text: str) -> str:
+    """How strings compare: NFKC (full-width letters and digits, half-width katakana)
+    then case folding."""
+    return normalize("NFKC", text).casefold()
+
+
 def _fold(value: FieldValue) -> object:
     # bool is an int subclass: keep True distinct from 1 so `budget: true` never matches 1.
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, str):
-        return value.casefold()
+        return normalized(value)
     return value
 
 

@@ -40,16 +40,11 @@ def matching_rules(event: Event, rules: Rules) -> tuple[EngagementRule, ...]:
 
 def matching_plans(event: Event, rules: Rules) -> list[AwardPlan]:
     """The rules (with their category for this event kind) whose condition the event meets,
-    in rules order."""
-    plans = rules.award_plans.get(event.kind)
-    if not plans:
+    in rules order; of an exclusive group only the first (see `EngagementRule`)."""
+    memo = rules.kind_plans.get(event.kind)
+    if memo is None:
         return []
-    fields = event.fields
-    matched = []
-    for plan in plans:  # (a loop: a comprehension costs a function call per event)
-        if plan.matcher is None or plan.matcher(fields):
-            matched.append(plan)
-    return matched
+    return list(memo.evaluate(event.fields))
 
 
 def reallocate(

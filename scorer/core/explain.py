@@ -14,18 +14,33 @@ from scorer.core.frozen import fast_init
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One contributor to a score at a given time (fit rules are undecayed)."""
+    """One contributor to a score at a given time (fit rules are undecayed); for an
+    account, `contact` is the lead the points came from."""
 
     rule_id: str
     label: str
     points: float
+    contact: str | None = None
 
     def to_record(self) -> dict[str, object]:
-        return {"rule_id": self.rule_id, "label": self.label, "points": self.points}
+        record: dict[str, object] = {
+            "rule_id": self.rule_id,
+            "label": self.label,
+            "points": self.points,
+        }
+        if self.contact is not None:
+            record["contact"] = self.contact
+        return record
 
     @classmethod
     def from_record(cls, raw: dict[str, object]) -> Reason:
-        return cls(str(raw["rule_id"]), str(raw["label"]), _f(raw["points"]))
+        contact = raw.get("contact")
+        return cls(
+            str(raw["rule_id"]),
+            str(raw["label"]),
+            _f(raw["points"]),
+            None if contact is None else str(contact),
+        )
 
 
 @fast_init
@@ -104,18 +119,37 @@ class ScoreChange:
 def top_reasons(
     contributions: dict[str, float], labels: dict[str, str], n: int
 ) -> tuple[Reason, ...]:
-    """The `n` biggest contributors by absolute points, ties broken by rule id."""
+    """The `n` biggest positive contributors, biggest first (what pushed the score up),
+    ties broken by rule id; negatives are listed apart (`negative_reasons`)."""
     return tuple(
         Reason(rule_id, labels.get(rule_id, rule_id), pts)
         for rule_id, pts in ranked(contributions, n)
     )
 
 
+def negative_reasons(
+    contributions: dict[str, float], labels: dict[str, str], n: int
+) -> tuple[Reason, ...]:
+    """The `n` biggest negative contributors, most negative first, ties by rule id."""
+    return tuple(
+        Reason(rule_id, labels.get(rule_id, rule_id), pts)
+        for rule_id, pts in ranked_negative(contributions, n)
+    )
+
+
 def ranked(contributions: dict[str, float], n: int) -> list[tuple[str, float]]:
-    """(rule id, points) of the `n` biggest non-zero contributors (see `top_reasons`)."""
+    """(rule id, points) of the `n` biggest positive contributors (see `top_reasons`)."""
     return sorted(
-        (item for item in contributions.items() if item[1] != 0.0),
-        key=lambda item: (-abs(item[1]), item[0]),
+        (item for item in contributions.items() if item[1] > 0.0),
+        key=lambda item: (-item[1], item[0]),
+    )[:n]
+
+
+def ranked_negative(contributions: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """(rule id, points) of the `n` most negative contributors (see `negative_reasons`)."""
+    return sorted(
+        (item for item in contributions.items() if item[1] < 0.0),
+        key=lambda item: (item[1], item[0]),
     )[:n]
 
 

@@ -47,7 +47,14 @@ from scorer.core.decay import decay_factor
 from scorer.core.dedup import NO_RECENT_IDS, RecentIds
 from scorer.core.engagement import CapEntry, appended_award, prune_cap_log, reallocate
 from scorer.core.events import Event, EventKind, FieldValue
-from scorer.core.explain import Reason, ScoreChange, ranked, top_reasons
+from scorer.core.explain import (
+    Reason,
+    ScoreChange,
+    negative_reasons,
+    ranked,
+    ranked_negative,
+    top_reasons,
+)
 from scorer.core.fit import (
     company_fit_score,
     company_part,
@@ -329,6 +336,13 @@ def top_reasons_at(state: LeadState, t: float, rules: Rules) -> tuple[Reason, ..
     by_rule = contributions(state, t, rules)
     labels = {rule_id: rules.rule_label(rule_id) for rule_id in by_rule}
     return top_reasons(by_rule, labels, rules.explain.top_reasons)
+
+
+def negative_reasons_at(state: LeadState, t: float, rules: Rules) -> tuple[Reason, ...]:
+    """The lead's biggest negative contributors at time `t`, most negative first."""
+    by_rule = contributions(state, t, rules)
+    labels = {rule_id: rules.rule_label(rule_id) for rule_id in by_rule}
+    return negative_reasons(by_rule, labels, rules.explain.top_reasons)
 
 
 def contributions(state: LeadState, t: float, rules: Rules) -> dict[str, float]:
@@ -1046,9 +1060,13 @@ def _lead_alert(
     attributes = attributes_before(state.settled, points, index + 1)
     for rule_id, fit_points in fit_contributions(attributes, rules):
         by_rule[rule_id] = by_rule.get(rule_id, 0.0) + fit_points
+    n = rules.explain.top_reasons
     reasons = tuple(
+        Reason(rule_id, rules.rule_label(rule_id), points) for rule_id, points in ranked(by_rule, n)
+    )
+    negatives = tuple(
         Reason(rule_id, rules.rule_label(rule_id), points)
-        for rule_id, points in ranked(by_rule, rules.explain.top_reasons)
+        for rule_id, points in ranked_negative(by_rule, n)
     )
     engagement = sum(point.engagement)
     product = _primary_product(by_product)
@@ -1074,6 +1092,7 @@ def _lead_alert(
         team=team,
         product=product,
         contacts=(state.lead_id,),
+        negative_reasons=negatives,
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from scorer.core.account import AccountScore, AccountState, apply_lead_signal
+from scorer.core.account_view import account_record
 from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
@@ -95,21 +96,8 @@ class ReplayResult:
                     "rules_version": self.rules.version,
                 }
             )
-        for account_id, account in self.account_scores_at(at).items():
-            records.append(
-                {
-                    "type": "account_score",
-                    "account_id": account_id,
-                    "at": at,
-                    "fit": account.fit,
-                    "engagement": account.engagement,
-                    "total": account.total,
-                    "engaged_contacts": list(account.engaged_contacts),
-                    "roles": list(account.roles),
-                    "stage": self.accounts[account_id].stage,
-                    "rules_version": self.rules.version,
-                }
-            )
+        # The same record `GET /accounts/{id}` answers with.
+        records.extend(account_record(a, at, self.rules) for _, a in sorted(self.accounts.items()))
         records.extend(a.to_record() for a in self.alerts)
         records.extend(a.to_record() for a in self.actions)
         records.extend(r.to_record() for r in self.rejected)

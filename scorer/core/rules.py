@@ -80,6 +80,10 @@ class EngagementRule:
     category: str | None = None
     cap: Cap | None = None
     once: bool = False
+    # Rules sharing an exclusive group replace one another: of those an event matches,
+    # only the first in rules order applies (even when its cap or once-only lets no
+    # points through).
+    exclusive: str | None = None
 
 
 Matcher = Callable[[Mapping[str, FieldValue]], bool]
@@ -117,10 +121,17 @@ class MatchMemo(Generic[T]):
     types, since `1`, `1.0` and `True` are equal dict keys but do not match alike.
     """
 
-    __slots__ = ("_memo", "_single", "entries", "names")
+    __slots__ = ("_memo", "_single", "entries", "groups", "names")
 
-    def __init__(self, entries: tuple[tuple[T, Matcher | None, Condition], ...]) -> None:
+    def __init__(
+        self,
+        entries: tuple[tuple[T, Matcher | None, Condition], ...],
+        groups: tuple[str | None, ...] | None = None,
+    ) -> None:
         self.entries = entries
+        # Per entry, its exclusive group (None: not exclusive); of the matching entries
+        # of one group only the first is kept. None: no entry is exclusive.
+        self.groups = groups if groups is not None and any(groups) else None
         names: set[str] = set()
         for _, matcher, condition in entries:
             if matcher is not None:
@@ -163,7 +174,20 @@ class MatchMemo(Generic[T]):
 
     def evaluate(self, fields: Mapping[str, FieldValue]) -> tuple[T, ...]:
         """The items whose condition `fields` meet, in order, without the memo."""
-        return tuple([item for item, match, _ in self.entries if match is None or match(fields)])
+        groups = self.groups
+        if groups is None:
+            return tuple(
+                [item for item, match, _ in self.entries if match is None or match(fields)]
+            )
+        taken: set[str] = set()
+        matched: list[T] = []
+        for (item, match, _), group in zip(self.entries, groups, strict=True):
+            if group in taken or not (match is None or match(fields)):
+                continue
+            if group is not None:
+                taken.add(group)
+            matched.append(item)
+        return tuple(matched)
 
 
 def _field_names(condition: Condition) -> set[str]:
@@ -197,7 +221,12 @@ DEFAULT_ALERT_STAGES = frozenset({Stage.NEW, Stage.ENGAGED, Stage.MQL, Stage.REC
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    """A named line with hysteresis: fire upward at `value`, re-arm below `rearm_below`."""
+    """A named line with hysteresis: fire upward at `value`, re-arm below `rearm_below`.
+
+    `rearm_on_recycle`: whether recycling the lead re-arms this line at once (its
+    renewed interest is a new crossing). None (the default) = only the hand-off lines
+    (`moves_to` mql) do; other lines re-arm through their hysteresis as usual.
+    """
 
     name: str
     value: float
@@ -206,7 +235,13 @@ class Threshold:
     basis: ScoreBasis = ScoreBasis.TOTAL
     moves_to: Stage | None = None
     alert_in_stages: frozenset[Stage] = DEFAULT_ALERT_STAGES
-    rearm_on_recycle: bool = True
+    rearm_on_recycle: bool | None = None
+
+    @property
+    def rearms_on_recycle(self) -> bool:
+        if self.rearm_on_recycle is None:
+            return self.moves_to is Stage.MQL
+        return self.rearm_on_recycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +290,14 @@ class TriggerKind(StrEnum):
     WENT_COLD = "went_cold"  # the inactivity period elapsed without activity
 
 
+class Repeat(StrEnum):
+    """How often a scenario may fire for one lead when it has no `cooldown` (a scenario
+    with a cooldown fires at most once per cooldown, whatever the cycle)."""
+
+    ONCE_PER_CYCLE = "once_per_cycle"  # once per lifecycle cycle (recycling starts one)
+    ONCE = "once"  # once per lead, ever
+
+
 @dataclass(frozen=True, slots=True)
 class ScenarioAction:
     kind: ActionKind
@@ -284,10 +327,11 @@ class StateCheck:
 class Scenario:
     """Trigger -> optional delay -> re-checked conditions -> actions.
 
-    Repeat policy: with `cooldown` None a scenario fires at most once per lead per
-    lifecycle cycle (recycling starts a new cycle); with a cooldown it may fire again
-    once `cooldown` has passed since it last fired. While a delayed trigger is pending,
-    further triggers of the same scenario are ignored.
+    Repeat policy: with a `cooldown` (the rules' `repeat: {at_most_once_per: D}`) it may
+    fire again once `cooldown` has passed since it last fired, whatever the cycle;
+    without one, `repeat` says once per lead per lifecycle cycle (recycling starts a new
+    cycle) or once per lead ever. While a delayed trigger is pending, further triggers
+    of the same scenario are ignored.
     """
 
     id: str
@@ -303,6 +347,7 @@ class Scenario:
     require: StateCheck | None = None
     cooldown: float | None = None
     label: str = ""
+    repeat: Repeat = Repeat.ONCE_PER_CYCLE
 
 
 DEFAULT_ACTIVITY = frozenset(
@@ -406,6 +451,8 @@ class Rules:
     scenarios: tuple[Scenario, ...] = ()
     inactivity: Inactivity | None = None
     sla: Sla | None = None
+    # IANA name of the zone people read times in (display only; scoring is in UTC instants).
+    time_zone: str | None = None
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
     half_lives: tuple[float | None, ...] = field(init=False, compare=False, repr=False)
@@ -529,7 +576,10 @@ class Rules:
             "kind_plans",
             MappingProxyType(
                 {
-                    kind: MatchMemo(tuple((plan, plan.matcher, plan.rule.when) for plan in p))
+                    kind: MatchMemo(
+                        tuple((plan, plan.matcher, plan.rule.when) for plan in p),
+                        tuple(plan.rule.exclusive for plan in p),
+                    )
                     for kind, p in plans.items()
                 }
             ),

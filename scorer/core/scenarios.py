@@ -18,10 +18,12 @@ Semantics worth knowing:
 * Event triggers fire on applied events only (duplicates, refused and too-late events
   never trigger). A state trigger (stage/score) is checked after each event that
   changed the score or the stage, and fires while it holds, subject to the repeat policy.
-* Repeat policy (`Scenario.cooldown`): None = once per lead per lifecycle cycle
-  (recycling starts a new cycle); else again once the cooldown has passed since the last
-  firing. A trigger while the scenario's own timer is pending is ignored. A trigger that
-  is cancelled or whose conditions fail at the due time does not count as a firing.
+* Repeat policy (`Scenario.cooldown`, `Scenario.repeat`): with a cooldown, again once
+  the cooldown has passed since the last firing (from the last firing's time to the new
+  trigger's due time); without, once per lead per lifecycle cycle (recycling starts a
+  new cycle) or, with `repeat` once, once per lead ever. A trigger while the
+  scenario's own timer is pending is ignored. A trigger that is cancelled or whose
+  conditions fail at the due time does not count as a firing.
 * `unless` cancels a pending trigger when a matching event's time lies in
   [trigger time, due time]; a matching event after the due time changes nothing. The
   latest matching time is remembered, so a trigger that arrives after the cancelling
@@ -56,13 +58,22 @@ from scorer.core.lead import (
     _commit,
     _new_update,
     _Step,
+    negative_reasons_at,
     score_at,
     top_reasons_at,
     with_loop,
 )
 from scorer.core.lifecycle import Transition
 from scorer.core.routing import route
-from scorer.core.rules import ActionKind, Rules, Scenario, ScoreBasis, Stage, StateCheck
+from scorer.core.rules import (
+    ActionKind,
+    Repeat,
+    Rules,
+    Scenario,
+    ScoreBasis,
+    Stage,
+    StateCheck,
+)
 from scorer.core.timeline import Point
 from scorer.core.timers import (
     COOL_OFF,
@@ -411,10 +422,7 @@ class _Loop:
             return
         mark = self.marks.get(scenario_id, NO_MARK)
         due = at + scenario.delay
-        if scenario.cooldown is None:
-            if mark.fired_cycle == self.cycle:
-                return
-        elif mark.last_fired_at is not None and due - mark.last_fired_at < scenario.cooldown:
+        if not self.may_repeat(scenario, mark, due):
             return
         if scenario.require is not None and not self.holds(scenario.require, at):
             return
@@ -429,6 +437,15 @@ class _Loop:
         if unless_at is not None and at <= unless_at <= due:
             return  # the cancelling event was applied before this (late) trigger
         add_timer(self.timers, Timer(due, SCENARIO, scenario_id, n, at, trigger))
+
+    def may_repeat(self, scenario: Scenario, mark: ScenarioMark, due: float) -> bool:
+        """Whether the repeat policy lets `scenario` fire (again) at `due`."""
+        cooldown = scenario.cooldown
+        if cooldown is not None:
+            return mark.last_fired_at is None or due - mark.last_fired_at >= cooldown
+        if mark.fired_cycle is None:
+            return True
+        return mark.fired_cycle != self.cycle and scenario.repeat is not Repeat.ONCE
 
     def state_triggers(self, at: float, trigger: str) -> None:
         """State-triggered scenarios whose condition holds at `at`; `trigger` names what
@@ -550,6 +567,7 @@ class _Loop:
                 contacts=(state.lead_id,),
                 handoff_alert_id=handoff.alert_id,
                 deadline=handoff.deadline,
+                negative_reasons=negative_reasons_at(state, due, rules),
             )
         )
 

@@ -273,7 +273,7 @@ def step_gates(
             at,
             score_before,
             score_after,
-            force_rearm=recycled and threshold.rearm_on_recycle,
+            force_rearm=recycled and threshold.rearms_on_recycle,
         )
         if new_gate is not gate:
             if changed is None:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
-from scorer.core.rules import Scenario
+from scorer.core.rules import Repeat, Scenario
 
 
 class TimerKind(StrEnum):
@@ -166,14 +166,17 @@ NO_LOOP = HandoffLoop()
 def spent(loop: HandoffLoop, scenario: Scenario, stage: str) -> bool:
     """Whether a new trigger of `scenario` for a lead in `stage` is certain to be ignored:
     the stage is not one its `require` allows, its timer is pending, or it fired in this
-    cycle and has no cooldown (what `_Loop.trigger` checks first). Such a trigger skips
-    the loop altogether."""
+    cycle (or ever, with `repeat` once) and has no cooldown (what `_Loop.trigger` checks
+    first). Such a trigger skips the loop altogether."""
     require = scenario.require
     if require is not None and require.stages is not None and stage not in require.stages:
         return True  # (a Stage is a str: the value looks it up)
     if scenario.cooldown is None:
         mark = loop.marks.get(scenario.id)
-        if mark is not None and mark.fired_cycle == loop.cycle:
+        if mark is not None and (
+            mark.fired_cycle == loop.cycle
+            or (mark.fired_cycle is not None and scenario.repeat is Repeat.ONCE)
+        ):
             return True
     scenario_id = scenario.id
     for timer in loop.timers:  # noqa: SIM110 - a plain loop is cheaper than any(...)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 import signal
 import socket
-import tempfile
 from pathlib import Path
 from types import TracebackType
 
 from scorer.devstack.processes import ManagedProcess, StackError
+from scorer.devstack.workdirs import new_workdir
 
 LOOPBACK = "127.0.0.1"
 
@@ -126,7 +126,7 @@ class DevStack:
     """
 
     def __init__(self, kafka: str | None = None, redis: str | None = None) -> None:
-        self._workdir = Path(tempfile.mkdtemp(prefix="scorer-devstack-"))
+        self._workdir = new_workdir()  # (and removes those a killed stack left)
         self._kafka = None if kafka else EmbeddedKafka(self._workdir)
         self._redis = None if redis else EmbeddedRedis(self._workdir)
         self.kafka_bootstrap = kafka or self._kafka.bootstrap  # type: ignore[union-attr]

@@ -8,8 +8,10 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -141,6 +143,7 @@ async def show_alerts(settings: Settings, console: Console) -> None:
     from scorer.stream.admin import client_options
 
     alerts = settings.topic(contract.HANDOFF_ALERTS)
+    zone = display_zone(settings.rules_file)
     consumer = AIOKafkaConsumer(
         alerts, settings.topic(contract.ACTIONS), **client_options(settings),
         auto_offset_reset="earliest", enable_auto_commit=False,
@@ -149,15 +152,40 @@ async def show_alerts(settings: Settings, console: Console) -> None:
     try:
         async for message in consumer:
             record = orjson.loads(message.value)
-            line = format_alert(record) if message.topic == alerts else format_action(record)
+            if message.topic == alerts:
+                line = format_alert(record, zone)
+            else:
+                line = format_action(record, zone)
             console.print(line)
     finally:
         await consumer.stop()
 
 
-def format_action(action: dict[str, Any]) -> str:
+def display_zone(rules_file: str | Path) -> tzinfo | None:
+    """The zone the terminal shows times in: the rules' `time_zone`, else None (the
+    user's local zone, from TZ or the system)."""
+    from scorer.rules import RulesError, load_rules
+
+    try:
+        name = load_rules(rules_file).time_zone
+    except RulesError:
+        return None  # the worker reports the rules file's problems
+    return None if name is None else ZoneInfo(name)
+
+
+def clock(stamp: object, zone: tzinfo | None = None) -> str:
+    """An RFC 3339 time as `HH:MM:SS` in `zone` (None: local), with the zone's name."""
+    try:
+        parsed = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return "--:--:--"
+    local = parsed.astimezone(zone) if zone is not None else parsed.astimezone()
+    return local.strftime("%H:%M:%S %Z")
+
+
+def format_action(action: dict[str, Any], zone: tzinfo | None = None) -> str:
     """One terminal line for a scenario action: when, what, for whom, with what."""
-    when = str(action.get("emitted_at", ""))[11:19]
+    when = clock(action.get("emitted_at", ""), zone)
     params = ", ".join(f"{k}={v}" for k, v in (action.get("params") or {}).items())
     return (
         f"{when} [bold cyan]{action.get('kind', '?')}[/] {action.get('lead_id')} "
@@ -165,15 +193,17 @@ def format_action(action: dict[str, Any]) -> str:
     )
 
 
-def format_alert(alert: dict[str, Any]) -> str:
-    """One terminal line: when, what, who, how hot, routed where, and why."""
+def format_alert(alert: dict[str, Any], zone: tzinfo | None = None) -> str:
+    """One terminal line: when, what, who, how hot, routed where, and why (the reasons
+    that pushed it over; an account's name the contact each came from)."""
     reasons: list[dict[str, Any]] = alert.get("reasons") or []
     why = ", ".join(
         f"{r.get('label') or r.get('rule_id')} {float(r.get('points', 0)):+.0f}"
+        + (f" ({r['contact']})" if r.get("contact") else "")
         for r in reasons[:3]
     )
     kind = str(alert.get("kind", "?")).upper()
-    when = str(alert.get("emitted_at", ""))[11:19]
+    when = clock(alert.get("emitted_at", ""), zone)
     if kind == "SLA_BREACHED":
         return (
             f"{when} [bold red]SLA BREACHED[/] {alert.get('lead_id')}: no answer from "

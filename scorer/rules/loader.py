@@ -39,6 +39,7 @@ from scorer.core.rules import (
     GradeBands,
     Inactivity,
     Lifecycle,
+    Repeat,
     Routing,
     RoutingRule,
     Rules,
@@ -209,7 +210,33 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _cross_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
-    return _rule_checks(spec) + _threshold_checks(spec) + _scenario_checks(spec)
+    return (
+        _rule_checks(spec) + _threshold_checks(spec) + _scenario_checks(spec) + _role_checks(spec)
+    )
+
+
+def _role_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
+    order = spec.account.role_precedence
+    if order is None:
+        return []
+    path: YamlPath = ("account", "role_precedence")
+    roles = list(spec.account.roles)
+    unknown = [name for name in order if name not in roles]
+    if unknown:
+        return [(path, f"unknown role {unknown[0]!r} (roles: {', '.join(roles)})")]
+    repeated = sorted({name for name in order if order.count(name) > 1})
+    if repeated:
+        return [(path, f"role {repeated[0]!r} is listed twice")]
+    missing = [name for name in roles if name not in order]
+    if missing:
+        return [(path, f"name every role once; missing: {', '.join(missing)}")]
+    return []
+
+
+def _roles_in_precedence(spec: RulesFileSpec) -> tuple[BuyingRole, ...]:
+    roles = spec.account.roles
+    order = spec.account.role_precedence or list(roles)
+    return tuple(BuyingRole(name, _condition(roles[name])) for name in order)
 
 
 def _scenario_checks(spec: RulesFileSpec) -> list[tuple[YamlPath, str]]:
@@ -328,6 +355,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
     return Rules(
         version=spec.version,
         description=spec.description,
+        time_zone=spec.time_zone,
         categories=tuple(Category(name, c.half_life) for name, c in spec.categories.items()),
         fit=tuple(
             FitRule(
@@ -349,6 +377,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
                 category=r.category,
                 cap=Cap(r.cap.points, r.cap.window) if r.cap is not None else None,
                 once=r.once,
+                exclusive=r.exclusive,
             )
             for r in spec.engagement.rules
         ),
@@ -406,9 +435,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             top_n=spec.account.top_n,
             engaged_window=spec.account.engaged_contact.window,
             engaged_min_points=spec.account.engaged_contact.min_points,
-            roles=tuple(
-                BuyingRole(name, _condition(role)) for name, role in spec.account.roles.items()
-            ),
+            roles=_roles_in_precedence(spec),
             role_points=spec.account.role_points,
             thresholds=tuple(
                 AccountThreshold(
@@ -480,6 +507,7 @@ def _scenario(spec: ScenarioSpec) -> Scenario:
             EventMatch(frozenset(EventKind(k) for k in u.event), _condition(u)) for u in spec.unless
         ),
         require=_state_check(require.stage, require.score) if require is not None else None,
-        cooldown=spec.cooldown,
+        cooldown=spec.period(),
         label=spec.label,
+        repeat=Repeat.ONCE if spec.repeat == "once" else Repeat.ONCE_PER_CYCLE,
     )

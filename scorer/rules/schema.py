@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -65,7 +66,8 @@ def _as_list(value: Any) -> Any:
 
 
 class FieldTestSpec(Strict):
-    """How one field is tested; all given parts must hold (alternatives inside a part OR)."""
+    """How one field is tested: the value must match one of `equals`, `glob`, `contains`
+    and `regex` (those given), lie within `min`..`max` (if given); `not` inverts."""
 
     equals: Annotated[list[Scalar], BeforeValidator(_as_list)] = Field(default_factory=list)
     glob: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
@@ -150,6 +152,7 @@ class EngagementRuleSpec(ConditionSpec):
     category: str | None = None
     cap: CapSpec | None = None
     once: bool = False
+    exclusive: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _once_or_cap(self) -> EngagementRuleSpec:
@@ -198,7 +201,8 @@ class ThresholdSpec(Strict):
     basis: Literal["total", "engagement", "fit"] = "total"
     moves_to: STAGE_NAMES | None = None
     alert_in_stages: list[STAGE_NAMES] | None = None
-    rearm_on_recycle: bool = True
+    # None: only a threshold that moves the lead to mql re-arms when the lead is recycled.
+    rearm_on_recycle: bool | None = None
 
     @model_validator(mode="after")
     def _rearm_below_value(self) -> ThresholdSpec:
@@ -377,6 +381,13 @@ class ActionSpec(Strict):
         return [k for k in ACTION_KINDS if getattr(self, k) is not None]
 
 
+class RepeatEverySpec(Strict):
+    at_most_once_per: PositiveDuration
+
+
+RepeatSpec = Literal["once_per_cycle", "once"] | RepeatEverySpec
+
+
 class ScenarioSpec(Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     label: str = ""
@@ -384,14 +395,26 @@ class ScenarioSpec(Strict):
     delay: Duration = 0.0
     unless: Annotated[list[UnlessSpec], BeforeValidator(_as_list)] = Field(default_factory=list)
     require: StateCheckSpec | None = None
+    # `cooldown: D` is the older spelling of `repeat: {at_most_once_per: D}`.
     cooldown: Duration | None = None
+    repeat: RepeatSpec | None = None
     actions: list[ActionSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> ScenarioSpec:
         if self.unless and self.delay <= 0:
             raise ValueError("unless needs a delay (it cancels a trigger while it waits)")
+        if self.cooldown is not None and self.repeat is not None:
+            raise ValueError(
+                "give repeat or cooldown, not both (cooldown: D is repeat: {at_most_once_per: D})"
+            )
         return self
+
+    def period(self) -> float | None:
+        """The least time between two firings (None: once per cycle or once ever)."""
+        if isinstance(self.repeat, RepeatEverySpec):
+            return self.repeat.at_most_once_per
+        return self.cooldown
 
 
 DEFAULT_ACTIVITY_KINDS = [
@@ -459,14 +482,28 @@ class AccountSpec(Strict):
     top_n: int = Field(default=5, ge=1)
     engaged_contact: EngagedContactSpec = Field(default_factory=EngagedContactSpec)
     roles: dict[str, ConditionSpec] = Field(default_factory=dict)
+    # The order roles are tried in (a lead has the first that matches); default: the
+    # order of `roles`. When given, it names every role once.
+    role_precedence: list[str] | None = None
     role_points: float = 0.0
     thresholds: list[AccountThresholdSpec] = Field(default_factory=list)
     alert_contacts: int = Field(default=20, ge=1)
 
 
+def _time_zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (IANA, e.g. Asia/Tokyo)") from None
+    return value
+
+
 class RulesFileSpec(Strict):
     version: str = Field(min_length=1)
     description: str = ""
+    # The zone people read times in (the `scorer dev` terminal); scoring never uses it.
+    time_zone: Annotated[str | None, AfterValidator(_time_zone)] = None
     timing: TimingSpec = Field(default_factory=TimingSpec)
     categories: dict[str, CategorySpec] = Field(
         default_factory=lambda: {

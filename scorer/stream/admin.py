@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,63 @@ async def check_broker(settings: Settings, timeout_s: float = 10.0) -> None:
         ) from None
     finally:
         await admin.close()
+
+
+async def startup_warnings(settings: Settings, timeout_s: float = 2.0) -> list[str]:
+    """What a worker should say at start without refusing to run: input topics that do
+    not exist, a Redis that does not answer (scoring goes on without the read model)."""
+    from scorer.contracts.topics import input_topics
+
+    warnings: list[str] = []
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    for spec in input_topics():
+        name = settings.topic(spec.name)
+        if name not in existing:
+            warnings.append(
+                f"input topic {name} does not exist: nothing arrives from it "
+                "until it is created (scorer topics apply)"
+            )
+    problem = await _redis_problem(settings.redis_url, timeout_s)
+    if problem is not None:
+        warnings.append(
+            f"SCORER_REDIS_URL: cannot reach Redis at {problem}; scoring goes on and "
+            "the read model is written when Redis answers"
+        )
+    return warnings
+
+
+async def _redis_problem(url: str, timeout_s: float) -> str | None:
+    """None when Redis answers a PING, else `<where> (<error class>)` (no credentials)."""
+    import redis.asyncio as redis
+    from redis.asyncio.connection import parse_url
+
+    options = parse_url(url)
+    where = str(options.get("path") or f"{options.get('host', '?')}:{options.get('port', 6379)}")
+    client = redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    try:
+        await asyncio.wait_for(client.ping(), timeout_s * 2)
+    except (TimeoutError, OSError, redis.RedisError) as exc:
+        return f"{where} ({'timed out' if isinstance(exc, TimeoutError) else type(exc).__name__})"
+    finally:
+        await client.aclose()
+    return None
+
+
+def check_broker_quietly(settings: Settings) -> None:
+    """`check_broker` without aiokafka's own connection-error log lines (the one-line
+    `ConfigError` says it all)."""
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)
+    try:
+        asyncio.run(check_broker(settings))
+    finally:
+        aiokafka_log.setLevel(level)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,15 +76,17 @@ def lead_document(state: LeadState, rules: Rules, now: float) -> dict[str, objec
     """What `GET /leads/{id}` answers: the score now, and why."""
     from scorer.contracts.outputs import score_change_message
     from scorer.core import contributions
-    from scorer.core.explain import top_reasons
+    from scorer.core.explain import negative_reasons, top_reasons
 
     at = max(now, state.last_event_at or now)
     by_rule = contributions(state, at, rules)
     labels = {rule_id: rules.rule_label(rule_id) for rule_id in by_rule}
     reasons = top_reasons(by_rule, labels, rules.explain.top_reasons)
+    negatives = negative_reasons(by_rule, labels, rules.explain.top_reasons)
     return {
         **lead_fields(state, rules, now),
         "reasons": [r.to_record() for r in reasons],
+        "negative_reasons": [r.to_record() for r in negatives],
         "contributions": by_rule,
         "last_changes": [score_change_message(c) for c in state.changes],
         "pending_timers": [
@@ -94,11 +96,9 @@ def lead_document(state: LeadState, rules: Rules, now: float) -> dict[str, objec
 
 
 def account_document(state: AccountState, rules: Rules, now: float) -> dict[str, object]:
-    """What `GET /accounts/{id}` answers: the score now and its contacts."""
-    at = max(now, state.watermark or now)
-    score = state.score_at(at, rules)
-    return {
-        **account_fields(state, rules, now),
-        "engaged_contacts": list(score.engaged_contacts),
-        "contacts": [{"lead_id": lead, "engagement": pts} for lead, pts in score.by_lead],
-    }
+    """What `GET /accounts/{id}` answers: the score now, its grade, reasons (each with its
+    contact) and contributions, in the record `scorer score-file` prints for an account."""
+    from scorer.contracts.outputs import readable
+    from scorer.core.account_view import account_record
+
+    return readable(account_record(state, max(now, state.watermark or now), rules))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from scorer.settings import Settings
-from scorer.stream.admin import check_broker
+from scorer.stream.admin import check_broker, startup_warnings
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ def run_worker(settings: Settings) -> None:
     rules = load_rules(settings.rules_file, time_scale=settings.time_scale)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     asyncio.run(check_broker(settings))
+    for warning in asyncio.run(startup_warnings(settings)):
+        print(f"scorer: warning: {warning}", file=sys.stderr, flush=True)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _apply_fetch_max_wait(settings.kafka_fetch_max_wait_ms)

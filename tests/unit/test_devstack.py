@@ -8,10 +8,12 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from scorer.devstack import DevStack, ManagedProcess, StackError
+from scorer.devstack.workdirs import remove_stale
 from tests.support import wait_for
 
 
@@ -44,18 +46,22 @@ def test_servers_die_when_the_stack_process_is_killed() -> None:
         import sys, time
         from scorer.devstack import DevStack
         stack = DevStack().start()
-        print(stack._kafka.process.pid, stack._redis.process.pid, flush=True)
+        print(stack._kafka.process.pid, stack._redis.process.pid, stack.workdir, flush=True)
         time.sleep(600)
         """
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
-    pids = [int(p) for p in parent.stdout.readline().split()]
-    assert len(pids) == 2
+    kafka, redis, workdir = parent.stdout.readline().split()
+    pids = [int(kafka), int(redis)]
     assert all(_alive(p) for p in pids)
+    assert Path(workdir) not in remove_stale(), "a running stack's directory is kept"
     parent.send_signal(signal.SIGKILL)
     parent.wait(10)
     wait_for(lambda: not any(_alive(p) for p in pids), 10, "orphaned servers to exit")
+    assert Path(workdir).is_dir(), "kill -9 leaves the directory"
+    with DevStack(kafka="127.0.0.1:1", redis="redis://127.0.0.1:1/0"):  # starts nothing
+        assert not Path(workdir).exists(), "the next stack removes it"
 
 
 def test_a_server_that_dies_at_start_is_reported_by_name() -> None:

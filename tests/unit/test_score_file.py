@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from tests.unit.core.test_sample_scenario import HAND_COMPUTED_ALERTS
 
@@ -73,7 +71,13 @@ def test_a_bad_rules_file_is_one_line_naming_field_and_line(tmp_path: Path) -> N
 SCENARIOS = ROOT / "tests" / "data" / "scenario-events.jsonl"
 
 
-def _jst(text: str) -> float:
+def _jst(text: str, plus_s: float = 0.0) -> str:
+    """A JST wall time as score-file prints times: RFC 3339, UTC, milliseconds."""
+    instant = datetime.fromisoformat(text + "+09:00").timestamp() + plus_s
+    return datetime.fromtimestamp(instant, UTC).isoformat(timespec="milliseconds")
+
+
+def _unix(text: str) -> float:
     return datetime.fromisoformat(text + "+09:00").timestamp()
 
 
@@ -143,7 +147,7 @@ def test_until_fires_later_timers() -> None:
     assert cold == {"hayashi", "yamada", "kimura", "inoue"}
     scores = [r for r in records if r["type"] == "lead_score"]
     assert {r["at"] for r in scores} == {_jst("2026-09-01T00:00:00")}
-    unix = _score_file(str(SCENARIOS), "--until", str(_jst("2026-09-01T00:00:00")))
+    unix = _score_file(str(SCENARIOS), "--until", str(_unix("2026-09-01T00:00:00")))
     assert unix == records
 
 
@@ -162,8 +166,8 @@ def test_time_scale_runs_days_as_seconds() -> None:
         and r["scenario_id"] == "pricing_case_study_mail"
     }
     assert mails == {
-        "yamada": pytest.approx(_jst("2026-06-01T10:00:00") + 2),
-        "kimura": pytest.approx(_jst("2026-06-01T11:00:00") + 2),
+        "yamada": _jst("2026-06-01T10:00:00", plus_s=2),
+        "kimura": _jst("2026-06-01T11:00:00", plus_s=2),
     }
     breaches = [r["alert_id"] for r in fast if r["type"] == "alert" and r["kind"] == "sla_breached"]
     assert breaches == [

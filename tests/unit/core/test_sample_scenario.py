@@ -73,14 +73,15 @@ def test_sample_replay_reproduces_the_hand_computed_alerts() -> None:
       globex-03 導入事例 +15      -> 75
       globex-04 /pricing +6       -> 80.99 (30 and 15 decayed 5-10 min) lead:ito:mql:1
       globex-05 accepted (mql -> sal); globex-06 rejected "no budget" (sal -> recycled):
-                engagement x 0.5 -> 25.5, total 55.5; warm and mql re-armed
-      globex-07 seminar +20       -> 75.5 (warm is armed but in its 7-day cooldown)
+                engagement x 0.5 -> 25.5, total 55.5; mql re-armed (warm is not:
+                rearm_on_recycle is for hand-off lines, and 55.5 is above warm's 40)
+      globex-07 seminar +20       -> 75.5 (warm is not armed)
       globex-08 導入事例 +15      -> 90.5 >= 80 (2nd case study, cap 30/30d) lead:ito:mql:2
 
     Refused: acme-13 feedback.qualified for tanaka (stage mql, needs sal):
     invalid_transition; globex-04 again: duplicate; globex-09 stamped 03:00, 8 h behind
     ito's 11:00 watermark (allowed 6 h): too_late. kobayashi (student, gmail: fit -70,
-    careers page -9) never alerts.
+    careers page -20, which replaces the page-view point and never decays) never alerts.
     """
     result = replay(read_events(SAMPLE), load_rules(DEFAULT_RULES))
 
@@ -104,7 +105,7 @@ def test_sample_replay_reproduces_the_hand_computed_alerts() -> None:
 
     scores = result.scores_at()
     assert {lead: s.total for lead, s in scores.items()} == pytest.approx(
-        {"tanaka": 106, "suzuki": 51, "sato": 43, "ito": 90.5, "kobayashi": -79}, abs=0.6
+        {"tanaka": 106, "suzuki": 51, "sato": 43, "ito": 90.5, "kobayashi": -90}, abs=0.6
     )
     stages = {lead: state.stage for lead, state in result.leads.items()}
     assert stages == {

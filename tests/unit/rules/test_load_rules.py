@@ -159,7 +159,7 @@ def test_typo_in_a_real_file_reports_its_path_and_line(tmp_path: Path) -> None:
         load_rules(target)
     problems = raised.value.problems
     assert (
-        f"{target}:{line_number}: engagement.rules[0].cap.pointz: unknown field (did you mean 'points'?)"
+        f"{target}:{line_number}: engagement.rules[1].cap.pointz: unknown field (did you mean 'points'?)"
         in problems
     )
 
