@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +27,20 @@ def client_options(settings: Settings) -> dict[str, Any]:
             settings.kafka_password.get_secret_value() if settings.kafka_password else None
         )
     if settings.kafka_security_protocol.endswith("SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        options["ssl_context"] = create_ssl_context()
+        options["ssl_context"] = ssl_context(settings)
     return options
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """Verifies the brokers' certificates and host names against SCORER_KAFKA_SSL_CAFILE,
+    else the system's trust store."""
+    from aiokafka.helpers import create_ssl_context
+
+    cafile = settings.kafka_ssl_cafile
+    if cafile is not None and not cafile.is_file():
+        raise ConfigError(f"SCORER_KAFKA_SSL_CAFILE: no such file: {cafile}")
+    context: ssl.SSLContext = create_ssl_context(cafile=str(cafile) if cafile else None)
+    return context
 
 
 async def check_broker(settings: Settings, timeout_s: float = 10.0) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from scorer.serving.redis_check import check_redis
 from scorer.settings import Settings
 from scorer.stream.admin import check_broker
 
@@ -23,6 +24,7 @@ def run_worker(settings: Settings) -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     asyncio.run(check_broker(settings))
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    asyncio.run(check_redis(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _apply_fetch_max_wait(settings.kafka_fetch_max_wait_ms)
     asyncio.set_event_loop(asyncio.new_event_loop())
