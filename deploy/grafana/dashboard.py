@@ -105,15 +105,13 @@ ROWS: tuple[tuple[str, tuple[PanelSpec, ...]], ...] = (
                 (Query('process_resident_memory_bytes{job="scorer"}', "{{instance}}"),),
             ),
             PanelSpec(
-                "CPU and open files", "short",
-                "CPU seconds per second and open file descriptors, per worker.",
-                (
-                    Query(
-                        f'rate(process_cpu_seconds_total{{job="scorer"}}[{RATE}])',
-                        "cpu {{instance}}",
-                    ),
-                    Query('process_open_fds{job="scorer"}', "fds {{instance}}"),
-                ),
+                "CPU", "percentunit", "CPU time per second of each worker process.",
+                (Query(f'rate(process_cpu_seconds_total{{job="scorer"}}[{RATE}])',
+                       "{{instance}}"),),
+            ),
+            PanelSpec(
+                "Open files", "short", "Open file descriptors of each worker process.",
+                (Query('process_open_fds{job="scorer"}', "{{instance}}"),),
             ),
             PanelSpec(
                 "Redis writes and errors", "ops",
