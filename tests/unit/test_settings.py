@@ -76,3 +76,13 @@ def test_a_wildcard_web_host_advertises_this_hosts_address() -> None:
     assert wildcard.web_canonical_url == f"http://{own}:7000"
     named = load_settings({}, web_host="0.0.0.0", web_advertised_host="scorer-2")  # noqa: S104
     assert named.web_canonical_url == "http://scorer-2:6066"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://:pw-SECRET@host:notaport/0", "http://:pw-SECRET@h/0", "redis://:pw-SECRET@h:99999/0"],
+)
+def test_a_bad_redis_url_is_refused_without_echoing_its_password(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^SCORER_REDIS_URL: ") as raised:
+        load_settings({}, redis_url=url)
+    assert "SECRET" not in str(raised.value)
