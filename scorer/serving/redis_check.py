@@ -27,12 +27,12 @@ async def check_redis(settings: Settings, timeout_s: float = 5.0) -> None:
             f"SCORER_REDIS_URL: Redis at {where} refused the credentials ({type(exc).__name__})"
         ) from None
     except ResponseError as exc:
-        # NOAUTH/WRONGPASS from servers that answer them as plain errors.
-        if "AUTH" not in str(exc).upper() and "PASS" not in str(exc).upper():
-            raise
-        raise ConfigError(
-            f"SCORER_REDIS_URL: Redis at {where} refused the credentials (AuthenticationError)"
-        ) from None
+        # NOAUTH/WRONGPASS from servers or proxies that answer them as plain errors.
+        if str(exc).upper().startswith(("NOAUTH", "WRONGPASS")):
+            raise ConfigError(
+                f"SCORER_REDIS_URL: Redis at {where} refused the credentials (AuthenticationError)"
+            ) from None
+        log.warning("Redis at %s: start-up check failed (%s)", where, type(exc).__name__)
     except ConnectionError as exc:
         if "SSL" in str(exc) or "certificate" in str(exc):
             raise ConfigError(
