@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    AuthenticationMethodNotSupported,
+    IllegalSaslStateError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 
 from scorer.contracts.topics import TopicSpec, load_topics
 from scorer.settings import ConfigError, Settings
@@ -51,13 +59,30 @@ async def check_broker(settings: Settings, timeout_s: float = 10.0) -> None:
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
-    except (KafkaError, OSError, TimeoutError) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-        raise ConfigError(
-            f"SCORER_KAFKA_BOOTSTRAP: cannot reach Kafka at {settings.kafka_bootstrap} ({reason})"
-        ) from None
+    except (KafkaError, OSError, TimeoutError, KeyError, ValueError) as exc:
+        raise ConfigError(_broker_error(settings, exc)) from None
     finally:
         await admin.close()
+
+
+# What a refused SASL login raises in aiokafka 0.14: the broker's error codes, and from
+# its SCRAM client a KeyError('v') (the server's final message carries an error, e=...,
+# instead of its signature) or a ValueError (a wrong server signature).
+_LOGIN_REFUSED = (
+    AuthenticationFailedError, AuthenticationMethodNotSupported, IllegalSaslStateError,
+    SaslAuthenticationFailed, UnsupportedSaslMechanismError, KeyError, ValueError,
+)  # fmt: skip
+
+
+def _broker_error(settings: Settings, exc: BaseException) -> str:
+    where = settings.kafka_bootstrap
+    if settings.kafka_security_protocol.startswith("SASL") and isinstance(exc, _LOGIN_REFUSED):
+        return (
+            f"SCORER_KAFKA_PASSWORD: Kafka at {where} refused the SASL login "
+            f"({settings.kafka_sasl_mechanism}; check SCORER_KAFKA_USERNAME and the password)"
+        )
+    reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+    return f"SCORER_KAFKA_BOOTSTRAP: cannot reach Kafka at {where} ({reason})"
 
 
 @dataclass(frozen=True, slots=True)

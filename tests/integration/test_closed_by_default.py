@@ -5,12 +5,14 @@ Faust and the scorer can write is written), fed leads whose ids spread over both
 plus personal data: an email address as a field name and as a value, a phone number, a
 company name. Then: every lead answers on either worker (routed lookups, bearer token),
 Faust's /router/ and /table/ pages are gone, the HTTP server listens on loopback only, a
-wrong Redis password stops the worker with one line, and no output of the run (logs,
-dead-letter headers, metrics, printed lines) holds the personal data or a secret.
+wrong Redis password and a refused SASL login stop the worker with one line, and no
+output of the run (logs, dead-letter headers, metrics, printed lines) holds the personal
+data or a secret.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -26,9 +28,9 @@ import pytest
 from scorer.contracts import topics as contract
 from scorer.contracts.outputs import rfc3339
 from scorer.devstack import ManagedProcess, free_port
-from scorer.devstack.servers import LOOPBACK, redis_binary
+from scorer.devstack.servers import LOOPBACK, broker_binary, redis_binary
 from scorer.devstack.session import worker_env
-from scorer.settings import Settings
+from scorer.settings import Settings, load_settings
 from scorer.stream.admin import apply_topics
 from tests.support import (
     Servers,
@@ -246,6 +248,51 @@ def test_a_wrong_redis_password_stops_the_worker_with_one_line(scored: Run) -> N
         assert line.startswith("scorer: error: SCORER_REDIS_URL: Redis at redis://"), line
         assert "refused the credentials" in line
         assert REDIS_PASSWORD not in line
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "SCRAM-SHA-256"])
+def test_a_refused_sasl_login_stops_the_worker_with_one_line(
+    mechanism: str, tmp_path: Path
+) -> None:
+    # The embedded broker with --authentication knows no user, so every login is refused:
+    # the fail-closed path is real, a successful login cannot be shown here.
+    port = free_port()
+    url = f"tcp://{LOOPBACK}:{port}"
+    broker = ManagedProcess(
+        "tansu (--authentication)",
+        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--authentication"],
+        stop_signal=signal.SIGINT, log_path=tmp_path / "tansu.log",
+    )  # fmt: skip
+    broker.start()
+    try:
+        broker.wait_until(lambda: _accepts(port), 30, "reachable")
+        settings = load_settings(
+            {}, kafka_bootstrap=f"{LOOPBACK}:{port}", kafka_security_protocol="SASL_PLAINTEXT",
+            kafka_sasl_mechanism=mechanism, kafka_username="scorer",
+            kafka_password=SASL_PASSWORD, web_port=free_port(), data_dir=tmp_path / "data",
+        )  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "scorer", "worker"], env=worker_env(settings),
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        broker.stop()
+    assert result.returncode == 2, result.stderr[-2000:]
+    [line] = result.stderr.splitlines()
+    assert line.startswith("scorer: error: SCORER_KAFKA_PASSWORD: Kafka at "), line
+    assert f"refused the SASL login ({mechanism}" in line
+    assert SASL_PASSWORD not in result.stdout + result.stderr
+
+
+def _accepts(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection((LOOPBACK, port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def test_no_output_holds_personal_data_or_a_secret(scored: Run) -> None:
