@@ -164,7 +164,10 @@ class Settings(BaseSettings):
         host = self.web_advertised_host or self.web_host
         if host in _WILDCARD_HOSTS:
             # In a container every replica binds 0.0.0.0; its own address is what differs.
-            host = socket.gethostbyname(socket.gethostname())
+            try:
+                host = socket.gethostbyname(socket.gethostname())
+            except OSError:  # a host name that does not resolve: the name itself
+                host = socket.gethostname()
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.web_port}"
