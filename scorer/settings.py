@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +60,13 @@ class Settings(BaseSettings):
     )
     kafka_username: str | None = Field(None, description="SASL user name.")
     kafka_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    kafka_ssl_cafile: Path | None = Field(
+        None,
+        description=(
+            "PEM file of the CA that signs the brokers' certificates (SSL, SASL_SSL); "
+            "default: the system's trust store."
+        ),
+    )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
         description="Redis URL of the read model (redis://, rediss:// for TLS, unix://).",
@@ -80,6 +89,20 @@ class Settings(BaseSettings):
     rules_file: Path = Field(DEFAULT_RULES_FILE, description="Scoring rules YAML file.")
     web_host: str = Field("127.0.0.1", description="Address the worker's HTTP server binds.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of /metrics, /health, /ready.")
+    web_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token GET /leads and /accounts require (Authorization: Bearer ...); "
+            "set one whenever the HTTP port is reachable beyond loopback."
+        ),
+    )
+    web_advertised_host: str | None = Field(
+        None,
+        description=(
+            "Host other workers reach this one's HTTP port at (routed /leads and /accounts "
+            "lookups); default: SCORER_WEB_HOST, or this host's address if that is 0.0.0.0 or ::."
+        ),
+    )
     store: Literal["memory://", "rocksdb://"] = Field(
         "memory://", description="Table store; rocksdb:// (needs rocksdict) for large lead counts."
     )
@@ -136,9 +159,40 @@ class Settings(BaseSettings):
         """The bootstrap list in Faust's `kafka://` URL form."""
         return ";".join(f"kafka://{s.strip()}" for s in self.kafka_bootstrap.split(","))
 
+    @property
+    def web_canonical_url(self) -> str:
+        """Where other workers send the lookups this worker owns."""
+        host = self.web_advertised_host or self.web_host
+        if host in _WILDCARD_HOSTS:
+            # In a container every replica binds 0.0.0.0; its own address is what differs.
+            try:
+                host = socket.gethostbyname(socket.gethostname())
+            except OSError:  # a host name that does not resolve: the name itself
+                host = socket.gethostname()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.web_port}"
+
     def topic(self, name: str) -> str:
         """The deployed name of a contract topic."""
         return f"{self.topic_prefix}{name}"
+
+
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (in the authority or a `password=` query parameter)
+    replaced by `***`, for printing."""
+    base, mark, query = url.partition("?")
+    if query:
+        pairs = [(k, "***" if k == "password" else v) for k, v in parse_qsl(query)]
+        query = urlencode(pairs, safe="*")
+    parts = urlsplit(base)
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        base = urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+    return base + mark + query
 
 
 def env_name(field: str) -> str:

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
 from rich.console import Console
 
 from scorer.contracts import topics as contract
 from scorer.devstack.processes import ManagedProcess, StackError
 from scorer.devstack.servers import DevStack, free_port
-from scorer.settings import Settings, env_name, load_settings
+from scorer.settings import Settings, env_name, load_settings, redact_url
 from scorer.simulator import Population, simulate
 
 ROUND_S = 120.0
@@ -40,10 +41,17 @@ def worker_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a worker subprocess exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORER_")}
     for name, value in settings.model_dump(exclude_none=True).items():
-        secret = settings.kafka_password
-        plain = secret.get_secret_value() if name == "kafka_password" and secret else value
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
         env[env_name(name)] = str(plain)
     return env
+
+
+def servers_line(kafka: str, redis_url: str, pids: dict[str, int]) -> str:
+    """The banner line about the servers; a password in the Redis URL is masked."""
+    return (
+        f"[bold]kafka[/] {kafka} (pid {pids.get('kafka', 'external')})   "
+        f"[bold]redis[/] {redact_url(redis_url)} (pid {pids.get('redis', 'external')})"
+    )
 
 
 # A day of rules time per minute, so the demo shows SLA escalations (4 h → 10 s) and the
@@ -64,11 +72,7 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
             **stack.client_overrides(),
             **scale,
         )
-        pids = stack.pids()
-        console.print(
-            f"[bold]kafka[/] {stack.kafka_bootstrap} (pid {pids.get('kafka', 'external')})   "
-            f"[bold]redis[/] {stack.redis_url} (pid {pids.get('redis', 'external')})"
-        )
+        console.print(servers_line(stack.kafka_bootstrap, stack.redis_url, stack.pids()))
         log_path = Path(stack.workdir) / "worker.log"
         worker = ManagedProcess(
             "scorer worker",

@@ -14,6 +14,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
 )
 
@@ -55,6 +57,11 @@ class ScorerMetrics(NamedTuple):
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
+        # The registry is injected (tests build many apps in one process), so it lacks the
+        # default collectors: add the process's RSS, CPU and open files (process_*) and
+        # the Python version (python_info).
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
         return cls(
             events=Counter(
                 "scorer_events",

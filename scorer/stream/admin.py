@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    AuthenticationMethodNotSupported,
+    IllegalSaslStateError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 
 from scorer.contracts.topics import TopicSpec, load_topics
 from scorer.settings import ConfigError, Settings
@@ -27,10 +36,20 @@ def client_options(settings: Settings) -> dict[str, Any]:
             settings.kafka_password.get_secret_value() if settings.kafka_password else None
         )
     if settings.kafka_security_protocol.endswith("SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        options["ssl_context"] = create_ssl_context()
+        options["ssl_context"] = ssl_context(settings)
     return options
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """Verifies the brokers' certificates and host names against SCORER_KAFKA_SSL_CAFILE,
+    else the system's trust store."""
+    from aiokafka.helpers import create_ssl_context
+
+    cafile = settings.kafka_ssl_cafile
+    if cafile is not None and not cafile.is_file():
+        raise ConfigError(f"SCORER_KAFKA_SSL_CAFILE: no such file: {cafile}")
+    context: ssl.SSLContext = create_ssl_context(cafile=str(cafile) if cafile else None)
+    return context
 
 
 async def check_broker(settings: Settings, timeout_s: float = 10.0) -> None:
@@ -41,19 +60,18 @@ async def check_broker(settings: Settings, timeout_s: float = 10.0) -> None:
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
-    except (KafkaError, OSError, TimeoutError) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-        raise ConfigError(
-            f"SCORER_KAFKA_BOOTSTRAP: cannot reach Kafka at {settings.kafka_bootstrap} ({reason})"
-        ) from None
+    except (KafkaError, OSError, TimeoutError, KeyError, ValueError) as exc:
+        raise ConfigError(_broker_error(settings, exc)) from None
     finally:
         await admin.close()
 
 
 async def startup_warnings(settings: Settings, timeout_s: float = 2.0) -> list[str]:
     """What a worker should say at start without refusing to run: input topics that do
-    not exist, a Redis that does not answer (scoring goes on without the read model)."""
+    not exist, a Redis that does not answer (scoring goes on without the read model).
+    A Redis that refuses the credentials raises a one-line `ConfigError` instead."""
     from scorer.contracts.topics import input_topics
+    from scorer.serving.redis_check import check_redis
 
     warnings: list[str] = []
     admin = AIOKafkaAdminClient(**client_options(settings))
@@ -69,30 +87,10 @@ async def startup_warnings(settings: Settings, timeout_s: float = 2.0) -> list[s
                 f"input topic {name} does not exist: nothing arrives from it "
                 "until it is created (scorer topics apply)"
             )
-    problem = await _redis_problem(settings.redis_url, timeout_s)
+    problem = await check_redis(settings, timeout_s)
     if problem is not None:
-        warnings.append(
-            f"SCORER_REDIS_URL: cannot reach Redis at {problem}; scoring goes on and "
-            "the read model is written when Redis answers"
-        )
+        warnings.append(problem)
     return warnings
-
-
-async def _redis_problem(url: str, timeout_s: float) -> str | None:
-    """None when Redis answers a PING, else `<where> (<error class>)` (no credentials)."""
-    import redis.asyncio as redis
-    from redis.asyncio.connection import parse_url
-
-    options = parse_url(url)
-    where = str(options.get("path") or f"{options.get('host', '?')}:{options.get('port', 6379)}")
-    client = redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
-    try:
-        await asyncio.wait_for(client.ping(), timeout_s * 2)
-    except (TimeoutError, OSError, redis.RedisError) as exc:
-        return f"{where} ({'timed out' if isinstance(exc, TimeoutError) else type(exc).__name__})"
-    finally:
-        await client.aclose()
-    return None
 
 
 def check_broker_quietly(settings: Settings) -> None:
@@ -105,6 +103,26 @@ def check_broker_quietly(settings: Settings) -> None:
         asyncio.run(check_broker(settings))
     finally:
         aiokafka_log.setLevel(level)
+
+
+# What a refused SASL login raises in aiokafka 0.14: the broker's error codes, and from
+# its SCRAM client a KeyError('v') (the server's final message carries an error, e=...,
+# instead of its signature) or a ValueError (a wrong server signature).
+_LOGIN_REFUSED = (
+    AuthenticationFailedError, AuthenticationMethodNotSupported, IllegalSaslStateError,
+    SaslAuthenticationFailed, UnsupportedSaslMechanismError, KeyError, ValueError,
+)  # fmt: skip
+
+
+def _broker_error(settings: Settings, exc: BaseException) -> str:
+    where = settings.kafka_bootstrap
+    if settings.kafka_security_protocol.startswith("SASL") and isinstance(exc, _LOGIN_REFUSED):
+        return (
+            f"SCORER_KAFKA_PASSWORD: Kafka at {where} refused the SASL login "
+            f"({settings.kafka_sasl_mechanism}; check SCORER_KAFKA_USERNAME and the password)"
+        )
+    reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+    return f"SCORER_KAFKA_BOOTSTRAP: cannot reach Kafka at {where} ({reason})"
 
 
 @dataclass(frozen=True, slots=True)

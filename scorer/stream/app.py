@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.auth import SASLCredentials
+from faust.auth import SASLCredentials, SSLCredentials
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
@@ -17,7 +17,9 @@ from scorer.core import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
+from scorer.stream.admin import ssl_context
 from scorer.stream.handlers import ScorerContext
+from scorer.stream.log_redaction import install_record_redaction
 from scorer.stream.producer_buffer import install_draining_buffer
 from scorer.stream.recovery import ScorerTableManager
 
@@ -54,8 +56,19 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "store": settings.store,
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication_factor,
+        # Faust binds `web_bind` (all interfaces unless set) and only advertises
+        # `web_host`; the scorer binds where SCORER_WEB_HOST says and advertises
+        # SCORER_WEB_ADVERTISED_HOST (see Settings.web_canonical_url).
+        "web_bind": settings.web_host,
         "web_host": settings.web_host,
         "web_port": settings.web_port,
+        "canonical_url": settings.web_canonical_url,
+        # /router/ lists every worker's address, /table/ serves table data: off. Routed
+        # lookups (@table_route) use the assignment metadata, not these pages.
+        "web_router_enabled": False,
+        "web_tables_enabled": False,
+        "web_graph_enabled": False,
+        "web_stats_enabled": False,
         "datadir": str(settings.data_dir / settings.app_id),
         "autodiscover": False,
         "key_serializer": "raw",
@@ -68,16 +81,26 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "producer_linger": 0.005,
         "producer_max_batch_size": settings.kafka_max_batch_bytes,
     }
-    if settings.kafka_security_protocol.startswith("SASL"):
-        options["broker_credentials"] = SASLCredentials(
-            username=settings.kafka_username,
-            password=settings.kafka_password.get_secret_value()
-            if settings.kafka_password
-            else None,
-            mechanism=settings.kafka_sasl_mechanism,
-            ssl_context=None,
-        )
+    credentials = broker_credentials(settings)
+    if credentials is not None:
+        options["broker_credentials"] = credentials
     return options
+
+
+def broker_credentials(settings: Settings) -> SASLCredentials | SSLCredentials | None:
+    """Faust's credentials for the security protocol. Faust derives the protocol from
+    them: SASL credentials without an SSL context would connect as SASL_PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    context = ssl_context(settings) if protocol.endswith("SSL") else None
+    if protocol.startswith("SASL"):
+        password = settings.kafka_password
+        return SASLCredentials(
+            username=settings.kafka_username,
+            password=password.get_secret_value() if password else None,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return SSLCredentials(context) if context is not None else None
 
 
 def create_app(
@@ -86,6 +109,7 @@ def create_app(
     """Declare topics, tables, agents, timers and pages of one scorer worker."""
     from scorer.stream import agents, web
 
+    install_record_redaction()
     registry = registry or CollectorRegistry()
     metrics = ScorerMetrics.create(registry)
     metrics.rules.info({"version": rules.version})

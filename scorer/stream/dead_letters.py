@@ -6,9 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from scorer.contracts.events import EVENT_BATCH_SCHEMA, MODEL_BY_SCHEMA
+from scorer.contracts.events import (
+    EVENT_BATCH_SCHEMA,
+    MODEL_BY_SCHEMA,
+    ContentDownload,
+    FormSubmit,
+    PageView,
+)
 from scorer.contracts.topics import TopicSpec
 from scorer.core.events import Event, EventKind
 
@@ -21,7 +27,9 @@ class Rejection:
     """Why a message goes to the dead-letter topic. Never carries message content."""
 
     reason: str  # metric label: not_json, schema, unknown_type, oversized, ...
-    detail: str  # short, human; names fields, never their values
+    # Short, human; names schema locations (JSON pointers such as /events/2/employee_count),
+    # never input keys or values: an undeclared field name can be an email address.
+    detail: str
     error_class: str
 
 
@@ -80,17 +88,17 @@ class EventDecoder:
             raw = orjson.dumps(item)
             if not isinstance(item, dict):
                 result: Event | Rejection = Rejection(
-                    "schema", f"events[{index}]: not a JSON object", "ValidationError"
+                    "schema", f"/events/{index}: not a JSON object", "ValidationError"
                 )
             else:
-                result = self._event(item, f"events[{index}].")
+                result = self._event(item, f"/events/{index}")
             if isinstance(result, Event):
                 if lead is None:
                     lead = result.lead_id
                 elif result.lead_id != lead:
                     result = Rejection(
                         "schema",
-                        f"events[{index}].lead_id: not the envelope's lead (its key)",
+                        f"/events/{index}/lead_id: not the envelope's lead (its key)",
                         "ValidationError",
                     )
             decoded.append(Decoded(result, index, raw))
@@ -109,20 +117,19 @@ class EventDecoder:
                 "not_json", f"value is not JSON (at byte {exc.pos})", "JSONDecodeError"
             )
         if not isinstance(data, dict):
-            return Rejection("schema", "value is not a JSON object", "ValidationError")
+            return Rejection("schema", "/: value is not a JSON object", "ValidationError")
         return data
 
     def _event(self, data: dict[str, Any], where: str = "") -> Event | Rejection:
         kind = data.get("type")
         if kind not in _KNOWN_TYPES:
             # The value itself is not echoed: it is producer input and could be anything.
-            detail = "missing 'type'" if kind is None else "'type' is not a known event type"
-            prefix = f"{where.removesuffix('.')}: " if where else ""
-            return Rejection("unknown_type", prefix + detail, "UnknownType")
+            detail = "missing" if kind is None else "not a known event type"
+            return Rejection("unknown_type", f"{where}/type: {detail}", "UnknownType")
         try:
             model = self._adapter.validate_python(data)
         except ValidationError as exc:
-            return Rejection("schema", where + _describe(exc), "ValidationError")
+            return Rejection("schema", _describe(exc, where), "ValidationError")
         event: Event = model.to_core()
         return event
 
@@ -130,20 +137,47 @@ class EventDecoder:
 def _envelope_events(data: dict[str, Any]) -> list[Any] | Rejection:
     """The events of an event-batch envelope, or why the envelope as a whole is bad."""
     if data.get("schema") != EVENT_BATCH_SCHEMA:
-        return Rejection("schema", "schema: not a known envelope", "ValidationError")
+        return Rejection("schema", "/schema: not a known envelope", "ValidationError")
     if not data.keys() <= _ENVELOPE_FIELDS:
-        return Rejection(
-            "schema", "envelope: unknown field beside schema and events", "ValidationError"
-        )
+        return Rejection("schema", "/*: unknown field beside schema and events", "ValidationError")
     events = data.get("events")
     if not isinstance(events, list) or not events:
-        return Rejection("schema", "events: must be a non-empty list", "ValidationError")
+        return Rejection("schema", "/events: must be a non-empty list", "ValidationError")
     return events
 
 
-def _describe(exc: ValidationError) -> str:
-    # errors() messages name the field and the rule, not the offending value.
-    first = exc.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "value"
+def _declared_names() -> frozenset[str]:
+    """Names the contract itself declares: field names of every event model, the event
+    types (union tags) and pydantic's own union-branch tags. Anything else in an error
+    location came from the input (an undeclared field, a custom field's name)."""
+    names: set[str] = set(_KNOWN_TYPES) | {"constrained-str", "str", "int", "float", "bool"}
+    for model in (PageView, ContentDownload, FormSubmit, *MODEL_BY_SCHEMA.values()):
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for name, field in model.model_fields.items():
+                names.update(n for n in (name, field.alias) if n)
+    return frozenset(names)
+
+
+_DECLARED_NAMES = _declared_names()
+
+
+def schema_location(loc: tuple[int | str, ...], where: str = "") -> str:
+    """A JSON pointer to where in the event an error is, naming only declared fields;
+    input keys (which can be email addresses) become `*`."""
+    if loc and loc[0] in _KNOWN_TYPES:
+        loc = loc[1:]  # the branch of a union of event models, not a place in the event
+    parts = [str(p) if isinstance(p, int) or p in _DECLARED_NAMES else "*" for p in loc]
+    return where + ("/" + "/".join(parts) if parts else "") or "/"
+
+
+def _describe(exc: ValidationError, where: str = "") -> str:
+    # errors() messages name the rule, not the offending value; the location is reduced
+    # to declared names (see `schema_location`).
+    first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+    message, loc = first["msg"], tuple(first["loc"])
+    if first["type"] == "union_tag_invalid":
+        loc = ("type",)  # a known type on the wrong topic (unknown ones are refused before)
+    elif first["type"] == "extra_forbidden":
+        message = "a field the schema does not declare (its name is not repeated)"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
+    return f"{schema_location(loc, where)}: {message}{more}"

@@ -1,7 +1,15 @@
-"""HTTP on each worker: /metrics, /health (liveness), /ready, and current scores."""
+"""HTTP on each worker: /metrics, /health (liveness), /ready, and current scores.
+
+/leads and /accounts answer with a lead's or account's data and take the bearer token
+SCORER_WEB_TOKEN when one is set; /health, /ready and /metrics carry no lead data (metric
+labels never hold an id) and stay open, so probes and scrapers need no secret.
+"""
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from typing import Any
 
 import faust
@@ -11,8 +19,38 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from scorer.stream.handlers import ScorerContext
 from scorer.stream.views import account_document, lead_document
 
+ViewFun = Callable[..., Awaitable[Response]]
+
+
+def bearer_token_required(token: str | None) -> Callable[[ViewFun], ViewFun]:
+    """Refuse a request without `Authorization: Bearer <token>` (401) before it is
+    answered or routed to another worker (which checks it again: the header is kept)."""
+    expected = f"Bearer {token}".encode() if token else None
+
+    def decorate(view_fun: ViewFun) -> ViewFun:
+        if expected is None:
+            return view_fun
+
+        @wraps(view_fun)
+        async def checked(web: View, request: Request, *args: Any, **kwargs: Any) -> Response:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return web.json(
+                    {"error": "missing or wrong bearer token (SCORER_WEB_TOKEN)"},
+                    status=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            return await view_fun(web, request, *args, **kwargs)
+
+        return checked
+
+    return decorate
+
 
 def register(app: faust.App, ctx: ScorerContext, registry: CollectorRegistry) -> None:
+    token = ctx.settings.web_token
+    authorized = bearer_token_required(token.get_secret_value() if token else None)
+
     @app.page("/metrics")
     async def metrics(web: View, request: Request) -> Response:
         body = generate_latest(registry)
@@ -32,6 +70,7 @@ def register(app: faust.App, ctx: ScorerContext, registry: CollectorRegistry) ->
         return web.json(body, status=status)
 
     @app.page("/leads/{lead_id}")
+    @authorized
     @app.table_route(table=ctx.lead_state_by_id, match_info="lead_id")
     async def lead(web: View, request: Request, lead_id: str) -> Response:
         state = ctx.lead_state_by_id.get(lead_id.encode())
@@ -40,6 +79,7 @@ def register(app: faust.App, ctx: ScorerContext, registry: CollectorRegistry) ->
         return web.json(lead_document(state, ctx.rules, ctx.clock()))
 
     @app.page("/accounts/{account_id}")
+    @authorized
     @app.table_route(table=ctx.account_state_by_id, match_info="account_id")
     async def account(web: View, request: Request, account_id: str) -> Response:
         state = ctx.account_state_by_id.get(account_id.encode())

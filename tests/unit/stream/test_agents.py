@@ -310,7 +310,7 @@ async def test_an_envelope_scores_each_event_and_dead_letters_a_bad_one_alone(
     assert sorted(letters) == [b"1", b"3"]
     assert orjson.loads(letters[b"1"]["value"]) == bad  # the bad event alone, not the envelope
     detail = dict(letters[b"1"]["headers"])["scorer.error.detail"]
-    assert detail.startswith(b"events[1].")
+    assert detail.startswith(b"/events/1/url: ")
     assert b"url" in detail
     assert orjson.loads(letters[b"3"]["value"]) == "not an event"
     assert letters[b"1"]["key"] == lead.encode()

@@ -40,12 +40,12 @@ def test_a_single_event_is_one_item_without_an_index() -> None:
 @pytest.mark.parametrize(
     ("event", "reason", "detail_part"),
     [
-        ({**VALID, "url": None}, "schema", "events[1]."),
-        ({**VALID, "type": "email.open"}, "schema", "events[1]."),
-        ({**VALID, "type": "web.teleport"}, "unknown_type", "events[1]: 'type'"),
-        ({**VALID, "lead_id": "lead-2"}, "schema", "events[1].lead_id"),
+        ({**VALID, "url": None}, "schema", "/events/1/"),
+        ({**VALID, "type": "email.open"}, "schema", "/events/1/"),
+        ({**VALID, "type": "web.teleport"}, "unknown_type", "/events/1/type: not a known"),
+        ({**VALID, "lead_id": "lead-2"}, "schema", "/events/1/lead_id"),
         ({**VALID, "lead_id": "a@example.com"}, "schema", "not an email address"),
-        ([1, 2], "schema", "events[1]: not a JSON object"),
+        ([1, 2], "schema", "/events/1: not a JSON object"),
     ],
     ids=["missing-field", "wrong-topic", "unknown-type", "other-lead", "email-id", "not-object"],
 )
