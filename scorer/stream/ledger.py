@@ -73,6 +73,7 @@ class AlertLedger:
         )
         await consumer.start()
         ids: set[str] = set()
+        unreadable = 0
         try:
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
@@ -86,7 +87,11 @@ class AlertLedger:
                 records = batch.get(tp, ())
                 idle_polls = 0 if records else idle_polls + 1
                 for record in records:
-                    ids.add(str(orjson.loads(record.value)[self._id_field]))
+                    output_id = self._id_of(record.value)
+                    if output_id is None:
+                        unreadable += 1
+                    else:
+                        ids.add(output_id)
             if idle_polls >= _MAX_IDLE_POLLS:
                 log.warning(
                     "alert ledger of partition %d: end offset %d not reached; using what was read",
@@ -94,5 +99,17 @@ class AlertLedger:
                 )  # fmt: skip
         finally:
             await consumer.stop()
+        if unreadable:
+            # Not ours (a stray producer): skipped, it cannot be an id we would publish.
+            log.warning("ledger of %s[%d]: %d records without an id skipped",
+                        self._topic, partition, unreadable)  # fmt: skip
         log.info("ledger of %s[%d]: %d ids already published", self._topic, partition, len(ids))
         return ids
+
+    def _id_of(self, value: bytes | None) -> str | None:
+        try:
+            data = orjson.loads(value or b"null")
+        except orjson.JSONDecodeError:
+            return None
+        output_id = data.get(self._id_field) if isinstance(data, dict) else None
+        return output_id if isinstance(output_id, str) else None
