@@ -52,6 +52,7 @@ class ScorerMetrics(NamedTuple):
     leads_became_hot: Counter
     timers_pending: Gauge
     stalled_partitions: Counter
+    read_model_resyncs: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -190,6 +191,13 @@ class ScorerMetrics(NamedTuple):
                 "Input partitions found not fetched with records waiting, and fetched again "
                 "(see scorer/stream/stall_guard.py).",
                 ["topic"],
+                registry=registry,
+            ),
+            read_model_resyncs=Counter(
+                "scorer_read_model_resyncs",
+                "Copies of this worker's partitions from the tables to Redis, by cause "
+                "(assignment: partitions newly assigned; redis_lost: Redis lost its data).",
+                ["cause"],
                 registry=registry,
             ),
         )

@@ -9,6 +9,7 @@ counter moves, and the next successful flush catches up.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +21,9 @@ from scorer.serving.metrics import ScorerMetrics
 log = logging.getLogger(__name__)
 
 Fields = Mapping[str, str | int | float]
+
+# A worker's marker outlives a day without a check only if the worker is gone.
+MARKER_TTL_S = 86_400
 
 
 @dataclass(slots=True)
@@ -37,8 +41,34 @@ class RedisReadModel:
     redis: Redis
     prefix: str
     metrics: ScorerMetrics
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _leads: dict[str, StagedLead] = field(default_factory=dict)
     _accounts: dict[str, Fields] = field(default_factory=dict)
+    _marked: bool = False
+
+    @property
+    def marker_key(self) -> str:
+        return f"{self.prefix}read-model:worker:{self.run_id}"
+
+    async def lost_data(self) -> bool:
+        """Whether Redis lost what this worker wrote since the last check.
+
+        Each worker keeps a marker key of its own (its run id) in Redis: set on the first
+        check, and found again on every later one unless Redis came back without its
+        data (a restart without persistence, a failover to an empty replica, FLUSHALL or
+        FLUSHDB). One round trip; False when Redis does not answer (an outage is counted
+        by the flushes, and its end is judged by the next check).
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.marker_key, "1", nx=True, ex=MARKER_TTL_S)
+        pipe.expire(self.marker_key, MARKER_TTL_S)
+        try:
+            created, _ = await pipe.execute()
+        except (RedisError, OSError):
+            return False
+        lost = bool(created) and self._marked
+        self._marked = True
+        return lost
 
     def lead_key(self, lead_id: str) -> str:
         return f"{self.prefix}lead:{lead_id}"
@@ -59,6 +89,9 @@ class RedisReadModel:
     async def flush(self) -> None:
         if not self._leads and not self._accounts:
             return
+        if not self._marked:
+            # The marker goes in before the first data, so that losing the data loses it.
+            await self.lost_data()
         leads, self._leads = self._leads, {}
         accounts, self._accounts = self._accounts, {}
         pipe = self.redis.pipeline(transaction=False)
