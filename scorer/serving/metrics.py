@@ -53,6 +53,7 @@ class ScorerMetrics(NamedTuple):
     timers_pending: Gauge
     stalled_partitions: Counter
     read_model_resyncs: Counter
+    erasures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -198,6 +199,13 @@ class ScorerMetrics(NamedTuple):
                 "Copies of this worker's partitions from the tables to Redis, by cause "
                 "(assignment: partitions newly assigned; redis_lost: Redis lost its data).",
                 ["cause"],
+                registry=registry,
+            ),
+            erasures=Counter(
+                "scorer_erasures",
+                "Erase requests handled (erased, not_found) and erasure records published "
+                "(erasure; repeated: already on the topic).",
+                ["result"],
                 registry=registry,
             ),
         )

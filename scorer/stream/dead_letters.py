@@ -97,6 +97,11 @@ class EventDecoder:
         return decoded
 
     def _load(self, value: bytes | None) -> dict[str, Any] | Rejection:
+        if value is None:
+            # Not an erasure: input topics are not compacted, and a producer's null must
+            # not delete a lead. Erasure has its own request (leads.erase-requests.v1).
+            detail = "null value (a tombstone); to erase a lead, send an erase request"
+            return Rejection("tombstone", detail, "Tombstone")
         if not value:
             return Rejection("empty", "0 bytes (null or empty value)", "InputSize")
         if len(value) > self._max_bytes:

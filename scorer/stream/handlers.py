@@ -39,7 +39,7 @@ from scorer.contracts.outputs import (
     score_changes_message,
 )
 from scorer.contracts.topics import input_topics
-from scorer.core.account import AccountState, LeadSignal, apply_lead_signal
+from scorer.core.account import AccountState, LeadSignal, apply_lead_signal, remove_lead
 from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
@@ -50,6 +50,7 @@ from scorer.core.scenarios import fire_due, next_due
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
+from scorer.stream import erasure
 from scorer.stream.admin import client_options
 from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
@@ -119,11 +120,14 @@ class ScorerContext:
     handoff_alerts: faust.TopicT
     score_changes: faust.TopicT
     dead_letters: faust.TopicT
+    erase_requests: faust.TopicT
+    erasures: faust.TopicT
     lead_state_by_id: TableT[bytes, LeadState]
     account_state_by_id: TableT[bytes, AccountState]
     decoders: dict[str, EventDecoder]
     ledger: AlertLedger
     action_ledger: AlertLedger
+    erasure_ledger: AlertLedger
     publisher: AckedPublisher
     due_index: DueIndex
     resync: ReadModelResync
@@ -157,6 +161,7 @@ class ScorerContext:
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
         ticks = settings.topic(contract.TIMER_TICKS)
+        erase = settings.topic(contract.ERASE_REQUESTS)
         lead_state_by_id = table("lead-state", "scorer.lead_state", LeadState.from_record)
         account_state_by_id = table(
             "account-state", "scorer.account_state", AccountState.from_record
@@ -167,7 +172,9 @@ class ScorerContext:
             metrics=metrics,
             read_model=read_model,
             clock=clock,
-            lead_events=app.topic(*(settings.topic(s.name) for s in inputs), rekeyed, ticks),
+            lead_events=app.topic(*(settings.topic(s.name) for s in inputs), rekeyed, ticks, erase),
+            erase_requests=app.topic(erase),
+            erasures=topic(contract.ERASURES),
             rekeyed_events=app.topic(rekeyed),
             timer_ticks=app.topic(ticks),
             actions=topic(contract.ACTIONS),
@@ -182,7 +189,10 @@ class ScorerContext:
             },
             ledger=AlertLedger(settings.topic(contract.HANDOFF_ALERTS), client_options(settings)),
             action_ledger=AlertLedger(
-                settings.topic(contract.ACTIONS), client_options(settings), id_field="action_id"
+                settings.topic(contract.ACTIONS), client_options(settings), "action_id", "action:"
+            ),
+            erasure_ledger=AlertLedger(
+                settings.topic(contract.ERASURES), client_options(settings), "erasure_id", "-"
             ),
             due_index=DueIndex(),
             publisher=AckedPublisher(
@@ -201,16 +211,26 @@ class ScorerContext:
     # -- batches -------------------------------------------------------------------------
 
     async def handle_lead_batch(self, events: Iterable[EventT[bytes]]) -> None:
-        events = list(events)
-        batch = Batch()
+        batch, pending = Batch(), list[EventT[bytes]]()
         ticks = self.timer_ticks.get_topic_name()
         for event in events:
+            if self._is_erase_request(event.message):
+                # An erasure is a batch of its own, in order: what came before it is
+                # stored and published first, what comes after it starts afresh.
+                await self._finish_or_dead_letter(batch, self.lead_state_by_id, pending)
+                batch, pending = Batch(), list[EventT[bytes]]()
+                try:
+                    await erasure.erase_lead(self, event)
+                except Exception as exc:
+                    self._record_failed(event, exc)
+                continue
+            pending.append(event)
             with self._guard(event, batch):
                 if event.message.topic == ticks:
                     self._tick(event, batch)
                 else:
                     self._score_lead_message(event, batch)
-        await self._finish_or_dead_letter(batch, self.lead_state_by_id, events)
+        await self._finish_or_dead_letter(batch, self.lead_state_by_id, pending)
 
     async def handle_account_batch(self, events: Iterable[EventT[bytes]]) -> None:
         events = list(events)
@@ -235,17 +255,26 @@ class ScorerContext:
         try:
             yield
         except Exception as exc:
-            # The class and the code location only: an exception's message can quote input.
-            log.error(
-                "a record of %s[%d] failed (%s at %s); dead-lettered, the batch goes on",
-                event.message.topic, event.message.partition, type(exc).__name__, _where(exc),
-            )  # fmt: skip
-            self._dead_letter(
-                event.message, Rejection("internal_error", type(exc).__name__, type(exc).__name__)
-            )
+            self._record_failed(event, exc)
             # A state the record changed needs an event of its key to be written with.
             for key in batch.states.keys() - batch.last_event.keys():
                 batch.last_event[key] = event
+
+    def _record_failed(self, event: EventT[bytes], exc: Exception) -> None:
+        # The class and the code location only: an exception's message can quote input.
+        log.error(
+            "a record of %s[%d] failed (%s at %s); dead-lettered, the batch goes on",
+            event.message.topic, event.message.partition, type(exc).__name__, _where(exc),
+        )  # fmt: skip
+        self._dead_letter(
+            event.message, Rejection("internal_error", type(exc).__name__, type(exc).__name__)
+        )
+
+    def _is_erase_request(self, message: Message) -> bool:
+        erase = self.erase_requests.get_topic_name()
+        if message.topic == self.rekeyed_events.get_topic_name():
+            return self._source_topic(message) == erase
+        return bool(message.topic == erase)
 
     async def _finish_or_dead_letter(
         self, batch: Batch, table: TableT[bytes, Any], events: Sequence[EventT[bytes]]
@@ -616,7 +645,7 @@ class ScorerContext:
                 source = bytes(value).decode()
             except UnicodeDecodeError:
                 return Rejection("bad_header", f"{_SOURCE_HEADER}: not UTF-8", "UnicodeDecodeError")
-            if source in self.decoders:
+            if source in self.decoders or source == self.erase_requests.get_topic_name():
                 return source
             return Rejection(
                 "bad_header", f"{_SOURCE_HEADER}: not an input topic of this scorer", "ValueError"
@@ -645,9 +674,15 @@ class ScorerContext:
             detail = "signals: must be a list"
             self._dead_letter(message, Rejection("schema", detail, "ValidationError"))
             return []
-        keys = []
+        keys: list[bytes] = []
         for index, record in enumerate(records):
             try:
+                if isinstance(record, dict) and record.get("type") == "lead_erased":
+                    key = self._unfold_lead(
+                        str(record["account_id"]), str(record["lead_id"]), batch
+                    )
+                    keys.extend(() if key is None else (key,))
+                    continue
                 signal = LeadSignal.from_record(record)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 # Internal, so a bug rather than bad producer input: kept, not skipped.
@@ -670,6 +705,17 @@ class ScorerContext:
         batch.states[key] = update.state
         batch.alerts.extend((key, partition, alert) for alert in update.alerts)
         batch.accounts_to_stage[signal.account_id] = update.state
+        return key
+
+    def _unfold_lead(self, account_id: str, lead_id: str, batch: Batch) -> bytes | None:
+        """An erased lead leaves its account (see erasure.py)."""
+        key = account_id.encode()
+        state = batch.states[key] if key in batch.states else self.account_state_by_id.get(key)
+        update = remove_lead(state, lead_id, self.rules)
+        if not update.applied:
+            return None
+        batch.states[key] = update.state
+        batch.accounts_to_stage[account_id] = update.state
         return key
 
     # -- dead letters --------------------------------------------------------------------
