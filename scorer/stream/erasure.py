@@ -52,6 +52,8 @@ def parse_request(value: bytes | None) -> EraseRequest | Rejection:
         return EraseRequest.model_validate_json(value)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
+        if first["type"] == "json_invalid":
+            return Rejection("not_json", "value is not JSON", "JSONDecodeError")
         where = ".".join(str(part) for part in first["loc"]) or "value"
         return Rejection("schema", f"{where}: {first['msg']}", "ValidationError")
 
