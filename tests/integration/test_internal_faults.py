@@ -1,6 +1,7 @@
-"""Faults inside the worker lose nothing: junk on every internal topic is dead-lettered with
-its reason while the valid events around it are scored as the offline replay scores them;
-a Redis that comes back empty (restart, flush) is refilled without any event flowing.
+"""Faults inside the worker lose nothing: junk on every internal topic (and on the erase
+requests) is dead-lettered with its reason while the valid events around it are scored as
+the offline replay scores them; a Redis that comes back empty (restart, flush) is refilled
+without any event flowing.
 
 One worker and one Redis of its own serve the module."""
 
@@ -103,8 +104,9 @@ def test_junk_on_every_internal_topic_is_dead_lettered_and_valid_events_are_scor
     settings, worker = rig.settings, rig.worker
     now = time.time()
     valid = [_view(f"lead-f{i % 4}", i, now - 60 + i, f"acc-f{i % 2}") for i in range(16)]
-    rekeyed, signals, ticks = (
-        contract.REKEYED_EVENTS, contract.ACCOUNT_SIGNALS, contract.TIMER_TICKS
+    rekeyed, signals, ticks, erase = (
+        contract.REKEYED_EVENTS, contract.ACCOUNT_SIGNALS, contract.TIMER_TICKS,
+        contract.ERASE_REQUESTS,
     )  # fmt: skip
     web = settings.topic(contract.WEB_EVENTS).encode()
     event = orjson.dumps(_view("lead-j", 1, now - 30, "acc-j"))
@@ -124,6 +126,8 @@ def test_junk_on_every_internal_topic_is_dead_lettered_and_valid_events_are_scor
         ((ticks, b"0", b"tick", []), "not_json"),
         ((ticks, b"0", b'{"v": 1, "partition": 99, "now": 1.0}', []), "schema"),
         ((ticks, b"1", None, []), "empty"),
+        ((erase, b"lead-j", b"erase them", []), "not_json"),
+        ((erase, b"lead-j", b'{"type": "erase_request", "lead": "lead-j"}', []), "schema"),
     ]  # fmt: skip
     records: list[Record] = []
     reasons: list[str | None] = []
