@@ -271,9 +271,14 @@ class ScorerContext:
         )
 
     def _is_erase_request(self, message: Message) -> bool:
+        """Whether the record is an erase request (outside the guard, so it never raises:
+        a record it cannot judge is judged, and dead-lettered, by the guarded path)."""
         erase = self.erase_requests.get_topic_name()
-        if message.topic == self.rekeyed_events.get_topic_name():
-            return self._source_topic(message) == erase
+        try:
+            if message.topic == self.rekeyed_events.get_topic_name():
+                return self._source_topic(message) == erase
+        except Exception:
+            return False
         return bool(message.topic == erase)
 
     async def _finish_or_dead_letter(
@@ -641,6 +646,8 @@ class ScorerContext:
         for name, value in pairs:
             if name != _SOURCE_HEADER:
                 continue
+            if not value:
+                return Rejection("bad_header", f"{_SOURCE_HEADER}: empty", "ValueError")
             try:
                 source = bytes(value).decode()
             except UnicodeDecodeError:

@@ -39,7 +39,7 @@ from tests.support import (
 pytestmark = pytest.mark.integration
 
 SOURCE = "scorer.source-topic"
-Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+Record = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]
 
 
 @dataclass
@@ -115,6 +115,7 @@ def test_junk_on_every_internal_topic_is_dead_lettered_and_valid_events_are_scor
         ((rekeyed, b"lead-j", event, []), "bad_header"),                      # header missing
         ((rekeyed, b"lead-j", event, [(SOURCE, b"\xff\xfe")]), "bad_header"),  # not UTF-8
         ((rekeyed, b"lead-j", event, [(SOURCE, b"leads.nope")]), "bad_header"),
+        ((rekeyed, b"lead-j", event, [(SOURCE, None)]), "bad_header"),        # null value
         ((rekeyed, b"lead-j", b"{not json", [(SOURCE, web)]), "not_json"),
         ((rekeyed, b"lead-j", b'{"type": "web.page_view"}', [(SOURCE, web)]), "schema"),
         ((signals, b"acc-j", b"\x00\x01 not json", []), "not_json"),
