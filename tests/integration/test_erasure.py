@@ -82,6 +82,10 @@ def test_an_erased_lead_is_gone_stays_gone_and_comes_back_fresh(
     prefix = settings.redis_key_prefix
     hot = f"{prefix}hot-leads"
     assert client.zscore(hot, ERASED) is not None, "the lead to erase is hot"
+    assert any(
+        client.zscore(name, ERASED) is not None
+        for name in client.scan_iter(f"{prefix}team:*:hot-leads")
+    ), "and ranked in its team"
 
     def alert_ids() -> list[str]:
         """The erased lead's records on the hand-off topic (its partition), in order."""
@@ -112,7 +116,9 @@ def test_an_erased_lead_is_gone_stays_gone_and_comes_back_fresh(
 
     def erased_everywhere() -> bool:
         gone = not client.exists(f"{prefix}lead:{ERASED}") and client.zscore(hot, ERASED) is None
-        gone = gone and client.zscore(f"{prefix}account:{ACCOUNT}:hot-leads", ERASED) is None
+        rankings = [f"{prefix}account:{ACCOUNT}:hot-leads"]
+        rankings.extend(client.scan_iter(f"{prefix}team:*:hot-leads"))
+        gone = gone and all(client.zscore(name, ERASED) is None for name in rankings)
         return gone and not scores_differing_from(kept_only, rules, settings)
 
     wait_for(erased_everywhere, 30, "Redis and the account without the lead")
