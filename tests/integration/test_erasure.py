@@ -56,13 +56,11 @@ def _journey(lead: str, tag: str, start: float) -> list[dict[str, Any]]:
     ]
 
 
-def _erase(settings: Settings, *leads: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "scorer", "erase", *leads, "--wait", "60"],
+def _erase(settings: Settings, *leads: str, wait: str = "60") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scorer", "erase", *leads, "--wait", wait],
         env=worker_env(settings), capture_output=True, text=True, timeout=90, check=False,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_an_erased_lead_is_gone_stays_gone_and_comes_back_fresh(
@@ -70,6 +68,11 @@ def test_an_erased_lead_is_gone_stays_gone_and_comes_back_fresh(
 ) -> None:
     settings = make_settings()
     run(apply_topics(settings))
+    # No worker yet: the request waits on the topic, and the command says so.
+    early = _erase(settings, "lead-asked-early", wait="1")
+    assert early.returncode == 1
+    assert "1 of 1 erasures not confirmed within 1 s" in early.stderr
+    assert "Traceback" not in early.stderr
     worker = start_worker(settings, "first")
     rules = load_rules(settings.rules_file)
     now = time.time()
@@ -99,7 +102,9 @@ def test_an_erased_lead_is_gone_stays_gone_and_comes_back_fresh(
     account_before = float(client.hget(f"{prefix}account:{ACCOUNT}", "score") or 0)
 
     # Erase: the record, the state, Redis, the account.
-    output = _erase(settings, ERASED, "lead-never-seen")
+    done = _erase(settings, ERASED, "lead-never-seen")
+    assert done.returncode == 0, done.stderr
+    output = done.stdout
     assert f"{ERASED}: erased, removed from account {ACCOUNT}" in output, output
     assert "lead-never-seen: no state held; erasure recorded" in output, output
     [record] = [
@@ -124,7 +129,8 @@ def test_an_erased_lead_is_gone_stays_gone_and_comes_back_fresh(
     wait_for(erased_everywhere, 30, "Redis and the account without the lead")
     assert float(client.hget(f"{prefix}account:{ACCOUNT}", "score") or 0) < account_before
     assert worker.metric("scorer_erasures_total", result="erased") == 1
-    assert worker.metric("scorer_erasures_total", result="not_found") == 1
+    # lead-never-seen, and the request sent before any worker ran.
+    assert worker.metric("scorer_erasures_total", result="not_found") == 2
 
     # A restart recovers the tables from the changelogs: the tombstone keeps it erased.
     worker.stop()
