@@ -191,6 +191,30 @@ def simulate(
         )  # fmt: skip
 
 
+@cli.command()
+@click.argument("lead_ids", nargs=-1, required=True)
+@click.option(
+    "--wait", "wait_s", type=click.FloatRange(min=0.0), default=60.0, show_default=True,
+    help="Seconds to wait for the workers' erasure records (0: send and return).",
+)  # fmt: skip
+def erase(lead_ids: tuple[str, ...], wait_s: float) -> None:
+    """Erase leads: their state, changelog, Redis keys and account contribution
+    (see the README's "Erasing a lead")."""
+    import asyncio
+
+    from scorer.erase_command import erase as request_erasure
+
+    outcomes = asyncio.run(request_erasure(load_settings(), lead_ids, wait_s))
+    for outcome in outcomes:
+        click.echo(outcome.describe())
+    pending = sum(o.erasure is None for o in outcomes)
+    if pending and wait_s > 0:
+        raise click.ClickException(
+            f"{pending} of {len(outcomes)} erasures not confirmed within {wait_s:.0f} s "
+            "(is a worker running? the requests stay on the topic and are handled when one is)"
+        )
+
+
 @cli.command("settings")
 def show_settings() -> None:
     """List every setting: its value in effect (from the environment, .env or the

@@ -177,6 +177,15 @@ class AccountSignalMessage(BaseModel):
     seq: int = Field(description="Per-lead sequence; older signals are ignored.")
 
 
+class LeadErased(_Message):
+    """Internal: a lead was erased; its account drops it from its contacts."""
+
+    v: Literal[1]
+    type: Literal["lead_erased"]
+    account_id: str
+    lead_id: str
+
+
 class AccountSignalsMessage(_Message):
     """Internal: the latest signals of one lead batch for the accounts of one partition.
 
@@ -187,7 +196,7 @@ class AccountSignalsMessage(_Message):
 
     v: Literal[1]
     type: Literal["lead_signals"]
-    signals: list[AccountSignalMessage] = Field(min_length=1)
+    signals: list[AccountSignalMessage | LeadErased] = Field(min_length=1)
 
 
 OUTPUT_MODEL_BY_SCHEMA: dict[str, Any] = {
@@ -273,6 +282,11 @@ def event_score_changes(
 def score_changes_message(rules_version: str, events: list[dict[str, object]]) -> dict[str, object]:
     """A `score_changes` message of entries made by `event_score_changes`."""
     return {"type": "score_changes", "v": 2, "rules_version": rules_version, "events": events}
+
+
+def lead_erased(account_id: str, lead_id: str) -> dict[str, object]:
+    """An entry of a `lead_signals` envelope that removes a lead from its account."""
+    return {"v": 1, "type": "lead_erased", "account_id": account_id, "lead_id": lead_id}
 
 
 def account_signals_message(signals: list[dict[str, object]]) -> dict[str, object]:

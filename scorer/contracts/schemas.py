@@ -12,16 +12,19 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from scorer.contracts.erasure import ERASURE_MODEL_BY_SCHEMA, ErasureRecord
 from scorer.contracts.events import EVENT_BATCH_SCHEMA_FILE, MODEL_BY_SCHEMA, EventBatch
-from scorer.contracts.outputs import OUTPUT_MODEL_BY_SCHEMA
+from scorer.contracts.outputs import OUTPUT_MODEL_BY_SCHEMA, ActionMessage, HandoffAlert
 from scorer.contracts.topics import SCHEMAS_DIR, load_topics
 
 _DEAD_LETTER_SCHEMA: dict[str, Any] = {
     "description": (
         "The original message value, unchanged (it may not be JSON). The headers say why: "
         "scorer.error.topic, scorer.error.partition, scorer.error.offset, scorer.error.class, "
-        "scorer.error.reason (not_json, schema, unknown_type, oversized, empty, too_late, "
-        "future_timestamp, invalid_transition, scoring_error) and scorer.error.detail. "
+        "scorer.error.reason (not_json, schema, unknown_type, oversized, empty, tombstone, "
+        "too_late, future_timestamp, invalid_transition, scoring_error; on internal topics "
+        "also bad_header; any other failure handling a record: internal_error, or "
+        "batch_error when storing its batch failed) and scorer.error.detail. "
         "A bad event inside an event-batch envelope is dead-lettered alone: the value is "
         "that event re-serialised as JSON, and scorer.error.index is its position (from 0) "
         "in the envelope's events."
@@ -35,7 +38,10 @@ _REKEYED_DESCRIPTION = "Any input event, unchanged; header scorer.source-topic n
 def schema_documents() -> dict[str, dict[str, Any]]:
     """File name → JSON Schema document, for every contract topic."""
     documents: dict[str, dict[str, Any]] = {}
-    models = MODEL_BY_SCHEMA | OUTPUT_MODEL_BY_SCHEMA
+    models = MODEL_BY_SCHEMA | OUTPUT_MODEL_BY_SCHEMA | ERASURE_MODEL_BY_SCHEMA
+    # Erasure records go to the hand-off and actions topics too, in order with them.
+    models["handoff-alert.v1.schema.json"] = HandoffAlert | ErasureRecord
+    models["action.v1.schema.json"] = ActionMessage | ErasureRecord
     for spec in load_topics():
         if spec.schema == "rekeyed-event.v1.schema.json":
             body = {"description": _REKEYED_DESCRIPTION}

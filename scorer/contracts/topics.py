@@ -29,6 +29,8 @@ ACCOUNT_SIGNALS = "leads.account-signals.v1"
 REKEYED_EVENTS = "leads.rekeyed-events.v1"
 ACTIONS = "leads.actions.v1"
 TIMER_TICKS = "leads.timer-ticks.v1"
+ERASE_REQUESTS = "leads.erase-requests.v1"
+ERASURES = "leads.erasures.v1"
 
 
 class ContractError(Exception):
@@ -38,7 +40,7 @@ class ContractError(Exception):
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
     name: str
-    role: Literal["input", "output", "internal"]
+    role: Literal["input", "control", "output", "internal"]  # control: requests, not events
     partitions: int
     cleanup: str
     retention_ms: int

@@ -19,7 +19,7 @@ per lead, by lead sequence number, wins).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from scorer.core.alerts import Alert, account_alert_id
@@ -281,6 +281,28 @@ def apply_lead_signal(
     return AccountUpdate(state=final, alerts=tuple(alerts), score=score)
 
 
+def remove_lead(state: AccountState | None, lead_id: str, rules: Rules) -> AccountUpdate:
+    """Drop an erased lead from its account; the score is recomputed from the others.
+
+    No alert comes of it (a score only falls); gates re-arm as they would at the next
+    signal, and the watermark stays (it is the account's own clock).
+    """
+    if state is None or all(m.lead_id != lead_id for m in state.members):
+        return AccountUpdate(state=state or AccountState.new("", rules), applied=False)
+    if len(state.gates) != len(rules.account.thresholds):
+        state = _migrate(state, rules)
+    members = tuple(m for m in state.members if m.lead_id != lead_id)
+    folded = replace(state, members=members, rules_version=rules.version)
+    at = state.watermark if state.watermark is not None else 0.0
+    score = account_score(folded, at, rules)
+    gates = tuple(
+        Gate(gate.armed or score.total < threshold.rearm_below, gate.epoch, gate.last_fired_at)
+        for gate, threshold in zip(state.gates, rules.account.thresholds, strict=True)
+    )
+    final = replace(folded, gates=gates, last_score=score.total)
+    return AccountUpdate(state=final, score=score)
+
+
 def _qualifies(score: AccountScore, threshold: AccountThreshold) -> bool:
     return (
         score.total >= threshold.value
@@ -341,8 +363,6 @@ def _account_alert(
 def _with_stage(alert: Alert, stage: str) -> Alert:
     if alert.stage == stage:
         return alert
-    from dataclasses import replace
-
     return replace(alert, stage=stage)
 
 

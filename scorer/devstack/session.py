@@ -156,6 +156,11 @@ async def show_alerts(settings: Settings, console: Console) -> None:
     try:
         async for message in consumer:
             record = orjson.loads(message.value)
+            if record.get("type") == "erasure":
+                # Written to both topics: show it once, from the hand-off topic.
+                if message.topic == alerts:
+                    console.print(f"[bold magenta]ERASED[/] {record.get('lead_id')}")
+                continue
             if message.topic == alerts:
                 line = format_alert(record, zone)
             else:

@@ -54,6 +54,8 @@ class ScorerMetrics(NamedTuple):
     leads_became_hot: Counter
     timers_pending: Gauge
     stalled_partitions: Counter
+    read_model_resyncs: Counter
+    erasures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -197,6 +199,20 @@ class ScorerMetrics(NamedTuple):
                 "Input partitions found not fetched with records waiting, and fetched again "
                 "(see scorer/stream/stall_guard.py).",
                 ["topic"],
+                registry=registry,
+            ),
+            read_model_resyncs=Counter(
+                "scorer_read_model_resyncs",
+                "Copies of this worker's partitions from the tables to Redis, by cause "
+                "(assignment: partitions newly assigned; redis_lost: Redis lost its data).",
+                ["cause"],
+                registry=registry,
+            ),
+            erasures=Counter(
+                "scorer_erasures",
+                "Erase requests handled (erased, not_found) and erasure records published "
+                "(erasure; repeated: already on the topic).",
+                ["result"],
                 registry=registry,
             ),
         )

@@ -9,6 +9,7 @@ counter moves, and the next successful flush catches up.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +21,9 @@ from scorer.serving.metrics import ScorerMetrics
 log = logging.getLogger(__name__)
 
 Fields = Mapping[str, str | int | float]
+
+# A worker's marker outlives a day without a check only if the worker is gone.
+MARKER_TTL_S = 86_400
 
 
 @dataclass(slots=True)
@@ -37,8 +41,36 @@ class RedisReadModel:
     redis: Redis
     prefix: str
     metrics: ScorerMetrics
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _leads: dict[str, StagedLead] = field(default_factory=dict)
     _accounts: dict[str, Fields] = field(default_factory=dict)
+    # Erased leads: lead id -> the sorted sets that may rank it.
+    _erased: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _marked: bool = False
+
+    @property
+    def marker_key(self) -> str:
+        return f"{self.prefix}read-model:worker:{self.run_id}"
+
+    async def lost_data(self) -> bool:
+        """Whether Redis lost what this worker wrote since the last check.
+
+        Each worker keeps a marker key of its own (its run id) in Redis: set on the first
+        check, and found again on every later one unless Redis came back without its
+        data (a restart without persistence, a failover to an empty replica, FLUSHALL or
+        FLUSHDB). One round trip; False when Redis does not answer (an outage is counted
+        by the flushes, and its end is judged by the next check).
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.marker_key, "1", nx=True, ex=MARKER_TTL_S)
+        pipe.expire(self.marker_key, MARKER_TTL_S)
+        try:
+            created, _ = await pipe.execute()
+        except (RedisError, OSError):
+            return False
+        lost = bool(created) and self._marked
+        self._marked = True
+        return lost
 
     def lead_key(self, lead_id: str) -> str:
         return f"{self.prefix}lead:{lead_id}"
@@ -52,16 +84,37 @@ class RedisReadModel:
     def stage_account(self, account_id: str, fields: Fields) -> None:
         self._accounts[account_id] = fields
 
+    def stage_lead_erasure(self, lead_id: str, account_id: str | None, teams: set[str]) -> None:
+        """Delete the lead's hash and its entries in every ranking that may hold it.
+
+        Deletions go first in the next flush, so a fresh lead staged after the erasure
+        (a later event of the same id) is written after them.
+        """
+        self._leads.pop(lead_id, None)
+        rankings = [f"{self.prefix}hot-leads"]
+        if account_id:
+            rankings.append(f"{self.prefix}account:{account_id}:hot-leads")
+        rankings.extend(f"{self.prefix}team:{team}:hot-leads" for team in sorted(teams))
+        self._erased[lead_id] = tuple(rankings)
+
     @property
     def pending(self) -> int:
-        return len(self._leads) + len(self._accounts)
+        return len(self._leads) + len(self._accounts) + len(self._erased)
 
     async def flush(self) -> None:
-        if not self._leads and not self._accounts:
+        if not self._leads and not self._accounts and not self._erased:
             return
+        if not self._marked:
+            # The marker goes in before the first data, so that losing the data loses it.
+            await self.lost_data()
         leads, self._leads = self._leads, {}
         accounts, self._accounts = self._accounts, {}
+        erased, self._erased = self._erased, {}
         pipe = self.redis.pipeline(transaction=False)
+        for lead_id, rankings in erased.items():
+            pipe.delete(self.lead_key(lead_id))
+            for name in rankings:
+                pipe.zrem(name, lead_id)
         for lead_id, staged in leads.items():
             pipe.hset(self.lead_key(lead_id), mapping=dict(staged.fields))  # type: ignore[arg-type]
             self._rank(pipe, lead_id, staged)
@@ -76,6 +129,8 @@ class RedisReadModel:
             # Newer staged values win over the ones that failed to go out.
             self._leads = leads | self._leads
             self._accounts = accounts | self._accounts
+            # Still due; a fresh lead staged meanwhile is written after it in the next flush.
+            self._erased = erased | self._erased
             return
         self.metrics.redis_writes.inc(len(leads) + len(accounts))
 

@@ -26,6 +26,8 @@ BATCH_EVENTS = 500
 BATCH_WITHIN_S = 0.02
 # An input partition with records waiting and no progress this long is fetched again.
 _STALL_AFTER_S = 15.0
+# How often a worker checks that Redis still holds its marker (one round trip).
+_READ_MODEL_CHECK_S = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,12 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         if settled and not app.rebalancing:
             ctx.resync.step(assigned_partitions(app, ctx))
         await ctx.read_model.flush()
+
+    @app.timer(_READ_MODEL_CHECK_S)
+    async def check_read_model() -> None:
+        if await ctx.read_model.lost_data():
+            log.warning("Redis lost the read model (restart, failover or flush): copying again")
+            ctx.resync.restart("redis_lost")
 
     @app.timer(ctx.settings.timer_tick_interval_s)
     async def send_timer_ticks() -> None:

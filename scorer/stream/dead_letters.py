@@ -105,6 +105,11 @@ class EventDecoder:
         return decoded
 
     def _load(self, value: bytes | None) -> dict[str, Any] | Rejection:
+        if value is None:
+            # Not an erasure: input topics are not compacted, and a producer's null must
+            # not delete a lead. Erasure has its own request (leads.erase-requests.v1).
+            detail = "null value (a tombstone); to erase a lead, send an erase request"
+            return Rejection("tombstone", detail, "Tombstone")
         if not value:
             return Rejection("empty", "0 bytes (null or empty value)", "InputSize")
         if len(value) > self._max_bytes:
@@ -181,3 +186,28 @@ def _describe(exc: ValidationError, where: str = "") -> str:
         message = "a field the schema does not declare (its name is not repeated)"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{schema_location(loc, where)}: {message}{more}"
+
+
+_TICK_FIELDS = frozenset({"v", "partition", "now"})
+
+
+def tick_rejection(value: bytes | None, partition: int) -> Rejection | None:
+    """Why a message on the timer-tick topic is not a worker's tick, or None if it is.
+
+    Ticks are internal, so a bad one is a bug or a stray producer; it is dead-lettered
+    rather than allowed to fire timers (or to crash the lead agent).
+    """
+    if not value:
+        return Rejection("empty", "0 bytes (null or empty value)", "InputSize")
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return Rejection("not_json", f"value is not JSON (at byte {exc.pos})", "JSONDecodeError")
+    if not isinstance(data, dict) or data.keys() != _TICK_FIELDS or data["v"] != 1:
+        return Rejection("schema", "not a timer tick (v, partition, now)", "ValidationError")
+    now = data["now"]
+    if isinstance(now, bool) or not isinstance(now, int | float):
+        return Rejection("schema", "now: must be a number", "ValidationError")
+    if data["partition"] != partition:
+        return Rejection("schema", "partition: not the partition it was sent to", "ValidationError")
+    return None

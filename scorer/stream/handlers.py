@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,7 @@ from scorer.contracts.outputs import (
     score_changes_message,
 )
 from scorer.contracts.topics import input_topics
-from scorer.core.account import AccountState, LeadSignal, apply_lead_signal
+from scorer.core.account import AccountState, LeadSignal, apply_lead_signal, remove_lead
 from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
@@ -48,9 +50,10 @@ from scorer.core.scenarios import fire_due, next_due
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
+from scorer.stream import erasure
 from scorer.stream.admin import client_options
 from scorer.stream.codecs import table_value_type
-from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection
+from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
 from scorer.stream.partitioning import owner_partition
@@ -117,11 +120,14 @@ class ScorerContext:
     handoff_alerts: faust.TopicT
     score_changes: faust.TopicT
     dead_letters: faust.TopicT
+    erase_requests: faust.TopicT
+    erasures: faust.TopicT
     lead_state_by_id: TableT[bytes, LeadState]
     account_state_by_id: TableT[bytes, AccountState]
     decoders: dict[str, EventDecoder]
     ledger: AlertLedger
     action_ledger: AlertLedger
+    erasure_ledger: AlertLedger
     publisher: AckedPublisher
     due_index: DueIndex
     resync: ReadModelResync
@@ -155,6 +161,7 @@ class ScorerContext:
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
         ticks = settings.topic(contract.TIMER_TICKS)
+        erase = settings.topic(contract.ERASE_REQUESTS)
         lead_state_by_id = table("lead-state", "scorer.lead_state", LeadState.from_record)
         account_state_by_id = table(
             "account-state", "scorer.account_state", AccountState.from_record
@@ -165,7 +172,9 @@ class ScorerContext:
             metrics=metrics,
             read_model=read_model,
             clock=clock,
-            lead_events=app.topic(*(settings.topic(s.name) for s in inputs), rekeyed, ticks),
+            lead_events=app.topic(*(settings.topic(s.name) for s in inputs), rekeyed, ticks, erase),
+            erase_requests=app.topic(erase),
+            erasures=topic(contract.ERASURES),
             rekeyed_events=app.topic(rekeyed),
             timer_ticks=app.topic(ticks),
             actions=topic(contract.ACTIONS),
@@ -180,7 +189,10 @@ class ScorerContext:
             },
             ledger=AlertLedger(settings.topic(contract.HANDOFF_ALERTS), client_options(settings)),
             action_ledger=AlertLedger(
-                settings.topic(contract.ACTIONS), client_options(settings), id_field="action_id"
+                settings.topic(contract.ACTIONS), client_options(settings), "action_id", "action:"
+            ),
+            erasure_ledger=AlertLedger(
+                settings.topic(contract.ERASURES), client_options(settings), "erasure_id", "-"
             ),
             due_index=DueIndex(),
             publisher=AckedPublisher(
@@ -199,21 +211,96 @@ class ScorerContext:
     # -- batches -------------------------------------------------------------------------
 
     async def handle_lead_batch(self, events: Iterable[EventT[bytes]]) -> None:
-        batch = Batch()
+        batch, pending = Batch(), list[EventT[bytes]]()
         ticks = self.timer_ticks.get_topic_name()
         for event in events:
-            if event.message.topic == ticks:
-                self._fire_due_timers(event.message.partition, batch, event)
+            if self._is_erase_request(event.message):
+                # An erasure is a batch of its own, in order: what came before it is
+                # stored and published first, what comes after it starts afresh.
+                await self._finish_or_dead_letter(batch, self.lead_state_by_id, pending)
+                batch, pending = Batch(), list[EventT[bytes]]()
+                try:
+                    await erasure.erase_lead(self, event)
+                except Exception as exc:
+                    self._record_failed(event, exc)
                 continue
-            self._score_lead_message(event, batch)
-        await self._finish(batch, self.lead_state_by_id)
+            pending.append(event)
+            with self._guard(event, batch):
+                if event.message.topic == ticks:
+                    self._tick(event, batch)
+                else:
+                    self._score_lead_message(event, batch)
+        await self._finish_or_dead_letter(batch, self.lead_state_by_id, pending)
 
     async def handle_account_batch(self, events: Iterable[EventT[bytes]]) -> None:
+        events = list(events)
         batch = Batch()
         for event in events:
-            for key in self._fold_account_message(event.message, batch):
+            with self._guard(event, batch):
+                for key in self._fold_account_message(event.message, batch):
+                    batch.last_event[key] = event
+        await self._finish_or_dead_letter(batch, self.account_state_by_id, events)
+
+    @contextmanager
+    def _guard(self, event: EventT[bytes], batch: Batch) -> Iterator[None]:
+        """Handle one record; whatever it raises, dead-letter it whole and go on.
+
+        The one guard around every record of every agent, whatever the failure (a record
+        that is not ours, a bug in a rule, a broken internal message): Faust's
+        take_events acknowledges a batch in a `finally`, so an exception escaping the
+        batch would lose every event in it, and re-raising would crash the worker on the
+        same record after every restart. What the record changed in the batch before it
+        failed stays (a replay of the dead letter is deduplicated by event id).
+        """
+        try:
+            yield
+        except Exception as exc:
+            self._record_failed(event, exc)
+            # A state the record changed needs an event of its key to be written with.
+            for key in batch.states.keys() - batch.last_event.keys():
                 batch.last_event[key] = event
-        await self._finish(batch, self.account_state_by_id)
+
+    def _record_failed(self, event: EventT[bytes], exc: Exception) -> None:
+        # The class and the code location only: an exception's message can quote input.
+        log.error(
+            "a record of %s[%d] failed (%s at %s); dead-lettered, the batch goes on",
+            event.message.topic, event.message.partition, type(exc).__name__, _where(exc),
+        )  # fmt: skip
+        self._dead_letter(
+            event.message, Rejection("internal_error", type(exc).__name__, type(exc).__name__)
+        )
+
+    def _is_erase_request(self, message: Message) -> bool:
+        """Whether the record is an erase request (outside the guard, so it never raises:
+        a record it cannot judge is judged, and dead-lettered, by the guarded path)."""
+        erase = self.erase_requests.get_topic_name()
+        try:
+            if message.topic == self.rekeyed_events.get_topic_name():
+                return self._source_topic(message) == erase
+        except Exception:
+            return False
+        return bool(message.topic == erase)
+
+    async def _finish_or_dead_letter(
+        self, batch: Batch, table: TableT[bytes, Any], events: Sequence[EventT[bytes]]
+    ) -> None:
+        """Publish and store a batch; if that fails, dead-letter the batch's records.
+
+        Phase 2 and 3 do not raise by design (publishing retries until acknowledged);
+        this is the net under that promise, so that a failure there costs no event.
+        """
+        try:
+            await self._finish(batch, table)
+        except Exception as exc:
+            ticks = self.timer_ticks.get_topic_name()
+            records = [e for e in events if e.message.topic != ticks]
+            log.error(
+                "storing a batch failed (%s at %s); its %d records are dead-lettered",
+                type(exc).__name__, _where(exc), len(records),
+            )  # fmt: skip
+            rejection = Rejection("batch_error", type(exc).__name__, type(exc).__name__)
+            for event in records:
+                self._dead_letter(event.message, rejection)
 
     async def _finish(self, batch: Batch, table: TableT[bytes, Any]) -> None:
         if batch.alerts:
@@ -388,6 +475,9 @@ class ScorerContext:
         """Score one message (a single event or an envelope of one lead's events)."""
         message = event.message
         source = self._source_topic(message)
+        if isinstance(source, Rejection):
+            self._dead_letter(message, source)
+            return
         items = self.decoders[source].decode_message(message.value, message.key)
         lead_id = next((i.result.lead_id for i in items if isinstance(i.result, Event)), None)
         if lead_id is not None:
@@ -495,6 +585,14 @@ class ScorerContext:
             return now
         return min(now, self.event_time_by_partition.get(partition, now))
 
+    def _tick(self, event: EventT[bytes], batch: Batch) -> None:
+        message = event.message
+        rejection = tick_rejection(message.value, message.partition)
+        if rejection is not None:
+            self._dead_letter(message, rejection)
+            return
+        self._fire_due_timers(message.partition, batch, event)
+
     def _fire_due_timers(self, partition: int, batch: Batch, event: EventT[bytes]) -> None:
         """A tick for `partition`: fire what is due there, as the partition's owner."""
         if not self.due_index.is_built(partition):
@@ -539,17 +637,27 @@ class ScorerContext:
             batch.signals.setdefault(signal.lead_id, signal)
         batch.leads_to_stage.setdefault(state.lead_id, state)
 
-    def _source_topic(self, message: Message) -> str:
+    def _source_topic(self, message: Message) -> str | Rejection:
         """The input topic an event was first published to (re-keyed ones say it)."""
         if message.topic != self.rekeyed_events.get_topic_name():
             return message.topic
         headers: Any = message.headers
         pairs = headers.items() if isinstance(headers, dict) else headers or ()
         for name, value in pairs:
-            source = bytes(value).decode()
-            if name == _SOURCE_HEADER and source in self.decoders:
+            if name != _SOURCE_HEADER:
+                continue
+            if not value:
+                return Rejection("bad_header", f"{_SOURCE_HEADER}: empty", "ValueError")
+            try:
+                source = bytes(value).decode()
+            except UnicodeDecodeError:
+                return Rejection("bad_header", f"{_SOURCE_HEADER}: not UTF-8", "UnicodeDecodeError")
+            if source in self.decoders or source == self.erase_requests.get_topic_name():
                 return source
-        raise KeyError(f"re-keyed event without a valid {_SOURCE_HEADER} header")
+            return Rejection(
+                "bad_header", f"{_SOURCE_HEADER}: not an input topic of this scorer", "ValueError"
+            )
+        return Rejection("bad_header", f"{_SOURCE_HEADER}: header missing", "KeyError")
 
     # -- accounts ------------------------------------------------------------------------
 
@@ -573,9 +681,15 @@ class ScorerContext:
             detail = "signals: must be a list"
             self._dead_letter(message, Rejection("schema", detail, "ValidationError"))
             return []
-        keys = []
+        keys: list[bytes] = []
         for index, record in enumerate(records):
             try:
+                if isinstance(record, dict) and record.get("type") == "lead_erased":
+                    key = self._unfold_lead(
+                        str(record["account_id"]), str(record["lead_id"]), batch
+                    )
+                    keys.extend(() if key is None else (key,))
+                    continue
                 signal = LeadSignal.from_record(record)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 # Internal, so a bug rather than bad producer input: kept, not skipped.
@@ -598,6 +712,17 @@ class ScorerContext:
         batch.states[key] = update.state
         batch.alerts.extend((key, partition, alert) for alert in update.alerts)
         batch.accounts_to_stage[signal.account_id] = update.state
+        return key
+
+    def _unfold_lead(self, account_id: str, lead_id: str, batch: Batch) -> bytes | None:
+        """An erased lead leaves its account (see erasure.py)."""
+        key = account_id.encode()
+        state = batch.states[key] if key in batch.states else self.account_state_by_id.get(key)
+        update = remove_lead(state, lead_id, self.rules)
+        if not update.applied:
+            return None
+        batch.states[key] = update.state
+        batch.accounts_to_stage[account_id] = update.state
         return key
 
     # -- dead letters --------------------------------------------------------------------
@@ -624,3 +749,12 @@ class ScorerContext:
 
     def table_sizes(self) -> tuple[int, int]:
         return len(self.lead_state_by_id), len(self.account_state_by_id)
+
+
+def _where(exc: BaseException) -> str:
+    """file:line where an exception was raised (for logs that must not quote input)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"

@@ -30,10 +30,17 @@ class AlertLedger:
     """Published ids of one output topic (alerts; scenario actions use one too)."""
 
     def __init__(
-        self, topic: str, client_options: dict[str, Any], id_field: str = "alert_id"
+        self,
+        topic: str,
+        client_options: dict[str, Any],
+        id_field: str = "alert_id",
+        lead_prefix: str = "lead:",
     ) -> None:
         self._topic = topic
         self._id_field = id_field
+        # Ids of a lead's outputs start with lead_prefix + lead id + ":"; an erasure
+        # record on the topic ends them, so that the lead's fresh start may reuse them.
+        self._lead_prefix = lead_prefix
         self._client_options = client_options
         self._ids: dict[int, set[str]] = {}
         self._lock = asyncio.Lock()
@@ -43,6 +50,12 @@ class AlertLedger:
 
     def record(self, partition: int, alert_id: str) -> None:
         self._ids.setdefault(partition, set()).add(alert_id)
+
+    def erase(self, partition: int, lead_id: str) -> None:
+        """Forget the ids of an erased lead's outputs (its fresh start reuses them)."""
+        ids = self._ids.get(partition)
+        if ids is not None:
+            _drop_lead(ids, f"{self._lead_prefix}{lead_id}:")
 
     def forget(self, partitions: set[int]) -> None:
         for partition in partitions:
@@ -73,6 +86,7 @@ class AlertLedger:
         )
         await consumer.start()
         ids: set[str] = set()
+        unreadable = 0
         try:
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
@@ -86,7 +100,15 @@ class AlertLedger:
                 records = batch.get(tp, ())
                 idle_polls = 0 if records else idle_polls + 1
                 for record in records:
-                    ids.add(str(orjson.loads(record.value)[self._id_field]))
+                    data = _load(record.value)
+                    if data.get("type") == "erasure" and isinstance(data.get("lead_id"), str):
+                        _drop_lead(ids, f"{self._lead_prefix}{data['lead_id']}:")
+                        data = {self._id_field: data.get("erasure_id")}
+                    output_id = data.get(self._id_field)
+                    if isinstance(output_id, str):
+                        ids.add(output_id)
+                    else:
+                        unreadable += 1
             if idle_polls >= _MAX_IDLE_POLLS:
                 log.warning(
                     "alert ledger of partition %d: end offset %d not reached; using what was read",
@@ -94,5 +116,21 @@ class AlertLedger:
                 )  # fmt: skip
         finally:
             await consumer.stop()
+        if unreadable:
+            # Not ours (a stray producer): skipped, it cannot be an id we would publish.
+            log.warning("ledger of %s[%d]: %d records without an id skipped",
+                        self._topic, partition, unreadable)  # fmt: skip
         log.info("ledger of %s[%d]: %d ids already published", self._topic, partition, len(ids))
         return ids
+
+
+def _load(value: bytes | None) -> dict[str, Any]:
+    try:
+        data = orjson.loads(value or b"null")
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _drop_lead(ids: set[str], prefix: str) -> None:
+    ids.difference_update([i for i in ids if i.startswith(prefix)])

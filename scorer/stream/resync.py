@@ -5,8 +5,10 @@ a worker killed after Faust committed its offsets (which flushes the changelog) 
 the next Redis flush leaves those leads' hashes stale, and no event will be processed
 again to repair them; a Redis restarted without persistence comes back empty. So every
 partition a worker is given is copied from its table to Redis once, a chunk per flush so
-that scoring never waits for it. A copy never overwrites newer data: it is read from the
-table when staged, and the agents write the table before they stage the same state.
+that scoring never waits for it; and all of them again when the worker finds that Redis
+lost its data (see `RedisReadModel.lost_data`). A copy never overwrites newer data: it is
+read from the table when staged, and the agents write the table before they stage the
+same state.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ class ReadModelResync:
     clock: Callable[[], float]
     _synced: set[int] = field(default_factory=set)
     _queue: deque[tuple[str, bytes]] = field(default_factory=deque)
+    _cause: str = "assignment"
+
+    def restart(self, cause: str) -> None:
+        """Copy every assigned partition again, from the next step on."""
+        self._synced.clear()
+        self._queue.clear()
+        self._cause = cause
 
     def step(self, assigned: set[int]) -> int:
         """Queue newly assigned partitions, stage the next chunk; how many were staged."""
@@ -50,7 +59,12 @@ class ReadModelResync:
                     for key in list(table.keys())
                     if owner_partition(key, self.partitions) in new
                 )
-            log.info("read model: copying %d states of partitions %s", len(self._queue), new)
+            log.info(
+                "read model: copying %d states of partitions %s (%s)",
+                len(self._queue), sorted(new), self._cause,
+            )  # fmt: skip
+            self.read_model.metrics.read_model_resyncs.labels(self._cause).inc()
+            self._cause = "assignment"
         return self._stage_chunk()
 
     def _stage_chunk(self) -> int:

@@ -13,6 +13,17 @@ def team_for(state: LeadState, rules: Rules) -> str | None:
     return route_lead(state, rules)
 
 
+def all_teams(rules: Rules) -> set[str]:
+    """Every team the rules can route a lead to (the team rankings a lead may be in)."""
+    routing = rules.routing
+    teams = {rule.team for rule in routing.rules} | set(routing.by_product.values())
+    if rules.sla is not None:
+        teams |= set(rules.sla.by_team)
+    if routing.default_team:
+        teams.add(routing.default_team)
+    return teams
+
+
 def hot_line(rules: Rules) -> float:
     """Leads at or above the lowest named threshold count as hot."""
     return min((t.value for t in rules.thresholds), default=float("inf"))

@@ -173,3 +173,26 @@ def test_leads_feed_the_account_end_to_end() -> None:
     assert score.roles == ("decision_maker", "technical")
     total_leads = sum(s.score_at(T0 + 2, BASE_RULES).engagement for s in states.values())
     assert score.engagement == pytest.approx(total_leads)
+
+
+def test_an_erased_lead_leaves_its_account_which_equals_the_fold_without_it() -> None:
+    from scorer.core.account import remove_lead
+
+    with_erased, _ = fold([signal("L1", 30.0), signal("L2", 20.0, role="it"), signal("L3", 5.0)])
+    without, _ = fold([signal("L1", 30.0), signal("L3", 5.0)])
+    update = remove_lead(with_erased, "L2", BASE_RULES)
+    assert update.applied
+    assert update.alerts == ()
+    assert [m.lead_id for m in update.state.members] == ["L1", "L3"]
+    at = with_erased.watermark or T0
+    assert update.state.score_at(at, BASE_RULES).total == without.score_at(at, BASE_RULES).total
+    assert update.state.last_score == pytest.approx(without.last_score)
+
+
+@pytest.mark.parametrize("lead", ["L9", "L1"])
+def test_removing_a_lead_the_account_does_not_hold_changes_nothing(lead: str) -> None:
+    from scorer.core.account import remove_lead
+
+    state, _ = fold([signal("L2", 10.0)])
+    assert not remove_lead(state, lead, BASE_RULES).applied
+    assert not remove_lead(None, lead, BASE_RULES).applied

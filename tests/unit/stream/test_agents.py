@@ -369,8 +369,13 @@ async def test_an_envelope_on_a_foreign_partition_is_forwarded_whole_once(
 
 
 async def test_signals_and_score_changes_go_out_as_one_message_per_partition(
-    scorer_app: Any,
+    scorer_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from scorer.stream import agents
+
+    # One batch for the three events, whatever the machine's load: a 20 ms window can
+    # close between two puts (the window runs from the agent's start, not the first put).
+    monkeypatch.setattr(agents, "BATCH_WITHIN_S", 1.0)
     scorer, sent = scorer_app
     accounts = {p: _account_on_partition(p) for p in (1, 2)}
     leads = [_lead_on_partition(0, skip=n) for n in range(3)]
@@ -464,3 +469,53 @@ async def test_a_big_group_is_split_into_messages_under_the_size_limit(
     assert len(messages) > 1
     assert all(len(m["value"]) <= 1500 and m["partition"] == 0 for m in messages)
     assert [e["lead_id"] for e in _audited(sent)] == leads  # complete, in order
+
+
+async def test_any_exception_handling_a_record_dead_letters_it_and_the_batch_goes_on(
+    scorer_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scorer.stream import handlers
+
+    scorer, sent = scorer_app
+    a = _account_on_partition(1)
+    real_fold = handlers.apply_lead_signal
+
+    def flaky_fold(state: Any, signal: Any, rules: Any, now: float) -> Any:
+        if signal.lead_id == "L2":
+            raise ZeroDivisionError("a bug in the account model")
+        return real_fold(state, signal, rules, now)
+
+    monkeypatch.setattr(handlers, "apply_lead_signal", flaky_fold)
+    agent = scorer.app.agents["fold-account-signals"]
+    async with agent.test_context() as channel:
+        await channel.put(orjson.dumps(_signal("L1", a, 1, 10.0)), key=a.encode(), partition=1)
+        await channel.put(orjson.dumps(_signal("L2", a, 1, 5.0)), key=a.encode(), partition=1)
+        await channel.put(orjson.dumps(_signal("L3", a, 1, 1.0)), key=a.encode(), partition=1)
+    [dead] = sent["dead_letters"].sent
+    headers = dict(dead["headers"])
+    assert headers["scorer.error.reason"] == b"internal_error"
+    assert headers["scorer.error.class"] == b"ZeroDivisionError"
+    assert orjson.loads(dead["value"])["lead_id"] == "L2"
+    state = scorer.context.account_state_by_id[a.encode()]
+    assert [m.lead_id for m in state.members] == ["L1", "L3"]
+
+
+async def test_a_batch_that_cannot_be_stored_is_dead_lettered_record_by_record(
+    scorer_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scorer.stream import handlers
+
+    scorer, sent = scorer_app
+    lead = _lead_on_partition(0)
+
+    def broken_view(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("read model bug")
+
+    monkeypatch.setattr(handlers, "staged_lead", broken_view)
+    agent = scorer.app.agents["score-lead-events"]
+    async with agent.test_context() as channel:
+        for n in range(2):
+            await channel.put(_view(lead, n), key=lead.encode(), partition=0)
+    reasons = [dict(m["headers"])["scorer.error.reason"] for m in sent["dead_letters"].sent]
+    assert reasons == [b"batch_error", b"batch_error"]
+    assert sorted(m["value"] for m in sent["dead_letters"].sent) == [_view(lead, 0), _view(lead, 1)]
