@@ -427,8 +427,11 @@ class ScorerContext:
             state = self.lead_state_by_id.get(key)
             batch.hot_before.setdefault(decoded.lead_id, is_hot(state, self.rules))
         partition = message.partition
-        seen = self.event_time_by_partition.get(partition, decoded.occurred_at)
-        self.event_time_by_partition[partition] = max(seen, decoded.occurred_at)
+        if decoded.occurred_at <= now + self.rules.timing.future_skew:
+            # An event the core refuses as too far in the future must not move the
+            # backlog's clock (it would fire every timer of the partition up to its date).
+            seen = self.event_time_by_partition.get(partition, decoded.occurred_at)
+            self.event_time_by_partition[partition] = max(seen, decoded.occurred_at)
         self.scored_at_by_partition[partition] = now
         if (
             state is not None
