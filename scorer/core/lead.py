@@ -58,7 +58,7 @@ from scorer.core.frozen import fast_init, fast_new
 from scorer.core.grade import grade as grade_of
 from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
 from scorer.core.routing import route
-from scorer.core.rules import AwardPlan, EngagementRule, Rules, Stage
+from scorer.core.rules import NEVER_LATE, AwardPlan, EngagementRule, Rules, Stage
 from scorer.core.timecheck import future_problem, lateness_problem
 from scorer.core.timeline import (
     Award,
@@ -408,6 +408,18 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     rejection = _screen(state, event, rules, now)
     if rejection is not None:
         return rejection
+    settled_until = state.settled[0]  # .t
+    if settled_until is not None and event.occurred_at <= settled_until:
+        # Only a kind never refused for lateness (feedback) gets here: the history before
+        # the settled summary is final, so it takes effect at the summary's end.
+        event = Event(
+            event.event_id,
+            event.lead_id,
+            event.kind,
+            settled_until,
+            event.account_id,
+            event.fields,
+        )
     step = _plan(state, event, rules)
     if isinstance(step, str):
         return _rejected(state, Outcome.INVALID_TRANSITION, step)
@@ -632,10 +644,11 @@ def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpd
         return _rejected(state, Outcome.TOO_FAR_IN_FUTURE, str(future_problem(t, now, timing)))
     watermark = state.last_event_at
     settled_until = state.settled[0]  # .t
-    if (watermark is not None and t < watermark - timing.allowed_lateness) or (
-        settled_until is not None and t <= settled_until
+    lateness = rules.lateness_of[event.kind]
+    if (watermark is not None and t < watermark - lateness) or (
+        settled_until is not None and t <= settled_until and lateness != NEVER_LATE
     ):
-        reason = lateness_problem(t, watermark, settled_until, timing)
+        reason = lateness_problem(t, watermark, settled_until, lateness, event.kind.category)
         return _rejected(state, Outcome.TOO_LATE, str(reason))
     return None
 
@@ -797,7 +810,7 @@ def _settle_count(points: Sequence[Point], watermark: float, rules: Rules) -> in
     """
     size = len(points)
     overflow = size - rules.timing.max_open_events
-    horizon = watermark - rules.timing.allowed_lateness
+    horizon = watermark - rules.open_window
     if size < SETTLE_BATCH or not points[SETTLE_BATCH - 1].t < horizon:
         # Points are in time order: fewer than a batch are final. Settle only the overflow.
         return overflow if overflow > 0 else 0
@@ -905,7 +918,7 @@ def _awards(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this i
     last_event_at = state.last_event_at
     # max(last_event_at, t), keeping the first of equal values like `max` does.
     watermark = t if last_event_at is None or t > last_event_at else last_event_at
-    horizon = watermark - rules.timing.allowed_lateness
+    horizon = watermark - rules.open_window
     awards: list[Award] = []
     caps: dict[str, tuple[CapEntry, ...]] | None = None
     once: dict[str, tuple[float, str]] | None = None
