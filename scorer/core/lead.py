@@ -22,9 +22,12 @@ means, and how it holds):
   default hold of 0 a crossing is emitted the moment it is seen (real-time hand-off):
   every alert of the in-order run is still emitted, and never twice, but a late event
   that removes a crossing cannot take back an alert already sent.
-* Not covered: sales feedback is a command, judged against the stage at arrival; account
-  (MQA) alerts are evaluated as lead signals arrive (the account *score* itself is
-  order-independent: it is recomputed from the members' latest signals).
+* Sales feedback is held until the lead's hand-off and scenario conditions read the
+  stage as of the event's time (see `feedback.py`, `timers.stage_at`), so reading the
+  input topics in another order gives the same stages and actions.
+* Not covered: account (MQA) alerts are evaluated as lead signals arrive (the account
+  *score* itself is order-independent: it is recomputed from the members' latest
+  signals).
 
 The hand-off loop (scenarios, timers, SLA, inactivity; see `scenarios.py`) runs after an
 event only when the event can matter to it: a feedback, a hand-off alert, a lead's first
@@ -56,7 +59,7 @@ from scorer.core.fit import (
 )
 from scorer.core.frozen import fast_init, fast_new
 from scorer.core.grade import grade as grade_of
-from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
+from scorer.core.lifecycle import BEFORE_HANDOFF, FEEDBACK_KINDS, Transition
 from scorer.core.routing import route
 from scorer.core.rules import NEVER_LATE, AwardPlan, EngagementRule, Rules, Stage
 from scorer.core.timecheck import future_problem, lateness_problem
@@ -75,7 +78,16 @@ from scorer.core.timeline import (
     step_gates,
     with_values,
 )
-from scorer.core.timers import NO_LOOP, Handoff, HandoffLoop, ScenarioMark, Timer, spent
+from scorer.core.timers import (
+    NO_LOOP,
+    Handoff,
+    HandoffLoop,
+    ScenarioMark,
+    StageMove,
+    Timer,
+    moved,
+    spent,
+)
 
 
 class Outcome(StrEnum):
@@ -275,6 +287,8 @@ class LeadUpdate:
     actions: tuple[Action, ...] = ()
     feedback_after_s: float | None = None
     cold_change: tuple[bool, bool] | None = None
+    # Feedback types applied to a lead never handed off in its cycle (see `feedback.py`).
+    unhanded_feedback: tuple[str, ...] = ()
 
 
 # Built for every scored event: see `frozen.fast_new`.
@@ -396,11 +410,9 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     when it is processed beyond the future-skew check.
     """
     if state is None:
+        # (Feedback for a lead never seen is held until the lead's events come: see
+        # `feedback.py`.)
         state = LeadState.new(event.lead_id, rules)
-        if event.kind in FEEDBACK_KINDS:
-            # Sales feedback answers a hand-off; for a lead never seen it is a wrong id or
-            # a feedback that overtook the lead's events, never a reason to create a lead.
-            return _rejected(state, Outcome.INVALID_TRANSITION, "unknown lead: no state yet")
     elif state.rules_version != rules.version:
         from scorer.core.migrate import migrate_lead
 
@@ -420,10 +432,13 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
             event.account_id,
             event.fields,
         )
-    step = _plan(state, event, rules)
-    if isinstance(step, str):
-        return _rejected(state, Outcome.INVALID_TRANSITION, step)
-    return _commit(state, event, step, rules)
+    if event.kind in FEEDBACK_KINDS:
+        return _feedback.receive(state, event, rules)
+    update = _commit(state, event, _plan(state, event, rules), rules)
+    if update.state.loop[6] and update.state.stage not in BEFORE_HANDOFF:  # .held
+        # The lead was handed off: the feedback that waited for it applies now.
+        return _loop.release_held(state, update, rules)
+    return update
 
 
 def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot path
@@ -539,6 +554,15 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
             kept = ()
     stage = _STAGE_VALUES[step.stage]
     seq = state.seq + 1
+    loop_now = state.loop
+    if stage != state.stage:
+        # Kept in event time, so scenario conditions read the stage as of an event's time.
+        moved_at = t
+        if step.transition is None and alerts:
+            moved_at = max(alert.occurred_at for alert in alerts)
+        loop_now = loop_now._replace(
+            stages=moved(loop_now.stages, StageMove(moved_at, state.stage, stage))
+        )
     new_state = _new_state(
         state.lead_id,
         rules.version,
@@ -565,7 +589,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         company_fit,
         fit_rules,
         last_active_at,
-        state.loop,
+        loop_now,
     )
     signal = None
     if account_id is not None:
@@ -603,6 +627,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         kind in FEEDBACK_KINDS
         or alerts
         or (state.last_active_at is None and rules.inactivity is not None)
+        or ((started := state.loop[9]) is not None and t < started)  # .started_at
         or (activity and state.loop[3] is not None)  # .cold_since
         or (rules.state_scenarios and (step.new_point is not None or stage != before_stage))
     ):
@@ -615,7 +640,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
                 if not _CANCEL_SHORTCUT:
                     return _loop.after_event(state, update, event, step.transition, rules)
                 cancels = True
-            elif not spent(state.loop, scenario, stage):
+            elif not spent(loop_now, scenario, stage, t):
                 return _loop.after_event(state, update, event, step.transition, rules)
         if cancels:
             return _loop.after_cancels(state, update, event, rules)
@@ -667,24 +692,26 @@ def _is_open_point(points: tuple[Point, ...], t: float, event_id: str) -> bool:
     return index < len(points) and points[index].event_id == event_id and points[index].t == t
 
 
-def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
-    """What the event does: a lifecycle transition, a profile change or awards."""
+def _feedback_step(state: LeadState, event: Event, decided: Transition, rules: Rules) -> _Step:
+    """The step of a decided feedback transition (see `feedback.py`)."""
+    step = _new_step(_STAGES[state.stage], state.stage_reason, state.caps, state.once)
+    step.transition = decided
+    step.stage = decided.after
+    step.stage_reason = decided.reason
+    if decided.recycle:
+        point = Point(
+            event.occurred_at, event.event_id, recycle_factor=rules.lifecycle.recycle_factor
+        )
+        step.new_point = point
+    return step
+
+
+def _plan(state: LeadState, event: Event, rules: Rules) -> _Step:
+    """What a scoring event does: a profile change or awards (feedback: `feedback.py`)."""
     step = _new_step(_STAGES[state.stage], state.stage_reason, state.caps, state.once)
     kind = event.kind
     t = event.occurred_at
-    if kind in FEEDBACK_KINDS:
-        reason_field = event.fields.get("reason")
-        decided = decide_feedback(
-            step.stage, kind, None if reason_field is None else str(reason_field), rules.lifecycle
-        )
-        if isinstance(decided, str):
-            return decided
-        step.transition = decided
-        step.stage = decided.after
-        step.stage_reason = decided.reason
-        if decided.recycle:
-            step.new_point = Point(t, event.event_id, recycle_factor=rules.lifecycle.recycle_factor)
-    elif kind is _PROFILE_UPDATED:
+    if kind is _PROFILE_UPDATED:
         step.new_point = Point(t, event.event_id, profile=interned_fields(event.fields))
     else:
         awards = _awards(state, event, rules, step)
@@ -1312,5 +1339,6 @@ def route_lead(state: LeadState, rules: Rules) -> str | None:
     return route(rules.routing, state.product, state.attributes)
 
 
-# The loop module imports this one; bound last so either can be imported first.
+# The loop and feedback modules import this one; bound last so either can be imported first.
+import scorer.core.feedback as _feedback  # noqa: E402
 import scorer.core.scenarios as _loop  # noqa: E402

@@ -86,20 +86,25 @@ class ReplayResult:
         records: list[dict[str, object]] = []
         for lead_id, score in self.scores_at(at).items():
             state = self.leads[lead_id]
-            records.append(
-                {
-                    "type": "lead_score",
-                    "lead_id": lead_id,
-                    "account_id": state.account_id,
-                    "at": at,
-                    "fit": score.fit,
-                    "engagement": score.engagement,
-                    "total": score.total,
-                    "grade": score.grade,
-                    "stage": state.stage,
-                    "rules_version": self.rules.version,
-                }
-            )
+            record: dict[str, object] = {
+                "type": "lead_score",
+                "lead_id": lead_id,
+                "account_id": state.account_id,
+                "at": at,
+                "fit": score.fit,
+                "engagement": score.engagement,
+                "total": score.total,
+                "grade": score.grade,
+                "stage": state.stage,
+                "rules_version": self.rules.version,
+            }
+            # Sales feedback on a lead never handed off, and feedback still waiting for a
+            # hand-off (see core/feedback.py): only present when true / not empty.
+            if state.loop.unhanded:
+                record["never_handed_off"] = True
+            if state.loop.held:
+                record["held_feedback"] = [h.event_id for h in state.loop.held]
+            records.append(record)
         for account_id, account in self.account_scores_at(at).items():
             records.append(
                 {

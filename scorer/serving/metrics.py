@@ -52,6 +52,7 @@ class ScorerMetrics(NamedTuple):
     leads_became_hot: Counter
     timers_pending: Gauge
     stalled_partitions: Counter
+    feedback_without_handoff: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -190,6 +191,13 @@ class ScorerMetrics(NamedTuple):
                 "Input partitions found not fetched with records waiting, and fetched again "
                 "(see scorer/stream/stall_guard.py).",
                 ["topic"],
+                registry=registry,
+            ),
+            feedback_without_handoff=Counter(
+                "scorer_feedback_without_handoff",
+                "Sales feedback applied to a lead never handed off in its cycle (a deal sales "
+                "found on their own, a disqualification before any hand-off), by type.",
+                ["kind"],
                 registry=registry,
             ),
         )
