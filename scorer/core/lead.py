@@ -496,7 +496,13 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
             engagement_now = sum(last_engagement)  # (what `_engagement` returns, without a call)
         else:
             engagement_now = _engagement(last_t, last_engagement, watermark, rules)
-    if step.stage is _NEW and step.engaged and engagement_now >= rules.lifecycle.engaged_min_points:
+    if (
+        step.stage is _NEW
+        and step.engaged
+        and sum(points[index][5]) >= rules.lifecycle.engaged_min_points  # .engagement
+    ):
+        # Read just after the event, at its own time (not at the watermark): a positive
+        # event read after a later negative one engages the lead as in time order.
         step.stage = _ENGAGED
         step.stage_reason = "engaged"
     size = len(points)

@@ -126,8 +126,11 @@ class ScorerContext:
     due_index: DueIndex
     resync: ReadModelResync
     # Messages not yet consumed on a partition's input topics (set by the agents module).
-    backlog: Callable[[int], int] = lambda partition: 0
+    # Per input topic of a partition, the messages not consumed yet (only those waiting).
+    backlog: Callable[[int], dict[str, int]] = lambda partition: {}
     event_time_by_partition: dict[int, float] = field(default_factory=dict)
+    # The latest event time read per (input topic, partition): see `partition_clock`.
+    event_time_by_input: dict[tuple[str, int], float] = field(default_factory=dict)
     scored_at_by_partition: dict[int, float] = field(default_factory=dict)  # wall clock
 
     @classmethod
@@ -432,6 +435,9 @@ class ScorerContext:
             # backlog's clock (it would fire every timer of the partition up to its date).
             seen = self.event_time_by_partition.get(partition, decoded.occurred_at)
             self.event_time_by_partition[partition] = max(seen, decoded.occurred_at)
+            where = (message.topic, partition)
+            seen = self.event_time_by_input.get(where, decoded.occurred_at)
+            self.event_time_by_input[where] = max(seen, decoded.occurred_at)
         self.scored_at_by_partition[partition] = now
         if (
             state is not None
@@ -492,11 +498,24 @@ class ScorerContext:
         replay does, and switch to the wall clock once the backlog is read.
         """
         idle = now - self.scored_at_by_partition.get(partition, 0.0) > _BACKLOG_IDLE_S
-        # A partition that reports a backlog but scores nothing is not catching up (an
-        # end offset can be stale); its clock must not stand still.
-        if idle or self.backlog(partition) <= 0:
+        if idle:
+            # A partition that reports a backlog but scores nothing is not catching up (an
+            # end offset can be stale); its clock must not stand still.
             return now
-        return min(now, self.event_time_by_partition.get(partition, now))
+        waiting = self.backlog(partition)
+        if not waiting:
+            return now
+        # The input topics are read independently: the backlog has reached only the
+        # event time every topic still waiting has reached (the minimum over inputs, as
+        # stream processors take it), so a topic read ahead (all the feedback first)
+        # does not fire deadlines and held feedback whose events another topic holds.
+        reached = min(now, self.event_time_by_partition.get(partition, now))
+        for topic in waiting:
+            seen = self.event_time_by_input.get((topic, partition))
+            if seen is None:
+                return float("-inf")  # not read at all yet: nothing is due
+            reached = min(reached, seen)
+        return reached
 
     def _fire_due_timers(self, partition: int, batch: Batch, event: EventT[bytes]) -> None:
         """A tick for `partition`: fire what is due there, as the partition's owner."""
