@@ -36,6 +36,11 @@ Semantics worth knowing:
   A newer hand-off replaces the previous deadline.
 * Lost with `lifecycle.lost_cool_off`: the lead stays lost, then a timer recycles it
   (engagement discounted, thresholds re-armed, a new cycle), as a rejection does at once.
+* Held feedback (`feedback.py`): a hand-off releases it (`release_held`); otherwise its
+  timer, at its time plus `timing.allowed_lateness`, applies it as a jump.
+* `require` and state triggers read the stage as of their moment in event time
+  (`timers.stage_at` over the lead's recent stage moves), so the order topics are read
+  in does not decide whether a scenario fires.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ the events that never touch the loop do not pay for building it). All NamedTuple
 (cheap, immutable, flat in records).
 
 Timers are in event time. A lead holds at most one timer per scenario, one SLA timer,
-one inactivity timer and one cool-off timer, kept sorted by (due_at, kind, ref), so
-`timers[0]` is the next one due and the tuple stays small whatever the lead does.
+one inactivity timer, one cool-off timer and one held-feedback timer, kept sorted by
+(due_at, kind, ref), so `timers[0]` is the next one due and the tuple stays small
+whatever the lead does.
 """
 
 from __future__ import annotations
