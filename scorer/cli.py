@@ -126,13 +126,16 @@ def rules_check(file: Path) -> None:
     help="Rules file (default: SCORER_RULES_FILE or rules/default.yaml).",
 )  # fmt: skip
 @click.option(
-    "--at", "as_of", default=None, help="Report scores at this time (RFC 3339 or unix s)."
-)
+    "--at", "as_of", default=None,
+    help="Report scores at this time, the time the input was complete: later events (beyond "
+    "timing.future_skew) are refused as too far in the future (RFC 3339 or unix s; default: "
+    "scores at the latest accepted event time, refusal against the wall clock).",
+)  # fmt: skip
 @click.option(
     "--until",
     default=None,
     help="Fire scenario/SLA/inactivity timers due up to this time (RFC 3339 or unix seconds; "
-    "default: the latest event time).",
+    "default: --at, else the latest accepted event time).",
 )
 @click.option(
     "--time-scale", type=float, default=1.0, show_default=True,

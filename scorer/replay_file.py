@@ -4,14 +4,18 @@ Lines are validated with the same models the worker uses; a line that fails vali
 is reported as an `invalid` record (with its line number) instead of stopping the run,
 just as the worker would dead-letter it.
 
-Scenario timers fire as the replay's clock (the latest event time) passes them, and at
-the end up to `--until`; `--time-scale` scales the hand-off loop's durations as
-SCORER_TIME_SCALE does for the worker.
+The replay clock is the latest accepted event time: scenario timers fire as it passes
+them, and at the end up to `--until` (default: `--at`, else that clock). An event dated
+beyond `--at` (default: the wall clock when the run starts) plus `timing.future_skew` is
+refused as `too_far_in_future`, as the worker refuses it against its clock, and moves
+nothing. `--time-scale` scales the hand-off loop's durations as SCORER_TIME_SCALE does
+for the worker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,17 +70,22 @@ def replay_file(
     as_of: str | None = None,
     until: str | None = None,
     time_scale: float = 1.0,
+    clock: Callable[[], float] = time.time,
 ) -> Iterator[str]:
     """JSON lines: lead scores, account scores, alerts, actions, rejected and invalid
-    events. Timers fire up to `until` (default: the latest event time); scores are read
-    at `as_of` (default: that same time)."""
+    events. Timers fire up to `until` (default: `as_of`, else the latest accepted event
+    time); scores are read at `as_of` (default: the time timers were fired up to).
+    Events beyond `as_of` (default: `clock()`) plus the future skew are refused."""
     if not time_scale > 0:
         raise ConfigError(f"--time-scale: must be positive, got {time_scale}")
     rules = load_rules(rules_path, time_scale=time_scale)
     at = None if as_of is None else parse_time("--at", as_of)
     fire_until = None if until is None else parse_time("--until", until)
+    if fire_until is None:
+        fire_until = at
     events, invalid = read_events(path)
-    result = replay(events, rules, until=fire_until)
+    received_by = at if at is not None else clock()
+    result = replay(events, rules, until=fire_until, received_by=received_by)
     for record in result.to_records(at):
         yield orjson.dumps(readable(record)).decode()
     for record in invalid:

@@ -355,3 +355,51 @@ async def committed_offsets(settings: Settings, topics: list[str]) -> dict[tuple
         return committed
     finally:
         await consumer.stop()
+
+
+# -- backlogs read in another order than the file's (issue 17) -----------------------------------
+
+ADVERSARIAL_TOPIC_ORDER = ("sales-feedback", "profile-updates", "email", "seminar", "web")
+
+
+def with_sales_answers(events: list[Any], rules: Any, delay_s: float = 3.0) -> list[Any]:
+    """Simulated events (`SimEvent`s) plus sales feedback answering every MQL their replay
+    hands off, `delay_s` after it: accepted, rejected, or qualified without an accept
+    first (a jump), in turn; all in event-time order."""
+    from scorer.contracts import topics as contract
+    from scorer.contracts.events import parse_event
+    from scorer.core import replay
+    from scorer.simulator import SimEvent
+
+    replayed = replay([parse_event(orjson.dumps(e.value)) for e in events], rules)
+    kinds = (("feedback.accepted", None), ("feedback.rejected", "no budget this year"),
+             ("feedback.qualified", "budget confirmed"))  # fmt: skip
+    answers = []
+    mqls = [a for a in replayed.alerts if a.kind == "mql" and a.subject == "lead"]
+    for n, alert in enumerate(mqls):
+        kind, reason = kinds[n % len(kinds)]
+        at = alert.occurred_at + delay_s
+        value: dict[str, Any] = {
+            "event_id": f"answer-{n:03d}", "lead_id": alert.lead_id, "type": kind,
+            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at))
+            + f".{int(at % 1 * 1e6):06d}+00:00",
+        }  # fmt: skip
+        if reason is not None:
+            value["reason"] = reason
+        answers.append(SimEvent(contract.SALES_FEEDBACK, alert.lead_id, value, at))
+    return sorted([*events, *answers], key=lambda e: e.at)
+
+
+def topics_in_turn(
+    messages: list[tuple[str, bytes, bytes]], order: Iterable[str] = ADVERSARIAL_TOPIC_ORDER
+) -> list[tuple[str, bytes, bytes]]:
+    """The messages topic after topic (each topic's own order kept, as Kafka keeps a
+    partition's): with `order` starting at the sales feedback, every answer is on the
+    broker before the activity it answers, whatever order the worker reads them in."""
+    rank = {topic: n for n, topic in enumerate(order)}
+
+    def topic_rank(message: tuple[str, bytes, bytes]) -> int:
+        name = message[0]
+        return next((n for topic, n in rank.items() if topic in name), len(rank))
+
+    return sorted(messages, key=topic_rank)

@@ -22,9 +22,12 @@ means, and how it holds):
   default hold of 0 a crossing is emitted the moment it is seen (real-time hand-off):
   every alert of the in-order run is still emitted, and never twice, but a late event
   that removes a crossing cannot take back an alert already sent.
-* Not covered: sales feedback is a command, judged against the stage at arrival; account
-  (MQA) alerts are evaluated as lead signals arrive (the account *score* itself is
-  order-independent: it is recomputed from the members' latest signals).
+* Sales feedback is held until the lead's hand-off and scenario conditions read the
+  stage as of the event's time (see `feedback.py`, `timers.stage_at`), so reading the
+  input topics in another order gives the same stages and actions.
+* Not covered: account (MQA) alerts are evaluated as lead signals arrive (the account
+  *score* itself is order-independent: it is recomputed from the members' latest
+  signals).
 
 The hand-off loop (scenarios, timers, SLA, inactivity; see `scenarios.py`) runs after an
 event only when the event can matter to it: a feedback, a hand-off alert, a lead's first
@@ -63,9 +66,9 @@ from scorer.core.fit import (
 )
 from scorer.core.frozen import fast_init, fast_new
 from scorer.core.grade import grade as grade_of
-from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
+from scorer.core.lifecycle import BEFORE_HANDOFF, FEEDBACK_KINDS, Transition
 from scorer.core.routing import route
-from scorer.core.rules import AwardPlan, EngagementRule, Rules, Stage
+from scorer.core.rules import NEVER_LATE, AwardPlan, EngagementRule, Rules, Stage
 from scorer.core.timecheck import future_problem, lateness_problem
 from scorer.core.timeline import (
     Award,
@@ -82,7 +85,16 @@ from scorer.core.timeline import (
     step_gates,
     with_values,
 )
-from scorer.core.timers import NO_LOOP, Handoff, HandoffLoop, ScenarioMark, Timer, spent
+from scorer.core.timers import (
+    NO_LOOP,
+    Handoff,
+    HandoffLoop,
+    ScenarioMark,
+    StageMove,
+    Timer,
+    moved,
+    spent,
+)
 
 
 class Outcome(StrEnum):
@@ -282,6 +294,8 @@ class LeadUpdate:
     actions: tuple[Action, ...] = ()
     feedback_after_s: float | None = None
     cold_change: tuple[bool, bool] | None = None
+    # Feedback types applied to a lead never handed off in its cycle (see `feedback.py`).
+    unhanded_feedback: tuple[str, ...] = ()
 
 
 # Built for every scored event: see `frozen.fast_new`.
@@ -410,11 +424,9 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     when it is processed beyond the future-skew check.
     """
     if state is None:
+        # (Feedback for a lead never seen is held until the lead's events come: see
+        # `feedback.py`.)
         state = LeadState.new(event.lead_id, rules)
-        if event.kind in FEEDBACK_KINDS:
-            # Sales feedback answers a hand-off; for a lead never seen it is a wrong id or
-            # a feedback that overtook the lead's events, never a reason to create a lead.
-            return _rejected(state, Outcome.INVALID_TRANSITION, "unknown lead: no state yet")
     elif state.rules_version != rules.version:
         from scorer.core.migrate import migrate_lead
 
@@ -422,10 +434,25 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     rejection = _screen(state, event, rules, now)
     if rejection is not None:
         return rejection
-    step = _plan(state, event, rules)
-    if isinstance(step, str):
-        return _rejected(state, Outcome.INVALID_TRANSITION, step)
-    return _commit(state, event, step, rules)
+    settled_until = state.settled[0]  # .t
+    if settled_until is not None and event.occurred_at <= settled_until:
+        # Only a kind never refused for lateness (feedback) gets here: the history before
+        # the settled summary is final, so it takes effect at the summary's end.
+        event = Event(
+            event.event_id,
+            event.lead_id,
+            event.kind,
+            settled_until,
+            event.account_id,
+            event.fields,
+        )
+    if event.kind in FEEDBACK_KINDS:
+        return _feedback.receive(state, event, rules)
+    update = _commit(state, event, _plan(state, event, rules), rules)
+    if update.state.loop[6] and update.state.stage not in BEFORE_HANDOFF:  # .held
+        # The lead was handed off: the feedback that waited for it applies now.
+        return _loop.release_held(state, update, rules)
+    return update
 
 
 def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot path
@@ -483,7 +510,13 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
             engagement_now = sum(last_engagement)  # (what `_engagement` returns, without a call)
         else:
             engagement_now = _engagement(last_t, last_engagement, watermark, rules)
-    if step.stage is _NEW and step.engaged and engagement_now >= rules.lifecycle.engaged_min_points:
+    if (
+        step.stage is _NEW
+        and step.engaged
+        and sum(points[index][5]) >= rules.lifecycle.engaged_min_points  # .engagement
+    ):
+        # Read just after the event, at its own time (not at the watermark): a positive
+        # event read after a later negative one engages the lead as in time order.
         step.stage = _ENGAGED
         step.stage_reason = "engaged"
     size = len(points)
@@ -541,6 +574,15 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
             kept = ()
     stage = _STAGE_VALUES[step.stage]
     seq = state.seq + 1
+    loop_now = state.loop
+    if stage != state.stage:
+        # Kept in event time, so scenario conditions read the stage as of an event's time.
+        moved_at = t
+        if step.transition is None and alerts:
+            moved_at = max(alert.occurred_at for alert in alerts)
+        loop_now = loop_now._replace(
+            stages=moved(loop_now.stages, StageMove(moved_at, state.stage, stage))
+        )
     new_state = _new_state(
         state.lead_id,
         rules.version,
@@ -567,7 +609,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         company_fit,
         fit_rules,
         last_active_at,
-        state.loop,
+        loop_now,
     )
     signal = None
     if account_id is not None:
@@ -605,6 +647,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         kind in FEEDBACK_KINDS
         or alerts
         or (state.last_active_at is None and rules.inactivity is not None)
+        or ((started := state.loop[9]) is not None and t < started)  # .started_at
         or (activity and state.loop[3] is not None)  # .cold_since
         or (rules.state_scenarios and (step.new_point is not None or stage != before_stage))
     ):
@@ -617,7 +660,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
                 if not _CANCEL_SHORTCUT:
                     return _loop.after_event(state, update, event, step.transition, rules)
                 cancels = True
-            elif not spent(state.loop, scenario, stage):
+            elif not spent(loop_now, scenario, stage, t):
                 return _loop.after_event(state, update, event, step.transition, rules)
         if cancels:
             return _loop.after_cancels(state, update, event, rules)
@@ -646,10 +689,11 @@ def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpd
         return _rejected(state, Outcome.TOO_FAR_IN_FUTURE, str(future_problem(t, now, timing)))
     watermark = state.last_event_at
     settled_until = state.settled[0]  # .t
-    if (watermark is not None and t < watermark - timing.allowed_lateness) or (
-        settled_until is not None and t <= settled_until
+    lateness = rules.lateness_of[event.kind]
+    if (watermark is not None and t < watermark - lateness) or (
+        settled_until is not None and t <= settled_until and lateness != NEVER_LATE
     ):
-        reason = lateness_problem(t, watermark, settled_until, timing)
+        reason = lateness_problem(t, watermark, settled_until, lateness, event.kind.category)
         return _rejected(state, Outcome.TOO_LATE, str(reason))
     return None
 
@@ -668,24 +712,26 @@ def _is_open_point(points: tuple[Point, ...], t: float, event_id: str) -> bool:
     return index < len(points) and points[index].event_id == event_id and points[index].t == t
 
 
-def _plan(state: LeadState, event: Event, rules: Rules) -> _Step | str:
-    """What the event does: a lifecycle transition, a profile change or awards."""
+def _feedback_step(state: LeadState, event: Event, decided: Transition, rules: Rules) -> _Step:
+    """The step of a decided feedback transition (see `feedback.py`)."""
+    step = _new_step(_STAGES[state.stage], state.stage_reason, state.caps, state.once)
+    step.transition = decided
+    step.stage = decided.after
+    step.stage_reason = decided.reason
+    if decided.recycle:
+        point = Point(
+            event.occurred_at, event.event_id, recycle_factor=rules.lifecycle.recycle_factor
+        )
+        step.new_point = point
+    return step
+
+
+def _plan(state: LeadState, event: Event, rules: Rules) -> _Step:
+    """What a scoring event does: a profile change or awards (feedback: `feedback.py`)."""
     step = _new_step(_STAGES[state.stage], state.stage_reason, state.caps, state.once)
     kind = event.kind
     t = event.occurred_at
-    if kind in FEEDBACK_KINDS:
-        reason_field = event.fields.get("reason")
-        decided = decide_feedback(
-            step.stage, kind, None if reason_field is None else str(reason_field), rules.lifecycle
-        )
-        if isinstance(decided, str):
-            return decided
-        step.transition = decided
-        step.stage = decided.after
-        step.stage_reason = decided.reason
-        if decided.recycle:
-            step.new_point = Point(t, event.event_id, recycle_factor=rules.lifecycle.recycle_factor)
-    elif kind is _PROFILE_UPDATED:
+    if kind is _PROFILE_UPDATED:
         step.new_point = Point(t, event.event_id, profile=interned_fields(event.fields))
     else:
         awards = _awards(state, event, rules, step)
@@ -811,7 +857,7 @@ def _settle_count(points: Sequence[Point], watermark: float, rules: Rules) -> in
     """
     size = len(points)
     overflow = size - rules.timing.max_open_events
-    horizon = watermark - rules.timing.allowed_lateness
+    horizon = watermark - rules.open_window
     if size < SETTLE_BATCH or not points[SETTLE_BATCH - 1].t < horizon:
         # Points are in time order: fewer than a batch are final. Settle only the overflow.
         return overflow if overflow > 0 else 0
@@ -919,7 +965,7 @@ def _awards(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this i
     last_event_at = state.last_event_at
     # max(last_event_at, t), keeping the first of equal values like `max` does.
     watermark = t if last_event_at is None or t > last_event_at else last_event_at
-    horizon = watermark - rules.timing.allowed_lateness
+    horizon = watermark - rules.open_window
     awards: list[Award] = []
     caps: dict[str, tuple[CapEntry, ...]] | None = None
     once: dict[str, tuple[float, str]] | None = None
@@ -1318,5 +1364,6 @@ def route_lead(state: LeadState, rules: Rules) -> str | None:
     return route(rules.routing, state.product, state.attributes)
 
 
-# The loop module imports this one; bound last so either can be imported first.
+# The loop and feedback modules import this one; bound last so either can be imported first.
+import scorer.core.feedback as _feedback  # noqa: E402
 import scorer.core.scenarios as _loop  # noqa: E402

@@ -31,7 +31,7 @@ from scorer.core.records import (
 )
 from scorer.core.thresholds import Gate
 from scorer.core.timeline import Accumulator, Award, Point, Settled, interned_fields
-from scorer.core.timers import Handoff, HandoffLoop, ScenarioMark, Timer
+from scorer.core.timers import Handoff, HandoffLoop, Held, ScenarioMark, StageMove, Timer
 
 # The lead record's schema version. 1: every structure as a keyed object. 2 (compact):
 # score changes, open points, the settled summary and the recent ids positional, the
@@ -97,14 +97,39 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
             record[key] = value
     if record["handoff"] is None:
         del record["handoff"]
+    _held_to_record(state, record)
     return record
+
+
+# -- held feedback and stage moves (issue 17; optional keys, absent when empty) -------------
+
+
+def _held_to_record(state: LeadState, record: dict[str, object]) -> None:
+    loop = state.loop
+    if loop.held:
+        record["held"] = [h.to_list() for h in loop.held]
+    if loop.stages:
+        record["stages"] = [m.to_list() for m in loop.stages]
+    if loop.unhanded:
+        record["unhanded"] = True
+    if loop.started_at is not None:
+        record["started_at"] = loop.started_at
+
+
+def _held_from_record(raw: Mapping[str, object]) -> dict[str, Any]:
+    return {
+        "held": tuple(Held.from_list(h) for h in _opt_list(raw, "held")),
+        "stages": tuple(StageMove.from_list(m) for m in _opt_list(raw, "stages")),
+        "unhanded": raw.get("unhanded") is True,
+        "started_at": opt_float(raw, "started_at"),
+    }
 
 
 def lead_to_record_v1(state: LeadState) -> dict[str, object]:
     """The version-1 record (what scorers before the compact record wrote): kept to test
     that such records still restore, and to measure the compaction."""
     settled = state.settled
-    return {
+    record: dict[str, object] = {
         "v": 1,
         "type": "lead_state",
         "lead_id": state.lead_id,
@@ -148,6 +173,8 @@ def lead_to_record_v1(state: LeadState) -> dict[str, object]:
         "team": state.team,
         "handoff": None if state.handoff is None else state.handoff.to_record(),
     }
+    _held_to_record(state, record)
+    return record
 
 
 def _same(a: float, b: float) -> bool:
@@ -361,6 +388,7 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
             cold_since=opt_float(raw, "cold_since"),
             team=opt_str(raw, "team"),
             handoff=None if handoff_raw is None else Handoff.from_record(handoff_raw),
+            **_held_from_record(raw),
         ),
     )
 

@@ -1,11 +1,12 @@
 """The lead lifecycle: new → engaged → mql → sal → sql → won / lost, plus recycling.
 
-Sales feedback events are commands: they are checked against the stage the lead is in when
-they arrive and refused (outcome `invalid_transition`) when they do not fit, so a
-`feedback.qualified` for a lead sales never accepted cannot skip SAL. Feedback for a lead
-the scorer has no state for is refused too. Score-driven moves (new → engaged, → mql)
-happen when the engine emits the matching alert; lost → recycled after
-`lifecycle.lost_cool_off` happens when that timer fires.
+Sales feedback is a fact about the lead (see `feedback.py` for when it is applied): a
+feedback that fits the stage moves it (`decide_feedback`); one that does not fit a lead
+already handed off makes the lifecycle jump (`jump`: e.g. mql → sql when sales qualified
+without accepting first), and one that finds a lead before any hand-off is held and,
+if no hand-off comes, jumps too (the lead is marked never handed off). Score-driven moves
+(new → engaged, → mql) happen when the engine emits the matching alert; lost → recycled
+after `lifecycle.lost_cool_off` happens when that timer fires.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ FEEDBACK_TRANSITIONS: Mapping[EventKind, tuple[frozenset[Stage], Stage]] = Mappi
 )
 
 ENGAGED_FROM = frozenset({Stage.NEW})
+
+# Stages before a hand-off in the current cycle: feedback finding a lead here is held.
+BEFORE_HANDOFF = frozenset({Stage.NEW.value, Stage.ENGAGED.value, Stage.RECYCLED.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +86,37 @@ def decide_feedback(
             recycle=at_once,
         )
     return Transition(stage, target, f"{kind.value.partition('.')[2]}{said}", recycle=False)
+
+
+def jump(
+    stage: Stage, kind: EventKind, reason: str | None, lifecycle: Lifecycle, unhanded: bool
+) -> Transition | None:
+    """The transition of a feedback that does not fit `stage`: straight to its target
+    stage (`unhanded`: the lead was never handed off in this cycle, which the reason
+    says), or None from a final stage (won, disqualified), which nothing moves."""
+    decided = decide_feedback(stage, kind, reason, lifecycle)
+    if isinstance(decided, Transition):
+        if unhanded:
+            return Transition(
+                decided.before,
+                decided.after,
+                f"{decided.reason} (never handed off)",
+                decided.recycle,
+            )
+        return decided
+    if stage in TERMINAL:
+        return None
+    target = FEEDBACK_TRANSITIONS[kind][1]
+    said = f" ({reason})" if reason else ""
+    note = " (never handed off)" if unhanded else f" (from {stage.value})"
+    if target is Stage.RECYCLED:
+        return Transition(stage, Stage.RECYCLED, f"rejected by sales{said}{note}", recycle=True)
+    if target is Stage.LOST and lifecycle.recycle_lost:
+        at_once = lifecycle.lost_cool_off <= 0.0
+        return Transition(
+            stage,
+            Stage.RECYCLED if at_once else Stage.LOST,
+            f"lost{said}{', recycled' if at_once else ''}{note}",
+            recycle=at_once,
+        )
+    return Transition(stage, target, f"{kind.value.partition('.')[2]}{said}{note}", recycle=False)

@@ -1,12 +1,17 @@
 """Offline replay: the same core calls the streaming worker makes, in file order.
 
-For every event: first `fire_due` on every lead with a timer due at the processing time
+For every event: first `fire_due` on every lead with a timer due at the replay clock
 (earliest due first, from a heap of `next_due`), then `apply_event` on the event's lead;
 whenever an update carries an account signal, `apply_lead_signal` on that account. At
-the end, timers due at `until` (default: the latest event time) fire too.
+the end, timers due at `until` (default: the replay clock) fire too.
 
-With `now=None` the processing time of each event is the latest event time seen so far
-(offline, time comes from the events), so a file replays identically anywhere.
+The replay clock (with `now=None`) is the latest event time *accepted* so far, moved to
+an event's own time before it is applied unless the event lies beyond `received_by` plus
+`timing.future_skew`: such an event is refused as `too_far_in_future`, exactly as the
+worker refuses it against its wall clock, and it moves neither the clock nor any timer.
+`received_by` is when the input was complete (`scorer score-file` passes `--at`, else the
+wall clock of the run); None judges no event as too far in the future. So a file
+replays identically anywhere, and one bad timestamp cannot fire every lead's timers.
 """
 
 from __future__ import annotations
@@ -82,20 +87,25 @@ class ReplayResult:
         records: list[dict[str, object]] = []
         for lead_id, score in self.scores_at(at).items():
             state = self.leads[lead_id]
-            records.append(
-                {
-                    "type": "lead_score",
-                    "lead_id": lead_id,
-                    "account_id": state.account_id,
-                    "at": at,
-                    "fit": score.fit,
-                    "engagement": score.engagement,
-                    "total": score.total,
-                    "grade": score.grade,
-                    "stage": state.stage,
-                    "rules_version": self.rules.version,
-                }
-            )
+            record: dict[str, object] = {
+                "type": "lead_score",
+                "lead_id": lead_id,
+                "account_id": state.account_id,
+                "at": at,
+                "fit": score.fit,
+                "engagement": score.engagement,
+                "total": score.total,
+                "grade": score.grade,
+                "stage": state.stage,
+                "rules_version": self.rules.version,
+            }
+            # Sales feedback on a lead never handed off, and feedback still waiting for a
+            # hand-off (see core/feedback.py): only present when true / not empty.
+            if state.loop.unhanded:
+                record["never_handed_off"] = True
+            if state.loop.held:
+                record["held_feedback"] = [h.event_id for h in state.loop.held]
+            records.append(record)
         # The same record `GET /accounts/{id}` answers with.
         records.extend(account_record(a, at, self.rules) for _, a in sorted(self.accounts.items()))
         records.extend(a.to_record() for a in self.alerts)
@@ -140,23 +150,40 @@ class _Timers:
 
 
 def replay(
-    events: Iterable[Event], rules: Rules, now: float | None = None, until: float | None = None
+    events: Iterable[Event],
+    rules: Rules,
+    now: float | None = None,
+    until: float | None = None,
+    received_by: float | None = None,
 ) -> ReplayResult:
     """Replay `events` in order; `until` is the time timers are fired up to at the end
-    (default: the latest event time, or `now` when given)."""
+    (default: the latest accepted event time, or `now` when given). `now` fixes the
+    processing time of every event; `received_by` (see the module doc) refuses events
+    dated beyond it plus the future skew."""
     result = ReplayResult(rules=rules)
     timers = _Timers()
-    latest: float | None = None
+    latest: float | None = None  # the replay clock: the latest accepted event time
+    skew = rules.timing.future_skew
     for event in events:
-        latest = event.occurred_at if latest is None else max(latest, event.occurred_at)
-        processing_time = latest if now is None else now
+        t = event.occurred_at
+        if received_by is not None and t > received_by + skew:
+            # Judged as the worker judges it against its clock; the clock stays put.
+            update = apply_event(result.leads.get(event.lead_id), event, rules, received_by)
+            result.rejected.append(
+                Rejection(event.event_id, event.lead_id, update.outcome, update.reason)
+            )
+            continue
+        clock = t if latest is None or t > latest else latest
+        processing_time = clock if now is None else now
         _fire(result, timers, processing_time)
-        update = apply_event(result.leads.get(event.lead_id), event, rules, processing_time)
+        judged_at = processing_time if received_by is None else max(processing_time, received_by)
+        update = apply_event(result.leads.get(event.lead_id), event, rules, judged_at)
         if update.outcome is not Outcome.APPLIED:
             result.rejected.append(
                 Rejection(event.event_id, event.lead_id, update.outcome, update.reason)
             )
             continue
+        latest = clock
         result.last_event_at = (
             event.occurred_at
             if result.last_event_at is None

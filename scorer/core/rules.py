@@ -384,9 +384,21 @@ class Sla:
         return self.follow_up
 
 
+NEVER_LATE = float("inf")
+# The defaults of `Timing.lateness_by_kind` (see the README's "Late data by source").
+DEFAULT_LATENESS_BY_KIND: Mapping[str, float] = MappingProxyType(
+    {"profile": 2 * 86400.0, "feedback": NEVER_LATE}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Timing:
+    # How far behind a lead's latest event an event may be and still be scored exactly,
+    # for the input kinds (event categories) not in `lateness_by_kind`.
     allowed_lateness: float = 3600.0
+    # Per input kind (web, email, seminar, profile, feedback); NEVER_LATE = never refused
+    # for lateness (a feedback older than the lead's settled history applies at its end).
+    lateness_by_kind: Mapping[str, float] = field(default_factory=lambda: DEFAULT_LATENESS_BY_KIND)
     future_skew: float = 300.0
     # Crossings are emitted once the lead's watermark is this far past them. 0 = at once;
     # >= allowed_lateness makes alert ids independent of arrival order (see thresholds.py).
@@ -513,6 +525,10 @@ class Rules:
     category_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
     # min(timing.alert_hold, timing.allowed_lateness): the hold alerts actually wait.
     effective_hold: float = field(init=False, compare=False, repr=False)
+    # Allowed lateness per event kind (NEVER_LATE: never too late), and the window of a
+    # lead's history kept open for late events: the largest finite lateness.
+    lateness_of: Mapping[EventKind, float] = field(init=False, compare=False, repr=False)
+    open_window: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         index = {c.name: i for i, c in enumerate(self.categories)}
@@ -557,6 +573,17 @@ class Rules:
             self, "effective_hold", min(self.timing.alert_hold, self.timing.allowed_lateness)
         )
         object.__setattr__(self, "blank_lead", None)
+        timing = self.timing
+        lateness = {
+            kind: timing.lateness_by_kind.get(kind.category, timing.allowed_lateness)
+            for kind in EventKind
+        }
+        object.__setattr__(self, "lateness_of", MappingProxyType(lateness))
+        object.__setattr__(
+            self,
+            "open_window",
+            max(timing.allowed_lateness, *(v for v in lateness.values() if v != NEVER_LATE)),
+        )
         object.__setattr__(self, "threshold_names", tuple(t.name for t in self.thresholds))
         object.__setattr__(self, "category_names", tuple(c.name for c in self.categories))
         plans = {

@@ -38,6 +38,11 @@ Semantics worth knowing:
   A newer hand-off replaces the previous deadline.
 * Lost with `lifecycle.lost_cool_off`: the lead stays lost, then a timer recycles it
   (engagement discounted, thresholds re-armed, a new cycle), as a rejection does at once.
+* Held feedback (`feedback.py`): a hand-off releases it (`release_held`); otherwise its
+  timer, at its time plus `timing.allowed_lateness`, applies it as a jump.
+* `require` and state triggers read the stage as of their moment in event time
+  (`timers.stage_at` over the lead's recent stage moves), so the order topics are read
+  in does not decide whether a scenario fires.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from types import MappingProxyType
 from scorer.core.account import LeadSignal
 from scorer.core.actions import Action, action_id
 from scorer.core.alerts import SLA_BREACHED, Alert, sla_alert_id
-from scorer.core.events import Event, EventKind
+from scorer.core.events import Event, EventKind, FieldValue
 from scorer.core.explain import ScoreChange
 from scorer.core.lead import (
     _APPLIED,
@@ -56,6 +61,7 @@ from scorer.core.lead import (
     LeadUpdate,
     Outcome,
     _commit,
+    _feedback_step,
     _new_update,
     _Step,
     negative_reasons_at,
@@ -63,7 +69,7 @@ from scorer.core.lead import (
     top_reasons_at,
     with_loop,
 )
-from scorer.core.lifecycle import Transition
+from scorer.core.lifecycle import BEFORE_HANDOFF, Transition, jump
 from scorer.core.routing import route
 from scorer.core.rules import (
     ActionKind,
@@ -77,6 +83,7 @@ from scorer.core.rules import (
 from scorer.core.timeline import Point
 from scorer.core.timers import (
     COOL_OFF,
+    HELD,
     INACTIVITY,
     NO_MARK,
     SCENARIO,
@@ -88,10 +95,11 @@ from scorer.core.timers import (
     add_timer,
     pending,
     spent,
+    stage_at,
     without,
 )
 
-__all__ = ["after_cancels", "after_event", "fire_due", "next_due"]
+__all__ = ["after_cancels", "after_event", "fire_due", "next_due", "release_held"]
 
 _ANSWERS = frozenset({EventKind.FEEDBACK_ACCEPTED, EventKind.FEEDBACK_REJECTED})
 _LEAD_SUBJECT = "lead"
@@ -131,7 +139,19 @@ def fire_due(state: LeadState, rules: Rules, now: float) -> LeadUpdate:
             loop.sla_due(timer)
         elif kind == COOL_OFF:
             loop.cool_off_due(timer)
+        elif kind == HELD:
+            loop.release(timer.due_at)
     return loop.finish(state, None)
+
+
+def release_held(before: LeadState, update: LeadUpdate, rules: Rules) -> LeadUpdate:
+    """`update` handed the lead off: apply the feedback held for that (`feedback.py`)."""
+    loop = _Loop.of(update.state, rules)
+    loop.alerts.extend(update.alerts)
+    loop.actions.extend(update.actions)
+    loop.feedback_after_s = update.feedback_after_s
+    loop.release()
+    return loop.finish(before, update)
 
 
 def after_event(
@@ -150,7 +170,17 @@ def after_event(
     trigger = f"{kind}:{event.event_id}"  # a StrEnum formats as its value
     if before.last_active_at is None and rules.inactivity is not None:
         loop.last_active_at = t
+        loop.started_at = t
         loop.arm_inactivity(trigger)
+    elif loop.started_at is not None and t < loop.started_at and rules.inactivity is not None:
+        # An event before the lead's first one (topics are read independently): the clock
+        # starts there, unless activity after the old start already moved it.
+        if loop.last_active_at is None or loop.last_active_at <= loop.started_at:
+            loop.last_active_at = t
+            loop.timers = without(loop.timers, INACTIVITY)
+            if loop.cold_since is None:
+                loop.arm_inactivity(trigger)
+        loop.started_at = t
     elif loop.cold_since is not None and kind in rules.activity_kinds:
         loop.cold_since = None
         loop.arm_inactivity(trigger)
@@ -199,18 +229,14 @@ def after_cancels(before: LeadState, update: LeadUpdate, event: Event, rules: Ru
             del own_timers[index]
     if own_marks is None and own_timers is None:
         return update
-    changed = HandoffLoop(
-        tuple(timers),
-        loop.marks if own_marks is None else MappingProxyType(own_marks),
-        loop.cycle,
-        loop.cold_since,
-        loop.team,
-        loop.handoff,
+    changed = loop._replace(
+        timers=tuple(timers),
+        marks=loop.marks if own_marks is None else MappingProxyType(own_marks),
     )
     triggers = rules.trigger_memos.get(event.kind)
     if own_timers is not None and triggers is not None:
         for scenario in triggers.matching(fields):
-            if not spent(changed, scenario, state.stage):
+            if not spent(changed, scenario, state.stage, t):
                 # A cancelled timer frees its scenario to trigger again: the full loop.
                 return after_event(before, update, event, None, rules)
     return _new_update(
@@ -265,13 +291,18 @@ class _Loop:
         "cycle",
         "feedback_after_s",
         "handoff",
+        "held",
         "last_active_at",
         "marks",
         "rules",
         "signal",
+        "stages",
+        "started_at",
         "state",
         "team",
         "timers",
+        "unhanded",
+        "unhanded_feedback",
     )
 
     def __init__(self, state: LeadState, rules: Rules) -> None:
@@ -287,6 +318,11 @@ class _Loop:
         self.cold_since = loop.cold_since
         self.team = loop.team
         self.handoff = loop.handoff
+        self.held = loop.held
+        self.stages = loop.stages
+        self.unhanded = loop.unhanded
+        self.started_at = loop.started_at
+        self.unhanded_feedback: list[str] = []
         self.actions: list[Action] = []
         self.alerts: list[Alert] = []
         self.changes: list[ScoreChange] = []
@@ -303,7 +339,16 @@ class _Loop:
         state = self.state
         marks = self.marks if self._marks is None else MappingProxyType(self._marks)
         loop = HandoffLoop(
-            tuple(self.timers), marks, self.cycle, self.cold_since, self.team, self.handoff
+            tuple(self.timers),
+            marks,
+            self.cycle,
+            self.cold_since,
+            self.team,
+            self.handoff,
+            self.held,
+            self.stages,
+            self.unhanded,
+            self.started_at,
         )
         if loop == state.loop and self.last_active_at == state.last_active_at:
             return state
@@ -328,6 +373,7 @@ class _Loop:
             and not self.actions
             and len(self.alerts) == len(update.alerts)
             and self.feedback_after_s is None
+            and not self.unhanded_feedback
         ):
             return update  # e.g. a repeated trigger of a scenario that already fired
         was_cold, is_cold = before.cold_since is not None, state.cold_since is not None
@@ -338,7 +384,8 @@ class _Loop:
         reason = None
         if update is not None:
             changes = update.changes + changes if changes else update.changes
-            signal = update.account_signal
+            if signal is None:
+                signal = update.account_signal
             reason = update.reason
         return _new_update(
             state,
@@ -355,6 +402,7 @@ class _Loop:
             tuple(self.actions) if self.actions else (),
             self.feedback_after_s,
             (was_cold, is_cold) if was_cold != is_cold else None,
+            tuple(self.unhanded_feedback),
         )
 
     # -- after an event -----------------------------------------------------------------
@@ -456,9 +504,13 @@ class _Loop:
                 self.trigger(scenario, at, trigger, None)
 
     def holds(self, check: StateCheck, at: float) -> bool:
+        """Whether `check` holds as of event time `at`: the stage then (see
+        `timers.stage_at`), the score decayed to then."""
         state = self.state
-        if check.stages is not None and state.stage not in check.stages:  # Stage is a str
-            return False
+        if check.stages is not None:
+            stage = stage_at(self.stages, state.stage, at)
+            if stage not in check.stages:  # Stage is a str
+                return False
         if check.min_score is None and check.max_score is None:
             return True
         score = score_at(state, at, self.rules)
@@ -592,6 +644,7 @@ class _Loop:
         )
         update = _commit(state, event, step, rules, remember=False, loop=False)
         self.state = update.state
+        self.stages = update.state.loop.stages
         self.cycle += 1
         self.changes.extend(update.changes)
         self.alerts.extend(update.alerts)
@@ -601,3 +654,56 @@ class _Loop:
             self.hand_off(alert)
         if rules.state_scenarios:
             self.state_triggers(at, "cool_off")
+
+    def release(self, due: float | None = None) -> None:
+        """Apply the held feedback, in arrival order: as it fits the stage, else as a
+        jump (`lifecycle.jump`). One that finds the lead before a hand-off again (a
+        rejection recycled it) waits on for the next hand-off, unless its lateness
+        passed by `due` (the held timer's time): then it jumps and the lead is marked
+        never handed off. A feedback that finds the lead in a final stage changes nothing."""
+        held = self.held
+        if not held:
+            return
+        self.timers = without(self.timers, HELD)
+        rules = self.rules
+        lateness = rules.timing.allowed_lateness
+        for index, item in enumerate(held):
+            state = self.materialize(final=False)
+            kind = EventKind(item.kind)
+            unhanded = state.stage in BEFORE_HANDOFF
+            if unhanded and (due is None or item.t + lateness > due):
+                self.held = held[index:]
+                trigger = f"{kind}:{item.event_id}"
+                add_timer(self.timers, Timer(item.t + lateness, HELD, "", 0, item.t, trigger))
+                return
+            self.held = held[index + 1 :]
+            transition = jump(Stage(state.stage), kind, item.reason, rules.lifecycle, unhanded)
+            if transition is None:
+                continue
+            at = item.t
+            settled_at = state.settled.t
+            if settled_at is not None and at < settled_at:
+                at = settled_at  # history before this is final (feedback is never too late)
+            fields: Mapping[str, FieldValue] = (
+                {} if item.reason is None else {"reason": item.reason}
+            )
+            event = Event(item.event_id, state.lead_id, kind, at, None, MappingProxyType(fields))
+            update = _commit(
+                state, event, _feedback_step(state, event, transition, rules), rules,
+                remember=False, loop=False,
+            )  # fmt: skip
+            self.state = update.state
+            self.stages = update.state.loop.stages
+            self.changes.extend(update.changes)
+            self.alerts.extend(update.alerts)
+            if update.account_signal is not None:
+                self.signal = update.account_signal
+            for alert in update.alerts:
+                self.hand_off(alert)
+            trigger = f"{kind}:{item.event_id}"
+            self.feedback(kind, transition, at, trigger)
+            if unhanded:
+                self.unhanded = True
+                self.unhanded_feedback.append(kind.value)
+            if rules.state_scenarios:
+                self.state_triggers(at, trigger)

@@ -1,8 +1,9 @@
 """Is an event's time acceptable? Judged without reading any clock.
 
-* Lateness is judged against the lead's own watermark (the latest event time accepted for
-  it), so whether an event is too late depends only on that lead's events, never on when
-  the worker happens to run.
+* Lateness is judged per input kind (`timing.allowed_lateness` per event category)
+  against the lead's own watermark (the latest event time accepted for it), so whether
+  an event is too late depends only on that lead's events, never on when the worker
+  happens to run.
 * Future skew is judged against `now` (the caller's processing time): a producer with a
   clock far ahead must not push a lead's watermark into the future.
 """
@@ -13,14 +14,22 @@ from scorer.core.rules import Timing
 
 
 def lateness_problem(
-    occurred_at: float, watermark: float | None, settled_until: float | None, timing: Timing
+    occurred_at: float,
+    watermark: float | None,
+    settled_until: float | None,
+    lateness: float,
+    kind: str = "",
 ) -> str | None:
-    """A short reason when the event is older than the lead's lateness horizon."""
-    if watermark is not None and occurred_at < watermark - timing.allowed_lateness:
+    """A short reason when the event is older than the lead's lateness horizon for its
+    kind (`lateness`, the kind's `timing.allowed_lateness`; inf: never too late)."""
+    if lateness == float("inf"):
+        return None
+    if watermark is not None and occurred_at < watermark - lateness:
         behind = watermark - occurred_at
+        of = f" of {kind}" if kind else ""
         return (
             f"event is {behind:.0f}s behind the lead's latest event "
-            f"(allowed lateness {timing.allowed_lateness:.0f}s)"
+            f"(allowed lateness{of} {lateness:.0f}s)"
         )
     if settled_until is not None and occurred_at <= settled_until:
         return "event is older than the lead's settled history"

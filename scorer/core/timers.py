@@ -4,8 +4,9 @@ the events that never touch the loop do not pay for building it). All NamedTuple
 (cheap, immutable, flat in records).
 
 Timers are in event time. A lead holds at most one timer per scenario, one SLA timer,
-one inactivity timer and one cool-off timer, kept sorted by (due_at, kind, ref), so
-`timers[0]` is the next one due and the tuple stays small whatever the lead does.
+one inactivity timer, one cool-off timer and one held-feedback timer, kept sorted by
+(due_at, kind, ref), so `timers[0]` is the next one due and the tuple stays small
+whatever the lead does.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ class TimerKind(StrEnum):
     SLA = "sla"  # follow-up deadline of a hand-off; ref = the hand-off alert id
     INACTIVITY = "inactivity"  # the lead goes cold unless active meanwhile; ref = ""
     COOL_OFF = "cool_off"  # a lost lead is recycled; ref = ""
+    HELD = "held"  # held feedback is applied without a hand-off; ref = ""
 
 
 # Bound once: enum member lookups go through the metaclass.
-SCENARIO, SLA, INACTIVITY, COOL_OFF = (
+SCENARIO, SLA, INACTIVITY, COOL_OFF, HELD = (
     TimerKind.SCENARIO.value,
     TimerKind.SLA.value,
     TimerKind.INACTIVITY.value,
     TimerKind.COOL_OFF.value,
+    TimerKind.HELD.value,
 )
 
 
@@ -147,10 +150,56 @@ def pending(timers: list[Timer] | tuple[Timer, ...], kind: str, ref: str) -> boo
     return False
 
 
+class Held(NamedTuple):
+    """A sales feedback received before the lead's hand-off, kept until the hand-off
+    comes or the lateness passes (see `feedback.py`): its event time, id, type, reason."""
+
+    t: float
+    event_id: str
+    kind: str
+    reason: str | None = None
+
+    def to_list(self) -> list[object]:
+        return [*self]
+
+    @classmethod
+    def from_list(cls, raw: object) -> Held:
+        if not isinstance(raw, list) or len(raw) != 4:
+            raise ValueError("held feedback is [t, event_id, kind, reason]")
+        t, event_id, kind, reason = raw
+        return cls(float(t), str(event_id), str(kind), None if reason is None else str(reason))
+
+
+class StageMove(NamedTuple):
+    """A stage change at event time `t` (the crossing's, the feedback's, the event's)."""
+
+    t: float
+    before: str
+    after: str
+
+    def to_list(self) -> list[object]:
+        return [*self]
+
+    @classmethod
+    def from_list(cls, raw: object) -> StageMove:
+        if not isinstance(raw, list) or len(raw) != 3:
+            raise ValueError("a stage move is [t, before, after]")
+        return cls(float(raw[0]), str(raw[1]), str(raw[2]))
+
+
+# Stage moves kept per lead (the oldest are forgotten: a scenario condition about a time
+# before them reads the stage before the oldest kept move).
+MAX_STAGE_MOVES = 16
+
+
 class HandoffLoop(NamedTuple):
     """A lead's hand-off loop memory: `timers` sorted by due time, per-scenario `marks`,
     the lifecycle `cycle` (+1 at every recycle), `cold_since` (event time the lead went
-    cold, None while warm), `team` (team of the current hand-off) and `handoff`."""
+    cold, None while warm), `team` (team of the current hand-off) and `handoff`;
+    `held` feedback waiting for a hand-off, `stages` the latest stage moves in event-time
+    order (scenario conditions read the stage as of an event's time from them) and
+    `unhanded` (feedback was applied to the lead without a hand-off before it),
+    `started_at` (the earliest event time: where the inactivity clock starts)."""
 
     timers: tuple[Timer, ...] = ()
     marks: Mapping[str, ScenarioMark] = MappingProxyType({})
@@ -158,17 +207,45 @@ class HandoffLoop(NamedTuple):
     cold_since: float | None = None
     team: str | None = None
     handoff: Handoff | None = None
+    held: tuple[Held, ...] = ()
+    stages: tuple[StageMove, ...] = ()
+    unhanded: bool = False
+    # The inactivity clock's start: the earliest event time seen (None before it was kept).
+    started_at: float | None = None
 
 
 NO_LOOP = HandoffLoop()
 
 
-def spent(loop: HandoffLoop, scenario: Scenario, stage: str) -> bool:
-    """Whether a new trigger of `scenario` for a lead in `stage` is certain to be ignored:
-    the stage is not one its `require` allows, its timer is pending, or it fired in this
-    cycle (or ever, with `repeat` once) and has no cooldown (what `_Loop.trigger` checks
-    first). Such a trigger skips the loop altogether."""
+def moved(stages: tuple[StageMove, ...], move: StageMove) -> tuple[StageMove, ...]:
+    """`stages` with `move` at its event-time place, bounded to MAX_STAGE_MOVES."""
+    index = len(stages)
+    while index > 0 and stages[index - 1].t > move.t:
+        index -= 1
+    result = (*stages[:index], move, *stages[index:])
+    return result[-MAX_STAGE_MOVES:] if len(result) > MAX_STAGE_MOVES else result
+
+
+def stage_at(stages: tuple[StageMove, ...], current: str, t: float) -> str:
+    """The lead's stage as of event time `t`: the current one at or after its latest
+    move, else the stage the latest move at or before `t` led to (before the oldest
+    kept move: the stage that move left)."""
+    if not stages or t >= stages[-1].t:
+        return current
+    for move in reversed(stages):
+        if move.t <= t:
+            return move.after
+    return stages[0].before
+
+
+def spent(loop: HandoffLoop, scenario: Scenario, stage: str, t: float | None = None) -> bool:
+    """Whether a new trigger at event time `t` of `scenario` for a lead now in `stage`
+    is certain to be ignored: the stage as of `t` is not one its `require` allows, its
+    timer is pending, or it fired in this cycle (or ever, with `repeat` once) and has
+    no cooldown (what `_Loop.trigger` checks first). Such a trigger skips the loop altogether."""
     require = scenario.require
+    if t is not None and loop.stages:
+        stage = stage_at(loop.stages, stage, t)
     if require is not None and require.stages is not None and stage not in require.stages:
         return True  # (a Stage is a str: the value looks it up)
     if scenario.cooldown is None:

@@ -420,7 +420,8 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             ),
         ),
         timing=Timing(
-            allowed_lateness=spec.timing.allowed_lateness,
+            allowed_lateness=spec.timing.allowed_lateness.default,
+            lateness_by_kind=MappingProxyType(spec.timing.allowed_lateness.by_kind()),
             future_skew=spec.timing.future_skew,
             alert_hold=spec.timing.alert_hold,
             max_open_events=spec.timing.max_open_events,

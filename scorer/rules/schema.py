@@ -438,15 +438,59 @@ class SlaSpec(Strict):
     by_team: dict[str, PositiveDuration] = Field(default_factory=dict)
 
 
+DEFAULT_PROFILE_LATENESS = 2 * 86400.0
+
+
+def _lateness_or_never(value: Any) -> float:
+    """A duration, or `never` (no event of the kind is ever refused for lateness)."""
+    if isinstance(value, str) and value.strip().lower() in NEVER:
+        return float("inf")
+    return parse_duration(value)
+
+
+class LatenessSpec(Strict):
+    """Allowed lateness per input kind; web, email and seminar default to `default`."""
+
+    default: Duration = 3600.0
+    web: Duration | None = None
+    email: Duration | None = None
+    seminar: Duration | None = None
+    # Profile updates are placed on the trajectory at their event time, so they need a
+    # finite window (the open part of a lead's history); feedback does not.
+    profile: Duration = DEFAULT_PROFILE_LATENESS
+    feedback: Annotated[float, BeforeValidator(_lateness_or_never)] = float("inf")
+
+    def by_kind(self) -> dict[str, float]:
+        """Every input kind (event category) with its allowed lateness (inf = never)."""
+        default = self.default
+        return {
+            "web": default if self.web is None else self.web,
+            "email": default if self.email is None else self.email,
+            "seminar": default if self.seminar is None else self.seminar,
+            "profile": self.profile,
+            "feedback": self.feedback,
+        }
+
+
+def _lateness_spec(value: Any) -> Any:
+    # `allowed_lateness: 6h` is the default of the activity kinds (checked here, so that
+    # an error names `allowed_lateness` itself).
+    if isinstance(value, dict | LatenessSpec):
+        return value
+    return {"default": parse_duration(value)}
+
+
 class TimingSpec(Strict):
-    allowed_lateness: Duration = 3600.0
+    allowed_lateness: Annotated[LatenessSpec, BeforeValidator(_lateness_spec)] = Field(
+        default_factory=LatenessSpec
+    )
     future_skew: Duration = 300.0
     alert_hold: Duration = 0.0
     max_open_events: int = Field(default=256, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _hold_within_lateness(self) -> TimingSpec:
-        if self.alert_hold > self.allowed_lateness:
+        if self.alert_hold > self.allowed_lateness.default:
             raise ValueError("alert_hold cannot exceed allowed_lateness")
         return self
 

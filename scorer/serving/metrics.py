@@ -56,6 +56,7 @@ class ScorerMetrics(NamedTuple):
     stalled_partitions: Counter
     read_model_resyncs: Counter
     erasures: Counter
+    feedback_without_handoff: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -213,6 +214,13 @@ class ScorerMetrics(NamedTuple):
                 "Erase requests handled (erased, not_found) and erasure records published "
                 "(erasure; repeated: already on the topic).",
                 ["result"],
+                registry=registry,
+            ),
+            feedback_without_handoff=Counter(
+                "scorer_feedback_without_handoff",
+                "Sales feedback applied to a lead never handed off in its cycle (a deal sales "
+                "found on their own, a disqualification before any hand-off), by type.",
+                ["kind"],
                 registry=registry,
             ),
         )

@@ -149,18 +149,23 @@ def assigned_partitions(app: faust.App, ctx: ScorerContext) -> set[int]:
     return {tp.partition for tp in consumer.assignment() if tp.topic == topic}
 
 
-def input_backlog(app: faust.App, ctx: ScorerContext, partition: int) -> int:
-    """Messages on the partition's lead input topics this worker has not consumed yet."""
+def input_backlog(app: faust.App, ctx: ScorerContext, partition: int) -> dict[str, int]:
+    """Per lead input topic, the messages of `partition` this worker has not consumed yet
+    (topics it has nothing waiting on are left out)."""
     consumer: Any = app.consumer
     topics = ctx.lead_events.topics
     ticks = ctx.timer_ticks.get_topic_name()
-    backlog = 0
+    backlog: dict[str, int] = {}
     for tp in consumer.assignment():
         if tp.partition != partition or tp.topic == ticks or tp.topic not in topics:
             continue
         highwater = consumer.highwater(tp)
-        if highwater is not None:
-            backlog += max(0, highwater - consumed_up_to(consumer, tp))
+        if highwater is None:
+            backlog[tp.topic] = 1  # not fetched yet: what waits there is unknown
+            continue
+        waiting = highwater - consumed_up_to(consumer, tp)
+        if waiting > 0:
+            backlog[tp.topic] = waiting
     return backlog
 
 

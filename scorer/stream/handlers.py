@@ -132,8 +132,11 @@ class ScorerContext:
     due_index: DueIndex
     resync: ReadModelResync
     # Messages not yet consumed on a partition's input topics (set by the agents module).
-    backlog: Callable[[int], int] = lambda partition: 0
+    # Per input topic of a partition, the messages not consumed yet (only those waiting).
+    backlog: Callable[[int], dict[str, int]] = lambda partition: {}
     event_time_by_partition: dict[int, float] = field(default_factory=dict)
+    # The latest event time read per (input topic, partition): see `partition_clock`.
+    event_time_by_input: dict[tuple[str, int], float] = field(default_factory=dict)
     scored_at_by_partition: dict[int, float] = field(default_factory=dict)  # wall clock
 
     @classmethod
@@ -517,8 +520,14 @@ class ScorerContext:
             state = self.lead_state_by_id.get(key)
             batch.hot_before.setdefault(decoded.lead_id, is_hot(state, self.rules))
         partition = message.partition
-        seen = self.event_time_by_partition.get(partition, decoded.occurred_at)
-        self.event_time_by_partition[partition] = max(seen, decoded.occurred_at)
+        if decoded.occurred_at <= now + self.rules.timing.future_skew:
+            # An event the core refuses as too far in the future must not move the
+            # backlog's clock (it would fire every timer of the partition up to its date).
+            seen = self.event_time_by_partition.get(partition, decoded.occurred_at)
+            self.event_time_by_partition[partition] = max(seen, decoded.occurred_at)
+            where = (message.topic, partition)
+            seen = self.event_time_by_input.get(where, decoded.occurred_at)
+            self.event_time_by_input[where] = max(seen, decoded.occurred_at)
         self.scored_at_by_partition[partition] = now
         if (
             state is not None
@@ -579,11 +588,24 @@ class ScorerContext:
         replay does, and switch to the wall clock once the backlog is read.
         """
         idle = now - self.scored_at_by_partition.get(partition, 0.0) > _BACKLOG_IDLE_S
-        # A partition that reports a backlog but scores nothing is not catching up (an
-        # end offset can be stale); its clock must not stand still.
-        if idle or self.backlog(partition) <= 0:
+        if idle:
+            # A partition that reports a backlog but scores nothing is not catching up (an
+            # end offset can be stale); its clock must not stand still.
             return now
-        return min(now, self.event_time_by_partition.get(partition, now))
+        waiting = self.backlog(partition)
+        if not waiting:
+            return now
+        # The input topics are read independently: the backlog has reached only the
+        # event time every topic still waiting has reached (the minimum over inputs, as
+        # stream processors take it), so a topic read ahead (all the feedback first)
+        # does not fire deadlines and held feedback whose events another topic holds.
+        reached = min(now, self.event_time_by_partition.get(partition, now))
+        for topic in waiting:
+            seen = self.event_time_by_input.get((topic, partition))
+            if seen is None:
+                return float("-inf")  # not read at all yet: nothing is due
+            reached = min(reached, seen)
+        return reached
 
     def _tick(self, event: EventT[bytes], batch: Batch) -> None:
         message = event.message

@@ -45,6 +45,8 @@ def record_kpis(
             metrics.sla_breaches.labels(alert.team or "none").inc()
     if update.feedback_after_s is not None:
         metrics.handoff_to_feedback_seconds.labels(team).observe(update.feedback_after_s)
+    for kind in update.unhanded_feedback:
+        metrics.feedback_without_handoff.labels(kind).inc()
     went_cold = state.cold_since is not None and (before is None or before.cold_since is None)
     if went_cold:
         metrics.leads_went_cold.inc()

@@ -1,5 +1,8 @@
-"""kill -9 mid-stream, restart: final scores equal the offline replay, every alert the
-replay predicts is on the hand-off topic, and no alert id appears there twice."""
+"""kill -9 mid-stream, restart: final scores equal the offline replay, every alert and
+scenario action the replay predicts is on its topic, and no id appears there twice. The
+load includes sales feedback answering the hand-offs, and what is produced while the
+worker is down goes topic after topic, all feedback first (issue 17): the restarted
+worker reads a backlog whose feedback overtakes the activity it answers."""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from tests.support import (
     read_topic,
     run,
     scores_differing_from,
+    topics_in_turn,
     wait_for,
+    with_sales_answers,
 )
 
 pytestmark = pytest.mark.integration
@@ -37,12 +42,16 @@ def test_a_killed_worker_restarts_without_losing_or_duplicating(
     run(apply_topics(settings))
     rules = load_rules(settings.rules_file)
     population = Population(leads=120, accounts=12, hot_share=0.08, seed=5)
-    events = list(simulate(population, time.time() - 150, duration_s=120, rate_per_s=12))
+    simulated = list(simulate(population, time.time() - 150, duration_s=120, rate_per_s=12))
+    events = with_sales_answers(simulated, rules)
     oracle = replay([parse_event(orjson.dumps(e.value)) for e in events], rules)
     # Lead alerts are crossings of each lead's event-time trajectory, so they are exact;
     # an MQA fires when lead signals arrive, an order partitions do not fix (see README).
     expected = {a for a in oracle.alert_ids() if a.startswith("lead:")}
+    expected_actions = set(oracle.action_ids())
     assert len(expected) >= 5
+    assert expected_actions
+    assert len(events) - len(simulated) >= 3, "sales answers some hand-offs"
     messages = [(e.topic, e.key.encode(), orjson.dumps(e.value)) for e in events]
     half, quarter = len(messages) // 2, len(messages) // 4
 
@@ -61,7 +70,7 @@ def test_a_killed_worker_restarts_without_losing_or_duplicating(
     )
     first.process.kill()
 
-    run(produce(settings, messages[half:]))
+    run(produce(settings, topics_in_turn(messages[half:])))
     second = start_worker(settings, "second")
 
     def alert_ids() -> list[str]:
@@ -94,11 +103,32 @@ def test_a_killed_worker_restarts_without_losing_or_duplicating(
     duplicates = [alert_id for alert_id, n in Counter(published).items() if n > 1]
     assert duplicates == []
     assert {a for a in published if a.startswith("lead:")} == expected
+
+    def all_actions() -> list[str] | None:
+        ids = _action_ids(settings)
+        return ids if set(ids) >= expected_actions else None
+
+    try:
+        actions = wait_for(all_actions, 30, "every predicted scenario action")
+    except AssertionError:
+        print("missing actions:", expected_actions - set(_action_ids(settings)))
+        raise
+    assert set(actions) == expected_actions
+    assert [a for a, n in Counter(actions).items() if n > 1] == []
+    refused = [
+        dict((k, bytes(v).decode()) for k, v in m.headers)
+        for m in run(read_topic(settings, contract.DEAD_LETTERS))
+    ]
+    assert [h["scorer.error.reason"] for h in refused] == []
     # Reaching the replay's scores is not enough if the stall guard had to fetch dropped
     # records again: that is the net, and the restart must not need it.
     stalls = second.metric("scorer_stalled_partitions_total")
     assert stalls == 0, f"{stalls:.0f} input partitions stalled after the restart (see the log)"
     assert second.process.exit_code() is None
+
+
+def _action_ids(settings: Any) -> list[str]:
+    return [orjson.loads(m.value)["action_id"] for m in run(read_topic(settings, contract.ACTIONS))]
 
 
 def _explain_differences(

@@ -89,7 +89,7 @@ def test_envelopes_score_like_single_events_and_dead_letter_bad_ones_alone(
 
     def bad_letters() -> list[Any]:
         letters = run(read_topic(settings, contract.DEAD_LETTERS))
-        # The sample has refused events of its own (e.g. feedback that does not fit).
+        # The sample has refused events of its own (a duplicate, a too-late open).
         return [m for m in letters if orjson.loads(m.value).get("event_id") == "bad-1"]
 
     letter = wait_for(bad_letters, 30, "the dead letter")[0]

@@ -3,8 +3,8 @@ the same input (the hand-checked sample of tests/data/), delivered in file order
 
 Topics are consumed independently, so the file order is kept by publishing each run of
 same-topic events only after the worker has handled the previous run: what happens live,
-where sales feedback follows the hand-off. (In a bulk load, feedback can overtake the
-activity it answers; see the README's Guarantees.)"""
+where sales feedback follows the hand-off. (A backlog whose feedback overtakes the
+activity it answers is tested in test_topic_order.py.)"""
 
 from __future__ import annotations
 

@@ -30,7 +30,6 @@ def test_score_file_reproduces_the_hand_computed_alerts() -> None:
     assert [r["alert_id"] for r in records if r["type"] == "alert"] == HAND_COMPUTED_ALERTS
     rejected = {r["event_id"]: r["outcome"] for r in records if r["type"] == "rejected"}
     assert rejected == {
-        "acme-13": "invalid_transition",
         "globex-04": "duplicate",
         "globex-09": "too_late",
     }
@@ -97,7 +96,8 @@ def test_score_file_decides_the_seed_scenarios() -> None:
     takahashi MQL 06-02 12:20, accepted 13:00 -> no escalation
     kato     MQL 06-03 09:20, rejected 10:00 (recycled, engagement halved), seminars and a
              case study 06-04 -> a second hand-off lead:kato:mql:2, accepted in time
-    nobody   feedback for a lead never seen -> rejected (invalid_transition)
+    nobody   feedback for a lead never seen (06-04 12:00) -> held; no hand-off within the
+             6 h of lateness: the lead jumps to sal, marked never handed off
     The run ends at 06-05 09:00 (ogawa's visit): no other timer is due by then.
     """
     records = _score_file(str(SCENARIOS), "--rules", str(ROOT / "rules" / "default.yaml"))
@@ -134,9 +134,12 @@ def test_score_file_decides_the_seed_scenarios() -> None:
     rejected = {
         r["event_id"]: (r["outcome"], r["reason"]) for r in records if r["type"] == "rejected"
     }
-    assert rejected == {"nob-01": ("invalid_transition", "unknown lead: no state yet")}
-    stages = {r["lead_id"]: r["stage"] for r in records if r["type"] == "lead_score"}
+    assert rejected == {}
+    leads = {r["lead_id"]: r for r in records if r["type"] == "lead_score"}
+    stages = {lead: r["stage"] for lead, r in leads.items()}
     assert (stages["kato"], stages["takahashi"], stages["sasaki"]) == ("sal", "sal", "mql")
+    assert (stages["nobody"], leads["nobody"].get("never_handed_off")) == ("sal", True)
+    assert [lead for lead, r in leads.items() if r.get("never_handed_off")] == ["nobody"]
 
 
 def test_until_fires_later_timers() -> None:

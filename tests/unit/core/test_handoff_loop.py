@@ -165,11 +165,13 @@ def test_no_sla_configured_means_no_deadline() -> None:
 
 
 @pytest.mark.parametrize("kind", [ACCEPTED, REJECTED, QUALIFIED, EventKind.FEEDBACK_WON, LOST])
-def test_feedback_for_an_unknown_lead_is_refused(kind: EventKind) -> None:
+def test_feedback_for_an_unknown_lead_is_held(kind: EventKind) -> None:
     update = apply_event(None, ev("f", kind, T0, reason="competitor"), LOOP_RULES, T0)
-    assert update.outcome is Outcome.INVALID_TRANSITION
+    assert update.outcome is Outcome.APPLIED
     assert update.reason is not None
-    assert "unknown lead" in update.reason
+    assert "held" in update.reason
+    assert [h.event_id for h in update.state.loop.held] == ["f"]
+    assert update.state.stage == "new"
     assert update.actions == ()
     assert update.alerts == ()
 

@@ -1,4 +1,6 @@
-"""Every lifecycle transition: valid ones move the stage, invalid ones are refused."""
+"""Every lifecycle transition: feedback that fits moves the stage; feedback that does not
+fit a lead already handed off jumps to its stage; feedback that finds a lead before any
+hand-off is held (see feedback.py and test_feedback_order.py); final stages refuse."""
 
 from __future__ import annotations
 
@@ -24,9 +26,25 @@ VALID = {
     (Stage.SAL, LOST): Stage.RECYCLED,  # recycle_lost: lost leads go back to nurture
     (Stage.SQL, LOST): Stage.RECYCLED,
 }
+# Where a feedback that does not fit a handed-off lead jumps to.
+JUMP = {ACCEPTED: Stage.SAL, REJECTED: Stage.RECYCLED, QUALIFIED: Stage.SQL, WON: Stage.WON,
+        LOST: Stage.RECYCLED}  # fmt: skip
+BEFORE_HANDOFF = {Stage.NEW, Stage.ENGAGED, Stage.RECYCLED}
+FINAL = {Stage.WON, Stage.DISQUALIFIED}
+
+
+def _expected(stage: Stage, kind: EventKind) -> str:
+    if (stage, kind) in VALID:
+        return VALID[stage, kind].value
+    if stage in BEFORE_HANDOFF:
+        return "held"
+    if stage in FINAL:
+        return "refused"
+    return f"jump:{JUMP[kind].value}"
+
 
 ALL_CASES = [
-    (stage, kind, VALID.get((stage, kind)))
+    (stage, kind, _expected(stage, kind))
     for stage in Stage
     for kind in (ACCEPTED, REJECTED, QUALIFIED, WON, LOST)
 ]
@@ -37,23 +55,33 @@ def in_stage(stage: Stage) -> LeadState:
 
 
 @pytest.mark.parametrize(
-    ("stage", "kind", "target"),
+    ("stage", "kind", "expected"),
     ALL_CASES,
-    ids=[f"{s.value}-{k.value.split('.')[1]}-{'ok' if t else 'refused'}" for s, k, t in ALL_CASES],
+    ids=[f"{s.value}-{k.value.split('.')[1]}-{e}" for s, k, e in ALL_CASES],
 )
-def test_feedback_transitions(stage: Stage, kind: EventKind, target: Stage | None) -> None:
+def test_feedback_transitions(stage: Stage, kind: EventKind, expected: str) -> None:
     state = in_stage(stage)
     update = apply_event(state, ev("f1", kind, T0 + 1, reason="timing"), BASE_RULES, T0 + 1)
-    if target is None:
+    if expected == "refused":
         assert update.outcome is Outcome.INVALID_TRANSITION
         assert update.state is state
         assert update.reason is not None
         assert stage.value in update.reason
         assert update.stage_change is None
-    else:
+    elif expected == "held":
         assert update.outcome is Outcome.APPLIED
-        assert update.state.stage == target.value
-        assert update.stage_change == (stage.value, target.value)
+        assert update.state.stage == stage.value
+        assert [h.event_id for h in update.state.loop.held] == ["f1"]
+        assert update.stage_change is None
+    else:
+        target = expected.removeprefix("jump:")
+        assert update.outcome is Outcome.APPLIED
+        assert update.state.stage == target
+        if target != stage.value:
+            assert update.stage_change == (stage.value, target)
+        assert update.state.loop.unhanded is False
+        if expected.startswith("jump:"):
+            assert f"(from {stage.value})" in str(update.state.stage_reason)
 
 
 def test_lost_without_recycling_stays_lost() -> None:
@@ -64,11 +92,9 @@ def test_lost_without_recycling_stays_lost() -> None:
 
 
 @pytest.mark.parametrize(
-    "stage",
-    [Stage.NEW, Stage.ENGAGED, Stage.MQL, Stage.SAL, Stage.SQL, Stage.RECYCLED, Stage.LOST],
-    ids=lambda s: s.value,
+    "stage", [Stage.MQL, Stage.SAL, Stage.SQL, Stage.LOST], ids=lambda s: s.value
 )
-def test_disqualify_reason_disqualifies_from_any_open_stage(stage: Stage) -> None:
+def test_disqualify_reason_disqualifies_from_any_handed_off_stage(stage: Stage) -> None:
     update = apply_event(
         in_stage(stage), ev("f1", REJECTED, T0 + 1, reason="Competitor"), BASE_RULES, T0 + 1
     )

@@ -48,8 +48,13 @@ def test_sla_breaches_are_alerts_of_the_replay() -> None:
     assert result.alerts[-1].deadline == T0 + 3 + 4 * HOUR
 
 
-def test_feedback_before_any_activity_is_rejected_not_a_new_lead() -> None:
-    result = replay([ev("f", EventKind.FEEDBACK_ACCEPTED, T0, "ghost")], LOOP_RULES)
-    assert result.leads == {}
-    (rejection,) = result.rejected
-    assert (rejection.outcome.value, rejection.lead_id) == ("invalid_transition", "ghost")
+def test_feedback_before_any_activity_is_held_then_a_jump() -> None:
+    feedback = [ev("f", EventKind.FEEDBACK_ACCEPTED, T0, "ghost")]
+    result = replay(feedback, LOOP_RULES)
+    assert result.rejected == []
+    assert [h.event_id for h in result.leads["ghost"].loop.held] == ["f"]
+    assert result.leads["ghost"].stage == "new"
+    lateness = LOOP_RULES.timing.allowed_lateness
+    result = replay(feedback, LOOP_RULES, until=T0 + lateness)
+    ghost = result.leads["ghost"]
+    assert (ghost.stage, ghost.loop.held, ghost.loop.unhanded) == ("sal", (), True)
