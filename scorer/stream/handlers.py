@@ -18,14 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import orjson
-from faust.streams import _current_event  # no public setter; see _finish
 from faust.types import EventT, Message, TableT
 
 from scorer.contracts import topics as contract
@@ -58,6 +56,7 @@ from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
 from scorer.stream.timers import DueIndex
 from scorer.stream.views import account_fields, is_hot, staged_lead
+from scorer.stream.workarounds.current_event import as_current_event
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +222,8 @@ class ScorerContext:
         for key, state in batch.states.items():
             # A store may shard by the current event's partition (RocksDB keeps one
             # database per partition); the key's own last event is on its owner partition.
-            token = _current_event.set(weakref.ref(batch.last_event[key]))
-            try:
+            with as_current_event(batch.last_event[key]):
                 table[key] = state
-            finally:
-                _current_event.reset(token)
             if key in batch.partitions:
                 self.due_index.set(batch.partitions[key], key, next_due(state))
         if batch.changes:
