@@ -14,10 +14,9 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings) -> None:
     """Check the setup, then run until SIGTERM/SIGINT. Bad setup raises a one-line error."""
-    import faust
-
     from scorer.rules import load_rules
     from scorer.stream.app import create_app
+    from scorer.stream.workarounds.worker_logging import SpinnerlessWorker
 
     rules = load_rules(settings.rules_file, time_scale=settings.time_scale)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -28,5 +27,5 @@ def run_worker(settings: Settings) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
     scorer_app = create_app(settings, rules)
     log.info("scoring with rules version %s", rules.version)
-    worker = faust.Worker(scorer_app.app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = SpinnerlessWorker(scorer_app.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
