@@ -30,6 +30,7 @@ from scorer.stream.workarounds.consumer_offsets import consumed_up_to
 from scorer.stream.workarounds.current_event import as_current_event
 from scorer.stream.workarounds.fetch_wait import apply_fetch_max_wait
 from scorer.stream.workarounds.producer_buffer import DrainingProducerBuffer
+from scorer.stream.workarounds.recovery import SeekFirstRecovery
 from scorer.stream.workarounds.table_values import value_type_for_codec
 
 
@@ -65,6 +66,12 @@ async def test_faust_s_consumer_still_has_the_fields_the_workarounds_read(faust_
     assert callable(consumer._thread._ensure_consumer)
     assert callable(consumer._thread.call_thread)
     assert callable(faust_app._fetcher.maybe_start)
+
+
+async def test_the_table_manager_still_builds_its_recovery_lazily(faust_app: Any) -> None:
+    # ScorerTableManager.recovery fills Faust's `_recovery` slot with SeekFirstRecovery.
+    assert faust_app.tables._recovery is None
+    assert isinstance(faust_app.tables.recovery, SeekFirstRecovery)
 
 
 async def test_read_and_committed_offsets_are_still_what_faust_keeps(faust_app: Any) -> None:
