@@ -19,17 +19,6 @@ from scorer.contracts.topics import input_topics
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
 
-# Points per event type for the limit and the peer: enough work to be a "score", no more.
-POINTS = {
-    "web.page_view": 1,
-    "web.content_download": 15,
-    "web.form_submit": 30,
-    "email.open": 1,
-    "email.click": 3,
-    "seminar.registered": 10,
-    "seminar.attended": 20,
-}
-
 
 def input_topic_names(prefix: str) -> list[str]:
     return [f"{prefix}{spec.name}" for spec in input_topics()]

@@ -16,7 +16,7 @@ import time
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import POINTS
+from bench.points import POINTS
 
 
 async def consume(

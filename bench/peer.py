@@ -21,7 +21,7 @@ from typing import Any
 
 import faust
 
-from bench.common import POINTS
+from bench.points import POINTS
 
 
 class Counter:

@@ -11,7 +11,7 @@ import orjson
 
 from bench.machine import one_line
 from bench.stats import median_min_max
-from bench.systems import DESCRIPTIONS, LIMIT, PEER, SCORER, RunResult
+from bench.systems import DESCRIPTIONS, LIMIT, PEER, QUIX, SCORER, SCORER_ENVELOPES, RunResult
 
 TARGET_PEER_RATIO = 4.0
 TARGET_RATE = 12_000.0
@@ -32,17 +32,18 @@ def summarize_throughput(runs: Sequence[RunResult]) -> dict[str, Any]:
             ),
         }  # fmt: skip
     ratios: dict[str, Any] = {}
-    for other in (PEER, LIMIT):
+    pairs = [(SCORER, other) for other in (PEER, QUIX, LIMIT)] + [(SCORER_ENVELOPES, QUIX)]
+    for system, other in pairs:
         per_round = [
             s.rate / o.rate
             for s in runs
-            if s.system == SCORER
+            if s.system == system
             for o in runs
             if o.system == other and o.round == s.round and o.rate > 0
         ]
         if per_round:
             median, low, high = median_min_max(per_round)
-            ratios[f"scorer/{other}"] = {"median": median, "min": low, "max": high}
+            ratios[f"{system}/{other}"] = {"median": median, "min": low, "max": high}
     return {"systems": systems, "ratios": ratios}
 
 
@@ -62,6 +63,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_row(
             "scorer ≥ 12k events/s per worker", f"{rate:,.0f}/s", rate >= TARGET_RATE,
             f"{TARGET_RATE / rate:.1f}x short" if rate else "",
+        ))  # fmt: skip
+    envelopes = (throughput or {}).get("ratios", {}).get(f"{SCORER_ENVELOPES}/{QUIX}")
+    if envelopes:
+        rows.append(_row(
+            "scorer on envelopes ≥ the Quix Streams naive app", f"{envelopes['median']:.2f}x",
+            envelopes["median"] >= 1.0,
+            f"{1 / envelopes['median']:.1f}x short" if envelopes["median"] else "",
         ))  # fmt: skip
     for run in results.get("latency", []):
         mql = run["event_to_alert_s"].get("mql")

@@ -28,6 +28,7 @@ from bench.memory import run_in_process, worker_memory
 from bench.systems import (
     LIMIT,
     PEER,
+    QUIX,
     SCORER,
     SCORER_ENVELOPES,
     SYSTEMS,
@@ -56,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--partitions", type=int, default=4)
     add("--rounds", type=int, default=3, help="interleaved rounds (A B C A B C …)")
     add("--run-seconds", type=float, default=15.0, help="cap on one system's timed run")
-    add("--systems", default=f"{LIMIT},{PEER},{SCORER}", help=f"any of {','.join(SYSTEMS)}")
+    add("--systems", default=f"{LIMIT},{QUIX},{PEER},{SCORER}", help=f"any of {','.join(SYSTEMS)}")
     add("--latency-rates", default="1000,5000", help="events/s of the open-loop runs")
     add("--latency-seconds", type=float, default=60.0)
     add(
@@ -93,6 +94,7 @@ def say(message: str) -> None:
 
 
 def run_throughput(args: argparse.Namespace, stack: DevStack, workdir: Path) -> dict[str, Any]:
+    from bench.inputs import create_input_topics
     from bench.scorer_worker import with_shared_inputs
     from bench.systems import scorer_settings
     from scorer.stream.admin import apply_topics
@@ -106,6 +108,7 @@ def run_throughput(args: argparse.Namespace, stack: DevStack, workdir: Path) -> 
         args.run_seconds,
     )  # fmt: skip
     settings = with_shared_inputs(scorer_settings(target, "inputs"), prefix)
+    asyncio.run(create_input_topics(settings, prefix))
     asyncio.run(apply_topics(settings))
     seconds = produce_sync(stack.kafka_bootstrap, prefix, events)
     say(f"produced {len(events):,} events to {prefix}* in {seconds:.1f} s")

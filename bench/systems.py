@@ -1,8 +1,8 @@
-"""The three systems of the throughput comparison, each run as a fresh child process.
+"""The systems of the throughput comparison, each run as a fresh child process.
 
 Every run reads the same pre-produced input topics from the beginning, in a fresh
-consumer group (fresh app id for the Faust ones, so a fresh table changelog too), and is
-timed from its first consumed event to its last: start-up and group joins are excluded.
+consumer group (fresh app id for the Faust ones and Quix, so a fresh changelog too), and
+is timed from its first consumed event to its last: start-up and group joins are excluded.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from bench.common import (
+    REPO,
     Progress,
     child_env,
     http_json,
@@ -36,13 +37,18 @@ from tests.support import WorkerProcess
 
 LIMIT = "limit"
 PEER = "peer"
+QUIX = "quix"
 SCORER = "scorer"
 SCORER_1REC = "scorer-1rec"
 SCORER_ENVELOPES = "scorer-envelopes"
-SYSTEMS = (LIMIT, PEER, SCORER, SCORER_1REC, SCORER_ENVELOPES)
+SYSTEMS = (LIMIT, QUIX, PEER, SCORER, SCORER_1REC, SCORER_ENVELOPES)
 
 DESCRIPTIONS = {
     LIMIT: "raw aiokafka consumer group: JSON decode + dict update per lead + commit per batch",
+    QUIX: (
+        "Quix Streams 3.28 app: one `state.set` per event (RocksDB state, changelog on, "
+        "checkpoint every 5 s)"
+    ),
     PEER: "naive Faust agent: one table `+=` per event (memory store, changelog on)",
     SCORER: "scorer worker: rules/default.yaml, tables, outputs, Redis write-through",
     SCORER_1REC: "scorer worker with 1-record producer batches (the dev stack's Tansu setting)",
@@ -189,6 +195,47 @@ def run_peer(target: Target, round_no: int, tag: str) -> RunResult:
     return _result(PEER, round_no, progress, target)
 
 
+# The Quix Streams peer's own interpreter (see bench/quix_peer.py for why it has one).
+QUIX_PYTHON = REPO / ".venv" / "peers" / "quix" / "bin" / "python"
+
+
+def run_quix(target: Target, round_no: int, tag: str) -> RunResult:
+    if not QUIX_PYTHON.exists():
+        raise RuntimeError(
+            f"the Quix Streams peer needs its environment {QUIX_PYTHON.parent.parent} "
+            "(scripts/bootstrap makes it)"
+        )
+    port = free_port()
+    argv = [
+        str(QUIX_PYTHON), "-m", "bench.quix_peer",
+        "--bootstrap", target.kafka,
+        "--topics", ",".join(input_topic_names(target.input_prefix)),
+        "--group", f"bench-quix-{tag}",
+        "--state-dir", str(target.workdir / f"quix-{tag}"),
+        "--port", str(port),
+    ]  # fmt: skip
+    # Not child_env(): the parent's PYTHONPATH may hold the scorer's environment.
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    env["PYTHONPATH"] = str(REPO)
+    process = ManagedProcess(
+        "quix streams app", argv, env=env, log_path=target.workdir / f"quix-{tag}.log"
+    )
+    url = f"http://127.0.0.1:{port}/"
+
+    def count() -> int:
+        answer = http_json(url)
+        return int(answer["events"]) if answer else 0
+
+    process.start()
+    try:
+        progress = time_progress(
+            count, target.events, target.cap_s, alive=lambda: process.exit_code() is None
+        )
+    finally:
+        process.stop(timeout_s=15)
+    return _result(QUIX, round_no, progress, target)
+
+
 def run_scorer(
     target: Target,
     round_no: int,
@@ -254,4 +301,6 @@ def run_system(target: Target, system: str, round_no: int) -> RunResult:
         return run_limit(target, round_no, tag)
     if system == PEER:
         return run_peer(target, round_no, tag)
+    if system == QUIX:
+        return run_quix(target, round_no, tag)
     return run_scorer(target, round_no, tag, system=system)

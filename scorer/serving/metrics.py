@@ -198,7 +198,7 @@ class ScorerMetrics(NamedTuple):
             stalled_partitions=Counter(
                 "scorer_stalled_partitions",
                 "Input partitions found not fetched with records waiting, and fetched again "
-                "(see scorer/stream/stall_guard.py).",
+                "(see scorer/stream/workarounds/stall_guard.py).",
                 ["topic"],
                 registry=registry,
             ),

@@ -15,7 +15,8 @@ from faust.types import EventT
 
 from scorer.contracts.outputs import timer_tick
 from scorer.stream.handlers import ScorerContext
-from scorer.stream.stall_guard import StallGuard, describe, refetch
+from scorer.stream.workarounds.consumer_offsets import consumed_up_to
+from scorer.stream.workarounds.stall_guard import StallGuard, describe, refetch
 
 if TYPE_CHECKING:
     from scorer.stream.app import ScorerFaustApp
@@ -123,7 +124,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
 
 
 async def guard_input_partitions(app: faust.App, ctx: ScorerContext, guard: StallGuard) -> None:
-    """Fetch again input partitions Faust stopped fetching (see stall_guard.py)."""
+    """Fetch again input partitions Faust stopped fetching (see workarounds/stall_guard.py)."""
     tables: Any = app.tables
     if app.rebalancing or tables.recovery.in_recovery:
         guard.forget()
@@ -167,14 +168,6 @@ def input_backlog(app: faust.App, ctx: ScorerContext, partition: int) -> dict[st
         if waiting > 0:
             backlog[tp.topic] = waiting
     return backlog
-
-
-def consumed_up_to(consumer: Any, tp: Any) -> int:
-    """The next offset this worker will read on `tp`: after its last read, or the
-    committed offset it started from (Faust keeps both, with no public accessor)."""
-    read = consumer._read_offset.get(tp)
-    committed = consumer._committed_offset.get(tp)
-    return max(read + 1 if read is not None else 0, committed or 0)
 
 
 def observe_consumer(app: faust.App, ctx: ScorerContext) -> None:

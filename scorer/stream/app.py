@@ -20,8 +20,8 @@ from scorer.settings import Settings
 from scorer.stream.admin import ssl_context
 from scorer.stream.handlers import ScorerContext
 from scorer.stream.log_redaction import install_record_redaction
-from scorer.stream.producer_buffer import install_draining_buffer
-from scorer.stream.recovery import ScorerTableManager
+from scorer.stream.workarounds.producer_buffer import DrainingProducerMixin
+from scorer.stream.workarounds.recovery import ScorerTableManager
 
 
 @dataclass(slots=True)
@@ -31,18 +31,15 @@ class ScorerApp:
     registry: CollectorRegistry
 
 
-class ScorerFaustApp(faust.App):
+class ScorerFaustApp(DrainingProducerMixin, faust.App):
     """Faust's app with a producer buffer that drains before offsets are committed, a
-    recovery that seeks stream partitions before fetching them (`recovery.py`), and
-    callbacks run once every child service (agents, consumer, producer) has stopped."""
+    recovery that seeks stream partitions before fetching them (both in `workarounds/`),
+    and callbacks run once every child service (agents, consumer, producer) has stopped."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("TableManager", ScorerTableManager)
         super().__init__(*args, **kwargs)
         self.after_shutdown: list[Callable[[], Awaitable[None]]] = []
-
-    def _new_producer(self) -> faust.types.ProducerT:
-        return install_draining_buffer(super()._new_producer())
 
     async def on_shutdown(self) -> None:
         await super().on_shutdown()

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 import orjson
 from faust.serializers.codecs import Codec
 
+from scorer.stream.workarounds.table_values import value_type_for_codec
+
 
 class _Recordable(Protocol):
     def to_record(self) -> dict[str, Any]: ...
@@ -28,25 +30,10 @@ class RecordCodec(Codec):
 
 
 def table_value_type(codec_name: str, from_record: Callable[[dict[str, Any]], Any]) -> type:
-    """A `value_type` for a Faust table that stores core states through `RecordCodec`.
-
-    Faust chooses a table's changelog serializer from `value_type._options.serializer`
-    and hands decoded payloads to `value_type.from_data`; this shim provides both, so the
-    memory store holds live core objects and only the changelog holds JSON.
-    """
+    """A `value_type` for a Faust table that stores core states through `RecordCodec`:
+    live core objects in the memory store, flat JSON in the changelog (see
+    `workarounds/table_values.py` for how Faust is told)."""
     from faust.serializers import codecs
 
     codecs.register(codec_name, RecordCodec(from_record))
-
-    class _Options:
-        serializer = codec_name
-
-    class CoreStateValue:
-        _options = _Options
-
-        @classmethod
-        def from_data(cls, data: Any, preferred_type: Any = None) -> Any:
-            return data
-
-    CoreStateValue.__name__ = f"CoreStateValue[{codec_name}]"
-    return CoreStateValue
+    return value_type_for_codec(codec_name)

@@ -22,11 +22,9 @@ the rest is idempotent.
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import TYPE_CHECKING
 
 import orjson
-from faust.streams import _current_event  # no public setter; see handlers._finish
 from faust.types import EventT
 from pydantic import ValidationError
 
@@ -36,6 +34,7 @@ from scorer.stream.dead_letters import Rejection
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import OutputRecord
 from scorer.stream.views import all_teams
+from scorer.stream.workarounds.current_event import as_current_event
 
 if TYPE_CHECKING:
     from scorer.stream.handlers import ScorerContext
@@ -65,7 +64,7 @@ async def erase_lead(ctx: ScorerContext, event: EventT[bytes]) -> None:
     message = event.message
     request = parse_request(message.value)
     if isinstance(request, Rejection):
-        ctx._dead_letter(message, request)
+        ctx.dead_letter(message, request)
         return
     lead_id = request.lead_id
     key = lead_id.encode()
@@ -93,16 +92,13 @@ async def erase_lead(ctx: ScorerContext, event: EventT[bytes]) -> None:
         output = Output(
             erasure_id, "erasure", OutputRecord(topic.get_topic_name(), owner, key, record)
         )
-        await ctx._publish_acked(
+        await ctx.publish_acked(
             ledger, [output], ctx.metrics.erasures, ctx.metrics.erasures.labels("repeated")
         )
         ledger.erase(owner, lead_id)
     if state is not None:
-        token = _current_event.set(weakref.ref(event))
-        try:
+        with as_current_event(event):
             del ctx.lead_state_by_id[key]
-        finally:
-            _current_event.reset(token)
     # A wake-up still in the due index finds no state and passes.
     if account_id:
         account_key = account_id.encode()

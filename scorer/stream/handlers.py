@@ -19,7 +19,6 @@ import asyncio
 import logging
 import time
 import traceback
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from typing import Any
 
 import faust
 import orjson
-from faust.streams import _current_event  # no public setter; see _finish
 from faust.types import EventT, Message, TableT
 
 from scorer.contracts import topics as contract
@@ -61,6 +59,7 @@ from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
 from scorer.stream.timers import DueIndex
 from scorer.stream.views import account_fields, is_hot, staged_lead
+from scorer.stream.workarounds.current_event import as_current_event
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +268,7 @@ class ScorerContext:
             "a record of %s[%d] failed (%s at %s); dead-lettered, the batch goes on",
             event.message.topic, event.message.partition, type(exc).__name__, _where(exc),
         )  # fmt: skip
-        self._dead_letter(
+        self.dead_letter(
             event.message, Rejection("internal_error", type(exc).__name__, type(exc).__name__)
         )
 
@@ -303,7 +302,7 @@ class ScorerContext:
             )  # fmt: skip
             rejection = Rejection("batch_error", type(exc).__name__, type(exc).__name__)
             for event in records:
-                self._dead_letter(event.message, rejection)
+                self.dead_letter(event.message, rejection)
 
     async def _finish(self, batch: Batch, table: TableT[bytes, Any]) -> None:
         if batch.alerts:
@@ -313,11 +312,8 @@ class ScorerContext:
         for key, state in batch.states.items():
             # A store may shard by the current event's partition (RocksDB keeps one
             # database per partition); the key's own last event is on its owner partition.
-            token = _current_event.set(weakref.ref(batch.last_event[key]))
-            try:
+            with as_current_event(batch.last_event[key]):
                 table[key] = state
-            finally:
-                _current_event.reset(token)
             if key in batch.partitions:
                 self.due_index.set(batch.partitions[key], key, next_due(state))
         if batch.changes:
@@ -411,7 +407,7 @@ class ScorerContext:
             )
             for key, partition, alert in alerts
         ]
-        await self._publish_acked(
+        await self.publish_acked(
             self.ledger, outputs, self.metrics.alerts, self.metrics.alerts_suppressed
         )
 
@@ -427,11 +423,11 @@ class ScorerContext:
             )
             for key, partition, action in actions
         ]
-        await self._publish_acked(
+        await self.publish_acked(
             self.action_ledger, outputs, self.metrics.actions, self.metrics.actions_suppressed
         )
 
-    async def _publish_acked(
+    async def publish_acked(
         self, ledger: AlertLedger, outputs: list[Output], published: Any, suppressed: Any
     ) -> None:
         """Send what the ledger has not seen; retry until the broker acknowledges it.
@@ -479,7 +475,7 @@ class ScorerContext:
         message = event.message
         source = self._source_topic(message)
         if isinstance(source, Rejection):
-            self._dead_letter(message, source)
+            self.dead_letter(message, source)
             return
         items = self.decoders[source].decode_message(message.value, message.key)
         lead_id = next((i.result.lead_id for i in items if isinstance(i.result, Event)), None)
@@ -500,7 +496,7 @@ class ScorerContext:
                 return
         for item in items:
             if isinstance(item.result, Rejection):
-                self._dead_letter(message, item.result, item)
+                self.dead_letter(message, item.result, item)
                 continue
             changed = self._score_event(event, item.result, item, source, batch)
             if changed is not None:
@@ -545,13 +541,13 @@ class ScorerContext:
         except Exception as exc:
             # Faust would ack and skip an event whose handler raises: route it instead.
             log.exception("scoring failed for an event of %s", message.topic)
-            self._dead_letter(
+            self.dead_letter(
                 message, Rejection("scoring_error", type(exc).__name__, "ScoringError"), item
             )
             return None
         reason = _DEAD_LETTER_OUTCOMES.get(update.outcome)
         if reason is not None:
-            self._dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"), item)
+            self.dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"), item)
             return None
         self.metrics.events.labels(source, update.outcome.value).inc()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
@@ -611,7 +607,7 @@ class ScorerContext:
         message = event.message
         rejection = tick_rejection(message.value, message.partition)
         if rejection is not None:
-            self._dead_letter(message, rejection)
+            self.dead_letter(message, rejection)
             return
         self._fire_due_timers(message.partition, batch, event)
 
@@ -695,13 +691,13 @@ class ScorerContext:
             data = orjson.loads(message.value or b"null")
         except orjson.JSONDecodeError as exc:
             reason = f"value is not JSON (at byte {exc.pos})"
-            self._dead_letter(message, Rejection("not_json", reason, "JSONDecodeError"))
+            self.dead_letter(message, Rejection("not_json", reason, "JSONDecodeError"))
             return []
         envelope = isinstance(data, dict) and data.get("type") == "lead_signals"
         records = data.get("signals") if envelope else [data]
         if not isinstance(records, list):
             detail = "signals: must be a list"
-            self._dead_letter(message, Rejection("schema", detail, "ValidationError"))
+            self.dead_letter(message, Rejection("schema", detail, "ValidationError"))
             return []
         keys: list[bytes] = []
         for index, record in enumerate(records):
@@ -718,7 +714,7 @@ class ScorerContext:
                 where = f"signals[{index}]: " if envelope else ""
                 rejection = Rejection("schema", where + type(exc).__name__, "ValidationError")
                 item = Decoded(rejection, index, orjson.dumps(record)) if envelope else None
-                self._dead_letter(message, rejection, item)
+                self.dead_letter(message, rejection, item)
                 continue
             key = self._fold_signal(signal, message.partition, batch)
             if key is not None:
@@ -749,7 +745,7 @@ class ScorerContext:
 
     # -- dead letters --------------------------------------------------------------------
 
-    def _dead_letter(
+    def dead_letter(
         self, message: Message, rejection: Rejection, item: Decoded | None = None
     ) -> None:
         """Send the message (or one event of an envelope, with its index) to dead letters."""

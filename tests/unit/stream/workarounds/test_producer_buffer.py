@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scorer.stream.producer_buffer import DrainingProducerBuffer
+from scorer.stream.workarounds.producer_buffer import DrainingProducerBuffer
 
 # Longer than the 0.1 s after which Faust's own flush gives up on a record.
 SLOW_SEND_S = 0.25

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from scorer.stream.stall_guard import StallGuard, describe, refetch
+from scorer.stream.workarounds.stall_guard import StallGuard, describe, refetch
 
 
 class TP(NamedTuple):

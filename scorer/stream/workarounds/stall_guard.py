@@ -3,7 +3,7 @@
 Faust consumers are known to stop fetching silently (faust issues #175 and #640). One
 cause was found here: after a `kill -9` and a restart, records fetched at the end of the
 table recovery were dropped while the client moved past them, so input partitions stood
-still at the committed offset with records waiting (fixed in `recovery.py`). Others
+still at the committed offset with records waiting (fixed in `recovery.py` here). Others
 remain possible: Faust drops a partition from the set it fetches when the agent's buffer
 is under pressure and adds it back when the buffer drains, and a partition that misses
 the way back is never fetched again. This guard is the net for whatever is left.
@@ -13,6 +13,12 @@ high watermark. A partition that has records waiting and has not moved for
 `stall_after_s`, outside a rebalance, is logged with Faust's view of it (fetched, paused,
 buffer-full) and put back in the fetched set; `scorer_stalled_partitions_total` counts it.
 Putting back a partition that was only slow is harmless: Faust fetches it once more.
+
+It reads and changes Faust's consumer (`_active_partitions`, `_paused_partitions`,
+`_buffered_partitions`, `_read_offset`, `_committed_offset`, `_unacked_messages`, its
+consumer thread) and aiokafka's (subscription state, fetcher). Checked on
+faust-streaming 0.15.3 with aiokafka 0.14.0; the canaries in
+tests/unit/stream/workarounds/test_canaries.py fail when any of them is gone.
 """
 
 from __future__ import annotations

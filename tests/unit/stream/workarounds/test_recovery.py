@@ -2,7 +2,7 @@
 
 faust-streaming 0.15.3 resumes the stream partitions before seeking them, with the
 consumer's flow running, then empties the agents' queues; records fetched meanwhile are
-lost (see scorer/stream/recovery.py). What must hold: no stream partition is resumed
+lost (see scorer/stream/workarounds/recovery.py). What must hold: no stream partition is resumed
 before the seek has finished and the queues were emptied.
 """
 
@@ -21,7 +21,7 @@ from faust.types import TP
 from scorer.rules import load_rules
 from scorer.settings import load_settings
 from scorer.stream.app import create_app
-from scorer.stream.recovery import SeekFirstRecovery
+from scorer.stream.workarounds.recovery import SeekFirstRecovery
 
 
 @dataclass

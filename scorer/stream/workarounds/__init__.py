@@ -1,0 +1,27 @@
+"""Every place the scorer reaches into faust-streaming's or aiokafka's internals.
+
+Nothing outside this package touches a private name of either library (ruff's `SLF`
+rule flags it). Each module says which upstream behaviour it works around, the upstream
+issue, the versions it was checked on, and has a canary test in
+tests/unit/stream/workarounds/ that fails when upstream changes what it relies on: then
+the workaround is either adapted or, if upstream fixed the cause, deleted.
+
+Checked on faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0
+(pyproject.toml caps faust-streaming below 0.16 for these):
+
+- `recovery`: stream partitions are sought to their committed offsets before anything
+  is fetched at the end of a table recovery (faust-streaming #216 / PR #217, for apps
+  with tables).
+- `producer_buffer`: the producer buffer's flush drains completely before offsets are
+  committed (faust-streaming PR #273, PR #112: the stock flush gives up after 0.1 s).
+- `stall_guard`: input partitions that stopped being fetched are noticed and fetched
+  again (faust-streaming #175, #640).
+- `consumer_offsets`: the read and committed offsets of a partition (no public accessor).
+- `fetch_wait`: the consumer's `fetch_max_wait_ms`, hard-coded to 1500 in Faust.
+- `current_event`: setting the event a table write belongs to (no public setter; see
+  faust-streaming PR #522 for why stores read it).
+- `table_values`: a table `value_type` that names the changelog codec (tables take no
+  `value_serializer`, faust-streaming #556 / PR #659).
+- `worker_logging`: the worker leaves the root logger at the level asked for (Faust sets
+  it to DEBUG for its spinner at WARN and above; related: faust-streaming #495).
+"""
