@@ -13,6 +13,13 @@ event in any window sees all the others in its own window). A late event is inse
 place in that order and the awards after it are recomputed (`reallocate`), which may move
 points away from events already applied; those shifts are reported as score changes.
 A once-only rule awards the earliest event by the same order.
+
+Bounded logs (`compact_cap_log`): an entry no acceptable event can be placed before is
+*final* (its award can never change again). A final entry with a zero award adds nothing
+to any window, so it is dropped; a final entry is needed at all only while it can still
+fall in the window of an entry that may be recomputed. A log therefore holds the entries
+of the lead's open events plus at most ceil(cap / |points|) final ones, whatever the
+lead's traffic, and every award stays exactly what the full log would give.
 """
 
 from __future__ import annotations
@@ -112,6 +119,44 @@ def _award(
         return 0.0
     magnitude = min(abs(raw), room)
     return magnitude if raw >= 0.0 else -magnitude
+
+
+# Logs up to this long are only pruned by time (`prune_cap_log`); longer ones are compacted.
+COMPACT_ABOVE = 32
+
+
+def compact_cap_log(
+    log: tuple[CapEntry, ...], horizon: float, settled_t: float | None, window: float
+) -> tuple[CapEntry, ...]:
+    """`log` without the entries no acceptable event can need (see the module doc).
+
+    An acceptable event has t >= `horizon` (the watermark minus the allowed lateness) and
+    t > `settled_t` (the last settled point), so an entry with t < horizon or t <=
+    settled_t is final: no event is ever inserted before it. Such an entry is dropped if
+    its award is zero, or if it lies at or before cutoff - window (cutoff = the later of
+    the two bounds), out of reach of every window that can still be recomputed.
+    Final entries are a prefix of the log (it is in event-time order), so only that
+    prefix is read.
+    """
+    cutoff = horizon if settled_t is None or settled_t < horizon else settled_t
+    reach = cutoff - window
+    kept: list[CapEntry] | None = None
+    end = 0
+    size = len(log)
+    while end < size:
+        entry = log[end]
+        at = entry[0]  # .occurred_at
+        if not (at < horizon or (settled_t is not None and at <= settled_t)):
+            break  # not final: this entry and every later one stay
+        if at <= reach or entry[3] == 0.0:  # .points
+            if kept is None:
+                kept = list(log[:end])
+        elif kept is not None:
+            kept.append(entry)
+        end += 1
+    if kept is None:
+        return log
+    return (*kept, *log[end:])
 
 
 def prune_cap_log(log: tuple[CapEntry, ...], keep_after: float) -> tuple[CapEntry, ...]:

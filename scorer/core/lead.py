@@ -45,7 +45,14 @@ from scorer.core.actions import Action
 from scorer.core.alerts import Alert, lead_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.dedup import NO_RECENT_IDS, RecentIds
-from scorer.core.engagement import CapEntry, appended_award, prune_cap_log, reallocate
+from scorer.core.engagement import (
+    COMPACT_ABOVE,
+    CapEntry,
+    appended_award,
+    compact_cap_log,
+    prune_cap_log,
+    reallocate,
+)
 from scorer.core.events import Event, EventKind, FieldValue
 from scorer.core.explain import Reason, ScoreChange, ranked, top_reasons
 from scorer.core.fit import (
@@ -936,9 +943,13 @@ def _awards(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this i
                 # In order (the common case): what `reallocate` does for the last place.
                 points = appended_award(log, t, points, cap)
                 log = (*log, _tuple_new(CapEntry, (t, event_id, rule.points, points)))
-            keep_after = horizon - cap.window
-            if log[0][0] <= keep_after:  # log[0].occurred_at: what prune_cap_log checks first
-                log = prune_cap_log(log, keep_after)
+            if len(log) > COMPACT_ABOVE:
+                # A long log (a burst of events): drop what no acceptable event can need.
+                log = compact_cap_log(log, horizon, state.settled[0], cap.window)
+            else:
+                keep_after = horizon - cap.window
+                if log[0][0] <= keep_after:  # log[0].occurred_at: what prune_cap_log checks
+                    log = prune_cap_log(log, keep_after)
             caps[rule_id] = log
         if product is None and points == rule.points != 0.0:
             # The rule's full points and no product (most awards): the same Award for

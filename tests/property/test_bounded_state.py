@@ -1,0 +1,122 @@
+"""A lead's state stays bounded whatever its traffic, and bounding it changes no score.
+
+* Compacting cap logs (dropping final zero awards and final entries out of every window's
+  reach, `engagement.compact_cap_log`) gives exactly the updates of the full logs: the
+  same outcomes, awards, shifts, alerts and scores, for bursts with ties and in-lateness
+  late arrivals.
+* Whatever the sequence, the open points stay within `timing.max_open_events`, each cap
+  log within the open events plus ceil(cap / |points|) final entries, and the remembered
+  event ids within `explain.recent_event_ids` plus one block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from unittest.mock import patch
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scorer.core import Cap, EngagementRule, Event, EventKind, LeadUpdate, Outcome, Timing, lead
+from scorer.core.dedup import MAX_BLOCK
+from tests.property.strategies import arrival_orders
+from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, T0, run
+
+LATENESS = HOUR
+PAGE = EventKind.PAGE_VIEW
+# Tight bounds, so that short sequences reach them; small caps and windows, so that
+# awards go to zero and windows slide within a sequence.
+BOUNDED = replace(
+    BASE_RULES,
+    engagement=(
+        EngagementRule("web.page", frozenset({PAGE}), 1, cap=Cap(3, 10 * MINUTE)),
+        EngagementRule("web.any", frozenset({PAGE}), 2, cap=Cap(5, 2 * HOUR)),
+        *BASE_RULES.engagement[1:],
+    ),
+    timing=Timing(allowed_lateness=LATENESS, max_open_events=6),
+    explain=replace(BASE_RULES.explain, recent_event_ids=5),
+)
+WIDE = replace(BOUNDED, timing=Timing(allowed_lateness=LATENESS, max_open_events=256))
+BURST_GAPS = st.sampled_from([0.0, 0.001, 1.0, 30.0, 4 * MINUTE, 20 * MINUTE, 3 * HOUR])
+
+
+@st.composite
+def bursts(draw: st.DrawFn, max_size: int = 90) -> list[Event]:
+    """One lead's page views (some on /pricing), in bursts with ties and pauses."""
+    count = draw(st.integers(1, max_size))
+    t = T0
+    events = []
+    for i in range(count):
+        t += draw(BURST_GAPS)
+        url = draw(st.sampled_from(["/", "/", "/pricing", "/careers"]))
+        events.append(
+            Event(f"{draw(st.integers(0, 99)):02d}-{i}", "L1", PAGE, t, None, {"url": url})
+        )
+    return events
+
+
+def _summary(updates: list[LeadUpdate]) -> list[object]:
+    return [
+        (
+            u.outcome,
+            tuple((c.event_id, c.rule_id, c.points_awarded, c.note) for c in u.changes),
+            tuple(a.alert_id for a in u.alerts),
+            u.state.score_at(u.state.last_event_at or T0, BOUNDED).total,
+        )
+        for u in updates
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), rules=st.sampled_from([BOUNDED, WIDE]))
+def test_compacted_cap_logs_give_the_full_logs_updates(data: st.DataObject, rules: object) -> None:
+    events = data.draw(bursts())
+    arrivals = data.draw(arrival_orders(events, LATENESS))
+    with patch.object(lead, "COMPACT_ABOVE", 0):  # compact at every event
+        _, compacted = run(arrivals, rules)  # type: ignore[arg-type]
+    with patch.object(lead, "COMPACT_ABOVE", 10**9):  # never: the full logs (time-pruned)
+        _, full = run(arrivals, rules)  # type: ignore[arg-type]
+    assert _summary(compacted) == _summary(full)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_state_stays_bounded_for_any_sequence(data: st.DataObject) -> None:
+    events = data.draw(bursts(max_size=120))
+    arrivals = data.draw(arrival_orders(events, LATENESS))
+    rules = BOUNDED
+    with patch.object(lead, "COMPACT_ABOVE", data.draw(st.sampled_from([0, 8, 32]))):
+        state, updates = run(arrivals, rules)
+    assert state is not None
+    threshold = lead.COMPACT_ABOVE if lead.COMPACT_ABOVE else 0
+    for update in updates:
+        s = update.state
+        assert len(s.open) <= rules.timing.max_open_events
+        for rule_id, log in s.caps.items():
+            rule = rules.rule_by_id[rule_id]
+            assert rule.cap is not None
+            bound = len(s.open) + 1 + math.ceil(rule.cap.points / abs(rule.points))
+            assert len(log) <= max(bound, threshold + 1), (rule_id, len(log), bound)
+        assert len(s.recent_ids) <= rules.explain.recent_event_ids + MAX_BLOCK - 1
+    applied = sum(u.outcome is Outcome.APPLIED for u in updates)
+    assert applied >= 1
+
+
+def test_a_long_burst_keeps_the_state_and_its_cost_flat() -> None:
+    """10,000 page views within a minute: the state of the last event is no bigger than
+    after 1,000 (the record within a few bytes: ids and times differ)."""
+    from scorer.rules import load_rules
+    from tests.unit.core.builders import ev
+
+    rules = load_rules("rules/default.yaml")
+    sizes = {}
+    state = None
+    for i in range(10_000):
+        event = ev(f"e{i:05d}", PAGE, T0 + i * 0.005, url="/pricing" if i % 7 == 0 else "/")
+        update = lead.apply_event(state, event, rules, T0 + DAY)
+        assert update.outcome is Outcome.APPLIED
+        state = update.state
+        if i + 1 in (1_000, 10_000):
+            sizes[i + 1] = (len(state.open), {k: len(v) for k, v in state.caps.items()})
+    assert sizes[1_000] == sizes[10_000]
