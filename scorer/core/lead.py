@@ -5,8 +5,9 @@ keeps (see `timeline.py`) the settled summary plus the events still inside the a
 lateness, so out-of-order events produce the same scores as in-order ones.
 
 Dedup: the last `rules.explain.recent_event_ids` (default 128) applied event ids per lead
-are remembered; an event id among them is a `duplicate` and changes nothing. Older
-repeats are caught by lateness only when they are also old in event time.
+are remembered (as 8-byte digests, see `dedup.py`); an event id among them is a
+`duplicate` and changes nothing. Older repeats are caught by lateness only when they
+are also old in event time.
 
 Order independence (what "shuffling events within the allowed lateness changes nothing"
 means, and how it holds):
@@ -44,7 +45,7 @@ from scorer.core.account import LeadSignal
 from scorer.core.actions import Action
 from scorer.core.alerts import Alert, lead_alert_id
 from scorer.core.decay import decay_factor
-from scorer.core.dedup import NO_RECENT_IDS, RecentIds
+from scorer.core.dedup import NO_RECENT_IDS, RecentIds, event_digest
 from scorer.core.engagement import (
     COMPACT_ABOVE,
     CapEntry,
@@ -371,6 +372,8 @@ class _Step:
     # The score just before the event, read at the new watermark, when placing the event
     # already computed it (an in-order event at the watermark); else `_changes` reads it.
     score_before: float | None = None
+    # The event id's digest, remembered by `_commit` (computed once, for `_screen`).
+    digest: bytes = b""
 
 
 def _new_step(
@@ -390,6 +393,7 @@ def _new_step(
     step.shifted = ()
     step.engaged = False
     step.score_before = None
+    step.digest = b""
     return step
 
 
@@ -412,12 +416,14 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         from scorer.core.migrate import migrate_lead
 
         state = migrate_lead(state, rules)
-    rejection = _screen(state, event, rules, now)
+    digest = event_digest(event.event_id)
+    rejection = _screen(state, event, rules, now, digest)
     if rejection is not None:
         return rejection
     step = _plan(state, event, rules)
     if isinstance(step, str):
         return _rejected(state, Outcome.INVALID_TRANSITION, step)
+    step.digest = digest
     return _commit(state, event, step, rules)
 
 
@@ -506,7 +512,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
     else:
         last_engaged_at, product = state.last_engaged_at, state.product
     recent = (
-        state.recent_ids.add(event.event_id, rules.explain.recent_event_ids)
+        state.recent_ids.add_digest(step.digest, rules.explain.recent_event_ids)
         if remember
         else state.recent_ids
     )
@@ -617,17 +623,19 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
     return update
 
 
-def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpdate | None:
+def _screen(
+    state: LeadState, event: Event, rules: Rules, now: float, digest: bytes
+) -> LeadUpdate | None:
     """Reject duplicates and events outside the time tolerances, before any work."""
     t = event.occurred_at
     event_id = event.event_id
     open_points = state.open
     recent = state.recent_ids
     # `event_id in recent`, without the method call
-    seen = event_id in recent.current
+    seen = digest in recent.current
     if not seen:
         for block in recent.blocks:
-            if event_id in block:
+            if digest in block:
                 seen = True
                 break
     if seen or (
