@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from math import floor
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -67,7 +68,7 @@ from scorer.core.grade import grade as grade_of
 from scorer.core.lifecycle import FEEDBACK_KINDS, Transition, decide_feedback
 from scorer.core.routing import route
 from scorer.core.rules import AwardPlan, EngagementRule, Rules, Stage
-from scorer.core.timecheck import future_problem, lateness_problem
+from scorer.core.timecheck import age_problem, future_problem, lateness_problem
 from scorer.core.timeline import (
     Award,
     Point,
@@ -92,6 +93,8 @@ class Outcome(StrEnum):
     TOO_LATE = "too_late"
     TOO_FAR_IN_FUTURE = "too_far_in_future"
     INVALID_TRANSITION = "invalid_transition"
+    TOO_OLD = "too_old"
+    RATE_LIMITED = "rate_limited"
 
 
 # A NamedTuple's own `__new__` is a Python function; building the per-event records with
@@ -155,6 +158,9 @@ class LeadState:
     fit_rules: tuple[str, ...] = ()
     last_active_at: float | None = None
     loop: HandoffLoop = NO_LOOP
+    # The rate limit's window: (its start in event time, events counted in it); see
+    # `_rate_after`. None before the first counted event.
+    rate: tuple[float, int] | None = None
 
     @classmethod
     def new(cls, lead_id: str, rules: Rules) -> LeadState:
@@ -192,6 +198,7 @@ class LeadState:
             blank.fit_rules,
             blank.last_active_at,
             blank.loop,
+            blank.rate,
         )
 
     @classmethod
@@ -374,6 +381,8 @@ class _Step:
     score_before: float | None = None
     # The event id's digest, remembered by `_commit` (computed once, for `_screen`).
     digest: bytes = b""
+    # The lead's rate window after the event (`_rate_after`); None: unchanged.
+    rate: tuple[float, int] | None = None
 
 
 def _new_step(
@@ -394,6 +403,7 @@ def _new_step(
     step.engaged = False
     step.score_before = None
     step.digest = b""
+    step.rate = None
     return step
 
 
@@ -420,10 +430,14 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     rejection = _screen(state, event, rules, now, digest)
     if rejection is not None:
         return rejection
+    rate = _rate_after(state, event, rules)
+    if isinstance(rate, str):
+        return _rejected(state, Outcome.RATE_LIMITED, rate)
     step = _plan(state, event, rules)
     if isinstance(step, str):
         return _rejected(state, Outcome.INVALID_TRANSITION, step)
     step.digest = digest
+    step.rate = rate
     return _commit(state, event, step, rules)
 
 
@@ -567,6 +581,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         fit_rules,
         last_active_at,
         state.loop,
+        state.rate if step.rate is None else step.rate,
     )
     signal = None
     if account_id is not None:
@@ -652,7 +667,36 @@ def _screen(
     ):
         reason = lateness_problem(t, watermark, settled_until, timing)
         return _rejected(state, Outcome.TOO_LATE, str(reason))
+    max_age = timing.max_age
+    if max_age is not None and t < now - max_age:
+        return _rejected(state, Outcome.TOO_OLD, str(age_problem(t, now, timing)))
     return None
+
+
+def _rate_after(state: LeadState, event: Event, rules: Rules) -> tuple[float, int] | str | None:
+    """The lead's rate window after counting the event, None if it does not count (no
+    limit, or sales feedback), or why it is refused.
+
+    The window is the `per`-second slot of event time (floor(t / per) * per) of the
+    latest counted event. An event in a later slot opens a new window; any other (the
+    same slot, or a late event from an earlier one) counts in the current window. An
+    event that would make the window count more than `max_events` is refused and does
+    not count. Only the lead's own events decide, in arrival order: the worker and
+    `score-file` agree.
+    """
+    limit = rules.rate_limit
+    if limit is None or event.kind in FEEDBACK_KINDS:
+        return None
+    start = floor(event.occurred_at / limit.per) * limit.per
+    rate = state.rate
+    if rate is None or start > rate[0]:
+        return (start, 1)
+    if rate[1] >= limit.max_events:
+        return (
+            f"lead over its rate limit: {limit.max_events} events in the {limit.per:.0f}s "
+            f"window starting {rate[0]:.0f} (event time)"
+        )
+    return (rate[0], rate[1] + 1)
 
 
 _STAGES = {stage.value: stage for stage in Stage}
@@ -1307,6 +1351,7 @@ def with_loop(state: LeadState, last_active_at: float | None, loop: HandoffLoop)
         state.fit_rules,
         last_active_at,
         loop,
+        state.rate,
     )
 
 

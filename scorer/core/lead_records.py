@@ -103,6 +103,8 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
             record[key] = value
     if record["handoff"] is None:
         del record["handoff"]
+    if state.rate is not None:
+        record["rate"] = list(state.rate)  # [window start, events counted in it]
     return record
 
 
@@ -135,10 +137,12 @@ def _recent_ids_as_ids(
 
 
 def lead_to_record_v2(state: LeadState, event_ids: Iterable[str]) -> dict[str, object]:
-    """The version-2 record (recent ids spelled out), given the ids the lead applied:
-    kept to test that such records still restore."""
+    """The version-2 record (recent ids spelled out, no rate window), given the ids the
+    lead applied: kept to test that such records still restore."""
     blocks, current = _recent_ids_as_ids(state, event_ids)
-    return {**lead_to_record(state), "v": 2, "recent_ids": [blocks, current]}
+    record = {**lead_to_record(state), "v": 2, "recent_ids": [blocks, current]}
+    record.pop("rate", None)
+    return record
 
 
 def lead_to_record_v1(state: LeadState, event_ids: Iterable[str]) -> dict[str, object]:
@@ -377,6 +381,9 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         raise ValueError("lead_state.scenarios must be an object")
     handoff_raw = raw.get("handoff")
     cycle = raw.get("cycle", 0)
+    rate_raw = raw.get("rate")  # (v3; before it, no rate window: the next event opens one)
+    if rate_raw is not None and (not isinstance(rate_raw, list) or len(rate_raw) != 2):
+        raise ValueError("lead_state.rate is [window start, count]")
     return LeadState(
         lead_id=lead_id,
         rules_version=rules_version,
@@ -413,6 +420,9 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
             team=opt_str(raw, "team"),
             handoff=None if handoff_raw is None else Handoff.from_record(handoff_raw),
         ),
+        rate=None
+        if rate_raw is None
+        else (req_float({"rate": rate_raw[0]}, "rate"), req_int({"rate": rate_raw[1]}, "rate")),
     )
 
 

@@ -74,6 +74,8 @@ _DEAD_LETTER_OUTCOMES = {
     Outcome.TOO_LATE: "too_late",
     Outcome.TOO_FAR_IN_FUTURE: "future_timestamp",
     Outcome.INVALID_TRANSITION: "invalid_transition",
+    Outcome.TOO_OLD: "too_old",
+    Outcome.RATE_LIMITED: "rate_limited",
 }
 
 
