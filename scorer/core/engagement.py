@@ -25,6 +25,7 @@ lead's traffic, and every award stays exactly what the full log would give.
 from __future__ import annotations
 
 from bisect import bisect_left
+from operator import itemgetter
 from typing import NamedTuple
 
 from scorer.core.events import Event
@@ -70,14 +71,32 @@ def reallocate(
     if not log or (occurred_at, event_id) > (log[-1].occurred_at, log[-1].event_id):
         points = appended_award(log, occurred_at, raw, cap)
         return (*log, CapEntry(occurred_at, event_id, raw, points)), points, ()
-    keys = [(e.occurred_at, e.event_id) for e in log]
-    index = bisect_left(keys, (occurred_at, event_id))
+    index = bisect_left(log, (occurred_at, event_id), key=_entry_key)
     entries = [*log[:index], CapEntry(occurred_at, event_id, raw, 0.0), *log[index:]]
     changed: list[tuple[CapEntry, float]] = []
     awarded_new = 0.0
+    # The entries with an award, by index: `_award` summed over the zero awards too, which
+    # adds exactly nothing; skipping them keeps the sums bit for bit and makes the walk
+    # after a late event cost O(entries x awards in a window), not O(entries^2).
+    awarded = [k for k in range(index) if entries[k][3] != 0.0]
+    window = cap.window
     for j in range(index, len(entries)):
         current = entries[j]
-        points = _award(entries, j, current.occurred_at, current.raw, cap)
+        horizon = current[0] - window
+        used = 0.0
+        for k in reversed(awarded):
+            entry = entries[k]
+            if entry[0] <= horizon:
+                break
+            used += abs(entry[3])
+        room = cap.points - used
+        if room <= 0.0:
+            points = 0.0
+        else:
+            magnitude = min(abs(current.raw), room)
+            points = magnitude if current.raw >= 0.0 else -magnitude
+        if points != 0.0:
+            awarded.append(j)
         if j == index:
             awarded_new = points
             entries[j] = CapEntry(current.occurred_at, current.event_id, current.raw, points)
@@ -157,6 +176,9 @@ def compact_cap_log(
     if kept is None:
         return log
     return (*kept, *log[end:])
+
+
+_entry_key = itemgetter(0, 1)  # (entry.occurred_at, entry.event_id)
 
 
 def prune_cap_log(log: tuple[CapEntry, ...], keep_after: float) -> tuple[CapEntry, ...]:

@@ -121,3 +121,42 @@ def test_a_long_burst_keeps_the_state_and_its_cost_flat() -> None:
         if i + 1 in (1_000, 10_000):
             sizes[i + 1] = (len(state.open), {k: len(v) for k, v in state.caps.items()})
     assert sizes[1_000] == sizes[10_000]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    offsets=st.lists(st.sampled_from([0.0, 0.5, 1.0, 7.0, 30.0, 95.0]), min_size=1, max_size=40),
+    raws=st.lists(st.sampled_from([1.0, 0.1, 2.5, -1.0, 3.0]), min_size=40, max_size=40),
+    late=st.integers(0, 39),
+)
+def test_reallocate_skipping_zero_awards_equals_the_definition(
+    offsets: list[float], raws: list[float], late: int
+) -> None:
+    """`reallocate` sums only the non-zero awards in a window: bit for bit what the
+    definition (`_award`, every entry in the window) gives, fractional points included."""
+    from scorer.core.engagement import CapEntry, _award, reallocate
+
+    cap = Cap(2.7, 100.0)
+    log: tuple[CapEntry, ...] = ()
+    t = T0
+    for i, offset in enumerate(offsets):
+        t += offset
+        log, _, _ = reallocate(log, t, f"e{i:02d}", raws[i], cap)
+    at = log[min(late, len(log) - 1)].occurred_at
+    new_log, awarded, changed = reallocate(log, at, "e", raws[late], cap)
+    # The definition: every entry from the insertion point on, through `_award`.
+    entries = list(new_log)
+    index = [e.event_id for e in entries].index("e")
+    expected = [*entries[:index]]
+    for j in range(index, len(entries)):
+        current = entries[j]
+        points = _award(expected, j, current.occurred_at, current.raw, cap)
+        expected.append(CapEntry(current.occurred_at, current.event_id, current.raw, points))
+    assert new_log == tuple(expected)
+    assert awarded == expected[index].points
+    previous = {e.event_id: e.points for e in log}
+    assert {e.event_id: (e.points, was) for e, was in changed} == {
+        e.event_id: (e.points, previous[e.event_id])
+        for e in expected[index + 1 :]
+        if e.points != previous[e.event_id]
+    }
