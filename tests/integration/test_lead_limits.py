@@ -11,6 +11,9 @@ of it cheaply, as grouped dead letters, and the lead's state stays bounded:
 * every refused event is in a dead letter (reason rate_limited), one per envelope;
 * the crawler's changelog record stays under RECORD_LIMIT (README, Guarantees);
 * every journey alerts, with p99 event -> MQL alert under 1 s.
+
+The same worker refuses events dated beyond `timing.max_age` (400 days before its wall
+clock) as `too_old`: a new lead whose first event is dated 1970 is never created.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from aiokafka import AIOKafkaConsumer
 from scorer.contracts import topics as contract
 from scorer.stream.admin import apply_topics
 from scorer.stream.partitioning import owner_partition
-from tests.support import WorkerProcess, read_topic, run, wait_for
+from tests.support import WorkerProcess, http_get, read_topic, run, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +102,7 @@ async def _largest_record(settings: Any, topic: str, key: bytes) -> tuple[int, i
     return count, largest
 
 
-def test_a_flooding_lead_is_rate_limited_with_bounded_state_and_others_alert_fast(
+def test_a_flooding_lead_is_rate_limited_and_ancient_events_refused(
     make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
 ) -> None:
     from confluent_kafka import Producer
@@ -119,6 +122,13 @@ def test_a_flooding_lead_is_rate_limited_with_bounded_state_and_others_alert_fas
             "queue.buffering.max.messages": 100_000,
         }
     )
+    # Ancient first events: one from 1970, one 401 days old (and one 399 days old, kept).
+    day = 86_400.0
+    ancient = {"ancient-1970": 0.0, "ancient-401d": time.time() - 401 * day}
+    for lead, at in [*ancient.items(), ("oldish-399d", time.time() - 399 * day)]:
+        event = {"event_id": f"{lead}-0", "lead_id": lead, "type": "web.form_submit",
+                 "form_id": "demo-request", "occurred_at": _at(at)}  # fmt: skip
+        producer.produce(web, orjson.dumps(event), key=lead.encode())
     envelopes = FLOOD_EVENTS // PER_ENVELOPE
     journey_every = envelopes // (JOURNEYS + 1)
     crossing_sent: dict[str, float] = {}
@@ -149,7 +159,7 @@ def test_a_flooding_lead_is_rate_limited_with_bounded_state_and_others_alert_fas
     assert producer.flush(60) == 0, "the flood was not all delivered"
     del producer  # (its connections close now, not after the broker stopped)
     produced_s = time.time() - began
-    total = FLOOD_EVENTS + len(_journey("x")) * JOURNEYS
+    total = FLOOD_EVENTS + len(_journey("x")) * JOURNEYS + 3
 
     wait_for(lambda: worker.events_handled() >= total, 90, f"all {total} events handled")
     assert worker.process.exit_code() is None, worker.log_text()[-3000:]
@@ -160,20 +170,25 @@ def test_a_flooding_lead_is_rate_limited_with_bounded_state_and_others_alert_fas
 
     refused = worker.metric("scorer_dead_letters_total", reason="rate_limited")
     applied = worker.metric("scorer_events_total", result="applied")
-    assert applied + refused == total
+    assert worker.metric("scorer_dead_letters_total", reason="too_old") == len(ancient)
+    assert applied + refused + len(ancient) == total
+    for lead in ancient:
+        assert http_get(f"{worker.base_url}/leads/{lead}")[0] == 404, lead
+    assert http_get(f"{worker.base_url}/leads/oldish-399d")[0] == 200
     # 600 per 1-minute slot of event time: the flood spans at most two slots.
     assert FLOOD_EVENTS - 2 * 600 <= refused <= FLOOD_EVENTS - 600
 
     # Every refused event is in a dead letter: one per envelope, the events inside.
     def limited_letters() -> list[Any]:
         letters = run(read_topic(settings, contract.DEAD_LETTERS, timeout_s=10))
-        found = [
-            m for m in letters if dict(m.headers).get("scorer.error.reason") == b"rate_limited"
-        ]
+        reasons = [(m, dict(m.headers).get("scorer.error.reason")) for m in letters]
+        if {m.key.decode() for m, reason in reasons if reason == b"too_old"} != set(ancient):
+            return []
+        found = [m for m, reason in reasons if reason == b"rate_limited"]
         in_letters = sum(len(orjson.loads(m.value)["events"]) for m in found)
         return found if in_letters == refused else []
 
-    letters = wait_for(limited_letters, 60, "the rate-limited dead letters")
+    letters = wait_for(limited_letters, 60, "the rate-limited and too-old dead letters")
     assert len(letters) <= envelopes
     headers = {k: bytes(v).decode() for k, v in letters[-1].headers}
     assert int(headers["scorer.error.count"]) == len(orjson.loads(letters[-1].value)["events"])
