@@ -109,7 +109,7 @@ def test_a_long_burst_keeps_the_state_and_its_cost_flat() -> None:
     from scorer.rules import load_rules
     from tests.unit.core.builders import ev
 
-    # Without the rate limit, which would refuse most of them (see test_rate_limit.py).
+    # Without the rate limit, which would refuse most of them (see tests/unit/core/test_screening.py).
     rules = replace(load_rules("rules/default.yaml"), rate_limit=None)
     sizes = {}
     state = None
