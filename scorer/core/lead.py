@@ -504,6 +504,11 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         settle_count = 0  # (what `_settle_count` returns for fewer points than a batch)
     else:
         settle_count = _settle_count(points, watermark, rules)
+    if new_point is not None and new_point[3] is not None:  # .profile: a profile update
+        # Open profile updates keep their fields (each up to 2 KB): bounded apart, by
+        # field count. Only a profile update adds fields, so only one needs the check.
+        beyond = _profiles_beyond(points, rules.timing.max_open_profile_fields)
+        settle_count = max(settle_count, beyond)
     alerts: tuple[Alert, ...]
     if (
         rules.effective_hold <= 0.0
@@ -864,6 +869,20 @@ def _settle_count(points: Sequence[Point], watermark: float, rules: Rules) -> in
     while count < size and points[count].t < horizon:
         count += 1
     return max(count, overflow)
+
+
+def _profiles_beyond(points: Sequence[Point], limit: int) -> int:
+    """How many leading points to settle so that the open profile updates hold at most
+    `limit` fields together: up to and including the newest profile update that would
+    take them over it (counting from the newest)."""
+    fields = 0
+    for index in range(len(points) - 1, -1, -1):
+        profile = points[index][3]  # .profile
+        if profile is not None:
+            fields += len(profile)
+            if fields > limit:
+                return index + 1
+    return 0
 
 
 def _emit(

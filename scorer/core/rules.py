@@ -348,6 +348,8 @@ class Timing:
     alert_hold: float = 0.0
     # Bound on events kept open for late arrivals; beyond it the oldest are settled early.
     max_open_events: int = 256
+    # The same for the fields of open profile updates (each field up to ~2 KB of input).
+    max_open_profile_fields: int = 256
     # Events older than this before processing time are refused (`too_old`); None = never.
     max_age: float | None = 400 * 86400.0
 

@@ -396,6 +396,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             future_skew=spec.timing.future_skew,
             alert_hold=spec.timing.alert_hold,
             max_open_events=spec.timing.max_open_events,
+            max_open_profile_fields=spec.timing.max_open_profile_fields,
             max_age=spec.timing.max_age,
         ),
         explain=Explain(

@@ -420,6 +420,7 @@ class TimingSpec(Strict):
     future_skew: Duration = 300.0
     alert_hold: Duration = 0.0
     max_open_events: int = Field(default=256, ge=1, le=100_000)
+    max_open_profile_fields: int = Field(default=256, ge=1, le=100_000)
     max_age: PositiveDuration | None = 400 * 86400.0
 
     @model_validator(mode="after")

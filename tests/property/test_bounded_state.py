@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from scorer.core import Cap, EngagementRule, Event, EventKind, LeadUpdate, Outcome, Timing, lead
 from scorer.core.dedup import MAX_BLOCK
-from tests.property.strategies import arrival_orders
+from tests.property.strategies import PROFILES, arrival_orders
 from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, T0, run
 
 LATENESS = HOUR
@@ -34,25 +34,32 @@ BOUNDED = replace(
         EngagementRule("web.any", frozenset({PAGE}), 2, cap=Cap(5, 2 * HOUR)),
         *BASE_RULES.engagement[1:],
     ),
-    timing=Timing(allowed_lateness=LATENESS, max_open_events=6),
+    timing=Timing(allowed_lateness=LATENESS, max_open_events=6, max_open_profile_fields=5),
     explain=replace(BASE_RULES.explain, recent_event_ids=5),
 )
-WIDE = replace(BOUNDED, timing=Timing(allowed_lateness=LATENESS, max_open_events=256))
+WIDE = replace(
+    BOUNDED,
+    timing=Timing(allowed_lateness=LATENESS, max_open_events=256, max_open_profile_fields=10**5),
+)
 BURST_GAPS = st.sampled_from([0.0, 0.001, 1.0, 30.0, 4 * MINUTE, 20 * MINUTE, 3 * HOUR])
 
 
 @st.composite
 def bursts(draw: st.DrawFn, max_size: int = 90) -> list[Event]:
-    """One lead's page views (some on /pricing), in bursts with ties and pauses."""
+    """One lead's page views (some on /pricing) and a few profile updates, in bursts
+    with ties and pauses."""
     count = draw(st.integers(1, max_size))
     t = T0
     events = []
     for i in range(count):
         t += draw(BURST_GAPS)
+        event_id = f"{draw(st.integers(0, 99)):02d}-{i}"
+        if draw(st.integers(0, 7)) == 0:
+            profile = draw(st.sampled_from(PROFILES))
+            events.append(Event(event_id, "L1", EventKind.PROFILE_UPDATED, t, None, profile))  # type: ignore[arg-type]
+            continue
         url = draw(st.sampled_from(["/", "/", "/pricing", "/careers"]))
-        events.append(
-            Event(f"{draw(st.integers(0, 99)):02d}-{i}", "L1", PAGE, t, None, {"url": url})
-        )
+        events.append(Event(event_id, "L1", PAGE, t, None, {"url": url}))
     return events
 
 
@@ -93,6 +100,8 @@ def test_state_stays_bounded_for_any_sequence(data: st.DataObject) -> None:
     for update in updates:
         s = update.state
         assert len(s.open) <= rules.timing.max_open_events
+        fields = sum(len(p.profile) for p in s.open if p.profile is not None)
+        assert fields <= rules.timing.max_open_profile_fields
         for rule_id, log in s.caps.items():
             rule = rules.rule_by_id[rule_id]
             assert rule.cap is not None
@@ -167,7 +176,8 @@ def test_reallocate_skipping_zero_awards_equals_the_definition(
 def test_the_open_events_bound_changes_nothing_until_it_refuses_an_event(
     data: st.DataObject,
 ) -> None:
-    """Settling a burst's oldest events early (beyond `max_open_events`) is only a fold:
+    """Settling a burst's oldest events early (beyond `max_open_events`, or beyond
+    `max_open_profile_fields` fields of profile updates) is only a fold:
     as long as no late event is refused for it, every update equals the unbounded run's
     (here 256 open events, more than a sequence holds)."""
     events = data.draw(bursts())

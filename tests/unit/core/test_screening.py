@@ -136,3 +136,31 @@ def test_defaults_are_600_a_minute_and_400_days() -> None:
     assert rules.rate_limit == RateLimit(600, 60.0)
     assert rules.timing.max_age == 400 * DAY
     assert Timing().max_age == 400 * DAY
+
+
+@pytest.mark.parametrize(
+    ("late_at", "expected"),
+    [
+        (2 * MINUTE + 30, "too_late"),  # before the newest settled profile update
+        (3 * MINUTE, "too_late"),  # at it
+        (3 * MINUTE + 30, "applied"),  # after it: among the open ones, placed exactly
+    ],
+    ids=["before-settled-profile", "at-it", "after-it"],
+)
+def test_open_profile_updates_are_bounded(late_at: float, expected: str) -> None:
+    """12 profile updates of 2 fields within the lateness window, at most 16 open
+    fields (`timing.max_open_profile_fields`): the oldest 4 settle early so that 8 stay
+    open; a late event at or before them is too late."""
+    profiles = [
+        ev(f"p{i:02d}", EventKind.PROFILE_UPDATED, T0 + i * MINUTE, title=f"t{i}", custom_n=i)
+        for i in range(12)
+    ]
+    rules = replace(BASE_RULES, timing=replace(BASE_RULES.timing, max_open_profile_fields=16))
+    state, updates = run(profiles, rules)
+    assert state is not None
+    assert {u.outcome for u in updates} == {Outcome.APPLIED}
+    assert sum(p.profile is not None for p in state.open) == 8
+    assert state.settled.t == T0 + 3 * MINUTE
+    assert state.attributes["title"] == "t11"
+    late = apply_event(state, _page("late", late_at), rules, T0 + 12 * MINUTE)  # type: ignore[arg-type]
+    assert late.outcome.value == expected

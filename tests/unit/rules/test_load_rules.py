@@ -178,8 +178,9 @@ def test_unreadable_file() -> None:
         ("rate_limit: null\n", None, 400 * 86400.0),
         ("timing: {max_age: 30d}\n", (600, 60.0), 30 * 86400.0),
         ("timing: {max_age: null}\n", (600, 60.0), None),
+        ("timing: {max_open_profile_fields: 30}\n", (600, 60.0), 400 * 86400.0),
     ],
-    ids=["defaults", "both-keys", "per-default", "rate-off", "max-age", "max-age-off"],
+    ids=["defaults", "both-keys", "per-default", "rate-off", "max-age", "max-age-off", "profiles"],
 )
 def test_rate_limit_and_max_age(
     extra: str, rate_limit: tuple[int, float] | None, max_age: float | None
@@ -188,6 +189,7 @@ def test_rate_limit_and_max_age(
     limit = rules.rate_limit
     assert (None if limit is None else (limit.max_events, limit.per)) == rate_limit
     assert rules.timing.max_age == max_age
+    assert rules.timing.max_open_profile_fields == (30 if "profile_fields" in extra else 256)
 
 
 @pytest.mark.parametrize(
