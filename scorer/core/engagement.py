@@ -126,7 +126,9 @@ def appended_award(log: tuple[CapEntry, ...], at: float, raw: float, cap: Cap) -
 def _award(
     entries: tuple[CapEntry, ...] | list[CapEntry], j: int, at: float, raw: float, cap: Cap
 ) -> float:
-    """The award of an event placed at index j, given the awards before it."""
+    """The award of an event placed at index j, given the awards before it: the
+    definition, which `appended_award` and `reallocate` compute faster (the property
+    tests hold them to it)."""
     horizon = at - cap.window
     used = 0.0
     k = j - 1
