@@ -92,6 +92,20 @@ def isolated_settings(servers: Servers, tmp_path: Path, **overrides: Any) -> Set
     return load_settings({}, **values)
 
 
+def rules_for_dated_files(tmp_path: Path) -> Path:
+    """rules/default.yaml without `timing.max_age`, for tests that send the fixed-date
+    files in tests/data to a worker: the worker judges age against the wall clock,
+    `score-file` against the file's own clock, and those dates get older every day."""
+    from scorer.settings import DEFAULT_RULES_FILE
+
+    text = Path(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
+    if "  max_age: 400d" not in text:
+        raise AssertionError("rules/default.yaml no longer sets timing.max_age: 400d")
+    path = tmp_path / "default-without-max-age.yaml"
+    path.write_text(text.replace("  max_age: 400d", "  max_age: null", 1), encoding="utf-8")
+    return path
+
+
 def wait_for(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
     """Poll until `check()` returns something truthy; fail with `what` at the deadline."""
     deadline = time.monotonic() + timeout_s

@@ -22,12 +22,14 @@ _DEAD_LETTER_SCHEMA: dict[str, Any] = {
         "The original message value, unchanged (it may not be JSON). The headers say why: "
         "scorer.error.topic, scorer.error.partition, scorer.error.offset, scorer.error.class, "
         "scorer.error.reason (not_json, schema, unknown_type, oversized, empty, tombstone, "
-        "too_late, future_timestamp, invalid_transition, scoring_error; on internal topics "
-        "also bad_header; any other failure handling a record: internal_error, or "
-        "batch_error when storing its batch failed) and scorer.error.detail. "
+        "too_late, future_timestamp, invalid_transition, too_old, rate_limited, scoring_error; "
+        "on internal topics also bad_header; any other failure handling a record: "
+        "internal_error, or batch_error when storing its batch failed) and scorer.error.detail. "
         "A bad event inside an event-batch envelope is dead-lettered alone: the value is "
         "that event re-serialised as JSON, and scorer.error.index is its position (from 0) "
-        "in the envelope's events."
+        "in the envelope's events. The rate-limited events of one envelope are one dead "
+        "letter: an event-batch envelope of just them, scorer.error.index their positions "
+        "as ranges (e.g. 3-49,52) and scorer.error.count their number."
     ),
 }
 

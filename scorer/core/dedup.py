@@ -1,7 +1,14 @@
-"""The bounded memory of event ids a lead has already applied.
+"""The bounded memory of event ids a lead has already applied, as compact digests.
 
-Ids are kept in blocks: full blocks are frozensets (a lookup costs one hash probe, not a
-scan of 128 strings) and the block being filled is a short tuple. With `limit` ids
+An id is remembered as its 8-byte BLAKE2b digest (`event_digest`), not as the id itself:
+ids are producer input of up to 128 characters, a digest is 8 bytes in the changelog
+record whatever the id. Two different ids share a digest with probability 2^-64 per pair,
+so a new event is mistaken for one of the remembered ids with probability about
+limit / 2^64 (below 1e-17 for the default 128): negligible next to at-least-once
+delivery, and the cost is one dropped event, never a wrong score.
+
+Digests are kept in blocks: full blocks are frozensets (a lookup costs one hash probe,
+not a scan of 128 values) and the block being filled is a short tuple. With `limit` ids
 configured (`explain.recent_event_ids`, default 128) and blocks of b = min(16, limit),
 the last `limit` ids are always remembered and at most `limit + b - 1` are: the oldest
 block is dropped whole when a new one fills up.
@@ -10,29 +17,41 @@ block is dropped whole when a new one fills up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from hashlib import blake2b
 
 from scorer.core.frozen import fast_init, fast_new
 
 MAX_BLOCK = 16
+DIGEST_BYTES = 8
+
+
+def event_digest(event_id: str) -> bytes:
+    """The 8-byte digest an event id is remembered by (the same in every process)."""
+    return blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
 
 
 @fast_init
 @dataclass(frozen=True, slots=True)
 class RecentIds:
-    blocks: tuple[frozenset[str], ...] = ()
-    current: tuple[str, ...] = ()
+    blocks: tuple[frozenset[bytes], ...] = ()
+    current: tuple[bytes, ...] = ()
 
     def __contains__(self, event_id: object) -> bool:
-        if event_id in self.current:
+        """Whether an event id (a str) or a digest (bytes) is remembered."""
+        digest = event_digest(event_id) if isinstance(event_id, str) else event_id
+        if digest in self.current:
             return True
         for block in self.blocks:  # noqa: SIM110 - a plain loop is cheaper than any(...)
-            if event_id in block:
+            if digest in block:
                 return True
         return False
 
     def add(self, event_id: str, limit: int) -> RecentIds:
+        return self.add_digest(event_digest(event_id), limit)
+
+    def add_digest(self, digest: bytes, limit: int) -> RecentIds:
         block = MAX_BLOCK if limit >= MAX_BLOCK else max(1, limit)
-        current = (*self.current, event_id)
+        current = (*self.current, digest)
         if len(current) < block:
             return _new_ids(self.blocks, current)
         keep = -(-limit // block)  # ceil: enough full blocks to hold `limit` ids
@@ -41,19 +60,12 @@ class RecentIds:
     def __len__(self) -> int:
         return sum(len(b) for b in self.blocks) + len(self.current)
 
-    def to_record(self) -> dict[str, object]:
-        return {"blocks": [sorted(b) for b in self.blocks], "current": list(self.current)}
-
     @classmethod
-    def from_record(cls, raw: object) -> RecentIds:
-        if not isinstance(raw, dict):
-            raise ValueError("recent_ids must be an object with blocks and current")
-        blocks = raw.get("blocks", [])
-        current = raw.get("current", [])
-        if not isinstance(blocks, list) or not isinstance(current, list):
-            raise ValueError("recent_ids.blocks and .current must be lists")
+    def from_ids(cls, blocks: list[list[str]], current: list[str]) -> RecentIds:
+        """The memory of the given ids (as records before digests held them)."""
         return cls(
-            tuple(frozenset(str(i) for i in b) for b in blocks), tuple(str(i) for i in current)
+            tuple(frozenset(event_digest(str(i)) for i in b) for b in blocks),
+            tuple(event_digest(str(i)) for i in current),
         )
 
 

@@ -13,11 +13,19 @@ event in any window sees all the others in its own window). A late event is inse
 place in that order and the awards after it are recomputed (`reallocate`), which may move
 points away from events already applied; those shifts are reported as score changes.
 A once-only rule awards the earliest event by the same order.
+
+Bounded logs (`compact_cap_log`): an entry no acceptable event can be placed before is
+*final* (its award can never change again). A final entry with a zero award adds nothing
+to any window, so it is dropped; a final entry is needed at all only while it can still
+fall in the window of an entry that may be recomputed. A log therefore holds the entries
+of the lead's open events plus at most ceil(cap / |points|) final ones, whatever the
+lead's traffic, and every award stays exactly what the full log would give.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from operator import itemgetter
 from typing import NamedTuple
 
 from scorer.core.events import Event
@@ -58,14 +66,32 @@ def reallocate(
     if not log or (occurred_at, event_id) > (log[-1].occurred_at, log[-1].event_id):
         points = appended_award(log, occurred_at, raw, cap)
         return (*log, CapEntry(occurred_at, event_id, raw, points)), points, ()
-    keys = [(e.occurred_at, e.event_id) for e in log]
-    index = bisect_left(keys, (occurred_at, event_id))
+    index = bisect_left(log, (occurred_at, event_id), key=_entry_key)
     entries = [*log[:index], CapEntry(occurred_at, event_id, raw, 0.0), *log[index:]]
     changed: list[tuple[CapEntry, float]] = []
     awarded_new = 0.0
+    # The entries with an award, by index: `_award` summed over the zero awards too, which
+    # adds exactly nothing; skipping them keeps the sums bit for bit and makes the walk
+    # after a late event cost O(entries x awards in a window), not O(entries^2).
+    awarded = [k for k in range(index) if entries[k][3] != 0.0]
+    window = cap.window
     for j in range(index, len(entries)):
         current = entries[j]
-        points = _award(entries, j, current.occurred_at, current.raw, cap)
+        horizon = current[0] - window
+        used = 0.0
+        for k in reversed(awarded):
+            entry = entries[k]
+            if entry[0] <= horizon:
+                break
+            used += abs(entry[3])
+        room = cap.points - used
+        if room <= 0.0:
+            points = 0.0
+        else:
+            magnitude = min(abs(current.raw), room)
+            points = magnitude if current.raw >= 0.0 else -magnitude
+        if points != 0.0:
+            awarded.append(j)
         if j == index:
             awarded_new = points
             entries[j] = CapEntry(current.occurred_at, current.event_id, current.raw, points)
@@ -95,7 +121,9 @@ def appended_award(log: tuple[CapEntry, ...], at: float, raw: float, cap: Cap) -
 def _award(
     entries: tuple[CapEntry, ...] | list[CapEntry], j: int, at: float, raw: float, cap: Cap
 ) -> float:
-    """The award of an event placed at index j, given the awards before it."""
+    """The award of an event placed at index j, given the awards before it: the
+    definition, which `appended_award` and `reallocate` compute faster (the property
+    tests hold them to it)."""
     horizon = at - cap.window
     used = 0.0
     k = j - 1
@@ -107,6 +135,47 @@ def _award(
         return 0.0
     magnitude = min(abs(raw), room)
     return magnitude if raw >= 0.0 else -magnitude
+
+
+# Logs up to this long are only pruned by time (`prune_cap_log`); longer ones are compacted.
+COMPACT_ABOVE = 32
+
+
+def compact_cap_log(
+    log: tuple[CapEntry, ...], horizon: float, settled_t: float | None, window: float
+) -> tuple[CapEntry, ...]:
+    """`log` without the entries no acceptable event can need (see the module doc).
+
+    An acceptable event has t >= `horizon` (the watermark minus the allowed lateness) and
+    t > `settled_t` (the last settled point), so an entry with t < horizon or t <=
+    settled_t is final: no event is ever inserted before it. Such an entry is dropped if
+    its award is zero, or if it lies at or before cutoff - window (cutoff = the later of
+    the two bounds), out of reach of every window that can still be recomputed.
+    Final entries are a prefix of the log (it is in event-time order), so only that
+    prefix is read.
+    """
+    cutoff = horizon if settled_t is None or settled_t < horizon else settled_t
+    reach = cutoff - window
+    kept: list[CapEntry] | None = None
+    end = 0
+    size = len(log)
+    while end < size:
+        entry = log[end]
+        at = entry[0]  # .occurred_at
+        if not (at < horizon or (settled_t is not None and at <= settled_t)):
+            break  # not final: this entry and every later one stay
+        if at <= reach or entry[3] == 0.0:  # .points
+            if kept is None:
+                kept = list(log[:end])
+        elif kept is not None:
+            kept.append(entry)
+        end += 1
+    if kept is None:
+        return log
+    return (*kept, *log[end:])
+
+
+_entry_key = itemgetter(0, 1)  # (entry.occurred_at, entry.event_id)
 
 
 def prune_cap_log(log: tuple[CapEntry, ...], keep_after: float) -> tuple[CapEntry, ...]:

@@ -5,8 +5,9 @@ keeps (see `timeline.py`) the settled summary plus the events still inside the a
 lateness, so out-of-order events produce the same scores as in-order ones.
 
 Dedup: the last `rules.explain.recent_event_ids` (default 128) applied event ids per lead
-are remembered; an event id among them is a `duplicate` and changes nothing. Older
-repeats are caught by lateness only when they are also old in event time.
+are remembered (as 8-byte digests, see `dedup.py`); an event id among them is a
+`duplicate` and changes nothing. Older repeats are caught by lateness only when they
+are also old in event time.
 
 Order independence (what "shuffling events within the allowed lateness changes nothing"
 means, and how it holds):
@@ -40,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from math import floor
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -47,8 +49,15 @@ from scorer.core.account import LeadSignal
 from scorer.core.actions import Action
 from scorer.core.alerts import Alert, lead_alert_id
 from scorer.core.decay import decay_factor
-from scorer.core.dedup import NO_RECENT_IDS, RecentIds
-from scorer.core.engagement import CapEntry, appended_award, prune_cap_log, reallocate
+from scorer.core.dedup import NO_RECENT_IDS, RecentIds, event_digest
+from scorer.core.engagement import (
+    COMPACT_ABOVE,
+    CapEntry,
+    appended_award,
+    compact_cap_log,
+    prune_cap_log,
+    reallocate,
+)
 from scorer.core.events import Event, EventKind, FieldValue
 from scorer.core.explain import (
     Reason,
@@ -69,7 +78,7 @@ from scorer.core.grade import grade as grade_of
 from scorer.core.lifecycle import BEFORE_HANDOFF, FEEDBACK_KINDS, Transition
 from scorer.core.routing import route
 from scorer.core.rules import NEVER_LATE, AwardPlan, EngagementRule, Rules, Stage
-from scorer.core.timecheck import future_problem, lateness_problem
+from scorer.core.timecheck import age_problem, future_problem, lateness_problem
 from scorer.core.timeline import (
     Award,
     Point,
@@ -103,6 +112,8 @@ class Outcome(StrEnum):
     TOO_LATE = "too_late"
     TOO_FAR_IN_FUTURE = "too_far_in_future"
     INVALID_TRANSITION = "invalid_transition"
+    TOO_OLD = "too_old"
+    RATE_LIMITED = "rate_limited"
 
 
 # A NamedTuple's own `__new__` is a Python function; building the per-event records with
@@ -166,6 +177,9 @@ class LeadState:
     fit_rules: tuple[str, ...] = ()
     last_active_at: float | None = None
     loop: HandoffLoop = NO_LOOP
+    # The rate limit's window: (its start in event time, events counted in it); see
+    # `_rate_after`. None before the first counted event.
+    rate: tuple[float, int] | None = None
 
     @classmethod
     def new(cls, lead_id: str, rules: Rules) -> LeadState:
@@ -203,6 +217,7 @@ class LeadState:
             blank.fit_rules,
             blank.last_active_at,
             blank.loop,
+            blank.rate,
         )
 
     @classmethod
@@ -392,6 +407,10 @@ class _Step:
     # The score just before the event, read at the new watermark, when placing the event
     # already computed it (an in-order event at the watermark); else `_changes` reads it.
     score_before: float | None = None
+    # The event id's digest, remembered by `_commit` (computed once, for `_screen`).
+    digest: bytes = b""
+    # The lead's rate window after the event (`_rate_after`); None: unchanged.
+    rate: tuple[float, int] | None = None
 
 
 def _new_step(
@@ -411,6 +430,8 @@ def _new_step(
     step.shifted = ()
     step.engaged = False
     step.score_before = None
+    step.digest = b""
+    step.rate = None
     return step
 
 
@@ -431,7 +452,8 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         from scorer.core.migrate import migrate_lead
 
         state = migrate_lead(state, rules)
-    rejection = _screen(state, event, rules, now)
+    digest = event_digest(event.event_id)
+    rejection = _screen(state, event, rules, now, digest)
     if rejection is not None:
         return rejection
     settled_until = state.settled[0]  # .t
@@ -448,7 +470,13 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         )
     if event.kind in FEEDBACK_KINDS:
         return _feedback.receive(state, event, rules)
-    update = _commit(state, event, _plan(state, event, rules), rules)
+    rate = _rate_after(state, event, rules)
+    if isinstance(rate, str):
+        return _rejected(state, Outcome.RATE_LIMITED, rate)
+    step = _plan(state, event, rules)
+    step.digest = digest
+    step.rate = rate
+    update = _commit(state, event, step, rules)
     if update.state.loop[6] and update.state.stage not in BEFORE_HANDOFF:  # .held
         # The lead was handed off: the feedback that waited for it applies now.
         return _loop.release_held(state, update, rules)
@@ -524,6 +552,11 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         settle_count = 0  # (what `_settle_count` returns for fewer points than a batch)
     else:
         settle_count = _settle_count(points, watermark, rules)
+    if new_point is not None and new_point[3] is not None:  # .profile: a profile update
+        # Open profile updates keep their fields (each up to 2 KB): bounded apart, by
+        # field count. Only a profile update adds fields, so only one needs the check.
+        beyond = _profiles_beyond(points, rules.timing.max_open_profile_fields)
+        settle_count = max(settle_count, beyond)
     alerts: tuple[Alert, ...]
     if (
         rules.effective_hold <= 0.0
@@ -546,7 +579,10 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
     else:
         last_engaged_at, product = state.last_engaged_at, state.product
     recent = (
-        state.recent_ids.add(event.event_id, rules.explain.recent_event_ids)
+        # Feedback and released held feedback come with no digest from `apply_event`.
+        state.recent_ids.add_digest(
+            step.digest or event_digest(event.event_id), rules.explain.recent_event_ids
+        )
         if remember
         else state.recent_ids
     )
@@ -610,6 +646,7 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
         fit_rules,
         last_active_at,
         loop_now,
+        state.rate if step.rate is None else step.rate,
     )
     signal = None
     if account_id is not None:
@@ -667,17 +704,19 @@ def _commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the ho
     return update
 
 
-def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpdate | None:
+def _screen(
+    state: LeadState, event: Event, rules: Rules, now: float, digest: bytes
+) -> LeadUpdate | None:
     """Reject duplicates and events outside the time tolerances, before any work."""
     t = event.occurred_at
     event_id = event.event_id
     open_points = state.open
     recent = state.recent_ids
     # `event_id in recent`, without the method call
-    seen = event_id in recent.current
+    seen = digest in recent.current
     if not seen:
         for block in recent.blocks:
-            if event_id in block:
+            if digest in block:
                 seen = True
                 break
     if seen or (
@@ -695,7 +734,36 @@ def _screen(state: LeadState, event: Event, rules: Rules, now: float) -> LeadUpd
     ):
         reason = lateness_problem(t, watermark, settled_until, lateness, event.kind.category)
         return _rejected(state, Outcome.TOO_LATE, str(reason))
+    max_age = timing.max_age
+    if max_age is not None and t < now - max_age:
+        return _rejected(state, Outcome.TOO_OLD, str(age_problem(t, now, timing)))
     return None
+
+
+def _rate_after(state: LeadState, event: Event, rules: Rules) -> tuple[float, int] | str | None:
+    """The lead's rate window after counting the event, None if it does not count (no
+    limit, or sales feedback), or why it is refused.
+
+    The window is the `per`-second slot of event time (floor(t / per) * per) of the
+    latest counted event. An event in a later slot opens a new window; any other (the
+    same slot, or a late event from an earlier one) counts in the current window. An
+    event that would make the window count more than `max_events` is refused and does
+    not count. Only the lead's own events decide, in arrival order: the worker and
+    `score-file` agree.
+    """
+    limit = rules.rate_limit
+    if limit is None or event.kind in FEEDBACK_KINDS:
+        return None
+    start = floor(event.occurred_at / limit.per) * limit.per
+    rate = state.rate
+    if rate is None or start > rate[0]:
+        return (start, 1)
+    if rate[1] >= limit.max_events:
+        return (
+            f"lead over its rate limit: {limit.max_events} events in the {limit.per:.0f}s "
+            f"window starting {rate[0]:.0f} (event time)"
+        )
+    return (rate[0], rate[1] + 1)
 
 
 _STAGES = {stage.value: stage for stage in Stage}
@@ -867,6 +935,20 @@ def _settle_count(points: Sequence[Point], watermark: float, rules: Rules) -> in
     return max(count, overflow)
 
 
+def _profiles_beyond(points: Sequence[Point], limit: int) -> int:
+    """How many leading points to settle so that the open profile updates hold at most
+    `limit` fields together: up to and including the newest profile update that would
+    take them over it (counting from the newest)."""
+    fields = 0
+    for index in range(len(points) - 1, -1, -1):
+        profile = points[index][3]  # .profile
+        if profile is not None:
+            fields += len(profile)
+            if fields > limit:
+                return index + 1
+    return 0
+
+
 def _emit(
     state: LeadState,
     step: _Step,
@@ -996,9 +1078,13 @@ def _awards(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this i
                 # In order (the common case): what `reallocate` does for the last place.
                 points = appended_award(log, t, points, cap)
                 log = (*log, _tuple_new(CapEntry, (t, event_id, rule.points, points)))
-            keep_after = horizon - cap.window
-            if log[0][0] <= keep_after:  # log[0].occurred_at: what prune_cap_log checks first
-                log = prune_cap_log(log, keep_after)
+            if len(log) > COMPACT_ABOVE:
+                # A long log (a burst of events): drop what no acceptable event can need.
+                log = compact_cap_log(log, horizon, state.settled[0], cap.window)
+            else:
+                keep_after = horizon - cap.window
+                if log[0][0] <= keep_after:  # log[0].occurred_at: what prune_cap_log checks
+                    log = prune_cap_log(log, keep_after)
             caps[rule_id] = log
         if product is None and points == rule.points != 0.0:
             # The rule's full points and no product (most awards): the same Award for
@@ -1353,6 +1439,7 @@ def with_loop(state: LeadState, last_active_at: float | None, loop: HandoffLoop)
         state.fit_rules,
         last_active_at,
         loop,
+        state.rate,
     )
 
 

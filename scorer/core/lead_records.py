@@ -1,7 +1,8 @@
-"""`LeadState` to and from a JSON-ready record (`"v": 2`, `"type": "lead_state"`).
+"""`LeadState` to and from a JSON-ready record (`"v": 3`, `"type": "lead_state"`).
 
-Version 2 is version 1 made compact (see `LEAD_RECORD_VERSION`); both are read, into the
-same state. The record is written once per scored event (the changelog), so its size is
+Version 2 is version 1 made compact, version 3 is version 2 with the remembered event ids
+as digests (see `LEAD_RECORD_VERSION`); all three are read, into the same state. The
+record is written once per scored event (the changelog), so its size is
 most of the bytes a worker writes.
 
 Fields added after the first release (the hand-off loop: `timers`, `scenarios`, `cycle`,
@@ -11,12 +12,14 @@ defaults of `LeadState`, so changelogs written before them still recover.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import binascii
+from base64 import b64decode, b64encode
+from collections.abc import Iterable, Mapping
 from math import copysign
 from types import MappingProxyType
 from typing import Any
 
-from scorer.core.dedup import RecentIds
+from scorer.core.dedup import DIGEST_BYTES, RecentIds, event_digest
 from scorer.core.engagement import CapEntry
 from scorer.core.explain import ScoreChange
 from scorer.core.lead import LeadState
@@ -36,13 +39,16 @@ from scorer.core.timers import Handoff, HandoffLoop, Held, ScenarioMark, StageMo
 # The lead record's schema version. 1: every structure as a keyed object. 2 (compact):
 # score changes, open points, the settled summary and the recent ids positional, the
 # changes without what the state or their other values determine, null keys left out.
-LEAD_RECORD_VERSION = 2
+# 3: the recent event ids as 8-byte digests (`dedup.event_digest`), each block and the
+# block being filled as one base64 string of its digests (sorted within a full block):
+# at most ~11 bytes per remembered id, whatever the ids' length (up to 128 characters).
+LEAD_RECORD_VERSION = 3
 
 
 def lead_to_record(state: LeadState) -> dict[str, object]:
-    """The version-2 record: the version-1 keys, with the bulky repeated structures
-    positional (score changes, open points, settled summary, recent ids) and the keys
-    whose value is the reader's default left out."""
+    """The version-3 record: the version-1 keys, with the bulky repeated structures
+    positional (score changes, open points, settled summary, recent ids), the keys
+    whose value is the reader's default left out, and the recent ids as digests."""
     settled = state.settled
     record: dict[str, object] = {
         "v": LEAD_RECORD_VERSION,
@@ -59,8 +65,8 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
         "category_names": list(state.category_names),
         "emitted": list(state.emitted),
         "recent_ids": [
-            [sorted(b) for b in state.recent_ids.blocks],
-            list(state.recent_ids.current),
+            [_digests(sorted(b)) for b in state.recent_ids.blocks],
+            _digests(state.recent_ids.current),
         ],
         "settled": [
             settled.t,
@@ -97,6 +103,8 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
             record[key] = value
     if record["handoff"] is None:
         del record["handoff"]
+    if state.rate is not None:
+        record["rate"] = list(state.rate)  # [window start, events counted in it]
     _held_to_record(state, record)
     return record
 
@@ -125,10 +133,49 @@ def _held_from_record(raw: Mapping[str, object]) -> dict[str, Any]:
     }
 
 
-def lead_to_record_v1(state: LeadState) -> dict[str, object]:
-    """The version-1 record (what scorers before the compact record wrote): kept to test
-    that such records still restore, and to measure the compaction."""
+def _digests(digests: Iterable[bytes]) -> str:
+    return b64encode(b"".join(digests)).decode()
+
+
+def _from_digests(raw: object) -> tuple[bytes, ...]:
+    if not isinstance(raw, str):
+        raise ValueError("a v3 recent_ids block is a base64 string")
+    try:
+        packed = b64decode(raw, validate=True)
+    except binascii.Error:
+        raise ValueError("a v3 recent_ids block is not base64") from None
+    if len(packed) % DIGEST_BYTES:
+        raise ValueError(f"a v3 recent_ids block holds {DIGEST_BYTES}-byte digests")
+    return tuple(packed[i : i + DIGEST_BYTES] for i in range(0, len(packed), DIGEST_BYTES))
+
+
+def _recent_ids_as_ids(
+    state: LeadState, event_ids: Iterable[str]
+) -> tuple[list[list[str]], list[str]]:
+    """The state's recent ids spelled out, from the ids it applied (records before v3
+    held the ids themselves; a digest cannot be turned back into its id)."""
+    by_digest = {event_digest(i): i for i in event_ids}
+    recent = state.recent_ids
+    return [sorted(by_digest[d] for d in b) for b in recent.blocks], [
+        by_digest[d] for d in recent.current
+    ]
+
+
+def lead_to_record_v2(state: LeadState, event_ids: Iterable[str]) -> dict[str, object]:
+    """The version-2 record (recent ids spelled out, no rate window), given the ids the
+    lead applied: kept to test that such records still restore."""
+    blocks, current = _recent_ids_as_ids(state, event_ids)
+    record = {**lead_to_record(state), "v": 2, "recent_ids": [blocks, current]}
+    record.pop("rate", None)
+    return record
+
+
+def lead_to_record_v1(state: LeadState, event_ids: Iterable[str]) -> dict[str, object]:
+    """The version-1 record (what scorers before the compact record wrote), given the
+    ids the lead applied: kept to test that such records still restore, and to measure
+    the compaction."""
     settled = state.settled
+    blocks, current = _recent_ids_as_ids(state, event_ids)
     record: dict[str, object] = {
         "v": 1,
         "type": "lead_state",
@@ -150,7 +197,7 @@ def lead_to_record_v1(state: LeadState) -> dict[str, object]:
         "threshold_names": list(state.threshold_names),
         "category_names": list(state.category_names),
         "emitted": list(state.emitted),
-        "recent_ids": state.recent_ids.to_record(),
+        "recent_ids": {"blocks": blocks, "current": current},
         "settled": {
             "t": settled.t,
             "event_id": settled.event_id,
@@ -306,7 +353,7 @@ def _named(raw: object, keys: tuple[str, ...], what: str) -> dict[str, object]:
 
 
 def lead_from_record(raw: Mapping[str, object]) -> LeadState:
-    """A lead state from its record, version 1 or 2 (the same state either way)."""
+    """A lead state from its record, version 1, 2 or 3 (the same state either way)."""
     version = check_version(raw, "lead_state", LEAD_RECORD_VERSION)
     settled_raw = raw["settled"]
     lead_id, rules_version = str(raw["lead_id"]), str(raw["rules_version"])
@@ -315,12 +362,20 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         open_raw = [_named(p, _POINT_KEYS, "open point") for p in req_list(raw, "open")]
         recent_raw = raw["recent_ids"]
         if not isinstance(recent_raw, list) or len(recent_raw) != 2:
-            raise ValueError("a v2 recent_ids is [blocks, current]")
-        recent = RecentIds.from_record({"blocks": recent_raw[0], "current": recent_raw[1]})
+            raise ValueError(f"a v{version} recent_ids is [blocks, current]")
+        blocks_raw, current_raw = recent_raw
+        if not isinstance(blocks_raw, list):
+            raise ValueError(f"a v{version} recent_ids' blocks is a list")
+        if version >= 3:
+            recent = RecentIds(
+                tuple(frozenset(_from_digests(b)) for b in blocks_raw), _from_digests(current_raw)
+            )
+        else:
+            recent = _ids_v1({"blocks": blocks_raw, "current": current_raw})
         changes = tuple(_change_from(c, lead_id, rules_version) for c in req_list(raw, "changes"))
     else:
         open_raw = req_list(raw, "open")
-        recent = RecentIds.from_record(raw["recent_ids"])
+        recent = _ids_v1(raw["recent_ids"])
         changes = tuple(ScoreChange.from_record(c) for c in req_list(raw, "changes"))
     if not isinstance(settled_raw, dict):
         raise ValueError("lead_state.settled must be an object")
@@ -353,6 +408,9 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         raise ValueError("lead_state.scenarios must be an object")
     handoff_raw = raw.get("handoff")
     cycle = raw.get("cycle", 0)
+    rate_raw = raw.get("rate")  # (v3; before it, no rate window: the next event opens one)
+    if rate_raw is not None and (not isinstance(rate_raw, list) or len(rate_raw) != 2):
+        raise ValueError("lead_state.rate is [window start, count]")
     return LeadState(
         lead_id=lead_id,
         rules_version=rules_version,
@@ -390,7 +448,21 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
             handoff=None if handoff_raw is None else Handoff.from_record(handoff_raw),
             **_held_from_record(raw),
         ),
+        rate=None
+        if rate_raw is None
+        else (req_float({"rate": rate_raw[0]}, "rate"), req_int({"rate": rate_raw[1]}, "rate")),
     )
+
+
+def _ids_v1(raw: object) -> RecentIds:
+    """Recent ids as records before v3 held them: the ids themselves."""
+    if not isinstance(raw, dict):
+        raise ValueError("recent_ids must be an object with blocks and current")
+    blocks = raw.get("blocks", [])
+    current = raw.get("current", [])
+    if not isinstance(blocks, list) or not isinstance(current, list):
+        raise ValueError("recent_ids.blocks and .current must be lists")
+    return RecentIds.from_ids(blocks, current)
 
 
 def _opt_list(raw: Mapping[str, object], key: str) -> list[Any]:

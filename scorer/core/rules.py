@@ -405,6 +405,19 @@ class Timing:
     alert_hold: float = 0.0
     # Bound on events kept open for late arrivals; beyond it the oldest are settled early.
     max_open_events: int = 256
+    # The same for the fields of open profile updates (each field up to ~2 KB of input).
+    max_open_profile_fields: int = 256
+    # Events older than this before processing time are refused (`too_old`); None = never.
+    max_age: float | None = 400 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `max_events` scored events per lead per `per`-second slot of event time
+    (slots aligned on the Unix epoch); sales feedback neither counts nor is limited."""
+
+    max_events: int = 600
+    per: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,6 +478,7 @@ class Rules:
     sla: Sla | None = None
     # IANA name of the zone people read times in (display only; scoring is in UTC instants).
     time_zone: str | None = None
+    rate_limit: RateLimit | None = RateLimit()
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
     half_lives: tuple[float | None, ...] = field(init=False, compare=False, repr=False)

@@ -36,6 +36,17 @@ def lateness_problem(
     return None
 
 
+def age_problem(occurred_at: float, now: float, timing: Timing) -> str | None:
+    """A short reason when the event is older than `timing.max_age` before `now`."""
+    max_age = timing.max_age
+    if max_age is not None and occurred_at < now - max_age:
+        return (
+            f"event time is {(now - occurred_at) / 86400:.0f} days before processing time "
+            f"(max age {max_age / 86400:.0f} days)"
+        )
+    return None
+
+
 def future_problem(occurred_at: float, now: float, timing: Timing) -> str | None:
     """A short reason when the event claims a time too far past `now`."""
     if occurred_at > now + timing.future_skew:

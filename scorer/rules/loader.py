@@ -39,6 +39,7 @@ from scorer.core.rules import (
     GradeBands,
     Inactivity,
     Lifecycle,
+    RateLimit,
     Repeat,
     Routing,
     RoutingRule,
@@ -425,6 +426,8 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             future_skew=spec.timing.future_skew,
             alert_hold=spec.timing.alert_hold,
             max_open_events=spec.timing.max_open_events,
+            max_open_profile_fields=spec.timing.max_open_profile_fields,
+            max_age=spec.timing.max_age,
         ),
         explain=Explain(
             last_changes=spec.explain.last_changes,
@@ -463,6 +466,11 @@ def _to_core(spec: RulesFileSpec) -> Rules:
         sla=(
             Sla(spec.sla.follow_up, MappingProxyType(dict(spec.sla.by_team)))
             if spec.sla is not None
+            else None
+        ),
+        rate_limit=(
+            RateLimit(spec.rate_limit.max_events, spec.rate_limit.per)
+            if spec.rate_limit is not None
             else None
         ),
     )

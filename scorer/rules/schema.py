@@ -487,12 +487,19 @@ class TimingSpec(Strict):
     future_skew: Duration = 300.0
     alert_hold: Duration = 0.0
     max_open_events: int = Field(default=256, ge=1, le=100_000)
+    max_open_profile_fields: int = Field(default=256, ge=1, le=100_000)
+    max_age: PositiveDuration | None = 400 * 86400.0
 
     @model_validator(mode="after")
     def _hold_within_lateness(self) -> TimingSpec:
         if self.alert_hold > self.allowed_lateness.default:
             raise ValueError("alert_hold cannot exceed allowed_lateness")
         return self
+
+
+class RateLimitSpec(Strict):
+    max_events: int = Field(default=600, ge=1, le=1_000_000)
+    per: PositiveDuration = 60.0
 
 
 class ExplainSpec(Strict):
@@ -567,6 +574,8 @@ class RulesFileSpec(Strict):
     scenarios: list[ScenarioSpec] = Field(default_factory=list)
     inactivity: InactivitySpec | None = None
     sla: SlaSpec | None = None
+    # On by default: `rate_limit: null` turns it off.
+    rate_limit: RateLimitSpec | None = Field(default_factory=RateLimitSpec)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -29,6 +29,7 @@ import orjson
 from faust.types import EventT, Message, TableT
 
 from scorer.contracts import topics as contract
+from scorer.contracts.events import EVENT_BATCH_SCHEMA
 from scorer.contracts.outputs import (
     account_signals_message,
     action_message,
@@ -76,6 +77,8 @@ _DEAD_LETTER_OUTCOMES = {
     Outcome.TOO_LATE: "too_late",
     Outcome.TOO_FAR_IN_FUTURE: "future_timestamp",
     Outcome.INVALID_TRANSITION: "invalid_transition",
+    Outcome.TOO_OLD: "too_old",
+    Outcome.RATE_LIMITED: "rate_limited",
 }
 
 
@@ -494,18 +497,28 @@ class ScorerContext:
                     sum(isinstance(i.result, Event) for i in items)
                 )
                 return
+        limited: list[Decoded] = []
         for item in items:
             if isinstance(item.result, Rejection):
                 self.dead_letter(message, item.result, item)
                 continue
-            changed = self._score_event(event, item.result, item, source, batch)
+            changed = self._score_event(event, item.result, item, source, batch, limited)
             if changed is not None:
                 batch.last_event[changed] = event
+        if limited:
+            self._dead_letter_limited(message, limited)
 
     def _score_event(
-        self, event: EventT[bytes], decoded: Event, item: Decoded, source: str, batch: Batch
+        self,
+        event: EventT[bytes],
+        decoded: Event,
+        item: Decoded,
+        source: str,
+        batch: Batch,
+        limited: list[Decoded],
     ) -> bytes | None:
-        """Score one decoded event into the batch; the key whose state it changed, if any."""
+        """Score one decoded event into the batch; the key whose state it changed, if any.
+        A rate-limited event of an envelope joins `limited` (one dead letter per message)."""
         started = time.perf_counter()
         message = event.message
         key = decoded.lead_id.encode()
@@ -514,7 +527,9 @@ class ScorerContext:
             state = batch.states[key]
         else:
             state = self.lead_state_by_id.get(key)
-            batch.hot_before.setdefault(decoded.lead_id, is_hot(state, self.rules))
+            if decoded.lead_id not in batch.hot_before:  # (once per lead: a flood's refused
+                # events leave no state in the batch and come here every time)
+                batch.hot_before[decoded.lead_id] = is_hot(state, self.rules)
         partition = message.partition
         if decoded.occurred_at <= now + self.rules.timing.future_skew:
             # An event the core refuses as too far in the future must not move the
@@ -528,6 +543,9 @@ class ScorerContext:
         if (
             state is not None
             and (due := next_due(state)) is not None
+            # The partition clock is never past `now`, and reading it asks the consumer
+            # for its backlog (costly): a timer not due by `now` is not due by it either.
+            and due <= now
             and due <= (clock := self.partition_clock(partition, now))
         ):
             # Timers due before this event fire first, as in the offline replay, so the
@@ -544,6 +562,9 @@ class ScorerContext:
             self.dead_letter(
                 message, Rejection("scoring_error", type(exc).__name__, "ScoringError"), item
             )
+            return None
+        if update.outcome is Outcome.RATE_LIMITED and item.index is not None:
+            limited.append(item)
             return None
         reason = _DEAD_LETTER_OUTCOMES.get(update.outcome)
         if reason is not None:
@@ -765,6 +786,28 @@ class ScorerContext:
         self.metrics.dead_letters.labels(rejection.reason).inc()
         self.metrics.events.labels(message.topic, "dead_letter").inc()
 
+    def _dead_letter_limited(self, message: Message, limited: list[Decoded]) -> None:
+        """The rate-limited events of one envelope as ONE dead letter: an event-batch
+        envelope of them (replayable as it is), `scorer.error.index` listing their
+        positions as ranges ("3-250"), `scorer.error.count` their number. One dead letter
+        per event would make a flooding lead cost the worker a message per event."""
+        events = b",".join(item.value or b"null" for item in limited)
+        value = b'{"schema":"' + EVENT_BATCH_SCHEMA.encode() + b'","events":[' + events + b"]}"
+        count = len(limited)
+        headers: list[tuple[str, bytes]] = [
+            ("scorer.error.topic", message.topic.encode()),
+            ("scorer.error.partition", str(message.partition).encode()),
+            ("scorer.error.offset", str(message.offset).encode()),
+            ("scorer.error.class", b"Rejected"),
+            ("scorer.error.reason", b"rate_limited"),
+            ("scorer.error.detail", f"{count} events over the lead's rate limit".encode()),
+            ("scorer.error.index", _ranges([item.index or 0 for item in limited]).encode()),
+            ("scorer.error.count", str(count).encode()),
+        ]
+        self.dead_letters.send_soon(key=message.key, value=value, headers=headers)
+        self.metrics.dead_letters.labels("rate_limited").inc(count)
+        self.metrics.events.labels(message.topic, "dead_letter").inc(count)
+
     def table_sizes(self) -> tuple[int, int]:
         return len(self.lead_state_by_id), len(self.account_state_by_id)
 
@@ -776,3 +819,16 @@ def _where(exc: BaseException) -> str:
         return "?"
     last = frames[-1]
     return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+
+
+def _ranges(indices: list[int]) -> str:
+    """Ascending positions as ranges: [3, 4, 5, 9] -> "3-5,9"."""
+    parts: list[str] = []
+    start = previous = indices[0]
+    for index in indices[1:]:
+        if index != previous + 1:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+            start = index
+        previous = index
+    parts.append(str(start) if start == previous else f"{start}-{previous}")
+    return ",".join(parts)

@@ -21,6 +21,7 @@ from tests.support import (
     assert_worker_serves_the_replay,
     produce,
     read_topic,
+    rules_for_dated_files,
     run,
     sample_oracle,
     wait_for,
@@ -60,9 +61,9 @@ def _envelope_runs(lines: list[str]) -> list[list[tuple[str, bytes, bytes]]]:
 
 
 def test_envelopes_score_like_single_events_and_dead_letter_bad_ones_alone(
-    make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
+    make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
-    settings = make_settings(partitions=4)
+    settings = make_settings(partitions=4, rules_file=rules_for_dated_files(tmp_path))
     run(apply_topics(settings))
     sample = sample_oracle(SAMPLE, settings.rules_file)
     expected_alerts = sorted(sample.expected_alerts)

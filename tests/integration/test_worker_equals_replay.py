@@ -24,6 +24,7 @@ from tests.support import (
     assert_worker_serves_the_replay,
     produce,
     read_topic,
+    rules_for_dated_files,
     run,
     sample_oracle,
     wait_for,
@@ -36,9 +37,9 @@ SAMPLE = ROOT / "tests" / "data" / "sample-events.jsonl"
 
 
 def test_worker_and_score_file_agree_on_the_sample(
-    make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
+    make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
-    settings = make_settings(partitions=4)
+    settings = make_settings(partitions=4, rules_file=rules_for_dated_files(tmp_path))
     run(apply_topics(settings))
     # Threshold alerts only: the sample is from May, so a worker that is caught up fires
     # its SLA deadlines at once by the wall clock, before the next run of feedback is even

@@ -191,3 +191,39 @@ def test_a_bad_until_is_one_line() -> None:
     assert result.returncode == 2
     assert "--until: expected an RFC 3339 time or unix seconds" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_score_file_refuses_too_old_and_rate_limited_events(tmp_path: Path) -> None:
+    """The default rules' horizons, offline: an event over 400 days before the replay's
+    processing time (`--at` here, so the test does not depend on the day it runs) is
+    `too_old`; beyond 600 events of one lead in a minute of event time the rest are
+    `rate_limited`."""
+
+    def page(event_id: str, lead: str, at: str) -> str:
+        return json.dumps(
+            {"event_id": event_id, "lead_id": lead, "type": "web.page_view",
+             "occurred_at": at, "url": "/"}
+        )  # fmt: skip
+
+    lines = [page("now", "recent", "2026-11-24T10:00:00+00:00")]
+    lines.append(page("epoch", "ancient", "1970-01-01T00:00:00+00:00"))
+    lines.append(page("401d", "old", "2025-10-19T10:00:00+00:00"))
+    lines.append(page("399d", "oldish", "2025-10-21T10:00:00+00:00"))
+    lines += [
+        page(f"c{i:03d}", "crawler", f"2026-11-24T10:00:{i * 0.08:06.3f}+00:00") for i in range(700)
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines) + "\n")
+    records = _score_file(
+        str(events), "--rules", str(ROOT / "rules" / "default.yaml"),
+        "--at", "2026-11-24T10:01:00+00:00",
+    )  # fmt: skip
+    rejected = [r for r in records if r["type"] == "rejected"]
+    by_outcome: dict[object, list[object]] = {}
+    for r in rejected:
+        by_outcome.setdefault(r["outcome"], []).append(r["lead_id"])
+    assert by_outcome.pop("too_old") == ["ancient", "old"]
+    assert by_outcome.pop("rate_limited") == ["crawler"] * 100
+    assert by_outcome == {}
+    leads = {r["lead_id"] for r in records if r["type"] == "lead_score"}
+    assert leads == {"recent", "oldish", "crawler"}

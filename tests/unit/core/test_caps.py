@@ -103,3 +103,41 @@ def test_once_only_goes_to_the_earliest_event_even_when_it_arrives_late() -> Non
     assert score_at(state, T0 + 10, BASE_RULES).engagement == pytest.approx(
         30 * 2 ** (-10 / (14 * DAY))
     )
+
+
+def _log(*entries: tuple[float, float]) -> tuple[CapEntry, ...]:
+    return tuple(
+        CapEntry(T0 + at, f"e{i:02d}", 1.0, points) for i, (at, points) in enumerate(entries)
+    )
+
+
+@pytest.mark.parametrize(
+    ("entries", "horizon", "settled", "kept"),
+    [
+        # Nothing final (all at or after the horizon, none settled): all kept.
+        ([(10, 0.0), (20, 0.0)], 10, None, [0, 1]),
+        # Final zero awards go, final awards within reach stay, open entries stay.
+        ([(1, 1.0), (2, 0.0), (3, 0.0), (10, 0.0)], 5, None, [0, 3]),
+        # Settled history makes entries final even after the lateness horizon.
+        ([(1, 1.0), (6, 0.0), (7, 0.0), (8, 0.0)], 5, 7, [0, 3]),
+        # An entry exactly at the horizon is not final (a tie may still sort before it).
+        ([(5, 0.0), (6, 0.0)], 5, None, [0, 1]),
+        # A final award at or before cutoff - window is out of every window's reach.
+        ([(0, 1.0), (60, 1.0), (200, 0.0)], 150, None, [1, 2]),
+        # With a settled cutoff past the horizon, the reach follows the later of both.
+        ([(50, 1.0), (60, 1.0), (170, 0.0)], 100, 155, [1, 2]),
+    ],
+    ids=["none-final", "final-zeros", "settled", "tie-at-horizon", "out-of-reach", "settled-reach"],
+)
+def test_compact_cap_log_keeps_what_an_acceptable_event_can_need(
+    entries: list[tuple[float, float]], horizon: float, settled: float | None, kept: list[int]
+) -> None:
+    from scorer.core.engagement import compact_cap_log
+
+    log = _log(*entries)
+    compacted = compact_cap_log(
+        log, T0 + horizon, None if settled is None else T0 + settled, window=100.0
+    )
+    assert compacted == tuple(log[i] for i in kept)
+    if compacted == log:
+        assert compacted is log  # nothing to drop: no copy

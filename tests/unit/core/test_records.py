@@ -22,6 +22,9 @@ from tests.unit.core.builders import HOUR, T0, ev, rules_with, run
 RULES = rules_with(timing=Timing(allowed_lateness=HOUR, max_open_events=2))
 
 
+BUSY_IDS = ("p", "v1", "v0", "d", "s", "u")
+
+
 def _busy_lead() -> LeadState:
     state, _ = run(
         [
@@ -53,7 +56,7 @@ def _busy_lead() -> LeadState:
 def test_lead_record_round_trips_exactly_through_json() -> None:
     state = _busy_lead()
     record = state.to_record()
-    assert record["v"] == 2
+    assert record["v"] == 3
     assert record["type"] == "lead_state"
     again = LeadState.from_record(json.loads(json.dumps(record, ensure_ascii=False)))
     assert again == state
@@ -76,7 +79,7 @@ def test_account_record_round_trips() -> None:
 @pytest.mark.parametrize(
     ("mutate", "error"),
     [
-        ({"v": 3}, "schema version 3"),
+        ({"v": 4}, "schema version 4"),
         ({"v": None}, "no integer schema version"),
         ({"type": "account_state"}, "expected a lead_state"),
     ],
@@ -93,16 +96,24 @@ def test_future_version_error_type() -> None:
         AccountState.from_record({"v": 99, "type": "account_state"})
 
 
+def _to_mql_events() -> list[object]:
+    from tests.unit.core.loop_builders import to_mql
+
+    return list(to_mql(product="product-a"))
+
+
+_TO_MQL: list = _to_mql_events()  # type: ignore[type-arg]
+
 # Keys the hand-off loop added to the lead record; changelogs written before carry none.
 LOOP_KEYS = ("timers", "scenarios", "cycle", "last_active_at", "cold_since", "team", "handoff")
 
 
 def _lead_with_a_loop() -> LeadState:
-    from tests.unit.core.loop_builders import LOOP_RULES, Fire, play, to_mql
+    from tests.unit.core.loop_builders import LOOP_RULES, Fire, play
 
     played = play(
         [
-            *to_mql(product="product-a"),
+            *_TO_MQL,
             ev("v", EventKind.PAGE_VIEW, T0 + 10, url="/pricing"),
             ev("a", EventKind.FEEDBACK_ACCEPTED, T0 + HOUR),
             Fire(T0 + 3 * HOUR),
@@ -162,24 +173,55 @@ def test_bad_loop_records_are_refused(key: str, value: object, error: str) -> No
         LeadState.from_record(record)
 
 
-def _all_kinds_of_lead() -> list[LeadState]:
-    return [_busy_lead(), _lead_with_a_loop(), LeadState.new("L0", RULES)]
+def _all_kinds_of_lead() -> list[tuple[LeadState, tuple[str, ...]]]:
+    """Leads, each with the ids of the events it applied."""
+    loop_ids = (*(e.event_id for e in _TO_MQL), "v", "a")
+    return [
+        (_busy_lead(), BUSY_IDS),
+        (_lead_with_a_loop(), loop_ids),
+        (LeadState.new("L0", RULES), ()),
+    ]
 
 
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("which", [0, 1, 2], ids=["busy", "loop", "new"])
-def test_a_version_1_record_restores_to_the_same_state(which: int) -> None:
-    """Changelogs written before the compact record (v1) still recover, exactly."""
-    from scorer.core.lead_records import lead_to_record_v1
+def test_an_older_record_restores_to_the_same_state(which: int, version: int) -> None:
+    """Changelogs written before the compact record (v1) and before the id digests (v2)
+    still recover, exactly."""
+    from scorer.core.lead_records import lead_to_record_v1, lead_to_record_v2
 
-    state = _all_kinds_of_lead()[which]
-    old = json.loads(json.dumps(lead_to_record_v1(state), ensure_ascii=False))
-    assert old["v"] == 1
+    state, ids = _all_kinds_of_lead()[which]
+    writer = lead_to_record_v1 if version == 1 else lead_to_record_v2
+    old = json.loads(json.dumps(writer(state, ids), ensure_ascii=False))
+    assert old["v"] == version
     again = LeadState.from_record(old)
+    # Records before v3 hold no rate window: the next event opens a new one.
+    assert again.rate is None
+    state = replace(state, rate=None)
     assert again == state
     assert again.changes == state.changes
-    # ... and is written back in the compact form, which is smaller.
+    assert all(i in again.recent_ids for i in ids)
+    # ... and is written back in the newest form (smaller than v1; against v2 it depends
+    # on the ids' length: a digest takes ~11 bytes, these ids 3 to 4).
     assert again.to_record() == state.to_record()
-    assert len(json.dumps(state.to_record())) < len(json.dumps(old))
+    if version == 1:
+        assert len(json.dumps(state.to_record())) < len(json.dumps(old))
+
+
+@pytest.mark.parametrize("length", [4, 36, 128])
+def test_remembered_ids_cost_the_same_whatever_their_length(length: int) -> None:
+    """v3 keeps 8-byte digests: ~11 bytes per remembered id, however long the ids."""
+    events = [
+        ev(f"{i:04d}".ljust(length, "x"), EventKind.PAGE_VIEW, T0 + i * 60, url="/")
+        for i in range(200)
+    ]
+    state, _ = run(events, RULES)
+    assert state is not None
+    recent = json.dumps(state.to_record()["recent_ids"])
+    assert 128 <= len(state.recent_ids) <= 128 + 15  # (the oldest block goes whole)
+    assert len(recent) < len(state.recent_ids) * 11 + 64
+    assert events[-1].event_id in state.recent_ids
+    assert events[0].event_id not in state.recent_ids
 
 
 def test_compact_changes_keep_values_the_state_does_not_determine() -> None:
@@ -216,8 +258,19 @@ def test_compact_changes_keep_values_the_state_does_not_determine() -> None:
         ("open", [[1.0]], "open point is a list of 9"),
         ("settled", {"t": None}, "settled summary is a list of 7"),
         ("recent_ids", {"blocks": [], "current": []}, r"\[blocks, current\]"),
+        ("recent_ids", [[], ["e1"]], "base64 string"),
+        ("recent_ids", [["AAAA"], ""], "8-byte digests"),
+        ("recent_ids", [[], "not base64!"], "not base64"),
     ],
-    ids=["short-change", "short-point", "keyed-settled", "keyed-recent-ids"],
+    ids=[
+        "short-change",
+        "short-point",
+        "keyed-settled",
+        "keyed-recent-ids",
+        "ids-not-digests",
+        "short-digest",
+        "not-base64",
+    ],
 )
 def test_bad_compact_records_are_refused(key: str, value: object, error: str) -> None:
     record = {**_busy_lead().to_record(), key: value}

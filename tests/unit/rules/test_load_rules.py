@@ -167,3 +167,42 @@ def test_typo_in_a_real_file_reports_its_path_and_line(tmp_path: Path) -> None:
 def test_unreadable_file() -> None:
     with pytest.raises(RulesError, match="cannot read rules file"):
         load_rules(ROOT / "rules" / "does-not-exist.yaml")
+
+
+@pytest.mark.parametrize(
+    ("extra", "rate_limit", "max_age"),
+    [
+        ("", (600, 60.0), 400 * 86400.0),
+        ("rate_limit: {max_events: 50, per: 10s}\n", (50, 10.0), 400 * 86400.0),
+        ("rate_limit: {max_events: 50}\n", (50, 60.0), 400 * 86400.0),
+        ("rate_limit: null\n", None, 400 * 86400.0),
+        ("timing: {max_age: 30d}\n", (600, 60.0), 30 * 86400.0),
+        ("timing: {max_age: null}\n", (600, 60.0), None),
+        ("timing: {max_open_profile_fields: 30}\n", (600, 60.0), 400 * 86400.0),
+    ],
+    ids=["defaults", "both-keys", "per-default", "rate-off", "max-age", "max-age-off", "profiles"],
+)
+def test_rate_limit_and_max_age(
+    extra: str, rate_limit: tuple[int, float] | None, max_age: float | None
+) -> None:
+    rules = parse_rules(MINIMAL + extra)
+    limit = rules.rate_limit
+    assert (None if limit is None else (limit.max_events, limit.per)) == rate_limit
+    assert rules.timing.max_age == max_age
+    assert rules.timing.max_open_profile_fields == (30 if "profile_fields" in extra else 256)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("rate_limit: {max_events: 0}\n", "x.yaml:8: rate_limit.max_events:"),
+        ("rate_limit: {max_events: 5, per: 0s}\n", "x.yaml:8: rate_limit.per:"),
+        ("rate_limit: {max_event: 5}\n", "x.yaml:8: rate_limit.max_event: unknown field"),
+        ("timing: {max_age: -1d}\n", "x.yaml:8: timing.max_age:"),
+    ],
+    ids=["zero-events", "zero-per", "typo", "negative-age"],
+)
+def test_bad_rate_limit_and_max_age_name_the_field(extra: str, expected: str) -> None:
+    with pytest.raises(RulesError) as raised:
+        parse_rules(MINIMAL + extra, "x.yaml")
+    assert str(raised.value).splitlines()[0].startswith(expected), str(raised.value)
