@@ -1,0 +1,236 @@
+"""What `scorer calibrate` and `scorer backtest` do, step by step, with the console.
+
+Problems with the input are printed one per line with their line number (up to
+`SHOWN_PER_KIND` of each kind, then a count), every count is printed, and a missing
+ingredient (no won deals, an unreadable CSV) stops with one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from scorer.calibrate.backtest import Comparison, Run, compare, run_rules, tables
+from scorer.calibrate.features import build_features
+from scorer.calibrate.history import History, Problem, iso, read_history
+from scorer.calibrate.model import time_split
+from scorer.calibrate.outcomes import Outcomes, OutcomesFileError, from_csv, from_feedback
+from scorer.calibrate.points import Proposal, propose
+from scorer.calibrate.rules_writer import proposed_text
+from scorer.calibrate.thresholds import (
+    Row,
+    Suggestion,
+    cutoff,
+    parse_capacity,
+    recall_at_volume,
+    suggest,
+)
+from scorer.core import Event
+from scorer.rules import load_rules, parse_rules
+from scorer.settings import ConfigError
+
+SHOWN_PER_KIND = 50
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    horizon_days: float = 90.0
+    window_days: float = 90.0
+    min_wins: int = 30
+
+
+def print_problems(console: Console, source: str, problems: Sequence[Problem]) -> None:
+    shown: dict[str, int] = {}
+    for problem in problems:
+        shown[problem.kind] = shown.get(problem.kind, 0) + 1
+        if shown[problem.kind] <= SHOWN_PER_KIND:
+            console.print(problem.text(source), markup=False, highlight=False)
+    for kind, count in shown.items():
+        if count > SHOWN_PER_KIND:
+            console.print(f"{source}: ... and {count - SHOWN_PER_KIND:,} more {kind} lines")
+
+
+def load_inputs(
+    console: Console, history_path: Path, outcomes_csv: Path | None, lateness: float,
+    horizon: float,
+) -> tuple[History, Outcomes]:  # fmt: skip
+    history = read_history(history_path, lateness)
+    print_problems(console, history.source, history.problems)
+    console.print(history.summary(), highlight=False)
+    if not history.events:
+        raise ConfigError(f"{history_path}: no valid events in the history")
+    if outcomes_csv is not None:
+        try:
+            outcomes = from_csv(outcomes_csv, history, horizon)
+        except OutcomesFileError as exc:
+            raise ConfigError(str(exc)) from None
+        print_problems(console, str(outcomes_csv), outcomes.problems)
+        if outcomes.problems:
+            console.print(f"{outcomes_csv}: {len(outcomes.problems):,} lines skipped")
+    else:
+        outcomes = from_feedback(history, horizon)
+    console.print(outcomes.summary(), highlight=False)
+    if outcomes.counts()["won"] == 0:
+        raise ConfigError(
+            f"no won deals in the outcomes ({outcomes.source}): calibration and recall need "
+            "won deals (feedback.won events, or rows with outcome 'won' in --outcomes)"
+        )
+    return history, outcomes
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("events"), TimeRemainingColumn(), console=console, transient=True,
+        disable=not console.is_terminal,
+    )  # fmt: skip
+
+
+def replay_all(
+    console: Console, events: Sequence[Event], rules_files: Sequence[tuple[str, str]],
+    outcomes: Outcomes,
+) -> list[Run]:  # fmt: skip
+    """(label, rules text) pairs -> runs, with a progress bar per replay."""
+    runs = []
+    with _progress(console) as progress:
+        for path, text in rules_files:
+            rules = parse_rules(text, path)
+            task = progress.add_task(f"replaying with {Path(path).name}", total=len(events))
+            runs.append(
+                run_rules(events, rules, path, outcomes.by_lead,
+                          lambda n, task=task: progress.advance(task, n))
+            )  # fmt: skip
+    for run in runs:
+        rate = len(events) / run.seconds if run.seconds > 0 else 0.0
+        console.print(
+            f"{run.label}: {len(run.handoffs):,} leads handed off, {len(run.alert_ids):,} "
+            f"alerts, {run.refused:,} events refused by the core; {rate:,.0f} events/s",
+            highlight=False,
+        )
+    return runs
+
+
+def history_period(events: Sequence[Event]) -> float:
+    times = [e.occurred_at for e in events]
+    return max(times) - min(times) if times else 0.0
+
+
+@dataclass(slots=True)
+class CalibrationResult:
+    proposal: Proposal
+    runs: list[Run]
+    held_out_tables: dict[str, list[Row]]
+    held_out_leads: int
+    held_out_from: float | None
+    same_volume: dict[str, float]  # rules path -> recall at the current rules' volume
+    volume: int
+    suggestion: Suggestion
+    text: str
+    history: History
+    outcomes: Outcomes
+
+
+def calibrate(
+    console: Console, history_path: Path, rules_path: Path, out: Path,
+    outcomes_csv: Path | None, capacity_args: Sequence[str], options: Options,
+) -> CalibrationResult:  # fmt: skip
+    try:
+        capacity = parse_capacity(capacity_args)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    rules = load_rules(rules_path)
+    original = rules_path.read_text(encoding="utf-8")
+    history, outcomes = load_inputs(
+        console, history_path, outcomes_csv, rules.timing.allowed_lateness,
+        options.horizon_days * DAY,
+    )  # fmt: skip
+    features = build_features(
+        history.events, outcomes.by_lead, rules, options.window_days * DAY
+    )
+    split = time_split(features.leads)
+    proposal = propose(features, rules, split, options.min_wins)
+    for note in proposal.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    end = max(e.occurred_at for e in history.events)
+    version = f"{rules.version}-calibrated.{iso(end)[:10].replace('-', '')}"
+    header = _header(history_path, outcomes, split.boundary, proposal)
+    draft = proposed_text(original, proposal, version, header, source=str(out))
+    runs = replay_all(console, history.events, [(str(rules_path), original), (str(out), draft)],
+                      outcomes)  # fmt: skip
+    held_out = {lf.outcome.lead_id: lf.outcome for lf in split.test}
+    period = (max((cutoff(o) for o in held_out.values()), default=0.0) - split.boundary)
+    held_tables = tables(runs, held_out, max(period, DAY))
+    base_rows = {r.threshold: r for r in held_tables[str(rules_path)]}
+    volume = base_rows[runs[0].threshold].mqls
+    same_volume = {
+        run.rules_path: recall_at_volume(run.trajectories, held_out, volume) for run in runs
+    }
+    suggestion = suggest(held_tables[str(out)], capacity)
+    comment = (
+        f"calibrate: suggested threshold {suggestion.threshold:g} ({suggestion.rule}; "
+        f"{suggestion.why}); kept at the current value here"
+        if suggestion.threshold is not None
+        else f"calibrate: no threshold suggested ({suggestion.rule}: {suggestion.why})"
+    )
+    text = proposed_text(original, proposal, version, header, {runs[1].threshold_name: comment},
+                         source=str(out))  # fmt: skip
+    out.write_text(text, encoding="utf-8")
+    return CalibrationResult(
+        proposal, runs, held_tables, len(held_out),
+        split.boundary if split.test else None, same_volume, volume, suggestion, text,
+        history, outcomes,
+    )  # fmt: skip
+
+
+def _header(history_path: Path, outcomes: Outcomes, boundary: float, p: Proposal) -> list[str]:
+    c = outcomes.counts()
+    lines = [
+        f"Proposed by `scorer calibrate` from {history_path.name}: {c['won']:,} won, "
+        f"{c['lost']:,} lost, {c['rejected']:,} rejected, {c['no_deal']:,} without a deal.",
+        "Every changed, added or unsupported rule carries a `# calibrate:` comment with its",
+        "evidence: the coefficient (log-odds per event or attribute, holding the other rules",
+        "fixed) and the lift (win rate with / without it) with 95% intervals.",
+    ]
+    if p.fit is not None:
+        auc = f"{p.fit.test_auc:.3f}" if p.fit.test_auc is not None else "n/a"
+        lines.append(
+            f"Trained on leads decided before {iso(boundary)}, tested on the newer ones "
+            f"(AUC {auc}); {p.scale:.1f} points per unit of log-odds keep the hand-off "
+            f"threshold {p.threshold:g} at the current MQL volume."
+        )
+    lines.append("Back-test it before adopting it: scorer backtest HISTORY --rules CURRENT --rules THIS")
+    return lines
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    runs: list[Run]
+    tables: dict[str, list[Row]]
+    comparisons: list[Comparison]
+    history: History
+    outcomes: Outcomes
+    period: float
+
+
+def backtest(
+    console: Console, history_path: Path, rules_paths: Sequence[Path],
+    outcomes_csv: Path | None, options: Options,
+) -> BacktestResult:  # fmt: skip
+    loaded = [(path, load_rules(path)) for path in rules_paths]
+    lateness = min(r.timing.allowed_lateness for _, r in loaded)
+    history, outcomes = load_inputs(
+        console, history_path, outcomes_csv, lateness, options.horizon_days * DAY
+    )
+    files = [(str(p), p.read_text(encoding="utf-8")) for p in rules_paths]
+    runs = replay_all(console, history.events, files, outcomes)
+    population = {k: o for k, o in outcomes.by_lead.items() if o.labelled}
+    period = history_period(history.events)
+    comparisons = [compare(runs[0], run, outcomes.by_lead) for run in runs[1:]]
+    return BacktestResult(
+        runs, tables(runs, population, period), comparisons, history, outcomes, period
+    )
