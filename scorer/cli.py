@@ -152,37 +152,69 @@ def score_file(
 
 _HISTORY = click.Path(dir_okay=False, exists=True, path_type=Path)
 _OUTCOMES = click.option(
-    "--outcomes", "outcomes_csv", type=_HISTORY, default=None,
+    "--outcomes",
+    "outcomes_csv",
+    type=_HISTORY,
+    default=None,
     help="CRM export (CSV: lead_id,outcome,decision_date[,closed_date]) instead of the "
     "history's feedback events.",
-)  # fmt: skip
+)
 _HORIZON = click.option(
-    "--horizon-days", default=90.0, show_default=True, type=click.FloatRange(min=1),
+    "--horizon-days",
+    default=90.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
     help="A lead without an outcome this long after its first event counts as no deal.",
-)  # fmt: skip
+)
 
 
 @cli.command("calibrate")
 @click.argument("history", type=_HISTORY)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Write the proposed rules file here.")  # fmt: skip
 @click.option(
-    "--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the proposed rules file here.",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
     help="The current rules file (default: SCORER_RULES_FILE or rules/default.yaml).",
-)  # fmt: skip
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Write the HTML report (report.html) into this directory.")  # fmt: skip
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the HTML report (report.html) into this directory.",
+)
 @_OUTCOMES
-@click.option("--capacity", multiple=True, metavar="TEAM=N/week",
-              help="A team's capacity in leads per week (repeatable); drives the suggestion.")  # fmt: skip
+@click.option(
+    "--capacity",
+    multiple=True,
+    metavar="TEAM=N/week",
+    help="A team's capacity in leads per week (repeatable); drives the suggestion.",
+)
 @_HORIZON
-@click.option("--window-days", default=90.0, show_default=True, type=click.FloatRange(min=1),
-              help="Behaviour counted this long before each decision point.")  # fmt: skip
+@click.option(
+    "--window-days",
+    default=90.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Behaviour counted this long before each decision point.",
+)
 def calibrate_command(
-    history: Path, out: Path, rules_file: Path | None, report_dir: Path | None,
-    outcomes_csv: Path | None, capacity: tuple[str, ...], horizon_days: float,
+    history: Path,
+    out: Path,
+    rules_file: Path | None,
+    report_dir: Path | None,
+    outcomes_csv: Path | None,
+    capacity: tuple[str, ...],
+    horizon_days: float,
     window_days: float,
-) -> None:  # fmt: skip
+) -> None:
     """Propose a rules file from won deals: lift, a model on older leads tested on newer
     ones, points on your file's scale with their evidence, a suggested threshold."""
     from rich.console import Console
@@ -193,9 +225,14 @@ def calibrate_command(
     console = Console(stderr=False)
     rules_path = rules_file or Settings.model_fields["rules_file"].default
     result = calibrate(
-        console, history, Path(rules_path), out, outcomes_csv, capacity,
+        console,
+        history,
+        Path(rules_path),
+        out,
+        outcomes_csv,
+        capacity,
         Options(horizon_days=horizon_days, window_days=window_days),
-    )  # fmt: skip
+    )
     print_calibration(console, result, str(out))
     if report_dir is not None:
         from scorer.calibrate.report import write_calibration_report
@@ -205,17 +242,32 @@ def calibrate_command(
 
 @cli.command("backtest")
 @click.argument("history", type=_HISTORY)
-@click.option("--rules", "rules_files", type=click.Path(dir_okay=False, path_type=Path),
-              multiple=True, required=True, help="A rules file (repeat: the first is the base).")  # fmt: skip
+@click.option(
+    "--rules",
+    "rules_files",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    required=True,
+    help="A rules file (repeat: the first is the base).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Write the HTML report (report.html) into this directory.")  # fmt: skip
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the HTML report (report.html) into this directory.",
+)
 @_OUTCOMES
 @_HORIZON
 def backtest_command(
-    history: Path, rules_files: tuple[Path, ...], as_json: bool, report_dir: Path | None,
-    outcomes_csv: Path | None, horizon_days: float,
-) -> None:  # fmt: skip
+    history: Path,
+    rules_files: tuple[Path, ...],
+    as_json: bool,
+    report_dir: Path | None,
+    outcomes_csv: Path | None,
+    horizon_days: float,
+) -> None:
     """Replay a history through each rules file (the score-file engine) and compare
     hand-offs, recall, precision and load side by side."""
     import orjson

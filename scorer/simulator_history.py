@@ -63,15 +63,27 @@ BEHAVIOURS = (
     _b("web.pricing_view", 0.8, 3, "web.page_view", url="/pricing"),
     _b("page:/docs/integrations", 0.7, 3, "web.page_view", url="/docs/integrations/salesforce"),
     _b("web.careers_view", 0.25, 2, "web.page_view", url="/careers"),
-    _b("web.case_study_download", 0.5, 2, "web.content_download", asset_id="case-maker",
-       asset_type="case_study"),
-    _b("web.whitepaper_download", 0.7, 2, "web.content_download", asset_id="wp-dx",
-       asset_type="whitepaper"),
+    _b(
+        "web.case_study_download",
+        0.5,
+        2,
+        "web.content_download",
+        asset_id="case-maker",
+        asset_type="case_study",
+    ),
+    _b(
+        "web.whitepaper_download",
+        1.0,
+        2,
+        "web.content_download",
+        asset_id="wp-dx",
+        asset_type="whitepaper",
+    ),
     _b("web.demo_request", 0.12, 1, "web.form_submit", form_id="demo-request", url="/demo"),
     _b("seminar.attended", 0.35, 2, "seminar.attended", webinar_id="webinar-dx"),
     _b("email.open", 3.0, 20, "email.open", campaign_id="newsletter"),
     _b("email.click", 0.8, 3, "email.click", campaign_id="newsletter", url="/blog"),
-)  # fmt: skip
+)
 
 TRUE_MODEL = TrueModel(
     base=-5.9,
@@ -79,24 +91,24 @@ TRUE_MODEL = TrueModel(
         {
             "fit.title.manager_plus": 1.0,
             "fit.employees.100_plus": 0.6,
-            "fit.industry.manufacturing": 0.8,
-            "attr:industry=logistics": 0.7,
+            "fit.industry.manufacturing": 0.3,
+            "attr:industry=logistics": 1.0,
             "fit.country.japan": 0.3,
             "fit.bant.budget": 0.5,
-            "fit.bant.timeframe_3m": 1.2,
-            "fit.negative.free_mail": -1.0,
+            "fit.bant.timeframe_3m": 1.5,
+            "fit.negative.free_mail": -1.5,
         }
     ),
     behaviour=MappingProxyType(
         {
             "web.page_view": 0.02,
-            "web.pricing_view": 0.45,
-            "page:/docs/integrations": 0.55,
+            "web.pricing_view": 0.6,
+            "page:/docs/integrations": 0.9,
             "web.careers_view": -0.8,
-            "web.case_study_download": 0.9,
+            "web.case_study_download": 0.5,
             "web.whitepaper_download": 0.0,
             "web.demo_request": 1.8,
-            "seminar.attended": 0.7,
+            "seminar.attended": 0.1,
             "email.open": 0.0,
             "email.click": 0.15,
         }
@@ -107,10 +119,21 @@ TRUE_MODEL = TrueModel(
     behaviours=BEHAVIOURS,
 )
 
-SENIORITY = [("部長", "director", 0.2), ("VP Sales", "vp", 0.08), ("CEO", "c_level", 0.05),
-             ("課長", "manager", 0.3), ("Engineer", "staff", 0.35), ("学生", "student", 0.02)]  # fmt: skip
-INDUSTRY = [("manufacturing", 0.3), ("logistics", 0.15), ("software", 0.25), ("retail", 0.15),
-            ("finance", 0.15)]  # fmt: skip
+SENIORITY = [
+    ("部長", "director", 0.2),
+    ("VP Sales", "vp", 0.08),
+    ("CEO", "c_level", 0.05),
+    ("課長", "manager", 0.3),
+    ("Engineer", "staff", 0.35),
+    ("学生", "student", 0.02),
+]
+INDUSTRY = [
+    ("manufacturing", 0.3),
+    ("logistics", 0.15),
+    ("software", 0.25),
+    ("retail", 0.15),
+    ("finance", 0.15),
+]
 COUNTRY = [("JP", 0.6), ("US", 0.2), ("DE", 0.1), ("SG", 0.1)]
 TIMEFRAME = [("0-3m", 0.15), ("3-6m", 0.2), ("6-12m", 0.25), ("none", 0.4)]
 MANAGER_PLUS = frozenset({"director", "vp", "c_level"})
@@ -180,11 +203,16 @@ class HistorySimulator:
         free_mail = rng.random() < 0.15
         budget = rng.random() < 0.3
         profile: dict[str, Any] = {
-            "company": f"Company {index // 4}", "employee_count": employees,
-            "industry": industry, "title": title, "seniority": seniority, "country": country,
+            "company": f"Company {index // 4}",
+            "employee_count": employees,
+            "industry": industry,
+            "title": title,
+            "seniority": seniority,
+            "country": country,
             "email_domain": "gmail.com" if free_mail else f"corp{index // 4}.example.co.jp",
-            "budget": budget, "timeframe": timeframe,
-        }  # fmt: skip
+            "budget": budget,
+            "timeframe": timeframe,
+        }
         holds = {
             "fit.title.manager_plus": seniority in MANAGER_PLUS,
             "fit.employees.100_plus": employees >= 100,
@@ -202,9 +230,13 @@ class HistorySimulator:
         }
         created = rng.uniform(self.start, self.end - 60 * DAY)
         return _Lead(
-            f"lead-{index:06d}", f"acc-{index // 4:05d}", created, profile,
-            [k for k, v in holds.items() if v], counts,
-        )  # fmt: skip
+            f"lead-{index:06d}",
+            f"acc-{index // 4:05d}",
+            created,
+            profile,
+            [k for k, v in holds.items() if v],
+            counts,
+        )
 
     def log_odds(self, lead: _Lead) -> float:
         model = self.model
@@ -218,7 +250,7 @@ class HistorySimulator:
         rng = self.rng
         t0 = lead.created
         yield self._event(lead, "profile.updated", t0, **lead.profile)
-        span = 45 * DAY
+        span = 14 * DAY  # a buying burst: the scorer's decay keeps most of it
         for behaviour in self.model.behaviours:
             for _ in range(lead.counts[behaviour.key]):
                 at = t0 + rng.uniform(60.0, span)

@@ -49,10 +49,12 @@ def _progressed(events: Sequence[Event], tick: Callable[[int], None] | None) -> 
 
 
 def run_rules(
-    events: Sequence[Event], rules: Rules, rules_path: str,
+    events: Sequence[Event],
+    rules: Rules,
+    rules_path: str,
     outcomes: Mapping[str, LeadOutcome] | None = None,
     tick: Callable[[int], None] | None = None,
-) -> Run:  # fmt: skip
+) -> Run:
     name, value = handoff_threshold(rules)
     started = time.perf_counter()
     result = replay(_progressed(events, tick), rules)
@@ -80,9 +82,17 @@ def run_rules(
         for lead, p in peaks.items()
     }
     return Run(
-        rules_path, rules, name, value, handoffs, result.alert_ids(), trajectories,
-        len(result.rejected), seconds, contributions,
-    )  # fmt: skip
+        rules_path,
+        rules,
+        name,
+        value,
+        handoffs,
+        result.alert_ids(),
+        trajectories,
+        len(result.rejected),
+        seconds,
+        contributions,
+    )
 
 
 @dataclass(frozen=True, slots=True)

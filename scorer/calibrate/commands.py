@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -56,9 +57,12 @@ def print_problems(console: Console, source: str, problems: Sequence[Problem]) -
 
 
 def load_inputs(
-    console: Console, history_path: Path, outcomes_csv: Path | None, lateness: float,
+    console: Console,
+    history_path: Path,
+    outcomes_csv: Path | None,
+    lateness: float,
     horizon: float,
-) -> tuple[History, Outcomes]:  # fmt: skip
+) -> tuple[History, Outcomes]:
     history = read_history(history_path, lateness)
     print_problems(console, history.source, history.problems)
     console.print(history.summary(), highlight=False)
@@ -85,16 +89,23 @@ def load_inputs(
 
 def _progress(console: Console) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("events"), TimeRemainingColumn(), console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
         disable=not console.is_terminal,
-    )  # fmt: skip
+    )
 
 
 def replay_all(
-    console: Console, events: Sequence[Event], rules_files: Sequence[tuple[str, str]],
+    console: Console,
+    events: Sequence[Event],
+    rules_files: Sequence[tuple[str, str]],
     outcomes: Outcomes,
-) -> list[Run]:  # fmt: skip
+) -> list[Run]:
     """(label, rules text) pairs -> runs, with a progress bar per replay."""
     runs = []
     with _progress(console) as progress:
@@ -102,9 +113,14 @@ def replay_all(
             rules = parse_rules(text, path)
             task = progress.add_task(f"replaying with {Path(path).name}", total=len(events))
             runs.append(
-                run_rules(events, rules, path, outcomes.by_lead,
-                          lambda n, task=task: progress.advance(task, n))
-            )  # fmt: skip
+                run_rules(
+                    events,
+                    rules,
+                    path,
+                    outcomes.by_lead,
+                    partial(progress.advance, task),
+                )
+            )
     for run in runs:
         rate = len(events) / run.seconds if run.seconds > 0 else 0.0
         console.print(
@@ -136,9 +152,14 @@ class CalibrationResult:
 
 
 def calibrate(
-    console: Console, history_path: Path, rules_path: Path, out: Path,
-    outcomes_csv: Path | None, capacity_args: Sequence[str], options: Options,
-) -> CalibrationResult:  # fmt: skip
+    console: Console,
+    history_path: Path,
+    rules_path: Path,
+    out: Path,
+    outcomes_csv: Path | None,
+    capacity_args: Sequence[str],
+    options: Options,
+) -> CalibrationResult:
     try:
         capacity = parse_capacity(capacity_args)
     except ValueError as exc:
@@ -146,12 +167,13 @@ def calibrate(
     rules = load_rules(rules_path)
     original = rules_path.read_text(encoding="utf-8")
     history, outcomes = load_inputs(
-        console, history_path, outcomes_csv, rules.timing.allowed_lateness,
+        console,
+        history_path,
+        outcomes_csv,
+        rules.timing.allowed_lateness,
         options.horizon_days * DAY,
-    )  # fmt: skip
-    features = build_features(
-        history.events, outcomes.by_lead, rules, options.window_days * DAY
     )
+    features = build_features(history.events, outcomes.by_lead, rules, options.window_days * DAY)
     split = time_split(features.leads)
     proposal = propose(features, rules, split, options.min_wins)
     for note in proposal.notes:
@@ -160,10 +182,11 @@ def calibrate(
     version = f"{rules.version}-calibrated.{iso(end)[:10].replace('-', '')}"
     header = _header(history_path, outcomes, split.boundary, proposal)
     draft = proposed_text(original, proposal, version, header, source=str(out))
-    runs = replay_all(console, history.events, [(str(rules_path), original), (str(out), draft)],
-                      outcomes)  # fmt: skip
+    runs = replay_all(
+        console, history.events, [(str(rules_path), original), (str(out), draft)], outcomes
+    )
     held_out = {lf.outcome.lead_id: lf.outcome for lf in split.test}
-    period = (max((cutoff(o) for o in held_out.values()), default=0.0) - split.boundary)
+    period = max((cutoff(o) for o in held_out.values()), default=0.0) - split.boundary
     held_tables = tables(runs, held_out, max(period, DAY))
     base_rows = {r.threshold: r for r in held_tables[str(rules_path)]}
     volume = base_rows[runs[0].threshold].mqls
@@ -177,14 +200,23 @@ def calibrate(
         if suggestion.threshold is not None
         else f"calibrate: no threshold suggested ({suggestion.rule}: {suggestion.why})"
     )
-    text = proposed_text(original, proposal, version, header, {runs[1].threshold_name: comment},
-                         source=str(out))  # fmt: skip
+    text = proposed_text(
+        original, proposal, version, header, {runs[1].threshold_name: comment}, source=str(out)
+    )
     out.write_text(text, encoding="utf-8")
     return CalibrationResult(
-        proposal, runs, held_tables, len(held_out),
-        split.boundary if split.test else None, same_volume, volume, suggestion, text,
-        history, outcomes,
-    )  # fmt: skip
+        proposal,
+        runs,
+        held_tables,
+        len(held_out),
+        split.boundary if split.test else None,
+        same_volume,
+        volume,
+        suggestion,
+        text,
+        history,
+        outcomes,
+    )
 
 
 def _header(history_path: Path, outcomes: Outcomes, boundary: float, p: Proposal) -> list[str]:
@@ -203,7 +235,9 @@ def _header(history_path: Path, outcomes: Outcomes, boundary: float, p: Proposal
             f"(AUC {auc}); {p.scale:.1f} points per unit of log-odds keep the hand-off "
             f"threshold {p.threshold:g} at the current MQL volume."
         )
-    lines.append("Back-test it before adopting it: scorer backtest HISTORY --rules CURRENT --rules THIS")
+    lines.append(
+        "Back-test it before adopting it: scorer backtest HISTORY --rules CURRENT --rules THIS"
+    )
     return lines
 
 
@@ -218,9 +252,12 @@ class BacktestResult:
 
 
 def backtest(
-    console: Console, history_path: Path, rules_paths: Sequence[Path],
-    outcomes_csv: Path | None, options: Options,
-) -> BacktestResult:  # fmt: skip
+    console: Console,
+    history_path: Path,
+    rules_paths: Sequence[Path],
+    outcomes_csv: Path | None,
+    options: Options,
+) -> BacktestResult:
     loaded = [(path, load_rules(path)) for path in rules_paths]
     lateness = min(r.timing.allowed_lateness for _, r in loaded)
     history, outcomes = load_inputs(

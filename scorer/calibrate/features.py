@@ -22,10 +22,12 @@ from scorer.core.fit import matched_fit_rules, merge_attributes
 
 CONTENT_CAP = 3
 FREE_MAIL = frozenset(
-    "gmail.com googlemail.com yahoo.com yahoo.co.jp ymail.ne.jp outlook.com outlook.jp "
-    "hotmail.com live.com icloud.com me.com aol.com docomo.ne.jp ezweb.ne.jp au.com "
-    "softbank.ne.jp i.softbank.jp".split()
-)
+    {
+        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.jp", "ymail.ne.jp",
+        "outlook.com", "outlook.jp", "hotmail.com", "live.com", "icloud.com", "me.com",
+        "aol.com", "docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp", "i.softbank.jp",
+    }
+)  # fmt: skip
 SIZE_BANDS = ((1, 99), (100, 999), (1000, 4999), (5000, None))
 _PLAIN_ATTRIBUTES = ("industry", "seniority", "country", "timeframe")
 _BANT_FLAGS = ("budget", "authority", "need")
@@ -98,10 +100,13 @@ def content_key(event: Event) -> str | None:
     return None
 
 
-def lead_features(
-    events: list[Event], outcome: LeadOutcome, rules: Rules, window: float,
+def lead_features(  # noqa: PLR0912 - one pass over a lead's events
+    events: list[Event],
+    outcome: LeadOutcome,
+    rules: Rules,
+    window: float,
     content_rules: dict[str, set[str]],
-) -> LeadFeatures:  # fmt: skip
+) -> LeadFeatures:
     """`events` are the lead's, in event-time order."""
     attributes: dict[str, FieldValue] = {}
     counts: dict[str, float] = {}

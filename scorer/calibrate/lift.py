@@ -42,10 +42,15 @@ class Lift:
 
     def to_record(self) -> dict[str, object]:
         return {
-            "feature": self.feature, "support": self.support, "wins": self.wins,
-            "win_rate": self.win_rate, "lift": self.lift, "low": self.low, "high": self.high,
+            "feature": self.feature,
+            "support": self.support,
+            "wins": self.wins,
+            "win_rate": self.win_rate,
+            "lift": self.lift,
+            "low": self.low,
+            "high": self.high,
             "enough_data": self.enough,
-        }  # fmt: skip
+        }
 
 
 def risk_ratio(a: int, n1: int, c: int, n0: int) -> tuple[float, float, float]:
@@ -80,7 +85,5 @@ def lifts(
     for name, n1 in support.items():
         a = wins.get(name, 0)
         ratio, low, high = risk_ratio(a, n1, total_wins - a, total - n1)
-        out[name] = Lift(
-            name, n1, a, a / n1, ratio, low, high, n1 >= min_support and a >= min_wins
-        )
+        out[name] = Lift(name, n1, a, a / n1, ratio, low, high, n1 >= min_support and a >= min_wins)
     return out

@@ -106,9 +106,7 @@ def fit_model(split: Split, features: Sequence[str], bins: int = 8) -> Fit:
         order = np.argsort(pt)
         for chunk in np.array_split(order, min(bins, len(order))):
             if len(chunk):
-                calibration.append(
-                    (float(pt[chunk].mean()), float(yt[chunk].mean()), int(len(chunk)))
-                )
+                calibration.append((float(pt[chunk].mean()), float(yt[chunk].mean()), len(chunk)))
     return Fit(
         tuple(features), float(model.intercept_[0]), coefficients, auc, calibration, predictions
     )

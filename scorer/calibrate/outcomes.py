@@ -165,7 +165,7 @@ def from_csv(path: Path, history: History, horizon: float) -> Outcomes:
     return outcomes
 
 
-def _csv_row(
+def _csv_row(  # noqa: PLR0911 - one return per kind of bad line
     row: dict[str, str | None],
     line: int,
     known: dict[str, float],

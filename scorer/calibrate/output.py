@@ -18,14 +18,29 @@ def _pct(x: float) -> str:
 
 def threshold_table(title: str, rows: Sequence[Row], mark: float | None = None) -> Table:
     table = Table(title=title, title_justify="left")
-    for name in ("threshold", "MQLs", "per month", "recall", "precision", "days to win", "load/week"):
+    for name in (
+        "threshold",
+        "MQLs",
+        "per month",
+        "recall",
+        "precision",
+        "days to win",
+        "load/week",
+    ):
         table.add_column(name, justify="right" if name != "load/week" else "left")
     for row in rows:
         days = f"{row.median_days_to_win:.0f}" if row.median_days_to_win is not None else "-"
         load = ", ".join(f"{t} {n:.1f}" for t, n in row.load_per_week.items())
         star = " *" if mark is not None and row.threshold == mark else ""
-        table.add_row(f"{row.threshold:g}{star}", f"{row.mqls:,}", f"{row.per_month:.1f}",
-                      _pct(row.recall), _pct(row.precision), days, load)  # fmt: skip
+        table.add_row(
+            f"{row.threshold:g}{star}",
+            f"{row.mqls:,}",
+            f"{row.per_month:.1f}",
+            _pct(row.recall),
+            _pct(row.precision),
+            days,
+            load,
+        )
     return table
 
 
@@ -35,16 +50,23 @@ def print_calibration(console: Console, result: CalibrationResult, out: str) -> 
     for name in ("rule", "points", "verdict", "evidence"):
         table.add_column(name)
     for d in p.decisions:
-        points = f"{d.old_points:g}" if d.old_points == d.new_points else f"{d.old_points:g} -> {d.new_points:g}"
+        points = (
+            f"{d.old_points:g}"
+            if d.old_points == d.new_points
+            else f"{d.old_points:g} -> {d.new_points:g}"
+        )
         table.add_row(d.rule_id, points, d.verdict, d.evidence)
     for n in p.added:
         table.add_row(n.rule_id, f"new {n.points:+d}", "added", n.evidence)
     console.print(table)
     for run in result.runs:
-        console.print(threshold_table(
-            f"Held-out newer leads ({result.held_out_leads:,}), {run.label}",
-            result.held_out_tables[run.rules_path], run.threshold,
-        ))  # fmt: skip
+        console.print(
+            threshold_table(
+                f"Held-out newer leads ({result.held_out_leads:,}), {run.label}",
+                result.held_out_tables[run.rules_path],
+                run.threshold,
+            )
+        )
     base, new = result.runs[0], result.runs[1]
     console.print(
         f"At the current rules' volume ({result.volume:,} MQLs among the held-out leads): "
@@ -62,16 +84,19 @@ def print_calibration(console: Console, result: CalibrationResult, out: str) -> 
 
 def _run_record(run: Run, rows: Sequence[Row], events: int) -> dict[str, object]:
     return {
-        "rules": run.rules_path, "version": run.rules.version, "threshold": run.threshold,
+        "rules": run.rules_path,
+        "version": run.rules.version,
+        "threshold": run.threshold,
         "handoffs": sum(len(a) for a in run.handoffs.values()),
-        "leads_handed_off": len(run.handoffs), "alerts": len(run.alert_ids),
+        "leads_handed_off": len(run.handoffs),
+        "alerts": len(run.alert_ids),
         "refused_events": run.refused,
         "events_per_s": events / run.seconds if run.seconds > 0 else None,
         "thresholds": [r.to_record() for r in rows],
         "won_contributions": dict(
             sorted(run.won_contributions.items(), key=lambda kv: -kv[1])[:15]
         ),
-    }  # fmt: skip
+    }
 
 
 def backtest_record(result: BacktestResult) -> dict[str, object]:
@@ -79,33 +104,45 @@ def backtest_record(result: BacktestResult) -> dict[str, object]:
     events = len(h.events)
     return {
         "history": {
-            "source": h.source, "lines": h.lines_read, "events": events,
-            "malformed": h.count("malformed"), "invalid": h.count("invalid"),
+            "source": h.source,
+            "lines": h.lines_read,
+            "events": events,
+            "malformed": h.count("malformed"),
+            "invalid": h.count("invalid"),
             "out_of_order": h.count("out_of_order"),
-            "problems": [{"line": p.line, "kind": p.kind, "message": p.message} for p in h.problems],
+            "problems": [
+                {"line": p.line, "kind": p.kind, "message": p.message} for p in h.problems
+            ],
         },
         "outcomes": result.outcomes.counts(),
         "runs": [_run_record(r, result.tables[r.rules_path], events) for r in result.runs],
         "comparisons": [
             {
-                "base": c.base.rules_path, "other": c.other.rules_path,
+                "base": c.base.rules_path,
+                "other": c.other.rules_path,
                 "differences": c.differences,
                 "leads": [
-                    {"lead_id": x.lead_id, "change": x.change, "outcome": x.outcome,
-                     "reasons": x.reasons}
+                    {
+                        "lead_id": x.lead_id,
+                        "change": x.change,
+                        "outcome": x.outcome,
+                        "reasons": x.reasons,
+                    }
                     for x in c.changes
                 ],
             }
             for c in result.comparisons
         ],
-    }  # fmt: skip
+    }
 
 
 def print_backtest(console: Console, result: BacktestResult) -> None:
     for run in result.runs:
-        console.print(threshold_table(
-            f"{run.label}: all decided leads", result.tables[run.rules_path], run.threshold
-        ))  # fmt: skip
+        console.print(
+            threshold_table(
+                f"{run.label}: all decided leads", result.tables[run.rules_path], run.threshold
+            )
+        )
         top = sorted(run.won_contributions.items(), key=lambda kv: -kv[1])[:8]
         console.print(
             "  points that won deals earned before the win: "

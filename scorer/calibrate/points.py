@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from scorer.calibrate.features import CONTENT_CAP, FeatureSet, LeadFeatures
 from scorer.calibrate.lift import Lift, lifts
 from scorer.calibrate.model import Fit, Split, fit_model
-from scorer.core import Rules
+from scorer.core import EngagementRule, FitRule, Rules
 
 SUPPORTED, NOT_SUPPORTED, TOO_LITTLE, REVERSED = (
-    "supported", "not supported", "too little data", "reversed",
-)  # fmt: skip
+    "supported",
+    "not supported",
+    "too little data",
+    "reversed",
+)
 COVERED_SHARE = 0.9
 _CANDIDATE_PREFIXES = ("attr:", "page:", "asset:", "form:", "webinar:")
 
@@ -90,20 +93,28 @@ def _covered(feature: str, leads: Sequence[LeadFeatures], rule_ids: Sequence[str
     for rule_id in rule_ids:
         name = f"rule:{rule_id}"
         both = sum(1 for lf in having if lf.values.get(name, 0.0) > 0)
+        rule_support = sum(1 for lf in leads if lf.values.get(name, 0.0) > 0)
+        # The complement of a rule (small companies vs a 100+ rule) is that rule's
+        # absence: the rule's own points already tell it.
+        if (
+            one_sided
+            and both <= (1 - COVERED_SHARE) * len(having)
+            and len(having) + rule_support >= COVERED_SHARE * len(leads)
+        ):
+            return True
         if both < COVERED_SHARE * len(having):
             continue
-        if one_sided:
-            return True
-        rule_support = sum(1 for lf in leads if lf.values.get(name, 0.0) > 0)
-        if both >= COVERED_SHARE * rule_support:
+        if one_sided or both >= COVERED_SHARE * rule_support:
             return True
     return False
 
 
 def candidates(
-    features: FeatureSet, train: Sequence[LeadFeatures], train_lifts: Mapping[str, Lift],
+    features: FeatureSet,
+    train: Sequence[LeadFeatures],
+    train_lifts: Mapping[str, Lift],
     rules: Rules,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     fit_ids = [r.id for r in rules.fit]
     engagement_ids = [r.id for r in rules.engagement]
     out = []
@@ -128,9 +139,12 @@ def _share_at(leads: Sequence[LeadFeatures], points: Mapping[str, float], t: flo
 
 
 def _scale(
-    train: Sequence[LeadFeatures], current: Mapping[str, float],
-    fixed: Mapping[str, float], beta: Mapping[str, float], threshold: float,
-) -> float:  # fmt: skip
+    train: Sequence[LeadFeatures],
+    current: Mapping[str, float],
+    fixed: Mapping[str, float],
+    beta: Mapping[str, float],
+    threshold: float,
+) -> float:
     target = _share_at(train, current, threshold)
     target = min(max(target, 0.02), 0.5)  # some hand-offs, not half the leads
     low, high = 0.5, 500.0
@@ -141,7 +155,7 @@ def _scale(
             high = k
         else:
             low = k
-    return (low * high) ** 0.5
+    return float((low * high) ** 0.5)
 
 
 def propose(features: FeatureSet, rules: Rules, split: Split, min_wins: int = 30) -> Proposal:
@@ -150,8 +164,9 @@ def propose(features: FeatureSet, rules: Rules, split: Split, min_wins: int = 30
     train_lifts = lifts(split.train)
     proposal = Proposal(threshold, 0.0, lifts=all_lifts)
     train_wins = sum(1 for lf in split.train if lf.outcome.won)
-    user_points = {f"rule:{r.id}": r.points for r in (*rules.fit, *rules.engagement)}
-    labels = {f"rule:{r.id}": r.label for r in (*rules.fit, *rules.engagement)}
+    every: list[FitRule | EngagementRule] = [*rules.fit, *rules.engagement]
+    user_points = {f"rule:{r.id}": r.points for r in every}
+    labels = {f"rule:{r.id}": r.label for r in every}
     sections = {f"rule:{r.id}": "fit" for r in rules.fit} | {
         f"rule:{r.id}": "engagement" for r in rules.engagement
     }
@@ -164,9 +179,10 @@ def propose(features: FeatureSet, rules: Rules, split: Split, min_wins: int = 30
             lift = all_lifts.get(name)
             evidence = lift.evidence() if lift else "never seen before a decision"
             proposal.decisions.append(
-                RuleDecision(name[5:], sections[name], labels[name], points, points, TOO_LITTLE,
-                             evidence)
-            )  # fmt: skip
+                RuleDecision(
+                    name[5:], sections[name], labels[name], points, points, TOO_LITTLE, evidence
+                )
+            )
         return proposal
     modelled = [n for n in user_points if train_lifts.get(n) and train_lifts[n].enough]
     extra = candidates(features, split.train, train_lifts, rules)
@@ -197,7 +213,7 @@ def propose(features: FeatureSet, rules: Rules, split: Split, min_wins: int = 30
                     name[5:], sections[name], labels[name], points, 0, NOT_SUPPORTED, evidence
                 )
         proposal.decisions.append(decision)
-    taken: set[str] = set(r.id for r in (*rules.fit, *rules.engagement))
+    taken: set[str] = {r.id for r in every}
     for name in extra:
         coefficient = fit.coefficients[name]
         new_points = round(coefficient.value * scale)
@@ -208,9 +224,16 @@ def propose(features: FeatureSet, rules: Rules, split: Split, min_wins: int = 30
             continue
         lift = all_lifts[name]
         proposal.added.append(
-            NewRule(name, new_rule[0], new_rule[1], new_rule[2], new_points, new_rule[3],
-                    f"{coefficient.evidence()}; {lift.evidence()}")
-        )  # fmt: skip
+            NewRule(
+                name,
+                new_rule[0],
+                new_rule[1],
+                new_rule[2],
+                new_points,
+                new_rule[3],
+                f"{coefficient.evidence()}; {lift.evidence()}",
+            )
+        )
         taken.add(new_rule[1])
     return proposal
 
@@ -263,4 +286,3 @@ def new_rule_for(
     while rule_id in taken:
         rule_id, n = f"{base}_{n}", n + 1
     return section, rule_id, label, spec
-

@@ -25,11 +25,12 @@ class _Edit:
     text: str
 
 
-def _child(node: yaml.Node, key: str) -> yaml.Node | None:
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                return value_node
+                found: yaml.Node = value_node
+                return found
     return None
 
 
@@ -80,7 +81,7 @@ def _comment_lines(indent: int, text: str) -> str:
 def _rule_edits(
     text: str, sequence: yaml.Node, decisions: Mapping[str, RuleDecision]
 ) -> list[_Edit]:
-    edits = []
+    edits: list[_Edit] = []
     if not isinstance(sequence, yaml.SequenceNode):
         return edits
     for item in sequence.value:
@@ -100,8 +101,9 @@ def _rule_edits(
     return edits
 
 
-def _append_rules(text: str, sequence: yaml.Node, rules: Sequence[dict[str, object]],
-                  comments: Sequence[str]) -> list[_Edit]:  # fmt: skip
+def _append_rules(
+    text: str, sequence: yaml.Node, rules: Sequence[dict[str, object]], comments: Sequence[str]
+) -> list[_Edit]:
     if not rules or not isinstance(sequence, yaml.SequenceNode) or not sequence.value:
         return []
     indent = " " * int(sequence.start_mark.column)
@@ -119,9 +121,13 @@ def _append_rules(text: str, sequence: yaml.Node, rules: Sequence[dict[str, obje
 
 
 def proposed_text(
-    original: str, proposal: Proposal, version: str, header: Sequence[str],
-    threshold_comments: Mapping[str, str] | None = None, source: str = "<proposed>",
-) -> str:  # fmt: skip
+    original: str,
+    proposal: Proposal,
+    version: str,
+    header: Sequence[str],
+    threshold_comments: Mapping[str, str] | None = None,
+    source: str = "<proposed>",
+) -> str:
     root = yaml.compose(original, Loader=yaml.SafeLoader)
     edits: list[_Edit] = []
     decisions = {d.rule_id: d for d in proposal.decisions}
@@ -135,9 +141,11 @@ def proposed_text(
             {"id": n.rule_id, "label": n.label, "points": n.points, **n.spec} for n in added
         ]
         edits += _append_rules(
-            original, sequence, specs,
+            original,
+            sequence,
+            specs,
             [f"calibrate: NEW rule the data supports: {n.evidence}" for n in added],
-        )  # fmt: skip
+        )
     version_node = _child(root, "version")
     if version_node is not None:
         edits.append(

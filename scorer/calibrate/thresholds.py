@@ -62,16 +62,22 @@ class Row:
 
     def to_record(self) -> dict[str, object]:
         return {
-            "threshold": self.threshold, "mqls": self.mqls, "mqls_per_month": self.per_month,
-            "recall": self.recall, "precision": self.precision,
-            "median_days_to_win": self.median_days_to_win, "load_per_week": self.load_per_week,
-        }  # fmt: skip
+            "threshold": self.threshold,
+            "mqls": self.mqls,
+            "mqls_per_month": self.per_month,
+            "recall": self.recall,
+            "precision": self.precision,
+            "median_days_to_win": self.median_days_to_win,
+            "load_per_week": self.load_per_week,
+        }
 
 
 def table(
-    trajectories: Mapping[str, Trajectory], population: Mapping[str, LeadOutcome],
-    thresholds: Sequence[float], period: float,
-) -> list[Row]:  # fmt: skip
+    trajectories: Mapping[str, Trajectory],
+    population: Mapping[str, LeadOutcome],
+    thresholds: Sequence[float],
+    period: float,
+) -> list[Row]:
     won = [o for o in population.values() if o.won]
     rows = []
     weeks, months = max(period / WEEK, 1.0), max(period / MONTH, 1.0)
@@ -93,11 +99,15 @@ def table(
                 days.append((cutoff(outcome) - reached) / 86400.0)
         rows.append(
             Row(
-                t, mqls, mqls / months, hits / len(won) if won else 0.0,
-                good / mqls if mqls else 0.0, statistics.median(days) if days else None,
+                t,
+                mqls,
+                mqls / months,
+                hits / len(won) if won else 0.0,
+                good / mqls if mqls else 0.0,
+                statistics.median(days) if days else None,
                 {team: n / weeks for team, n in sorted(by_team.items())},
             )
-        )  # fmt: skip
+        )
     return rows
 
 
@@ -112,7 +122,9 @@ def parse_capacity(values: Sequence[str]) -> dict[str, float]:
         except ValueError:
             per_week = -1.0
         if not sep or not team.strip() or per_week <= 0:
-            raise ValueError(f"--capacity {value!r}: expected TEAM=LEADS/week, e.g. inside-sales=40/week")
+            raise ValueError(
+                f"--capacity {value!r}: expected TEAM=LEADS/week, e.g. inside-sales=40/week"
+            )
         out[team.strip()] = per_week
     return out
 
@@ -131,15 +143,20 @@ def suggest(rows: Sequence[Row], capacity: Mapping[str, float]) -> Suggestion:
         for row in ordered:
             over = [t for t, cap in capacity.items() if row.load_per_week.get(t, 0.0) > cap]
             if not over:
-                note = "" if row.recall >= TARGET_RECALL else (
-                    f"; recall is only {row.recall:.0%}, below the {TARGET_RECALL:.0%} target: "
-                    "sales capacity, not the rules, is the limit"
-                )  # fmt: skip
+                note = (
+                    ""
+                    if row.recall >= TARGET_RECALL
+                    else (
+                        f"; recall is only {row.recall:.0%}, below the {TARGET_RECALL:.0%} target: "
+                        "sales capacity, not the rules, is the limit"
+                    )
+                )
                 return Suggestion(
-                    row.threshold, rule,
+                    row.threshold,
+                    rule,
                     f"{row.per_month:.1f} MQLs/month, recall {row.recall:.0%}, "
                     f"precision {row.precision:.0%}{note}",
-                )  # fmt: skip
+                )
         return Suggestion(None, rule, "no candidate threshold keeps every team within capacity")
     rule = f"the highest threshold that keeps at least {TARGET_RECALL:.0%} recall"
     keeping = [r for r in ordered if r.recall >= TARGET_RECALL]
@@ -147,9 +164,10 @@ def suggest(rows: Sequence[Row], capacity: Mapping[str, float]) -> Suggestion:
         return Suggestion(None, rule, f"no candidate threshold reaches {TARGET_RECALL:.0%} recall")
     row = keeping[-1]
     return Suggestion(
-        row.threshold, rule,
+        row.threshold,
+        rule,
         f"{row.per_month:.1f} MQLs/month, recall {row.recall:.0%}, precision {row.precision:.0%}",
-    )  # fmt: skip
+    )
 
 
 def recall_at_volume(
