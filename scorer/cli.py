@@ -222,7 +222,7 @@ def calibrate_command(
     from scorer.calibrate.commands import Options, calibrate
     from scorer.calibrate.output import print_calibration
 
-    console = Console(stderr=False)
+    console = Console(soft_wrap=True)
     rules_path = rules_file or Settings.model_fields["rules_file"].default
     result = calibrate(
         console,
@@ -276,7 +276,7 @@ def backtest_command(
     from scorer.calibrate.commands import Options, backtest
     from scorer.calibrate.output import backtest_record, print_backtest
 
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, soft_wrap=True)
     result = backtest(console, history, rules_files, outcomes_csv, Options(horizon_days))
     if as_json:
         click.echo(orjson.dumps(backtest_record(result), option=orjson.OPT_INDENT_2).decode())

@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 import matplotlib as mpl
 
 mpl.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from scorer.calibrate.lift import Lift  # noqa: E402
-from scorer.calibrate.thresholds import Row  # noqa: E402
+from scorer.calibrate.lift import Lift
+from scorer.calibrate.thresholds import Row
 
 mpl.rcParams["svg.hashsalt"] = "lead-scorer"  # the same input gives the same SVG
 

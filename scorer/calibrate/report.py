@@ -50,7 +50,8 @@ def _threshold_table(rows: Sequence[Row], mark: float) -> dict[str, Any]:
 
 
 def _peaks(run: Run, population: Mapping[str, LeadOutcome]) -> tuple[list[float], list[float]]:
-    won, other = [], []
+    won: list[float] = []
+    other: list[float] = []
     for lead, outcome in population.items():
         trajectory = run.trajectories.get(lead)
         peak = trajectory.peak_before(cutoff(outcome)) if trajectory else 0.0
@@ -87,6 +88,8 @@ def write_calibration_report(directory: Path, result: CalibrationResult) -> Path
                                        n.evidence]}
         for n in p.added
     ]  # fmt: skip
+    threshold = result.suggestion.threshold
+    suggested = "none" if threshold is None else f"{threshold:g}"
     sections = [
         _section(
             "lift", "Lift per attribute and behaviour",
@@ -122,8 +125,7 @@ def write_calibration_report(directory: Path, result: CalibrationResult) -> Path
             f"Held-out newer leads. At the current rules' volume ({result.volume:,} MQLs): "
             f"recall {result.same_volume[base.rules_path]:.0%} now, "
             f"{result.same_volume[new.rules_path]:.0%} with the proposal. Suggested "
-            f"threshold: {'none' if result.suggestion.threshold is None else f'{result.suggestion.threshold:g}'}"
-            f" ({result.suggestion.rule}): {result.suggestion.why}.",
+            f"threshold: {suggested} ({result.suggestion.rule}): {result.suggestion.why}.",
             charts.threshold_chart({
                 "current": result.held_out_tables[base.rules_path],
                 "proposed": result.held_out_tables[new.rules_path],

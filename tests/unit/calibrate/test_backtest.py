@@ -1,0 +1,58 @@
+"""`scorer backtest`: the same rules twice differ nowhere, and its hand-offs are exactly
+`scorer score-file`'s alerts (the same engine)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+
+from scorer.cli import cli
+from scorer.replay_file import replay_file
+
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT = ROOT / "rules" / "default.yaml"
+
+
+def test_backtest_of_the_same_rules_twice_and_score_file_agree(
+    history_file: Callable[[int, int], Path],
+) -> None:
+    history = history_file(400, 11)
+    result = CliRunner().invoke(
+        cli, ["backtest", str(history), "--rules", str(DEFAULT), "--rules", str(DEFAULT), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = orjson.loads(result.stdout)
+    assert document["comparisons"][0]["differences"] == 0
+    assert document["comparisons"][0]["leads"] == []
+    first, second = document["runs"]
+    assert first["thresholds"] == second["thresholds"]
+    assert first["handoffs"] > 10, "the history must hand some leads off to mean anything"
+
+    records = [orjson.loads(line) for line in replay_file(history, DEFAULT)]
+    alerts = [r for r in records if r["type"] == "alert"]
+    handoffs = [a for a in alerts if a["kind"] == "mql" and a["lead_id"] is not None]
+    assert first["handoffs"] == len(handoffs)
+    assert first["alerts"] == len(alerts)
+
+
+def test_backtest_handoffs_are_score_file_alerts_one_by_one(
+    history_file: Callable[[int, int], Path],
+) -> None:
+    from scorer.calibrate.backtest import run_rules
+    from scorer.calibrate.history import read_history
+    from scorer.rules import load_rules
+
+    history = history_file(400, 11)
+    run = run_rules(read_history(history).events, load_rules(DEFAULT), str(DEFAULT))
+    records = [orjson.loads(line) for line in replay_file(history, DEFAULT)]
+    expected = sorted(
+        (r["alert_id"], r["occurred_at"], r["score"])
+        for r in records
+        if r["type"] == "alert" and r["kind"] == "mql" and r["lead_id"] is not None
+    )
+    got = sorted((a.alert_id, a.occurred_at, a.score) for v in run.handoffs.values() for a in v)
+    assert got == expected
+    assert run.alert_ids == [r["alert_id"] for r in records if r["type"] == "alert"]
