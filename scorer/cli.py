@@ -150,6 +150,18 @@ def score_file(
         click.echo(line)
 
 
+def _need_calibrate_extra() -> None:
+    import importlib.util
+
+    missing = [
+        m for m in ("sklearn", "jinja2", "matplotlib") if importlib.util.find_spec(m) is None
+    ]
+    if missing:
+        raise ConfigError(
+            f"this command needs {', '.join(missing)}: pip install 'lead-scorer[calibrate]'"
+        )
+
+
 _HISTORY = click.Path(dir_okay=False, exists=True, path_type=Path)
 _OUTCOMES = click.option(
     "--outcomes",
@@ -219,6 +231,7 @@ def calibrate_command(
     ones, points on your file's scale with their evidence, a suggested threshold."""
     from rich.console import Console
 
+    _need_calibrate_extra()
     from scorer.calibrate.commands import Options, calibrate
     from scorer.calibrate.output import print_calibration
 
@@ -273,6 +286,7 @@ def backtest_command(
     import orjson
     from rich.console import Console
 
+    _need_calibrate_extra()
     from scorer.calibrate.commands import Options, backtest
     from scorer.calibrate.output import backtest_record, print_backtest
 
