@@ -22,8 +22,11 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
+from scorer.calibrate.backtest import run_rules
 from scorer.calibrate.commands import Options, calibrate
+from scorer.calibrate.history import read_history
 from scorer.calibrate.report import write_calibration_report
+from scorer.rules import load_rules
 from scorer.simulator_io import write_history
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,12 +59,24 @@ def main() -> None:
                               work / "proposed.yaml", None, [], Options()),
         )  # fmt: skip
         timed("report", rows, lambda: write_calibration_report(work / "report", result))
+        rules = load_rules(ROOT / "rules" / "default.yaml")
+        every = timed("read the history again (backtest's read)", rows,
+                      lambda: read_history(history).events)  # fmt: skip
+        timed("backtest replay, rules/default.yaml, every event", rows,
+              lambda: run_rules(every, rules, "rules/default.yaml"))  # fmt: skip
     print(f"history: {args.leads:,} leads, {events:,} events (seed {args.seed})")
     for row in rows:
         print(f"  {row['stage']:62} wall {row['wall_s']:7.1f} s   cpu {row['cpu_s']:7.1f} s")
+    held_out = sum(1 for e in every if e.lead_id in result.runs[0].trajectories)
     for run in result.runs:
-        print(f"  replay {Path(run.rules_path).name:20} {events / run.seconds:10,.0f} events/s wall"
-              f" ({run.seconds:.1f} s)")  # fmt: skip
+        name = Path(run.rules_path).name
+        print(f"  calibrate's held-out replay, {name}: {run.seconds:.1f} s wall"
+              f" (~{held_out:,} events of held-out leads)")  # fmt: skip
+    replay = rows[-1]
+    print(
+        f"  backtest replay: {events / replay['cpu_s']:,.0f} events per CPU second"
+        f" ({events / replay['wall_s']:,.0f} per wall second)"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS {peak:,.0f} MB")
 

@@ -56,3 +56,24 @@ def test_backtest_handoffs_are_score_file_alerts_one_by_one(
     got = sorted((a.alert_id, a.occurred_at, a.score) for v in run.handoffs.values() for a in v)
     assert got == expected
     assert run.alert_ids == [r["alert_id"] for r in records if r["type"] == "alert"]
+
+
+def test_a_leads_handoffs_depend_only_on_its_own_events(
+    history_file: Callable[[int, int], Path],
+) -> None:
+    """calibrate replays only the held-out leads' events; their hand-offs and score
+    trajectories must be those of the full replay."""
+    from scorer.calibrate.backtest import run_rules
+    from scorer.calibrate.history import read_history
+    from scorer.rules import load_rules
+
+    events = read_history(history_file(400, 11)).events
+    rules = load_rules(DEFAULT)
+    full = run_rules(events, rules, str(DEFAULT))
+    some = {e.lead_id for e in events if int(e.lead_id[-1]) % 3 == 0}
+    part = run_rules([e for e in events if e.lead_id in some], rules, str(DEFAULT))
+    assert part.handoffs == {k: v for k, v in full.handoffs.items() if k in some}
+    assert part.handoffs
+    assert {k: (t.times, t.peaks) for k, t in part.trajectories.items()} == {
+        k: (t.times, t.peaks) for k, t in full.trajectories.items() if k in some
+    }
