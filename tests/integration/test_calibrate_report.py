@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,17 +29,25 @@ CHARTS = {"lift", "scores-current", "scores-proposed", "thresholds", "calibratio
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def calibrated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     work = tmp_path_factory.mktemp("calibrate")
     history = work / "history.jsonl"
     write_history(history, 3000, 12, seed=1)
     result = CliRunner().invoke(
         cli,
         ["calibrate", str(history), "--out", str(work / "proposed.yaml"),
-         "--rules", str(ROOT / "rules" / "default.yaml"), "--report", str(work / "report"),
+         "--rules", str(ROOT / "rules" / "default.yaml"), "--report", str(work / "calibrate"),
          "--capacity", "inside-sales=25/week"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    small = work / "small.jsonl"
+    write_history(small, 600, 12, seed=2)
+    backtest = CliRunner().invoke(
+        cli,
+        ["backtest", str(small), "--rules", str(ROOT / "rules" / "default.yaml"),
+         "--rules", str(work / "proposed.yaml"), "--report", str(work / "backtest")],
+    )  # fmt: skip
+    assert backtest.exit_code == 0, backtest.output
     return work, result.output
 
 
@@ -55,11 +62,20 @@ def test_the_proposal_beats_the_default_rules_on_newer_leads(calibrated: tuple[P
     assert "ok (version 2026.05-ja.2-calibrated." in check.output
 
 
-def test_the_report_renders_in_chromium_with_every_chart(calibrated: tuple[Path, str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "charts"),
+    [
+        ("calibrate", CHARTS),
+        ("backtest", {"scores-0", "content-0", "scores-1", "content-1", "thresholds"}),
+    ],
+)
+def test_the_report_renders_in_chromium_with_every_chart(
+    calibrated: tuple[Path, str], name: str, charts: set[str]
+) -> None:
     from playwright.sync_api import sync_playwright
 
     work, _ = calibrated
-    report = work / "report" / "report.html"
+    report = work / name / "report.html"
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
     errors: list[str] = []
     requests: list[str] = []
@@ -71,7 +87,7 @@ def test_the_report_renders_in_chromium_with_every_chart(calibrated: tuple[Path,
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(report.as_uri())
-            charts = page.eval_on_selector_all(
+            drawn = page.eval_on_selector_all(
                 "figure.chart",
                 """els => els.map(e => {
                     const svg = e.querySelector('svg');
@@ -79,15 +95,16 @@ def test_the_report_renders_in_chromium_with_every_chart(calibrated: tuple[Path,
                     return [e.dataset.chart, box.width, box.height];
                 })""",
             )
-            shot = work / "report.png"
+            shot = work / f"{name}.png"
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
     assert errors == []
     assert [u for u in requests if not u.startswith("file:")] == [], "the report fetched"
-    drawn = {name for name, width, height in charts if width > 100 and height > 100}
-    assert drawn == CHARTS, charts
+    assert {chart for chart, width, height in drawn if width > 100 and height > 100} == charts, (
+        drawn
+    )
     artifacts = Path(os.environ.get("TEST_ARTIFACTS_DIR", ROOT / "test-artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, artifacts / "calibration-report.png")
-    shutil.copy(report, artifacts / "calibration-report.html")
+    shutil.copy(shot, artifacts / f"{name}-report.png")
+    shutil.copy(report, artifacts / f"{name}-report.html")
