@@ -63,7 +63,8 @@ def load_inputs(
     lateness: float,
     horizon: float,
 ) -> tuple[History, Outcomes]:
-    history = read_history(history_path, lateness)
+    with console.status(f"reading {history_path}"):
+        history = read_history(history_path, lateness)
     print_problems(console, history.source, history.problems)
     console.print(history.summary(), highlight=False)
     if not history.events:
