@@ -17,9 +17,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from scorer.calibrate.features import CONTENT_CAP, FeatureSet, LeadFeatures
 from scorer.calibrate.lift import Lift, lifts
-from scorer.calibrate.model import Fit, Split, fit_model
+from scorer.calibrate.model import Fit, Split, fit_model, matrix
 from scorer.core import EngagementRule, FitRule, Rules
 
 SUPPORTED, NOT_SUPPORTED, TOO_LITTLE, REVERSED = (
@@ -83,28 +85,39 @@ def handoff_threshold(rules: Rules) -> tuple[str, float]:
     return best.name, best.value
 
 
-def _covered(feature: str, leads: Sequence[LeadFeatures], rule_ids: Sequence[str]) -> bool:
+def _presence(leads: Sequence[LeadFeatures]) -> dict[str, set[int]]:
+    """feature -> indexes of the leads that have it."""
+    out: dict[str, set[int]] = {}
+    for i, lf in enumerate(leads):
+        for name, value in lf.values.items():
+            if value > 0:
+                out.setdefault(name, set()).add(i)
+    return out
+
+
+def _covered(
+    feature: str, having: dict[str, set[int]], rule_ids: Sequence[str], total: int
+) -> bool:
     """An attribute value almost always inside one rule's matches, or a content item
     almost always together with one rule's (and vice versa), adds nothing new."""
-    having = [lf for lf in leads if lf.values.get(feature, 0.0) > 0]
-    if not having:
+    mine = having.get(feature, set())
+    if not mine:
         return True
     one_sided = feature.startswith("attr:")
     for rule_id in rule_ids:
-        name = f"rule:{rule_id}"
-        both = sum(1 for lf in having if lf.values.get(name, 0.0) > 0)
-        rule_support = sum(1 for lf in leads if lf.values.get(name, 0.0) > 0)
+        theirs = having.get(f"rule:{rule_id}", set())
+        both = len(mine & theirs)
         # The complement of a rule (small companies vs a 100+ rule) is that rule's
         # absence: the rule's own points already tell it.
         if (
             one_sided
-            and both <= (1 - COVERED_SHARE) * len(having)
-            and len(having) + rule_support >= COVERED_SHARE * len(leads)
+            and both <= (1 - COVERED_SHARE) * len(mine)
+            and len(mine) + len(theirs) >= COVERED_SHARE * total
         ):
             return True
-        if both < COVERED_SHARE * len(having):
+        if both < COVERED_SHARE * len(mine):
             continue
-        if one_sided or both >= COVERED_SHARE * rule_support:
+        if one_sided or both >= COVERED_SHARE * len(theirs):
             return True
     return False
 
@@ -117,25 +130,18 @@ def candidates(
 ) -> list[str]:
     fit_ids = [r.id for r in rules.fit]
     engagement_ids = [r.id for r in rules.engagement]
+    having = _presence(train)
     out = []
     for name, lift in sorted(train_lifts.items()):
         if not name.startswith(_CANDIDATE_PREFIXES) or not lift.significant:
             continue
         if name.startswith("attr:"):
-            if _covered(name, train, fit_ids):
+            if _covered(name, having, fit_ids, len(train)):
                 continue
-        elif features.content_rules.get(name) or _covered(name, train, engagement_ids):
+        elif features.content_rules.get(name) or _covered(name, having, engagement_ids, len(train)):
             continue
         out.append(name)
     return out
-
-
-def static_score(lf: LeadFeatures, points: Mapping[str, float]) -> float:
-    return sum(points.get(name, 0.0) * value for name, value in lf.values.items())
-
-
-def _share_at(leads: Sequence[LeadFeatures], points: Mapping[str, float], t: float) -> float:
-    return sum(1 for lf in leads if static_score(lf, points) >= t) / max(1, len(leads))
 
 
 def _scale(
@@ -145,13 +151,23 @@ def _scale(
     beta: Mapping[str, float],
     threshold: float,
 ) -> float:
-    target = _share_at(train, current, threshold)
-    target = min(max(target, 0.02), 0.5)  # some hand-offs, not half the leads
+    """Points per unit of log-odds giving the training leads the current rules' share
+    of leads at or above the threshold (bisection on the undecayed sums)."""
+    names = sorted({*current, *fixed, *beta})
+    x = matrix(train, names)
+
+    def vector(points: Mapping[str, float]) -> np.ndarray:
+        return np.array([points.get(n, 0.0) for n in names])
+
+    def share(scores: np.ndarray) -> float:
+        return float((scores >= threshold).mean()) if len(scores) else 0.0
+
+    target = min(max(share(x @ vector(current)), 0.02), 0.5)  # some hand-offs, not half
+    base, slope = x @ vector(fixed), x @ vector(beta)
     low, high = 0.5, 500.0
     for _ in range(50):
         k = (low * high) ** 0.5
-        points = {**fixed, **{n: k * b for n, b in beta.items()}}
-        if _share_at(train, points, threshold) > target:
+        if share(base + k * slope) > target:
             high = k
         else:
             low = k
