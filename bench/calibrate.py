@@ -67,11 +67,8 @@ def main() -> None:
     print(f"history: {args.leads:,} leads, {events:,} events (seed {args.seed})")
     for row in rows:
         print(f"  {row['stage']:62} wall {row['wall_s']:7.1f} s   cpu {row['cpu_s']:7.1f} s")
-    held_out = sum(1 for e in every if e.lead_id in result.runs[0].trajectories)
-    for run in result.runs:
-        name = Path(run.rules_path).name
-        print(f"  calibrate's held-out replay, {name}: {run.seconds:.1f} s wall"
-              f" (~{held_out:,} events of held-out leads)")  # fmt: skip
+    for stage, wall, cpu in result.timings.stages:
+        print(f"    calibrate: {stage:58} wall {wall:7.1f} s   cpu {cpu:7.1f} s")
     replay = rows[-1]
     print(
         f"  backtest replay: {events / replay['cpu_s']:,.0f} events per CPU second"

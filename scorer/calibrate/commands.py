@@ -7,8 +7,9 @@ ingredient (no won deals, an unreadable CSV) stops with one line, never a traceb
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -36,6 +37,24 @@ from scorer.settings import ConfigError
 
 SHOWN_PER_KIND = 50
 DAY = 86400.0
+
+
+class Stopwatch:
+    """Wall and CPU seconds per stage (the machine may be shared: CPU is per core)."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, float, float]] = []
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, stage: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.stages.append((stage, wall - self._wall, cpu - self._cpu))
+        self._wall, self._cpu = wall, cpu
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"{name} {wall:.1f} s (cpu {cpu:.1f} s)" for name, wall, cpu in self.stages
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +169,7 @@ class CalibrationResult:
     text: str
     history: History
     outcomes: Outcomes
+    timings: Stopwatch = field(default_factory=Stopwatch)
 
 
 def calibrate(
@@ -165,6 +185,7 @@ def calibrate(
         capacity = parse_capacity(capacity_args)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    watch = Stopwatch()
     rules = load_rules(rules_path)
     original = rules_path.read_text(encoding="utf-8")
     history, outcomes = load_inputs(
@@ -174,9 +195,15 @@ def calibrate(
         rules.timing.allowed_lateness,
         options.horizon_days * DAY,
     )
-    features = build_features(history.events, outcomes.by_lead, rules, options.window_days * DAY)
-    split = time_split(features.leads)
-    proposal = propose(features, rules, split, options.min_wins)
+    watch.lap("read")
+    with console.status("features before each decision point, lift, model"):
+        features = build_features(
+            history.events, outcomes.by_lead, rules, options.window_days * DAY
+        )
+        watch.lap("features")
+        split = time_split(features.leads)
+        proposal = propose(features, rules, split, options.min_wins)
+        watch.lap("lift and model")
     for note in proposal.notes:
         console.print(f"[yellow]{note}[/yellow]")
     end = max(e.occurred_at for e in history.events)
@@ -190,6 +217,7 @@ def calibrate(
     runs = replay_all(
         console, held_out_events, [(str(rules_path), original), (str(out), draft)], outcomes
     )
+    watch.lap(f"replays of the held-out leads ({len(held_out_events):,} events x 2)")
     period = max((cutoff(o) for o in held_out.values()), default=0.0) - split.boundary
     held_tables = tables(runs, held_out, max(period, DAY))
     base_rows = {r.threshold: r for r in held_tables[str(rules_path)]}
@@ -208,6 +236,7 @@ def calibrate(
         original, proposal, version, header, {runs[1].threshold_name: comment}, source=str(out)
     )
     out.write_text(text, encoding="utf-8")
+    watch.lap("tables and file")
     return CalibrationResult(
         proposal,
         runs,
@@ -220,6 +249,7 @@ def calibrate(
         text,
         history,
         outcomes,
+        watch,
     )
 
 

@@ -79,6 +79,7 @@ def print_calibration(console: Console, result: CalibrationResult, out: str) -> 
         console.print(f"Suggested threshold: {s.threshold:g} ({s.rule}): {s.why}", highlight=False)
     else:
         console.print(f"No threshold suggested ({s.rule}): {s.why}", highlight=False)
+    console.print(f"time: {result.timings.summary()}", highlight=False)
     console.print(f"wrote {out} (check it: scorer rules check {out})", highlight=False)
 
 
