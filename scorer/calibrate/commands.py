@@ -125,6 +125,7 @@ def replay_all(
     events: Sequence[Event],
     rules_files: Sequence[tuple[str, str]],
     outcomes: Outcomes,
+    scope: str = "",
 ) -> list[Run]:
     """(label, rules text) pairs -> runs, with a progress bar per replay."""
     runs = []
@@ -144,7 +145,7 @@ def replay_all(
     for run in runs:
         rate = len(events) / run.seconds if run.seconds > 0 else 0.0
         console.print(
-            f"{run.label}: {len(run.handoffs):,} leads handed off, {len(run.alert_ids):,} "
+            f"{run.label}{scope}: {len(run.handoffs):,} leads handed off, {len(run.alert_ids):,} "
             f"alerts, {run.refused:,} events refused by the core; {rate:,.0f} events/s",
             highlight=False,
         )
@@ -215,7 +216,11 @@ def calibrate(
     # the held-out comparison replays only the held-out leads' events: a third of the work.
     held_out_events = [e for e in history.events if e.lead_id in held_out]
     runs = replay_all(
-        console, held_out_events, [(str(rules_path), original), (str(out), draft)], outcomes
+        console,
+        held_out_events,
+        [(str(rules_path), original), (str(out), draft)],
+        outcomes,
+        f", {len(held_out):,} held-out newer leads",
     )
     watch.lap(f"replays of the held-out leads ({len(held_out_events):,} events x 2)")
     period = max((cutoff(o) for o in held_out.values()), default=0.0) - split.boundary
