@@ -131,15 +131,19 @@ def proposed_text(
     root = yaml.compose(original, Loader=yaml.SafeLoader)
     edits: list[_Edit] = []
     decisions = {d.rule_id: d for d in proposal.decisions}
+    unplaced: list[dict[str, object]] = []
     for section in ("fit", "engagement"):
-        sequence = _child(_child(root, section) or root, "rules") if root else None
-        if sequence is None:
-            continue
-        edits += _rule_edits(original, sequence, decisions)
+        sequence = _child(_child(root, section), "rules")
         added = [n for n in proposal.added if n.section == section]
         specs: list[dict[str, object]] = [
             {"id": n.rule_id, "label": n.label, "points": n.points, **n.spec} for n in added
         ]
+        if not isinstance(sequence, yaml.SequenceNode) or not sequence.value:
+            # No list item to append after (no rules yet, or `rules: []`): the user adds
+            # them by hand, from the header.
+            unplaced += specs
+            continue
+        edits += _rule_edits(original, sequence, decisions)
         edits += _append_rules(
             original,
             sequence,
@@ -168,6 +172,13 @@ def proposed_text(
     text = original
     for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
         text = text[: edit.start] + edit.text + text[edit.end :]
+    if unplaced:
+        dumped = yaml.safe_dump(unplaced, allow_unicode=True, sort_keys=False)
+        header = [
+            *header,
+            "New rules the data supports, for a list this file does not have yet (add by hand):",
+            *dumped.splitlines(),
+        ]
     text = "".join(f"# {line}\n" for line in header) + text
     parse_rules(text, source)  # raises RulesError: never hand out a file that does not load
     return text

@@ -72,3 +72,19 @@ def test_the_proposed_file_keeps_the_users_structure(name: str) -> None:
     assert text.startswith("# header line\n")
     assert text.count("# calibrate: NEW rule the data supports: new evidence") == 6
     assert text.count("# calibrate:") == len(proposal.decisions) + 6 + 1
+
+
+def test_new_rules_for_a_list_the_file_lacks_go_to_the_header() -> None:
+    original = 'version: "1"\nfit:\n  rules:\n    - {id: fit.a, points: 5, when: {industry: x}}\n'
+    proposal = Proposal(80.0, 20.0)
+    proposal.decisions.append(RuleDecision("fit.a", "fit", "", 5, 8, SUPPORTED, "ev"))
+    made = new_rule_for("page:/docs/api", 9, set())
+    assert made is not None
+    section, rule_id, label, spec = made
+    proposal.added.append(NewRule("page:/docs/api", section, rule_id, label, 9, spec, "ev"))
+    text = proposed_text(original, proposal, "2", ["head"])
+    rules = parse_rules(text)
+    assert [(r.id, r.points) for r in rules.fit] == [("fit.a", 8)]
+    assert rules.engagement == ()
+    assert "# - id: calibrated.page.docs_api" in text
+    assert "add by hand" in text
