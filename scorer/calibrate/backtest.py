@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scorer.calibrate.batch import paused_gc
 from scorer.calibrate.outcomes import LeadOutcome
 from scorer.calibrate.points import handoff_threshold
 from scorer.calibrate.thresholds import Row, Trajectory, cutoff, table
-from scorer.core import Alert, Event, Rules, replay, route_lead
+from scorer.core import Alert, Event, ReplayResult, Rules, replay, route_lead
 
 
 @dataclass(slots=True)
@@ -57,8 +58,21 @@ def run_rules(
 ) -> Run:
     name, value = handoff_threshold(rules)
     started = time.perf_counter()
-    result = replay(_progressed(events, tick), rules)
-    seconds = time.perf_counter() - started
+    with paused_gc():
+        result = replay(_progressed(events, tick), rules)
+        seconds = time.perf_counter() - started
+        return _summarise(result, rules, rules_path, name, value, seconds, outcomes or {})
+
+
+def _summarise(
+    result: ReplayResult,
+    rules: Rules,
+    rules_path: str,
+    name: str,
+    value: float,
+    seconds: float,
+    outcomes: Mapping[str, LeadOutcome],
+) -> Run:
     handoffs: dict[str, list[Alert]] = {}
     for alert in result.alerts:
         if alert.kind == name and alert.lead_id is not None:
@@ -66,7 +80,6 @@ def run_rules(
     times: dict[str, list[float]] = {}
     peaks: dict[str, list[float]] = {}
     contributions: dict[str, float] = {}
-    outcomes = outcomes or {}
     for change in result.changes:
         lead_peaks = peaks.setdefault(change.lead_id, [])
         if not lead_peaks or change.score_after > lead_peaks[-1]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from scorer.calibrate.batch import paused_gc
 from scorer.contracts.events import parse_event
 from scorer.core import Event
 
@@ -55,6 +56,11 @@ def iso(t: float) -> str:
 
 
 def read_history(path: Path, allowed_lateness: float = 0.0) -> History:
+    with paused_gc():
+        return _read(path, allowed_lateness)
+
+
+def _read(path: Path, allowed_lateness: float) -> History:
     history = History(source=str(path))
     latest: dict[str, tuple[float, int]] = {}
     with path.open("rb") as lines:
