@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from scorer.calibrate.backtest import Comparison, Run, compare, run_rules, tables
+from scorer.calibrate.batch import paused_gc
 from scorer.calibrate.features import build_features
 from scorer.calibrate.history import History, Problem, iso, read_history
 from scorer.calibrate.model import time_split
@@ -197,7 +198,7 @@ def calibrate(
         options.horizon_days * DAY,
     )
     watch.lap("read")
-    with console.status("features before each decision point, lift, model"):
+    with console.status("features before each decision point, lift, model"), paused_gc():
         features = build_features(
             history.events, outcomes.by_lead, rules, options.window_days * DAY
         )
