@@ -82,6 +82,7 @@ def load_inputs(
     outcomes_csv: Path | None,
     lateness: float,
     horizon: float,
+    require_wins: bool = True,
 ) -> tuple[History, Outcomes]:
     with console.status(f"reading {history_path}"):
         history = read_history(history_path, lateness)
@@ -100,7 +101,12 @@ def load_inputs(
     else:
         outcomes = from_feedback(history, horizon)
     console.print(outcomes.summary(), highlight=False)
-    if outcomes.counts()["won"] == 0:
+    if outcomes.counts()["won"] == 0 and not require_wins:
+        console.print(
+            f"[yellow]no won deals in the outcomes ({outcomes.source}): hand-offs are "
+            "compared, recall is 0 and days to win are unknown[/yellow]"
+        )
+    elif outcomes.counts()["won"] == 0:
         raise ConfigError(
             f"no won deals in the outcomes ({outcomes.source}): calibration and recall need "
             "won deals (feedback.won events, or rows with outcome 'won' in --outcomes)"
@@ -301,8 +307,9 @@ def backtest(
     loaded = [(path, load_rules(path)) for path in rules_paths]
     lateness = min(r.timing.allowed_lateness for _, r in loaded)
     history, outcomes = load_inputs(
-        console, history_path, outcomes_csv, lateness, options.horizon_days * DAY
-    )
+        console, history_path, outcomes_csv, lateness, options.horizon_days * DAY,
+        require_wins=False,
+    )  # fmt: skip
     files = [(str(p), p.read_text(encoding="utf-8")) for p in rules_paths]
     runs = replay_all(console, history.events, files, outcomes)
     population = {k: o for k, o in outcomes.by_lead.items() if o.labelled}

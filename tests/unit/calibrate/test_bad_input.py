@@ -102,6 +102,14 @@ def test_no_wins_at_all_stops_with_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "p.yaml").exists()
 
 
+def test_backtest_without_wins_still_compares_hand_offs(tmp_path: Path) -> None:
+    history = _history(tmp_path / "history.jsonl", wins=False)
+    code, output = _run("backtest", str(history), "--rules", DEFAULT, "--rules", DEFAULT)
+    assert code == 0, output
+    assert "no won deals in the outcomes (feedback events): hand-offs are compared" in output
+    assert "0 differences" in output
+
+
 def test_too_few_wins_proposes_nothing_it_cannot_back(tmp_path: Path) -> None:
     history = _history(tmp_path / "history.jsonl")
     out = tmp_path / "p.yaml"
