@@ -193,6 +193,8 @@ def calibrate(
         capacity = parse_capacity(capacity_args)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: directory {out.parent} does not exist")
     watch = Stopwatch()
     rules = load_rules(rules_path)
     original = rules_path.read_text(encoding="utf-8")
@@ -247,7 +249,10 @@ def calibrate(
     text = proposed_text(
         original, proposal, version, header, {runs[1].threshold_name: comment}, source=str(out)
     )
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     watch.lap("tables and file")
     return CalibrationResult(
         proposal,

@@ -16,6 +16,7 @@ from scorer.calibrate.history import iso
 from scorer.calibrate.outcomes import LeadOutcome
 from scorer.calibrate.points import NOT_SUPPORTED, REVERSED, SUPPORTED
 from scorer.calibrate.thresholds import Row, cutoff
+from scorer.settings import ConfigError
 
 _ENV = Environment(
     loader=PackageLoader("scorer.calibrate", "templates"),
@@ -61,12 +62,15 @@ def _peaks(run: Run, population: Mapping[str, LeadOutcome]) -> tuple[list[float]
 
 def _write(directory: Path, title: str, subtitle: str, notes: Sequence[str],
            sections: Sequence[dict[str, Any]]) -> Path:  # fmt: skip
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "report.html"
     html = _ENV.get_template("report.html.j2").render(
         title=title, subtitle=subtitle, notes=notes, sections=sections
     )
-    path.write_text(html, encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--report {directory}: cannot write: {exc.strerror or exc}") from None
     return path
 
 

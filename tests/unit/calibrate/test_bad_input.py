@@ -128,3 +128,24 @@ def test_a_bad_capacity_is_one_line(tmp_path: Path) -> None:
                         "--capacity", "inside-sales")  # fmt: skip
     assert code == 2
     assert "--capacity 'inside-sales': expected TEAM=LEADS/week" in output
+
+
+def test_an_out_file_in_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    history = _history(tmp_path / "history.jsonl")
+    code, output = _run("calibrate", str(history), "--out", str(tmp_path / "no" / "p.yaml"))
+    assert code == 2
+    assert (
+        f"--out {tmp_path / 'no' / 'p.yaml'}: directory {tmp_path / 'no'} does not exist" in output
+    )
+
+
+def test_a_report_directory_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    history = _history(tmp_path / "history.jsonl")
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    code, output = _run(
+        "backtest", str(history), "--rules", DEFAULT, "--report", str(blocker / "r")
+    )
+    assert code == 2
+    assert "Traceback" not in output
+    assert f"--report {blocker / 'r'}: cannot write" in output
