@@ -55,7 +55,7 @@ def main() -> None:
         console = Console(quiet=True)
         result = timed(
             "calibrate (read, outcomes, features, model, 2 replays, write)", rows,
-            lambda: calibrate(console, history, ROOT / "rules" / "default.yaml",
+            lambda: calibrate(console, [history], ROOT / "rules" / "default.yaml",
                               work / "proposed.yaml", None, [], Options()),
         )  # fmt: skip
         timed("report", rows, lambda: write_calibration_report(work / "report", result))

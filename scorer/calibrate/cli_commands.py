@@ -44,7 +44,7 @@ _HORIZON = click.option(
 
 
 @click.command("calibrate")
-@click.argument("history", type=_HISTORY)
+@click.argument("history", type=_HISTORY, nargs=-1, required=True)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -81,7 +81,7 @@ _HORIZON = click.option(
     help="Behaviour counted this long before each decision point.",
 )
 def calibrate_command(
-    history: Path,
+    history: tuple[Path, ...],
     out: Path,
     rules_file: Path | None,
     report_dir: Path | None,
@@ -117,7 +117,7 @@ def calibrate_command(
 
 
 @click.command("backtest")
-@click.argument("history", type=_HISTORY)
+@click.argument("history", type=_HISTORY, nargs=-1, required=True)
 @click.option(
     "--rules",
     "rules_files",
@@ -137,7 +137,7 @@ def calibrate_command(
 @_OUTCOMES
 @_HORIZON
 def backtest_command(
-    history: Path,
+    history: tuple[Path, ...],
     rules_files: tuple[Path, ...],
     as_json: bool,
     report_dir: Path | None,

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scorer.calibrate.backtest import Comparison, Run, compare, run_rules, tables
 from scorer.calibrate.batch import paused_gc
 from scorer.calibrate.features import build_features
-from scorer.calibrate.history import History, Problem, iso, read_history
+from scorer.calibrate.history import History, Problem, iso, read_histories
 from scorer.calibrate.model import time_split
 from scorer.calibrate.outcomes import Outcomes, OutcomesFileError, from_csv, from_feedback
 from scorer.calibrate.points import Proposal, propose
@@ -78,18 +78,19 @@ def print_problems(console: Console, source: str, problems: Sequence[Problem]) -
 
 def load_inputs(
     console: Console,
-    history_path: Path,
+    history_paths: Sequence[Path],
     outcomes_csv: Path | None,
     lateness: float,
     horizon: float,
     require_wins: bool = True,
 ) -> tuple[History, Outcomes]:
-    with console.status(f"reading {history_path}"):
-        history = read_history(history_path, lateness)
+    names = ", ".join(str(p) for p in history_paths)
+    with console.status(f"reading {names}"):
+        history = read_histories(history_paths, lateness)
     print_problems(console, history.source, history.problems)
     console.print(history.summary(), highlight=False)
     if not history.events:
-        raise ConfigError(f"{history_path}: no valid events in the history")
+        raise ConfigError(f"{names}: no valid events in the history")
     if outcomes_csv is not None:
         try:
             outcomes = from_csv(outcomes_csv, history, horizon)
@@ -182,7 +183,7 @@ class CalibrationResult:
 
 def calibrate(
     console: Console,
-    history_path: Path,
+    history_paths: Sequence[Path],
     rules_path: Path,
     out: Path,
     outcomes_csv: Path | None,
@@ -200,7 +201,7 @@ def calibrate(
     original = rules_path.read_text(encoding="utf-8")
     history, outcomes = load_inputs(
         console,
-        history_path,
+        history_paths,
         outcomes_csv,
         rules.timing.allowed_lateness,
         options.horizon_days * DAY,
@@ -218,7 +219,7 @@ def calibrate(
         console.print(f"[yellow]{note}[/yellow]")
     end = max(e.occurred_at for e in history.events)
     version = f"{rules.version}-calibrated.{iso(end)[:10].replace('-', '')}"
-    header = _header(history_path, outcomes, split.boundary, proposal)
+    header = _header(history_paths, outcomes, split.boundary, proposal)
     draft = proposed_text(original, proposal, version, header, source=str(out))
     held_out = {lf.outcome.lead_id: lf.outcome for lf in split.test}
     # A lead's score and hand-offs depend only on its own events (README, Guarantees), so
@@ -270,10 +271,13 @@ def calibrate(
     )
 
 
-def _header(history_path: Path, outcomes: Outcomes, boundary: float, p: Proposal) -> list[str]:
+def _header(
+    history_paths: Sequence[Path], outcomes: Outcomes, boundary: float, p: Proposal
+) -> list[str]:
     c = outcomes.counts()
     lines = [
-        f"Proposed by `scorer calibrate` from {history_path.name}: {c['won']:,} won, "
+        f"Proposed by `scorer calibrate` from {', '.join(path.name for path in history_paths)}: "
+        f"{c['won']:,} won, "
         f"{c['lost']:,} lost, {c['rejected']:,} rejected, {c['no_deal']:,} without a deal.",
         "Every changed, added or unsupported rule carries a `# calibrate:` comment with its",
         "evidence: the coefficient (log-odds per event or attribute, holding the other rules",
@@ -304,7 +308,7 @@ class BacktestResult:
 
 def backtest(
     console: Console,
-    history_path: Path,
+    history_paths: Sequence[Path],
     rules_paths: Sequence[Path],
     outcomes_csv: Path | None,
     options: Options,
@@ -312,7 +316,7 @@ def backtest(
     loaded = [(path, load_rules(path)) for path in rules_paths]
     lateness = min(r.timing.allowed_lateness for _, r in loaded)
     history, outcomes = load_inputs(
-        console, history_path, outcomes_csv, lateness, options.horizon_days * DAY,
+        console, history_paths, outcomes_csv, lateness, options.horizon_days * DAY,
         require_wins=False,
     )  # fmt: skip
     files = [(str(p), p.read_text(encoding="utf-8")) for p in rules_paths]

@@ -8,7 +8,9 @@ too late), and kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,16 +26,17 @@ class Problem:
     line: int
     kind: str  # malformed | invalid | out_of_order | unknown_lead | bad_outcome ...
     message: str
+    source: str | None = None  # the file, when a history has several
 
     def text(self, source: str) -> str:
-        return f"{source}:{self.line}: {self.message}"
+        return f"{self.source or source}:{self.line}: {self.message}"
 
 
 @dataclass(slots=True)
 class History:
     source: str
     events: list[Event] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)  # the line of each event
+    lines: list[int] = field(default_factory=list)  # the line of each event (in its file)
     problems: list[Problem] = field(default_factory=list)
     lines_read: int = 0
     blank: int = 0
@@ -58,6 +61,26 @@ def iso(t: float) -> str:
 def read_history(path: Path, allowed_lateness: float = 0.0) -> History:
     with paused_gc():
         return _read(path, allowed_lateness)
+
+
+def read_histories(paths: Sequence[Path], allowed_lateness: float = 0.0) -> History:
+    """One history from several files (e.g. one dump per input topic): each file is
+    checked on its own (its line numbers), and their events are merged by event time,
+    keeping each file's order (ties: the earlier file first)."""
+    if len(paths) == 1:
+        return read_history(paths[0], allowed_lateness)
+    with paused_gc():
+        parts = [_read(path, allowed_lateness) for path in paths]
+        merged = History(source=", ".join(str(p) for p in paths))
+        for part in parts:
+            merged.problems += [replace(p, source=part.source) for p in part.problems]
+            merged.lines_read += part.lines_read
+            merged.blank += part.blank
+        streams = [zip(part.events, part.lines, strict=True) for part in parts]
+        for event, line in heapq.merge(*streams, key=lambda pair: pair[0].occurred_at):
+            merged.events.append(event)
+            merged.lines.append(line)
+        return merged
 
 
 def _read(path: Path, allowed_lateness: float) -> History:

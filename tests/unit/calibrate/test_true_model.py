@@ -88,7 +88,7 @@ def test_the_proposal_beats_the_default_rules_on_newer_leads(
     the real replay. 5,000 leads: at 3,000 the held-out set has 70-90 wins and one seed of
     five loses by three leads (docs/calibration.md)."""
     result = calibrate(
-        Console(quiet=True), history_file(5000, seed), DEFAULT, tmp_path / "proposed.yaml",
+        Console(quiet=True), [history_file(5000, seed)], DEFAULT, tmp_path / "proposed.yaml",
         None, [], Options(),
     )  # fmt: skip
     current, proposed = (result.same_volume[run.rules_path] for run in result.runs)
