@@ -168,6 +168,11 @@ def score_file(
     "--envelope-window", default=5.0, show_default=True, type=click.FloatRange(min=0.0),
     help="Seconds an envelope waits for more events of its lead (with --envelope-max > 1).",
 )  # fmt: skip
+@click.option(
+    "--history", is_flag=True,
+    help="Write a history with sales outcomes (won/lost/...) for calibrate and backtest (--out).",
+)  # fmt: skip
+@click.option("--months", default=12, show_default=True, help="Months of history (--history).")
 def simulate(
     out: Path | None,
     leads: int,
@@ -177,10 +182,26 @@ def simulate(
     seed: int,
     envelope_max: int,
     envelope_window: float,
+    history: bool,
+    months: int,
 ) -> None:
-    """Publish simulated traffic to Kafka in real time, or write it to a JSONL file (--out)."""
-    from scorer.simulator_io import publish_live, write_jsonl
+    """Publish simulated traffic to Kafka in real time, or write it to a JSONL file (--out).
 
+    With --history: a year of events with outcomes from a hidden buying model (--leads
+    defaults to 5000 there)."""
+    from scorer.simulator_io import publish_live, write_history, write_jsonl
+
+    if history:
+        if out is None:
+            raise click.UsageError("--history writes a file: give --out FILE")
+        if months < 3:
+            raise click.UsageError("--months: at least 3 (leads need weeks to decide)")
+        source = click.get_current_context().get_parameter_source("leads")
+        count = write_history(
+            out, 5000 if source is click.core.ParameterSource.DEFAULT else leads, months, seed
+        )
+        click.echo(f"wrote {count} events to {out}")
+        return
     if out is not None:
         if envelope_max > 1:
             # score-file reads single events; the JSONL is its input.
@@ -226,6 +247,13 @@ def show_settings() -> None:
 
     for name, value, source, doc in settings_in_effect():
         click.echo(f"{name:34} {value:28} {source:8} {doc}")
+
+
+# scorer calibrate / scorer backtest live with their package.
+from scorer.calibrate.cli_commands import backtest_command, calibrate_command  # noqa: E402
+
+cli.add_command(calibrate_command)
+cli.add_command(backtest_command)
 
 
 def main() -> None:

@@ -27,6 +27,18 @@ def write_jsonl(
     return count
 
 
+def write_history(path: Path, leads: int, months: int, seed: int) -> int:
+    """A year (or `months`) of events with sales outcomes, for calibrate and backtest."""
+    from scorer.simulator_history import simulate_history
+
+    count = 0
+    with path.open("wb") as out:
+        for event in simulate_history(leads, months, seed):
+            out.write(orjson.dumps(event.value) + b"\n")
+            count += 1
+    return count
+
+
 async def publish(settings: Settings, events: Iterable[SimEvent], *, real_time: bool = True) -> int:
     """Publish events keyed by lead id; in real time, each one at its event time."""
     from scorer.stream.admin import client_options
