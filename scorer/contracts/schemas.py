@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from scorer.contracts.events import EVENT_BATCH_SCHEMA_FILE, MODEL_BY_SCHEMA, EventBatch
+from scorer.contracts.identity import IDENTITY_MODEL_BY_SCHEMA
 from scorer.contracts.outputs import OUTPUT_MODEL_BY_SCHEMA
 from scorer.contracts.topics import SCHEMAS_DIR, load_topics
 
@@ -35,7 +36,7 @@ _REKEYED_DESCRIPTION = "Any input event, unchanged; header scorer.source-topic n
 def schema_documents() -> dict[str, dict[str, Any]]:
     """File name → JSON Schema document, for every contract topic."""
     documents: dict[str, dict[str, Any]] = {}
-    models = MODEL_BY_SCHEMA | OUTPUT_MODEL_BY_SCHEMA
+    models = MODEL_BY_SCHEMA | OUTPUT_MODEL_BY_SCHEMA | IDENTITY_MODEL_BY_SCHEMA
     for spec in load_topics():
         if spec.schema == "rekeyed-event.v1.schema.json":
             body = {"description": _REKEYED_DESCRIPTION}

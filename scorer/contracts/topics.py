@@ -29,6 +29,7 @@ ACCOUNT_SIGNALS = "leads.account-signals.v1"
 REKEYED_EVENTS = "leads.rekeyed-events.v1"
 ACTIONS = "leads.actions.v1"
 TIMER_TICKS = "leads.timer-ticks.v1"
+IDENTITY_LINKS = "leads.identity-links.v1"
 
 
 class ContractError(Exception):

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
 from rich.console import Console
 
 from scorer.contracts import topics as contract
@@ -38,8 +39,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a worker subprocess exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORER_")}
     for name, value in settings.model_dump(exclude_none=True).items():
-        secret = settings.kafka_password
-        plain = secret.get_secret_value() if name == "kafka_password" and secret else value
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
         env[env_name(name)] = str(plain)
     return env
 
