@@ -66,6 +66,8 @@ class Sender:
 
 def field_of(error: Any) -> str:
     """The dotted field path of a pydantic error, without the discriminator's tag."""
+    if str(error.get("type", "")).startswith("union_tag"):
+        return "type"
     loc = [str(part) for part in error.get("loc", ())]
     if loc and "." in loc[0] and loc[0].split(".")[0] in TOPIC_BY_CATEGORY:
         loc = loc[1:]  # the union member, e.g. 'web.page_view'

@@ -122,13 +122,15 @@ def media_type(request: web.Request) -> str:
 async def read_body(request: web.Request, options: CollectorOptions) -> bytes:
     declared = request.content_length
     if declared is not None and declared > options.max_body:
-        raise RequestError(413, "oversized", f"body larger than {options.max_body} bytes")
+        raise RequestError(413, "oversized", f"body larger than {options.max_body} bytes", "body")
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise RequestError(413, "oversized", f"body larger than {options.max_body} bytes") from None
+        raise RequestError(
+            413, "oversized", f"body larger than {options.max_body} bytes", "body"
+        ) from None
     if len(body) > options.max_body:
-        raise RequestError(413, "oversized", f"body larger than {options.max_body} bytes")
+        raise RequestError(413, "oversized", f"body larger than {options.max_body} bytes", "body")
     return body
 
 
