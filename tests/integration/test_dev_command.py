@@ -54,8 +54,8 @@ def test_dev_shows_a_handoff_alert_and_stops_cleanly_on_ctrl_c() -> None:
         reader.join(5)
     output = "".join(lines)
     assert code == 0, output
-    assert "stopped: broker, Redis and worker are gone." in output
+    assert "stopped: broker, Redis, worker and collector are gone." in output
     pids = {int(p) for p in re.findall(r"pid (\d+)", output)}
-    assert len(pids) == 3, f"broker, Redis and worker pids expected:\n{output}"
+    assert len(pids) == 4, f"broker, Redis, worker and collector pids expected:\n{output}"
     for pid in pids:
         assert not _alive(pid), f"process {pid} outlived scorer dev"
