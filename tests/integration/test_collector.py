@@ -16,7 +16,7 @@ import pytest
 from scorer.contracts import topics as contract
 from scorer.devstack import free_port
 from scorer.stream.admin import apply_topics
-from tests.support import Servers, isolated_settings, read_topic, run
+from tests.support import Servers, http_get, isolated_settings, read_topic, run
 from tests.support_collector import CollectorProcess
 from tests.support_webhooks import (
     MAILGUN_KEY,
@@ -313,3 +313,36 @@ def test_the_collector_stayed_up_and_lost_no_accepted_event(collector: Collector
     assert collector.accepted <= web, collector.accepted - web
     assert not (collector.refused & web)
     assert "Traceback" not in collector.process.log_text()
+
+
+def test_broker_unreachable_answers_503_with_retry_after_and_counts_it(tmp_path: Path) -> None:
+    from scorer.settings import load_settings
+
+    nothing_there = f"127.0.0.1:{free_port()}"
+    settings = load_settings(
+        {}, kafka_bootstrap=nothing_there, collector_port=free_port(),
+        collector_lead_id_secret="unreachable-test-secret-0123",  # noqa: S106 - a test key
+        collector_produce_timeout_s=1.0,
+    )  # fmt: skip
+    process = CollectorProcess(settings, tmp_path / "collector.log")
+    process.process.start()
+    try:
+        process.process.wait_until(
+            lambda: http_get(process.base_url + "/health")[0] == 200, 20, "up"
+        )
+        assert process.call("GET", "/ready")[0] == 503
+        status, headers, _ = process.call("POST", "/v1/events", orjson.dumps(_event()), JSON)
+        assert status == 503
+        assert headers["Retry-After"] == "5"
+        status, headers, _ = process.call("GET", "/p.gif?url=/", None, {})
+        assert (status, headers["Content-Type"]) == (200, "image/gif")
+        assert process.metric("scorer_collector_kafka_unavailable_total") == 2
+        assert (
+            process.metric(
+                "scorer_collector_requests_total", endpoint="events", outcome="unavailable"
+            )
+            == 1
+        )
+    finally:
+        process.stop()
+    assert "Traceback" not in process.log_text()
