@@ -176,7 +176,7 @@ class Settings(BaseSettings):
         ),
     )
     collector_linger_ms: int = Field(
-        5, ge=0, le=1000, description="How long the collector's producer waits to fill a batch."
+        1, ge=0, le=1000, description="How long the collector's producer waits to fill a batch."
     )
     collector_produce_timeout_s: float = Field(
         5.0,

@@ -48,7 +48,14 @@ def test_quick_benchmark_reports_all_three_systems(servers: Servers, tmp_path: P
     (memory,) = results["memory"]
     assert memory["rss_per_lead_bytes"] > 0
 
+    collector = results["collector"]
+    assert collector["throughput"]["accepted"] > 0
+    assert collector["throughput"]["failed"] == 0
+    assert collector["latency"]["requests"] == collector["latency"]["rate"] * 5
+    assert collector["latency"]["latency_s"]["count"] > 0
+
     table = (tmp_path / "latest.md").read_text()
-    for name in ("| limit |", "| peer |", "| scorer |", "scorer/peer", "event → MQL alert"):
+    for name in ("| limit |", "| peer |", "| scorer |", "scorer/peer", "event → MQL alert",
+                 "accepted events/s per process"):  # fmt: skip
         assert name in table
     assert "| limit |" in done.stdout
