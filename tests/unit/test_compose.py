@@ -22,7 +22,7 @@ def _compose() -> dict[str, Any]:
 
 def test_services_images_are_pinned_and_built_worker_is_scalable() -> None:
     services = _compose()["services"]
-    assert set(services) == {"kafka", "redis", "topic-init", "scorer", "prometheus"}
+    assert set(services) == {"kafka", "redis", "topic-init", "scorer", "collector", "prometheus"}
     for name in ("kafka", "redis", "prometheus"):
         image = services[name]["image"]
         assert re.search(r":v?\d+\.\d+\.\d+", image), f"{name} image not pinned: {image}"
@@ -58,9 +58,18 @@ def test_worker_environment_uses_only_known_settings() -> None:
     from scorer.settings import Settings, env_name
 
     known = {env_name(n) for n in Settings.model_fields}
-    for service in ("topic-init", "scorer"):
+    for service in ("topic-init", "scorer", "collector"):
         env = _compose()["services"][service]["environment"]
         assert set(env) <= known, set(env) - known
+
+
+def test_collector_is_published_on_loopback_only_and_needs_its_secret() -> None:
+    collector = _compose()["services"]["collector"]
+    assert collector["command"] == ["scorer", "collect"]
+    assert collector["ports"] == ["127.0.0.1:8088:8088"]
+    assert collector["environment"]["SCORER_COLLECTOR_LEAD_ID_SECRET"].startswith("${")
+    assert "/ready" in " ".join(collector["healthcheck"]["test"])
+    assert "COPY forms forms" in (ROOT / "Dockerfile").read_text()
 
 
 def test_docker_compose_config_accepts_the_file() -> None:
