@@ -38,6 +38,22 @@ TARGET_EVENTS_PER_S = 5_000
 TARGET_P99_S = 0.025
 
 
+async def broker_takes_idempotent_producers(kafka: str) -> bool:
+    """Kafka does; the embedded Tansu refuses InitProducerId (with --kafka pointing at a
+    Tansu, the dev stack's overrides are not there to say so)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True)
+    try:
+        await asyncio.wait_for(producer.start(), 15)
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+    return True
+
+
 def collector_settings(kafka: str, overrides: dict[str, Any]) -> Settings:
     tag = f"bcol{int(time.time()) % 10**6}"
     return load_settings(
@@ -143,7 +159,8 @@ def run_collector_phase(
 ) -> dict[str, Any]:  # fmt: skip
     from scorer.stream.admin import apply_topics
 
-    settings = collector_settings(kafka, overrides)
+    idempotent = asyncio.run(broker_takes_idempotent_producers(kafka))
+    settings = collector_settings(kafka, {**overrides, "collector_idempotent": idempotent})
     asyncio.run(apply_topics(settings))
     process = ManagedProcess(
         "scorer collect", [sys.executable, "-m", "scorer", "collect"],

@@ -309,3 +309,23 @@ def test_form_redirects_only_to_allowed_origins(
     wanted: str | None, referer: str | None, expected: str | None
 ) -> None:
     assert safe_redirect(wanted, referer, ALLOWED) == expected
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "bot"),
+    [
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", True),
+        ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", True),
+        ("python-requests/2.32.3", True),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/130.0.0.0 Safari/537.36", True),
+        ("", True),
+        (None, True),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36", False),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1", False),
+        ("ExampleFormBackend/1.0 (+https://www.example.com)", False),
+    ],
+)  # fmt: skip
+def test_crawlers_and_missing_user_agents_are_bots(user_agent: str | None, bot: bool) -> None:
+    from scorer.collector.bots import is_bot
+
+    assert is_bot(user_agent) is bot
