@@ -13,6 +13,7 @@ from aiohttp import web
 
 _DEMO = files("scorer.collector").joinpath("demo")
 _TITLE = re.compile(r"^<!-- title: (.*?) -->\n")
+_CONSENT = "<!-- consent: required -->\n"
 _TYPES = {".css": "text/css", ".pdf": "application/pdf"}
 
 
@@ -21,10 +22,15 @@ def render(page: str, collector_url: str) -> str:
     body = _DEMO.joinpath(page).read_text(encoding="utf-8")
     match = _TITLE.match(body)
     title = match[1] if match else "Demo"
+    if match:
+        body = body[len(match[0]) :]
+    consent = ""
+    if body.startswith(_CONSENT):  # the page's tracker waits for scorer('consent', true)
+        body = body[len(_CONSENT) :]
+        consent = ' data-consent="required"'
     layout = _DEMO.joinpath("_layout.html").read_text(encoding="utf-8")
-    text = layout.replace("{{TITLE}}", html.escape(title)).replace(
-        "{{BODY}}", body[len(match[0]) if match else 0 :]
-    )
+    text = layout.replace("{{TITLE}}", html.escape(title)).replace("{{CONSENT}}", consent)
+    text = text.replace("{{BODY}}", body)
     return text.replace("{{COLLECTOR}}", html.escape(collector_url.rstrip("/")))
 
 

@@ -89,6 +89,7 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
     collector = CollectorProcess(settings, tmp_path / "collector.log").start()
     lead = f"lead-browser-{uuid.uuid4().hex[:8]}"
     private_lead = f"lead-gpc-{uuid.uuid4().hex[:8]}"
+    consent_lead = f"lead-consent-{uuid.uuid4().hex[:8]}"
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "demo-contact-form.png"
     try:
@@ -130,6 +131,14 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
             private_page.click("header nav >> text=Case study")
             private_page.wait_for_url("**/case-study.html")
             private_page.close()
+            # With data-consent="required", nothing is sent until the site's banner says yes.
+            consenting = browser.new_context(user_agent=BROWSER_UA).new_page()
+            consenting.goto(f"{site}/newsletter.html?lead={consent_lead}")
+            consenting.wait_for_function("typeof window.scorer === 'function' && !window.scorer.q")
+            consenting.click("#accept")
+            # Leaving the page flushes the tracker's queue; the next page asks again.
+            consenting.click("header nav >> text=Newsletter")
+            consenting.wait_for_load_state()
             browser.close()
         deadline = time.monotonic() + 45
         alert = _mql_alert(settings, lead)
@@ -159,6 +168,18 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
         assert screenshot.stat().st_size > 10_000
         links = [orjson.loads(m.value) for m in run(read_topic(settings, contract.IDENTITY_LINKS))]
         assert [link["lead_id"] for link in links] == [lead]
+
+        def consented_views() -> list[dict[str, Any]]:
+            web = [orjson.loads(m.value) for m in run(read_topic(settings, contract.WEB_EVENTS))]
+            return [e for e in web if e["lead_id"] == consent_lead]
+
+        consented = consented_views()
+        deadline = time.monotonic() + 10
+        while not consented and time.monotonic() < deadline:
+            time.sleep(0.2)
+            consented = consented_views()
+        # One page view, sent after the click: one sent before consent would be here too.
+        assert [e["url"] for e in consented] == ["/newsletter.html"], consented
         web = [orjson.loads(m.value) for m in run(read_topic(settings, contract.WEB_EVENTS))]
         assert not [e for e in web if e["lead_id"] == private_lead], "GPC was not honoured"
         for topic in (contract.WEB_EVENTS, contract.PROFILE_UPDATES, contract.IDENTITY_LINKS):
