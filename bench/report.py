@@ -133,6 +133,17 @@ def _rate(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _batched_row(run: dict[str, Any]) -> str:
+    requests = run["accepted"] // run["events_per_request"] + run["failed"]
+    latency = run["latency_s"]
+    return (
+        f"| closed loop, {run['concurrency']} clients, {run['events_per_request']} events per "
+        f"request, {run['seconds']:.0f} s | {requests:,} | {_rate(run['events_per_s'])} | "
+        f"{_ms(latency['p50'])} / {_ms(latency['p99'])} / {_ms(latency['p99.9'])} | "
+        f"{run['failed']:,} | - |"
+    )
+
+
 def _collector_lines(results: dict[str, Any]) -> list[str]:
     collector = results.get("collector")
     if not collector:
@@ -144,12 +155,13 @@ def _collector_lines(results: dict[str, Any]) -> list[str]:
         f"acks from the broker (linger {collector['linger_ms']} ms, idempotent "
         f"{'on' if collector['idempotent'] else 'off'})",
         "",
-        "| run | requests | accepted events/s | p50 / p99 / p99.9 | failed | not sent |",
+        "| run | requests | accepted events/s | request p50 / p99 / p99.9 | failed | not sent |",
         "|---|---:|---:|---|---:|---:|",
         f"| closed loop, {closed['concurrency']} clients, {closed['seconds']:.0f} s | "
         f"{closed['accepted'] + closed['failed']:,} | {_rate(closed['events_per_s'])} | "
         f"{_ms(closed['latency_s']['p50'])} / {_ms(closed['latency_s']['p99'])} / "
         f"{_ms(closed['latency_s']['p99.9'])} | {closed['failed']:,} | - |",
+        *([_batched_row(collector["batched"])] if collector.get("batched") else []),
         f"| open loop, {open_loop['rate']:,.0f} req/s, {open_loop['seconds']:.0f} s | "
         f"{open_loop['requests']:,} | - | {_ms(latency['p50'])} / {_ms(latency['p99'])} / "
         f"{_ms(latency['p99.9'])} | {open_loop['failed']:,} | {open_loop['not_sent']:,} |",
