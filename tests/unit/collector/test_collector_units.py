@@ -329,3 +329,27 @@ def test_crawlers_and_missing_user_agents_are_bots(user_agent: str | None, bot: 
     from scorer.collector.bots import is_bot
 
     assert is_bot(user_agent) is bot
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_event_like = st.fixed_dictionaries(
+    {"type": st.sampled_from(["web.page_view", "web.content_download", "email.open", "x"])},
+    optional={"url": _json, "lead_id": _json, "visitor_id": _json, "event_id": _json,
+              "occurred_at": _json, "asset_id": _json, "extra": _json},
+)  # fmt: skip
+
+
+@given(st.one_of(_json, _event_like, st.lists(_event_like | _json, max_size=5)))
+def test_any_json_body_is_accepted_or_refused_by_field_never_raises(body: object) -> None:
+    records, rejections = normalize_events(body, SENDER)
+    items = body if isinstance(body, list) else [body]
+    assert len(records) + len(rejections) == len(items)
+    for record in records:
+        assert "@" not in record.key
+        assert orjson.loads(record.value)["lead_id"] == record.key
