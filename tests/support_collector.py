@@ -5,11 +5,14 @@ from __future__ import annotations
 import http.client
 import sys
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from scorer.devstack import ManagedProcess
 from scorer.devstack.session import worker_env
 from scorer.settings import Settings
-from tests.support import http_get
+from tests.support import http_get, read_topic, run
 
 BROWSER_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -81,3 +84,12 @@ class CollectorProcess:
 
     def stop(self) -> None:
         self.process.stop(timeout_s=10)
+
+
+def events_on(settings: Settings, topic: str) -> list[dict[str, Any]]:
+    """Every event on an input topic, envelopes (leads.event-batch.v1) unpacked in order."""
+    events: list[dict[str, Any]] = []
+    for message in run(read_topic(settings, topic)):
+        value = orjson.loads(message.value)
+        events.extend(value["events"] if "schema" in value else [value])
+    return events

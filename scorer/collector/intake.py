@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from scorer.collector.identity import anonymous_lead_id, valid_lead_id, valid_visitor_id
 from scorer.contracts import topics as contract
-from scorer.contracts.events import any_event_adapter
+from scorer.contracts.events import EVENT_BATCH_SCHEMA, any_event_adapter
 
 TOPIC_BY_CATEGORY = {
     "web": contract.WEB_EVENTS,
@@ -105,9 +104,12 @@ def normalize_event(index: int, raw: Any, sender: Sender) -> Record | Rejection:
         return Rejection(index, "type", "unknown event type", "schema")
     if category not in sender.categories:
         return Rejection(index, "type", "not accepted on this endpoint", "type_not_accepted")
-    event.setdefault("event_id", f"c-{uuid.uuid4().hex}")
-    event.setdefault("occurred_at", sender.now.isoformat())
-    event.setdefault("lead_id", anonymous_lead_id(visitor_id or sender.visitor_id))
+    if "event_id" not in event:
+        event["event_id"] = f"c-{uuid.uuid4().hex}"
+    if "occurred_at" not in event:
+        event["occurred_at"] = sender.now.isoformat()
+    if "lead_id" not in event:
+        event["lead_id"] = anonymous_lead_id(visitor_id or sender.visitor_id)
     return _validated(index, event, TOPIC_BY_CATEGORY[category])
 
 
@@ -118,7 +120,7 @@ def _validated(index: int, event: dict[str, Any], topic: str) -> Record | Reject
         return schema_rejection(index, exc)
     if not valid_lead_id(model.lead_id):
         return Rejection(index, "lead_id", LEAD_ID_RULE, "bad_lead_id")
-    value = orjson.dumps(model.model_dump(mode="json", exclude_none=True))
+    value = model.__pydantic_serializer__.to_json(model, exclude_none=True)
     return Record(topic, model.lead_id, value)
 
 
@@ -134,3 +136,39 @@ def normalize_events(body: Any, sender: Sender) -> tuple[list[Record], list[Reje
         else:
             rejections.append(outcome)
     return records, rejections
+
+
+_ENVELOPE_HEAD = b'{"schema":"' + EVENT_BATCH_SCHEMA.encode() + b'","events":['
+_ENVELOPE_TAIL = b"]}"
+_INPUT_TOPICS = frozenset(TOPIC_BY_CATEGORY.values())
+
+
+def pack(records: list[Record], max_bytes: int) -> list[Record]:
+    """Events of one lead for one input topic, sent as one event-batch envelope
+    (leads.event-batch.v1) when there are several: one Kafka message costs the worker more
+    than scoring its event. Order within a lead is kept; an envelope stays under
+    `max_bytes` (the worker's SCORER_MAX_EVENT_BYTES); other topics pass unchanged."""
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        groups.setdefault((record.topic, record.key), []).append(record)
+    packed: list[Record] = []
+    for (topic, key), group in groups.items():
+        if len(group) == 1 or topic not in _INPUT_TOPICS:
+            packed.extend(group)
+            continue
+        chunk: list[bytes] = []
+        size = len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
+        for record in group:
+            if chunk and size + len(record.value) + 1 > max_bytes:
+                packed.append(_envelope(topic, key, chunk))
+                chunk, size = [], len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
+            chunk.append(record.value)
+            size += len(record.value) + 1
+        packed.append(_envelope(topic, key, chunk))
+    return packed
+
+
+def _envelope(topic: str, key: str, values: list[bytes]) -> Record:
+    if len(values) == 1:
+        return Record(topic, key, values[0])
+    return Record(topic, key, _ENVELOPE_HEAD + b",".join(values) + _ENVELOPE_TAIL)

@@ -1,5 +1,6 @@
 """The Kafka sink: one idempotent producer (acks=all), linger-batched; a request is
-answered only after every one of its records was acknowledged."""
+answered only after every one of its records was acknowledged. A request's events of one
+lead for one topic go out as one event-batch envelope (`intake.pack`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from scorer.collector.intake import Record
+from scorer.collector.intake import Record, pack
 from scorer.collector.metrics import CollectorMetrics
 from scorer.settings import Settings
 
@@ -95,7 +97,7 @@ class KafkaSink:
             async with asyncio.timeout(self._settings.collector_produce_timeout_s):
                 futures = [
                     await producer.send(self._settings.topic(r.topic), r.value, key=r.key.encode())
-                    for r in records
+                    for r in pack(list(records), self._settings.max_event_bytes)
                 ]
                 await asyncio.gather(*futures)
         except (TimeoutError, KafkaError) as exc:
@@ -110,5 +112,5 @@ class KafkaSink:
             self._failing_since = None
             self._metrics.kafka_ready.set(1)
         self._metrics.produce_seconds.observe(time.perf_counter() - started)
-        for record in records:
-            self._metrics.events.labels(record.topic).inc()
+        for topic, count in Counter(record.topic for record in records).items():
+            self._metrics.events.labels(topic).inc(count)

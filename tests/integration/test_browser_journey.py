@@ -20,7 +20,7 @@ from scorer.contracts import topics as contract
 from scorer.devstack import ManagedProcess, free_port
 from scorer.stream.admin import apply_topics
 from tests.support import WorkerProcess, http_get, read_topic, run
-from tests.support_collector import BROWSER_UA, CollectorProcess
+from tests.support_collector import BROWSER_UA, CollectorProcess, events_on
 
 pytestmark = pytest.mark.integration
 
@@ -170,7 +170,7 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
         assert [link["lead_id"] for link in links] == [lead]
 
         def consented_views() -> list[dict[str, Any]]:
-            web = [orjson.loads(m.value) for m in run(read_topic(settings, contract.WEB_EVENTS))]
+            web = events_on(settings, contract.WEB_EVENTS)
             return [e for e in web if e["lead_id"] == consent_lead]
 
         consented = consented_views()
@@ -180,7 +180,7 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
             consented = consented_views()
         # One page view, sent after the click: one sent before consent would be here too.
         assert [e["url"] for e in consented] == ["/newsletter.html"], consented
-        web = [orjson.loads(m.value) for m in run(read_topic(settings, contract.WEB_EVENTS))]
+        web = events_on(settings, contract.WEB_EVENTS)
         assert not [e for e in web if e["lead_id"] == private_lead], "GPC was not honoured"
         for topic in (contract.WEB_EVENTS, contract.PROFILE_UPDATES, contract.IDENTITY_LINKS):
             for message in run(read_topic(settings, topic)):

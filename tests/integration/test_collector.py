@@ -17,7 +17,7 @@ from scorer.contracts import topics as contract
 from scorer.devstack import free_port
 from scorer.stream.admin import apply_topics
 from tests.support import Servers, http_get, isolated_settings, read_topic, run
-from tests.support_collector import CollectorProcess
+from tests.support_collector import CollectorProcess, events_on
 from tests.support_webhooks import (
     MAILGUN_KEY,
     dumps,
@@ -173,6 +173,13 @@ def test_good_and_bad_events_in_one_request(collector: Collector) -> None:
     }  # fmt: skip
     collector.accepted.update(e["event_id"] for e in good)
     collector.refused.add(bad["event_id"])
+    # The lead's two events went out as one event-batch envelope, in order.
+    envelopes = [
+        orjson.loads(m.value) for m in run(read_topic(collector.settings, contract.WEB_EVENTS))
+    ]
+    (envelope,) = [v for v in envelopes if good[0]["event_id"] in orjson.dumps(v).decode()]
+    assert envelope["schema"] == "leads.event-batch.v1"
+    assert [e["event_id"] for e in envelope["events"]] == [e["event_id"] for e in good]
 
 
 def test_visitor_flood_is_capped_with_429_and_counted(collector: Collector) -> None:
@@ -231,7 +238,7 @@ def test_pixel_keeps_utm_and_sets_the_visitor_cookie(collector: Collector) -> No
     )
     assert "Secure" in https_headers["Set-Cookie"]
     collector.accepted.add(event_id)
-    web = [orjson.loads(m.value) for m in run(read_topic(collector.settings, contract.WEB_EVENTS))]
+    web = events_on(collector.settings, contract.WEB_EVENTS)
     (pixel,) = [e for e in web if e["event_id"] == event_id]
     assert (pixel["utm_source"], pixel["utm_campaign"], pixel["url"]) == (
         "mail",
@@ -267,9 +274,7 @@ def test_sendgrid_webhook_signed_badly_signed_and_unsigned(collector: Collector)
         "scorer_collector_rejected_total", endpoint="webhook_sendgrid", reason="bad_signature"
     )
     assert after == before + 1
-    emails = [
-        orjson.loads(m.value) for m in run(read_topic(collector.settings, contract.EMAIL_EVENTS))
-    ]
+    emails = events_on(collector.settings, contract.EMAIL_EVENTS)
     ours = {e["event_id"]: e for e in emails if tag in e["event_id"]}
     assert sorted(ours) == sorted(
         f"sg-{tag}-{k}" for k in ("delivered", "open", "click", "bounce", "spam")
@@ -292,9 +297,7 @@ def test_mailgun_webhook_signed_badly_signed_and_unsigned(collector: Collector) 
     assert collector.process.call("POST", "/v1/webhooks/mailgun", dumps(unsigned), JSON)[0] == 401
     for body in good:
         assert collector.process.call("POST", "/v1/webhooks/mailgun", dumps(body), JSON)[0] == 200
-    emails = [
-        orjson.loads(m.value) for m in run(read_topic(collector.settings, contract.EMAIL_EVENTS))
-    ]
+    emails = events_on(collector.settings, contract.EMAIL_EVENTS)
     ours = sorted(
         (e["event_id"], e["type"]) for e in emails if e["event_id"].startswith(f"mg-{tag}")
     )
@@ -305,10 +308,7 @@ def test_mailgun_webhook_signed_badly_signed_and_unsigned(collector: Collector) 
 def test_the_collector_stayed_up_and_lost_no_accepted_event(collector: Collector) -> None:
     assert collector.process.process.exit_code() is None
     assert collector.process.call("GET", "/health")[0] == 200
-    web = {
-        orjson.loads(m.value)["event_id"]
-        for m in run(read_topic(collector.settings, contract.WEB_EVENTS))
-    }
+    web = {e["event_id"] for e in events_on(collector.settings, contract.WEB_EVENTS)}
     assert collector.accepted, "the tests above accepted events"
     assert collector.accepted <= web, collector.accepted - web
     assert not (collector.refused & web)
