@@ -74,17 +74,18 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _event(i: int) -> dict[str, str]:
+def _event(i: int, lead: int) -> dict[str, str]:
     return {
-        "type": "web.page_view", "url": "/pricing", "lead_id": f"lead-{i % 5000:05d}",
+        "type": "web.page_view", "url": "/pricing", "lead_id": f"lead-{lead % 5000:05d}",
         "event_id": f"b-{i}-{time.monotonic_ns()}",
     }  # fmt: skip
 
 
 def _body(i: int, batch: int = 1) -> bytes:
+    """One event, or `batch` events of one lead (a page's events come from one visitor)."""
     if batch == 1:
-        return orjson.dumps(_event(i))
-    return orjson.dumps([_event(i * batch + k) for k in range(batch)])
+        return orjson.dumps(_event(i, i))
+    return orjson.dumps([_event(i * batch + k, i) for k in range(batch)])
 
 
 async def _closed_loop(
@@ -102,11 +103,11 @@ async def _closed_loop(
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 async with session.post(
-                    url, data=_body(i), headers={"Content-Type": "application/json"}
+                    url, data=_body(i, batch), headers={"Content-Type": "application/json"}
                 ) as r:
                     await r.read()
                     if r.status == 200:
-                        ok += 1
+                        ok += batch
                         latencies.append(time.perf_counter() - started)
                     else:
                         failed += 1
@@ -188,7 +189,8 @@ def run_collector_phase(
         throughput["collector_cpu_percent"] = collector_cpu.cpu_percent()
         latency = asyncio.run(_open_loop(url, rate, seconds, max_in_flight=2000))
         latency["collector_cpu_percent"] = collector_cpu.cpu_percent()
-        # As tracker.js sends them: a page's events of 50 ms in one request.
+        # As tracker.js sends them: a page's events of 50 ms in one request, one lead's (the
+        # collector produces them as one event-batch envelope).
         batched = asyncio.run(_closed_loop(url, seconds, concurrency, batch=10))
         machine_load = {"before": load_before, "after": os.getloadavg()[0]}
     finally:

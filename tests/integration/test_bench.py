@@ -51,11 +51,13 @@ def test_quick_benchmark_reports_all_three_systems(servers: Servers, tmp_path: P
     collector = results["collector"]
     assert collector["throughput"]["accepted"] > 0
     assert collector["throughput"]["failed"] == 0
+    assert collector["batched"]["accepted"] % 10 == 0
+    assert collector["batched"]["accepted"] > 0
     assert collector["latency"]["requests"] == collector["latency"]["rate"] * 5
     assert collector["latency"]["latency_s"]["count"] > 0
 
     table = (tmp_path / "latest.md").read_text()
     for name in ("| limit |", "| peer |", "| scorer |", "scorer/peer", "event → MQL alert",
-                 "accepted events/s per process"):  # fmt: skip
+                 "accepted events/s per process (one event per request)"):  # fmt: skip
         assert name in table
     assert "| limit |" in done.stdout
