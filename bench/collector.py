@@ -81,6 +81,31 @@ def _event(i: int, lead: int) -> dict[str, str]:
     }  # fmt: skip
 
 
+def _produce_buckets(base: str) -> dict[float, float]:
+    """The collector's broker-ack histogram (cumulative counts by upper bound)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(base + "/metrics", timeout=5) as response:  # noqa: S310
+        text = response.read().decode()
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "scorer_collector_produce_seconds_bucket"
+    }
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound of the histogram bucket holding quantile q of what was observed
+    between the two readings (an upper estimate; inf beyond the last finite bucket)."""
+    counts = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+    total = counts[-1][1] if counts else 0.0
+    for bound, count in counts:
+        if total and count >= q * total:
+            return bound
+    return float("nan")
+
+
 def _body(i: int, batch: int = 1) -> bytes:
     """One event, or `batch` events of one lead (a page's events come from one visitor)."""
     if batch == 1:
@@ -124,6 +149,7 @@ async def _closed_loop(
 async def _open_loop(url: str, rate: float, seconds: float, max_in_flight: int) -> dict[str, Any]:
     total = int(rate * seconds)
     latencies: list[float] = []
+    start_lags: list[float] = []  # due time → the request's task running: the generator's lag
     failed = not_sent = 0
     in_flight = 0
     connector = aiohttp.TCPConnector(limit=max_in_flight)
@@ -131,6 +157,7 @@ async def _open_loop(url: str, rate: float, seconds: float, max_in_flight: int) 
 
         async def one(i: int, due: float) -> None:
             nonlocal failed, in_flight
+            start_lags.append(time.perf_counter() - due)
             try:
                 async with session.post(
                     url, data=_body(i), headers={"Content-Type": "application/json"}
@@ -160,7 +187,8 @@ async def _open_loop(url: str, rate: float, seconds: float, max_in_flight: int) 
         await asyncio.gather(*tasks)
     return {"rate": rate, "seconds": seconds, "requests": total, "failed": failed,
             "not_sent": not_sent, "max_in_flight": max_in_flight,
-            "latency_s": summary(latencies, censored=not_sent)}  # fmt: skip
+            "latency_s": summary(latencies, censored=not_sent),
+            "generator_lag_s": summary(start_lags)}  # fmt: skip
 
 
 def run_collector_phase(
@@ -187,8 +215,14 @@ def run_collector_phase(
         load_before = os.getloadavg()[0]
         throughput = asyncio.run(_closed_loop(url, seconds, concurrency))
         throughput["collector_cpu_percent"] = collector_cpu.cpu_percent()
+        acks_before = _produce_buckets(base)
         latency = asyncio.run(_open_loop(url, rate, seconds, max_in_flight=2000))
         latency["collector_cpu_percent"] = collector_cpu.cpu_percent()
+        acks_after = _produce_buckets(base)
+        latency["broker_ack_s"] = {
+            "p50_at_most": bucket_quantile(acks_before, acks_after, 0.5),
+            "p99_at_most": bucket_quantile(acks_before, acks_after, 0.99),
+        }
         # As tracker.js sends them: a page's events of 50 ms in one request, one lead's (the
         # collector produces them as one event-batch envelope).
         batched = asyncio.run(_closed_loop(url, seconds, concurrency, batch=10))

@@ -151,6 +151,24 @@ def _batched_row(run: dict[str, Any]) -> str:
     )
 
 
+def _open_loop_notes(open_loop: dict[str, Any]) -> list[str]:
+    """Where the open loop's latency went: the generator's own lag and the broker's acks."""
+    notes = []
+    if open_loop.get("generator_lag_s"):
+        lag = open_loop["generator_lag_s"]
+        notes.append(
+            f"load generator lag (due time → request started) p50 {_ms(lag['p50'])}, "
+            f"p99 {_ms(lag['p99'])}"
+        )
+    if open_loop.get("broker_ack_s"):
+        acks = open_loop["broker_ack_s"]
+        notes.append(
+            f"broker ack (the collector's produce histogram) p50 ≤ {_ms(acks['p50_at_most'])}, "
+            f"p99 ≤ {_ms(acks['p99_at_most'])}"
+        )
+    return [f"Open loop, parts of the latency: {'; '.join(notes)}.", ""] if notes else []
+
+
 def _collector_lines(results: dict[str, Any]) -> list[str]:
     collector = results.get("collector")
     if not collector:
@@ -173,6 +191,7 @@ def _collector_lines(results: dict[str, Any]) -> list[str]:
         f"{open_loop['requests']:,} | - | {_ms(latency['p50'])} / {_ms(latency['p99'])} / "
         f"{_ms(latency['p99.9'])} | {open_loop['failed']:,} | {open_loop['not_sent']:,} |",
         "",
+        *_open_loop_notes(open_loop),
         f"Collector CPU (of one core): {closed.get('collector_cpu_percent', math.nan):.0f}% in the "
         f"closed loop, {open_loop.get('collector_cpu_percent', math.nan):.0f}% in the open loop; "
         "machine load average (1 min) "

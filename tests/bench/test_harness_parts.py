@@ -85,3 +85,14 @@ def test_collector_load_bodies_are_one_event_or_one_leads_batch() -> None:
     assert len(batch) == 10
     assert len({e["lead_id"] for e in batch}) == 1
     assert len({e["event_id"] for e in batch}) == 10
+
+
+def test_bucket_quantile_reads_the_histogram_between_two_readings() -> None:
+    from bench.collector import bucket_quantile
+
+    before = {0.001: 10.0, 0.01: 10.0, 0.1: 10.0, math.inf: 10.0}
+    after = {0.001: 10.0, 0.01: 100.0, 0.1: 109.0, math.inf: 110.0}
+    assert bucket_quantile(before, after, 0.5) == 0.01
+    assert bucket_quantile(before, after, 0.99) == 0.1
+    assert bucket_quantile(before, after, 0.995) == math.inf
+    assert bucket_quantile(before, after, 0.9) == 0.01
