@@ -93,3 +93,31 @@ def events_on(settings: Settings, topic: str) -> list[dict[str, Any]]:
         value = orjson.loads(message.value)
         events.extend(value["events"] if "schema" in value else [value])
     return events
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def walk_known_lead_journey(page: Any, site: str, lead: str) -> None:
+    """The acceptance journey on the demo site, as a known lead: pricing three times, the
+    case-study download, then the contact form filled in as a 部長 at a 150-person
+    manufacturer (not sent: the caller may screenshot it first)."""
+    page.goto(f"{site}/?lead={lead}")  # the known-lead link of a marketing email
+    for _ in range(3):
+        page.click("header nav >> text=Pricing")
+        page.wait_for_url("**/pricing.html")
+    page.click("header nav >> text=Case study")
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename == "case-study-yamada.pdf"
+    page.click("header nav >> text=Contact")
+    page.fill("input[name=email]", "yamada.taro@example-seiki.co.jp")
+    page.fill("input[name=name]", "山田 太郎")
+    page.fill("input[name=company]", "山田精機株式会社")
+    page.fill("input[name=employees]", "150")
+    page.select_option("select[name=industry]", "製造業")
+    page.fill("input[name=title]", "製造部 部長")

@@ -20,15 +20,17 @@ from scorer.contracts import topics as contract
 from scorer.devstack import ManagedProcess, free_port
 from scorer.stream.admin import apply_topics
 from tests.support import WorkerProcess, http_get, read_topic, run
-from tests.support_collector import BROWSER_UA, CollectorProcess, events_on
+from tests.support_collector import (
+    BROWSER_UA,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CollectorProcess,
+    events_on,
+    walk_known_lead_journey,
+)
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -61,6 +63,21 @@ def _mql_alert(settings: Any, lead: str) -> dict[str, Any] | None:
         if alert.get("lead_id") == lead and alert.get("kind") == "mql":
             return dict(alert)
     return None
+
+
+def _views_of(settings: Any, lead: str, timeout_s: float) -> list[dict[str, Any]]:
+    """A lead's web events, polled until there are some (in a thread of its own: the sync
+    Playwright API keeps an event loop running in this one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    deadline = time.monotonic() + timeout_s
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        while True:
+            web = pool.submit(events_on, settings, contract.WEB_EVENTS).result()
+            views = [e for e in web if e["lead_id"] == lead]
+            if views or time.monotonic() > deadline:
+                return views
+            time.sleep(0.2)
 
 
 def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
@@ -100,21 +117,7 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
             context = browser.new_context(user_agent=BROWSER_UA, accept_downloads=True,
                                           locale="ja-JP")  # fmt: skip
             page = context.new_page()
-            page.goto(f"{site}/?lead={lead}")  # the known-lead link of a marketing email
-            for _ in range(3):
-                page.click("header nav >> text=Pricing")
-                page.wait_for_url("**/pricing.html")
-            page.click("header nav >> text=Case study")
-            with page.expect_download() as download:
-                page.click("#download")
-            assert download.value.suggested_filename == "case-study-yamada.pdf"
-            page.click("header nav >> text=Contact")
-            page.fill("input[name=email]", "yamada.taro@example-seiki.co.jp")
-            page.fill("input[name=name]", "山田 太郎")
-            page.fill("input[name=company]", "山田精機株式会社")
-            page.fill("input[name=employees]", "150")
-            page.select_option("select[name=industry]", "製造業")
-            page.fill("input[name=title]", "製造部 部長")
+            walk_known_lead_journey(page, site, lead)
             page.screenshot(path=str(screenshot), full_page=True)
             print(f"\nscreenshot of the demo page: {screenshot}")
             assert page.input_value("input[name=_lead_id]") == lead, "tracker.js tagged the form"
@@ -133,12 +136,24 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
             private_page.close()
             # With data-consent="required", nothing is sent until the site's banner says yes.
             consenting = browser.new_context(user_agent=BROWSER_UA).new_page()
+            beacons: list[str] = []
+            consenting.on(
+                "request", lambda r: beacons.append(r.url) if "/v1/events" in r.url else None
+            )
             consenting.goto(f"{site}/newsletter.html?lead={consent_lead}")
-            consenting.wait_for_function("typeof window.scorer === 'function' && !window.scorer.q")
-            consenting.click("#accept")
-            # Leaving the page flushes the tracker's queue; the next page asks again.
-            consenting.click("header nav >> text=Newsletter")
-            consenting.wait_for_load_state()
+            # tracker.js has run (it starts synchronously once the document is parsed): had it
+            # ignored the missing consent, its visitor cookie would be set by now.
+            consenting.wait_for_function(
+                "typeof window.scorer === 'function' && !window.scorer.q"
+                " && document.readyState !== 'loading'"
+            )
+            assert "_scorer_vid" not in consenting.evaluate("document.cookie")
+            assert beacons == []
+            with consenting.expect_request(lambda r: r.url.endswith("/v1/events")):
+                consenting.click("#accept")
+            assert "_scorer_vid" in consenting.evaluate("document.cookie")
+            # The browser stays open until the beacon has reached the topic.
+            consented = _views_of(settings, consent_lead, timeout_s=10)
             browser.close()
         deadline = time.monotonic() + 45
         alert = _mql_alert(settings, lead)
@@ -169,15 +184,6 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
         links = [orjson.loads(m.value) for m in run(read_topic(settings, contract.IDENTITY_LINKS))]
         assert [link["lead_id"] for link in links] == [lead]
 
-        def consented_views() -> list[dict[str, Any]]:
-            web = events_on(settings, contract.WEB_EVENTS)
-            return [e for e in web if e["lead_id"] == consent_lead]
-
-        consented = consented_views()
-        deadline = time.monotonic() + 10
-        while not consented and time.monotonic() < deadline:
-            time.sleep(0.2)
-            consented = consented_views()
         # One page view, sent after the click: one sent before consent would be here too.
         assert [e["url"] for e in consented] == ["/newsletter.html"], consented
         web = events_on(settings, contract.WEB_EVENTS)
