@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -107,14 +108,19 @@ class Endpoints:
     def _headers(self, request: web.Request) -> dict[str, str]:
         return rq.cors_headers(request, self.options)
 
-    def _refusal(self, request: web.Request, outcome: str) -> web.Response:
+    def _refusal(
+        self, request: web.Request, outcome: str, retry_after_s: float = 1.0
+    ) -> web.Response:
         headers = self._headers(request)
         if outcome == "forbidden_origin":
             return web.json_response({"error": "origin not allowed"}, status=403)
         if outcome == "bot":
             return web.Response(status=204, headers=headers)
-        headers["Retry-After"] = "1"
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
         return web.json_response({"error": "rate limit exceeded"}, status=429, headers=headers)
+
+    def _visitor_refusal(self, request: web.Request, visitor: str, cost: int) -> web.Response:
+        return self._refusal(request, "rate_limited", self.visitors.retry_after(visitor, cost))
 
     def _unavailable(self, endpoint: str, request: web.Request) -> web.Response:
         self._count(endpoint, "unavailable")
@@ -183,7 +189,7 @@ class Endpoints:
         sender = Sender(visitor, datetime.now(UTC), self.options.categories)
         records, rejections = normalize_events(body, sender)
         if not self._visitor_allows(endpoint, visitor, max(1, len(records))):
-            return self._refusal(request, "rate_limited")
+            return self._visitor_refusal(request, visitor, max(1, len(records)))
         try:
             await self.sink.send(records)
         except Unavailable:
@@ -230,7 +236,7 @@ class Endpoints:
             refusal = rq.RequestError(400, outcome.reason, outcome.error, outcome.field)
             return self._bad(endpoint, request, refusal)
         if not self._visitor_allows(endpoint, visitor, 1):
-            return self._refusal(request, "rate_limited")
+            return self._visitor_refusal(request, visitor, 1)
         try:
             await self.sink.send(outcome.records)
         except Unavailable:

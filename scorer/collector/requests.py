@@ -3,6 +3,7 @@ CORS, body reading within the size limit, JSON and form decoding with named erro
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,12 +13,16 @@ import orjson
 from aiohttp import web
 
 from scorer.collector.identity import new_visitor_id, valid_visitor_id
-from scorer.settings import Settings
+from scorer.settings import ConfigError, Settings
 
 VISITOR_COOKIE = "sc_vid"
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
 JSON_TYPES = frozenset({"application/json", "text/plain"})
 FORM_TYPE = "application/x-www-form-urlencoded"
+KNOWN_CATEGORIES = frozenset({"web", "email", "seminar", "profile", "feedback"})
+_ORIGIN = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$"
+)
 
 
 class RequestError(Exception):
@@ -51,9 +56,23 @@ class CollectorOptions:
         def split(text: str) -> frozenset[str]:
             return frozenset(p.strip().rstrip("/") for p in text.split(",") if p.strip())
 
+        origins = split(settings.collector_allowed_origins)
+        for origin in sorted(origins):
+            if not _ORIGIN.match(origin):
+                raise ConfigError(
+                    f"SCORER_COLLECTOR_ALLOWED_ORIGINS: {origin!r} is not an origin "
+                    "(scheme://host[:port], e.g. https://www.example.com)"
+                )
+        categories = split(settings.collector_event_types)
+        unknown = sorted(categories - KNOWN_CATEGORIES)
+        if unknown:
+            raise ConfigError(
+                f"SCORER_COLLECTOR_EVENT_TYPES: unknown category {unknown[0]!r} "
+                f"(one of {', '.join(sorted(KNOWN_CATEGORIES))})"
+            )
         return cls(
-            split(settings.collector_allowed_origins),
-            split(settings.collector_event_types),
+            origins,
+            categories,
             settings.collector_max_body_bytes,
             settings.collector_trust_forwarded,
         )

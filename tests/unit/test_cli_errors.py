@@ -53,8 +53,12 @@ def test_topics_apply_names_the_unreachable_broker() -> None:
          "scorer: error: SCORER_COLLECTOR_FORMS_FILE: /nonexistent/forms.yaml: cannot read"),
         ({"SCORER_COLLECTOR_LEAD_ID_SECRET": "0123456789abcdef", "SCORER_COLLECTOR_SENDGRID_PUBLIC_KEY": "abc"},
          "scorer: error: SCORER_COLLECTOR_SENDGRID_PUBLIC_KEY: not an ECDSA public key"),
+        ({"SCORER_COLLECTOR_LEAD_ID_SECRET": "0123456789abcdef", "SCORER_COLLECTOR_ALLOWED_ORIGINS": "https://ok.example.com,www.example.com"},
+         "scorer: error: SCORER_COLLECTOR_ALLOWED_ORIGINS: 'www.example.com' is not an origin"),
+        ({"SCORER_COLLECTOR_LEAD_ID_SECRET": "0123456789abcdef", "SCORER_COLLECTOR_EVENT_TYPES": "web,webinar"},
+         "scorer: error: SCORER_COLLECTOR_EVENT_TYPES: unknown category 'webinar'"),
     ],
-    ids=["no-secret", "short-secret", "missing-forms-file", "bad-sendgrid-key"],
+    ids=["no-secret", "short-secret", "missing-forms-file", "bad-sendgrid-key", "bad-origin", "bad-category"],
 )  # fmt: skip
 def test_collector_setup_errors_are_one_line(env: dict[str, str], expected: str) -> None:
     result = _scorer(["collect"], **env)
