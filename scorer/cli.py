@@ -205,7 +205,7 @@ def show_settings() -> None:
     from scorer.settings import describe_settings
 
     for name, default, doc in describe_settings():
-        click.echo(f"{name:34} {default:28} {doc}")
+        click.echo(f"{name:38} {default:28} {doc}")
 
 
 def main() -> None:
