@@ -202,7 +202,10 @@ class Endpoints:
         answer: dict[str, Any] = {"accepted": len(records)}
         if rejections:
             answer["rejected"] = [r.to_json() for r in rejections]
-        response = web.json_response(answer, status=status, headers=self._headers(request))
+        response = web.Response(
+            body=orjson.dumps(answer), status=status, content_type="application/json",
+            headers=self._headers(request),
+        )  # fmt: skip
         rq.set_visitor_cookie(request, response, visitor, self.options)
         return response
 

@@ -99,7 +99,8 @@ class KafkaSink:
                     await producer.send(self._settings.topic(r.topic), r.value, key=r.key.encode())
                     for r in pack(list(records), self._settings.max_event_bytes)
                 ]
-                await asyncio.gather(*futures)
+                for future in futures:  # every ack, in order; no gather task per request
+                    await future
         except (TimeoutError, KafkaError) as exc:
             self._metrics.unavailable.inc()
             self._metrics.kafka_ready.set(0)
