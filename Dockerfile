@@ -12,6 +12,7 @@ RUN pip install -c constraints.txt ".[rocksdb]" && pip uninstall -y lead-scorer
 COPY scorer scorer
 COPY topics topics
 COPY rules rules
+COPY forms forms
 RUN pip install --no-deps -e . \
     && useradd --system --uid 10001 scorer && mkdir -p /app/data && chown scorer /app/data
 USER scorer

@@ -88,6 +88,28 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{lag['slope_second_half_per_s']:+,.0f} events/s",
                 not growing, "lag grows",
             ))  # fmt: skip
+    collector = results.get("collector")
+    if collector:
+        from bench.collector import TARGET_EVENTS_PER_S, TARGET_P99_S
+
+        runs = [("one event per request", collector["throughput"])]
+        if collector.get("batched"):
+            runs.append((f"{collector['batched']['events_per_request']} events per request",
+                         collector["batched"]))  # fmt: skip
+        for how, run in runs:
+            rate = run["events_per_s"]
+            rows.append(_row(
+                f"collector ≥ {TARGET_EVENTS_PER_S:,} accepted events/s per process ({how})",
+                f"{rate:,.0f}/s", rate >= TARGET_EVENTS_PER_S,
+                f"{TARGET_EVENTS_PER_S / rate:.1f}x short" if rate else "",
+            ))  # fmt: skip
+        latency = collector["latency"]
+        p99 = latency["latency_s"]["p99"]
+        rows.append(_row(
+            f"collector p99 ≤ 25 ms at {latency['rate']:,.0f} req/s", _ms(p99),
+            p99 <= TARGET_P99_S,
+            "requests not answered" if math.isinf(p99) else f"{p99 / TARGET_P99_S:.1f}x over",
+        ))  # fmt: skip
     for memory in results.get("memory", []):
         if memory["store"] == "memory":
             per_lead = memory["rss_per_lead_bytes"]
@@ -124,6 +146,67 @@ def _bytes(value: float | None) -> str:
 
 def _rate(value: float) -> str:
     return f"{value:,.0f}"
+
+
+def _batched_row(run: dict[str, Any]) -> str:
+    requests = run["accepted"] // run["events_per_request"] + run["failed"]
+    latency = run["latency_s"]
+    return (
+        f"| closed loop, {run['concurrency']} clients, {run['events_per_request']} events per "
+        f"request, {run['seconds']:.0f} s | {requests:,} | {_rate(run['events_per_s'])} | "
+        f"{_ms(latency['p50'])} / {_ms(latency['p99'])} / {_ms(latency['p99.9'])} | "
+        f"{run['failed']:,} | - |"
+    )
+
+
+def _open_loop_notes(open_loop: dict[str, Any]) -> list[str]:
+    """Where the open loop's latency went: the generator's own lag and the broker's acks."""
+    notes = []
+    if open_loop.get("generator_lag_s"):
+        lag = open_loop["generator_lag_s"]
+        notes.append(
+            f"load generator lag (due time → request started) p50 {_ms(lag['p50'])}, "
+            f"p99 {_ms(lag['p99'])}"
+        )
+    if open_loop.get("broker_ack_s"):
+        acks = open_loop["broker_ack_s"]
+        notes.append(
+            f"broker ack (the collector's produce histogram) p50 ≤ {_ms(acks['p50_at_most'])}, "
+            f"p99 ≤ {_ms(acks['p99_at_most'])}"
+        )
+    return [f"Open loop, parts of the latency: {'; '.join(notes)}.", ""] if notes else []
+
+
+def _collector_lines(results: dict[str, Any]) -> list[str]:
+    collector = results.get("collector")
+    if not collector:
+        return []
+    closed, open_loop = collector["throughput"], collector["latency"]
+    latency = open_loop["latency_s"]
+    return [
+        "### Collector: one `scorer collect` process, POST /v1/events answered after the "
+        f"broker's acks (linger {collector['linger_ms']} ms, idempotent "
+        f"{'on' if collector['idempotent'] else 'off'})",
+        "",
+        "| run | requests | accepted events/s | request p50 / p99 / p99.9 | failed | not sent |",
+        "|---|---:|---:|---|---:|---:|",
+        f"| closed loop, {closed['concurrency']} clients, {closed['seconds']:.0f} s | "
+        f"{closed['accepted'] + closed['failed']:,} | {_rate(closed['events_per_s'])} | "
+        f"{_ms(closed['latency_s']['p50'])} / {_ms(closed['latency_s']['p99'])} / "
+        f"{_ms(closed['latency_s']['p99.9'])} | {closed['failed']:,} | - |",
+        *([_batched_row(collector["batched"])] if collector.get("batched") else []),
+        f"| open loop, {open_loop['rate']:,.0f} req/s, {open_loop['seconds']:.0f} s | "
+        f"{open_loop['requests']:,} | - | {_ms(latency['p50'])} / {_ms(latency['p99'])} / "
+        f"{_ms(latency['p99.9'])} | {open_loop['failed']:,} | {open_loop['not_sent']:,} |",
+        "",
+        *_open_loop_notes(open_loop),
+        f"Collector CPU (of one core): {closed.get('collector_cpu_percent', math.nan):.0f}% in the "
+        f"closed loop, {open_loop.get('collector_cpu_percent', math.nan):.0f}% in the open loop; "
+        "machine load average (1 min) "
+        f"{collector.get('load_average_1m', {}).get('before', math.nan):.1f} before, "
+        f"{collector.get('load_average_1m', {}).get('after', math.nan):.1f} after.",
+        "",
+    ]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -194,6 +277,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{_bytes(memory.get('disk_per_lead_bytes'))} |"
             )
         lines.append("")
+    lines += _collector_lines(results)
     rows = targets(results)
     if rows:
         lines += ["### Targets (reported, not asserted)", "", "| target | measured | verdict |",

@@ -39,7 +39,7 @@ from bench.systems import (
 from bench.workload import Workload, as_envelopes, generate, produce_sync, type_mix
 from scorer.devstack import DevStack
 
-PHASES = ("throughput", "latency", "memory")
+PHASES = ("throughput", "latency", "memory", "collector")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--memory-via-worker", type=int, default=0, metavar="LEADS",
         help="also load this many leads through a real worker per store (~1k events/s)",
     )  # fmt: skip
+    add("--collector-seconds", type=float, default=20.0, help="each collector run's length")
+    add("--collector-rate", type=float, default=1000.0, help="requests/s of the open loop")
+    add("--collector-concurrency", type=int, default=32, help="clients of the closed loop")
     add("--phases", default=",".join(PHASES), help="which parts to run")
     add("--out", type=Path, default=RESULTS_DIR, help="where results go")
     add("--no-plot", action="store_true")
@@ -77,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         defaults = {
             "events": 20_000, "rounds": 1, "run_seconds": 10.0, "latency_rates": "500",
-            "latency_seconds": 10.0, "memory": "memory:10000",
+            "latency_seconds": 10.0, "memory": "memory:10000", "collector_seconds": 5.0,
         }  # fmt: skip
         for name, value in defaults.items():
             if getattr(args, name) == parser.get_default(name):
@@ -176,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
             "run_seconds": args.run_seconds, "systems": _csv(args.systems),
             "partitions": args.partitions, "latency_rates": _csv(args.latency_rates),
             "latency_seconds": args.latency_seconds,
+            "collector_seconds": args.collector_seconds, "collector_rate": args.collector_rate,
+            "collector_concurrency": args.collector_concurrency,
         },
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -204,6 +209,16 @@ def main(argv: list[str] | None = None) -> None:
                         float(rate), args.latency_seconds,
                     )  # fmt: skip
                     results["latency"].append(run)
+            if "collector" in phases:
+                from bench.collector import run_collector_phase
+
+                say(f"collector: closed loop then {args.collector_rate:,.0f} requests/s open loop")
+                results["collector"] = run_collector_phase(
+                    stack.kafka_bootstrap, stack.client_overrides(), workdir,
+                    args.collector_seconds, args.collector_rate, args.collector_concurrency,
+                )  # fmt: skip
+                say(f"collector: {results['collector']['throughput']['events_per_s']:,.0f} "
+                    "accepted events/s")  # fmt: skip
             if "memory" in phases and args.memory_via_worker:
                 results["memory_via_worker"] = [
                     worker_memory(stack, workdir, args.memory_via_worker, store, args.partitions)

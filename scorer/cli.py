@@ -46,6 +46,14 @@ def worker() -> None:
 
 
 @cli.command()
+def collect() -> None:
+    """Run the HTTP collector: pixel, events, forms, email webhooks, tracker.js."""
+    from scorer.collector.app import run_collector
+
+    run_collector(load_settings())
+
+
+@cli.command()
 @click.option("--kafka", metavar="HOST:PORT", help="Use this broker instead of starting one.")
 @click.option("--redis", metavar="URL", help="Use this Redis instead of starting one.")
 @click.option("--leads", default=300, show_default=True, help="Simulated leads.")
@@ -246,7 +254,7 @@ def show_settings() -> None:
     from scorer.settings import settings_in_effect
 
     for name, value, source, doc in settings_in_effect():
-        click.echo(f"{name:34} {value:28} {source:8} {doc}")
+        click.echo(f"{name:38} {value:28} {source:8} {doc}")
 
 
 # scorer calibrate / scorer backtest live with their package.

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SCORER_"
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "rules" / "default.yaml"
+DEFAULT_FORMS_FILE = Path(__file__).resolve().parent.parent / "forms" / "default.yaml"
 
 
 class ConfigError(Exception):
@@ -132,6 +133,80 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Worker log level."
+    )
+    # The HTTP collector (`scorer collect`); see docs/collector.md.
+    collector_host: str = Field("127.0.0.1", description="Address the HTTP collector binds.")
+    collector_port: int = Field(
+        8088, ge=1, le=65535, description="Port of the HTTP collector (pixel, events, forms)."
+    )
+    collector_allowed_origins: str = Field(
+        "",
+        description=(
+            "Comma-separated origins (https://www.example.com) allowed to call the collector "
+            "from a browser (CORS) and to be redirected back to after a form; empty = none."
+        ),
+    )
+    collector_max_body_bytes: int = Field(
+        65536, ge=256, le=10_485_760, description="Largest request body the collector reads."
+    )
+    collector_forms_file: Path = Field(
+        DEFAULT_FORMS_FILE, description="Form-field mapping YAML of POST /v1/forms/{form_id}."
+    )
+    collector_lead_id_secret: SecretStr | None = Field(
+        None,
+        description=(
+            "Key of the HMAC that turns an email address into a lead id (never logged); "
+            "required by scorer collect."
+        ),
+    )
+    collector_sendgrid_public_key: str | None = Field(
+        None,
+        description="SendGrid Event Webhook verification key (base64 DER or PEM, ECDSA P-256).",
+    )
+    collector_mailgun_signing_key: SecretStr | None = Field(
+        None, description="Mailgun webhook signing key (HMAC-SHA256; never logged)."
+    )
+    collector_event_types: str = Field(
+        "web",
+        description=(
+            "Event categories POST /v1/events accepts (comma-separated: web, email, seminar, "
+            "profile, feedback); browsers should only send web."
+        ),
+    )
+    collector_visitor_rate: float = Field(
+        5.0, gt=0, description="Events per second a visitor may send, sustained (token bucket)."
+    )
+    collector_visitor_burst: int = Field(
+        60, ge=1, description="Events a visitor may send at once before the rate applies."
+    )
+    collector_address_rate: float = Field(
+        50.0, gt=0, description="Requests per second one client address may make, sustained."
+    )
+    collector_address_burst: int = Field(
+        300, ge=1, description="Requests one client address may make at once."
+    )
+    collector_trust_forwarded: bool = Field(
+        False,
+        description=(
+            "Take the client address and scheme from X-Forwarded-For/-Proto (the last hop); "
+            "only behind a load balancer that sets them."
+        ),
+    )
+    collector_idempotent: bool = Field(
+        True,
+        description=(
+            "Idempotent producer (no duplicates from the collector's own retries); the "
+            "embedded Tansu broker lacks it, so the dev stack turns it off."
+        ),
+    )
+    collector_linger_ms: int = Field(
+        1, ge=0, le=1000, description="How long the collector's producer waits to fill a batch."
+    )
+    collector_produce_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="Longest a request waits for the broker's ack before answering 503.",
     )
 
     @field_validator("kafka_bootstrap")

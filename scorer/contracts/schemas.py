@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 
 from scorer.contracts.erasure import ERASURE_MODEL_BY_SCHEMA, ErasureRecord
 from scorer.contracts.events import EVENT_BATCH_SCHEMA_FILE, MODEL_BY_SCHEMA, EventBatch
+from scorer.contracts.identity import IDENTITY_MODEL_BY_SCHEMA
 from scorer.contracts.outputs import OUTPUT_MODEL_BY_SCHEMA, ActionMessage, HandoffAlert
 from scorer.contracts.topics import SCHEMAS_DIR, load_topics
 
@@ -40,7 +41,12 @@ _REKEYED_DESCRIPTION = "Any input event, unchanged; header scorer.source-topic n
 def schema_documents() -> dict[str, dict[str, Any]]:
     """File name → JSON Schema document, for every contract topic."""
     documents: dict[str, dict[str, Any]] = {}
-    models = MODEL_BY_SCHEMA | OUTPUT_MODEL_BY_SCHEMA | ERASURE_MODEL_BY_SCHEMA
+    models = (
+        MODEL_BY_SCHEMA
+        | OUTPUT_MODEL_BY_SCHEMA
+        | ERASURE_MODEL_BY_SCHEMA
+        | IDENTITY_MODEL_BY_SCHEMA
+    )
     # Erasure records go to the hand-off and actions topics too, in order with them.
     models["handoff-alert.v1.schema.json"] = HandoffAlert | ErasureRecord
     models["action.v1.schema.json"] = ActionMessage | ErasureRecord

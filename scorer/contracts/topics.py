@@ -31,6 +31,7 @@ ACTIONS = "leads.actions.v1"
 TIMER_TICKS = "leads.timer-ticks.v1"
 ERASE_REQUESTS = "leads.erase-requests.v1"
 ERASURES = "leads.erasures.v1"
+IDENTITY_LINKS = "leads.identity-links.v1"
 
 
 class ContractError(Exception):

@@ -144,7 +144,12 @@ class DevStack:
         # even when records arrive, which would add that wait to every hand-off.
         if not self._kafka:
             return {}
-        return {"kafka_max_batch_bytes": 1, "kafka_fetch_max_wait_ms": 100}
+        # It also refuses InitProducerId, so the collector cannot be an idempotent producer.
+        return {
+            "kafka_max_batch_bytes": 1,
+            "kafka_fetch_max_wait_ms": 100,
+            "collector_idempotent": False,
+        }
 
     def pids(self) -> dict[str, int]:
         """Pids of the servers this stack started (none for servers passed in)."""

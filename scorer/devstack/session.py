@@ -19,6 +19,13 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from scorer.contracts import topics as contract
+from scorer.devstack.demo import (
+    DEMO_LEAD,
+    DemoPorts,
+    collector_overrides,
+    collector_process,
+    demo_ports,
+)
 from scorer.devstack.processes import ManagedProcess, StackError
 from scorer.devstack.servers import DevStack, free_port
 from scorer.settings import Settings, env_name, load_settings, redact_url
@@ -62,6 +69,7 @@ DEV_TIME_SCALE = 1 / 1440
 def run_dev(options: DevOptions, console: Console | None = None) -> None:
     console = console or Console()
     scale = {} if env_name("time_scale") in os.environ else {"time_scale": DEV_TIME_SCALE}
+    ports = demo_ports()
     with DevStack(options.kafka, options.redis) as stack:
         settings = load_settings(
             kafka_bootstrap=stack.kafka_bootstrap,
@@ -71,6 +79,7 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
             data_dir=stack.workdir / "data",
             **stack.client_overrides(),
             **scale,
+            **collector_overrides(ports),
         )
         console.print(servers_line(stack.kafka_bootstrap, stack.redis_url, stack.pids()))
         log_path = Path(stack.workdir) / "worker.log"
@@ -80,6 +89,7 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
             env=worker_env(settings),
             log_path=log_path,
         )
+        collector = collector_process(worker_env(settings), stack.workdir)
         try:
             from scorer.stream.admin import apply_topics
 
@@ -89,20 +99,42 @@ def run_dev(options: DevOptions, console: Console | None = None) -> None:
                 f"[bold]worker[/] pid {worker.pid}, metrics http://{settings.web_host}:"
                 f"{settings.web_port}/metrics, log {log_path}"
             )
+            collector.start()
+            collector.wait_until(lambda: _ready(ports.collector_url), 30, "ready")
+            console.print(
+                f"[bold]collector[/] pid {collector.pid}, {ports.collector_url} "
+                f"(log {stack.workdir / 'collector.log'})   [bold]demo site[/] {ports.site_url}"
+            )
+            console.print(
+                f"[bold]Open {ports.journey_url}[/] (a known lead's link), click through: "
+                "pricing a few times, the case study, the contact form; watch your own lead "
+                "cross the line below."
+            )
             console.print(
                 f"simulating traffic; rules time runs {1 / settings.time_scale:,.0f}x "
                 "(SCORER_TIME_SCALE); hand-off alerts and scenario actions appear below. "
                 "Ctrl-C stops everything."
             )
-            asyncio.run(_live(settings, options, worker, console))
+            asyncio.run(_live(settings, options, worker, console, ports))
         except KeyboardInterrupt:
             console.print("\nstopping…")
         except StackError as exc:
             _show_log_tail(console, log_path)
             raise exc from None
         finally:
+            collector.stop(timeout_s=10)
             worker.stop(timeout_s=10)
-    console.print("stopped: broker, Redis and worker are gone.")
+    console.print("stopped: broker, Redis, worker and collector are gone.")
+
+
+def _ready(base_url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(base_url + "/ready", timeout=1) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def _show_log_tail(console: Console, path: Path, lines: int = 20) -> None:
@@ -114,8 +146,13 @@ def _show_log_tail(console: Console, path: Path, lines: int = 20) -> None:
 
 
 async def _live(
-    settings: Settings, options: DevOptions, worker: ManagedProcess, console: Console
+    settings: Settings,
+    options: DevOptions,
+    worker: ManagedProcess,
+    console: Console,
+    ports: DemoPorts,
 ) -> None:
+    from scorer.collector.demo_site import serve_demo
     from scorer.simulator_io import publish
 
     async def traffic() -> None:
@@ -132,6 +169,7 @@ async def _live(
         asyncio.create_task(traffic()),
         asyncio.create_task(show_alerts(settings, console)),
         asyncio.create_task(watch_worker()),
+        asyncio.create_task(serve_demo(ports.collector_url, ports.site, asyncio.Event())),
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -166,6 +204,8 @@ async def show_alerts(settings: Settings, console: Console) -> None:
             else:
                 line = format_action(record, zone)
             console.print(line)
+            if message.topic == alerts and record.get("lead_id") == DEMO_LEAD:
+                console.print(f"  [bold magenta]↑ your demo lead[/] why: {all_reasons(record)}")
     finally:
         await consumer.stop()
 
@@ -199,6 +239,13 @@ def format_action(action: dict[str, Any], zone: tzinfo | None = None) -> str:
     return (
         f"{when} [bold cyan]{action.get('kind', '?')}[/] {action.get('lead_id')} "
         f"({params})  [dim]scenario:[/] {action.get('scenario_id')}"
+    )
+
+
+def all_reasons(alert: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{r.get('label') or r.get('rule_id')} {float(r.get('points', 0)):+.0f}"
+        for r in alert.get("reasons") or []
     )
 
 

@@ -47,3 +47,52 @@ def test_percentiles_count_unseen_samples_as_slowest() -> None:
     assert censored["count"] == 100
     assert censored["not_seen"] == 5
     assert slope([(0, 0), (1, 2), (2, 4)]) == 2
+
+
+def test_the_collector_phase_is_reported_with_its_targets() -> None:
+    from bench import report
+
+    latency = {"count": 10, "not_seen": 0, "p50": 0.004, "p99": 0.03, "p99.9": 0.05, "max": 0.06}
+    results = {
+        "config": {}, "started_at": "2026-12-01T00:00:00Z", "wall_seconds": 1.0,
+        "command": "scripts/bench --phases collector",
+        "machine": {"cpu": "x", "cores": 2, "ram_gb": 1, "python": "3.11", "packages": {},
+                    "broker": "b", "redis": "r"},
+        "collector": {
+            "linger_ms": 1, "idempotent": True, "load_average_1m": {"before": 1.0, "after": 2.0},
+            "throughput": {"accepted": 60_000, "failed": 0, "seconds": 10.0, "events_per_s": 6_000.0,
+                           "concurrency": 32, "latency_s": latency, "collector_cpu_percent": 95.0},
+            "latency": {"rate": 1000.0, "seconds": 10.0, "requests": 10_000, "failed": 0,
+                        "not_sent": 0, "latency_s": latency, "collector_cpu_percent": 40.0},
+        },
+    }  # fmt: skip
+    rows = {row["target"]: row for row in report.targets(results)}
+    assert rows["collector ≥ 5,000 accepted events/s per process (one event per request)"]["met"]
+    assert rows["collector p99 ≤ 25 ms at 1,000 req/s"]["shortfall"] == "1.2x over"
+    assert "| open loop, 1,000 req/s, 10 s | 10,000 | - | 4 ms / 30 ms / 50 ms | 0 | 0 |" in (
+        report.markdown(results)
+    )
+
+
+def test_collector_load_bodies_are_one_event_or_one_leads_batch() -> None:
+    import orjson
+
+    from bench.collector import _body
+
+    single = orjson.loads(_body(7))
+    assert single["type"] == "web.page_view"
+    batch = orjson.loads(_body(7, 10))
+    assert len(batch) == 10
+    assert len({e["lead_id"] for e in batch}) == 1
+    assert len({e["event_id"] for e in batch}) == 10
+
+
+def test_bucket_quantile_reads_the_histogram_between_two_readings() -> None:
+    from bench.collector import bucket_quantile
+
+    before = {0.001: 10.0, 0.01: 10.0, 0.1: 10.0, math.inf: 10.0}
+    after = {0.001: 10.0, 0.01: 100.0, 0.1: 109.0, math.inf: 110.0}
+    assert bucket_quantile(before, after, 0.5) == 0.01
+    assert bucket_quantile(before, after, 0.99) == 0.1
+    assert bucket_quantile(before, after, 0.995) == math.inf
+    assert bucket_quantile(before, after, 0.9) == 0.01

@@ -49,6 +49,14 @@ def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path
     (memory,) = results["memory"]
     assert memory["rss_per_lead_bytes"] > 0
 
+    collector = results["collector"]
+    assert collector["throughput"]["accepted"] > 0
+    assert collector["throughput"]["failed"] == 0
+    assert collector["batched"]["accepted"] % 10 == 0
+    assert collector["batched"]["accepted"] > 0
+    assert collector["latency"]["requests"] == collector["latency"]["rate"] * 5
+    assert collector["latency"]["latency_s"]["count"] > 0
+
     table = (tmp_path / "latest.md").read_text()
     for name in (
         "| limit |",
@@ -57,6 +65,7 @@ def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path
         "| scorer |",
         "scorer/quix",
         "event → MQL alert",
+        "accepted events/s per process (one event per request)",
     ):
         assert name in table
     assert "| limit |" in done.stdout

@@ -23,7 +23,9 @@ def _compose() -> dict[str, Any]:
 
 def test_services_images_are_pinned_and_built_worker_is_scalable() -> None:
     services = _compose()["services"]
-    assert set(services) == {"kafka", "redis", "topic-init", "scorer", "prometheus", "grafana"}
+    assert set(services) == {
+        "kafka", "redis", "topic-init", "scorer", "collector", "prometheus", "grafana",
+    }  # fmt: skip
     for name in ("kafka", "redis", "prometheus", "grafana"):
         image = services[name]["image"]
         assert re.search(r":v?\d+\.\d+\.\d+", image), f"{name} image not pinned: {image}"
@@ -39,7 +41,8 @@ def test_services_images_are_pinned_and_built_worker_is_scalable() -> None:
 def test_only_what_a_user_needs_is_published_and_on_loopback_only() -> None:
     services = _compose()["services"]
     published = {name: service["ports"] for name, service in services.items() if "ports" in service}
-    assert set(published) == {"kafka", "redis", "prometheus", "grafana"}
+    # The collector is the front door browsers and webhooks reach (through a TLS proxy).
+    assert set(published) == {"kafka", "redis", "prometheus", "grafana", "collector"}
     for name, ports in published.items():
         for port in ports:
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
@@ -49,7 +52,10 @@ def test_secrets_are_required_and_data_survives_down() -> None:
     text = COMPOSE.read_text()
     services = _compose()["services"]
     # Compose refuses to start without them (${VAR:?message}); none has a default.
-    for variable in ("REDIS_PASSWORD", "SCORER_WEB_TOKEN", "GRAFANA_ADMIN_PASSWORD"):
+    for variable in (
+        "REDIS_PASSWORD", "SCORER_WEB_TOKEN", "GRAFANA_ADMIN_PASSWORD",
+        "SCORER_COLLECTOR_LEAD_ID_SECRET",
+    ):  # fmt: skip
         assert f"${{{variable}:?" in text, variable
         assert f"{variable}=" in (ROOT / "deploy" / "compose.env.example").read_text()
     assert "--requirepass" in " ".join(services["redis"]["command"])
@@ -110,9 +116,18 @@ def test_worker_environment_uses_only_known_settings() -> None:
     from scorer.settings import Settings, env_name
 
     known = {env_name(n) for n in Settings.model_fields}
-    for service in ("topic-init", "scorer"):
+    for service in ("topic-init", "scorer", "collector"):
         env = _compose()["services"][service]["environment"]
         assert set(env) <= known, set(env) - known
+
+
+def test_collector_is_published_on_loopback_only_and_needs_its_secret() -> None:
+    collector = _compose()["services"]["collector"]
+    assert collector["command"] == ["scorer", "collect"]
+    assert collector["ports"] == ["127.0.0.1:8088:8088"]
+    assert collector["environment"]["SCORER_COLLECTOR_LEAD_ID_SECRET"].startswith("${")
+    assert "/ready" in " ".join(collector["healthcheck"]["test"])
+    assert "COPY forms forms" in (ROOT / "Dockerfile").read_text()
 
 
 def test_docker_compose_config_accepts_the_file() -> None:

@@ -89,3 +89,23 @@ def test_the_dev_screen_shows_actions_and_sla_breaches_on_one_line_each() -> Non
     assert "SLA BREACHED" in breach
     assert "lead:lead-7:mql:1" in breach
     assert "\n" not in action + breach
+
+
+def test_the_demo_lead_gets_every_reason_and_the_demo_urls_are_loopback() -> None:
+    from scorer.devstack.demo import DEMO_LEAD, collector_overrides, demo_ports
+    from scorer.devstack.session import all_reasons
+
+    alert = {"reasons": [{"rule_id": "r1", "label": "お問い合わせ", "points": 20},
+                         {"rule_id": "r2", "label": "料金ページ閲覧", "points": 15},
+                         {"rule_id": "r3", "label": "導入事例ダウンロード", "points": 15},
+                         {"rule_id": "r4", "label": "部長クラス以上", "points": 10}]}  # fmt: skip
+    assert (
+        all_reasons(alert)
+        == "お問い合わせ +20, 料金ページ閲覧 +15, 導入事例ダウンロード +15, 部長クラス以上 +10"
+    )
+    ports = demo_ports()
+    assert ports.journey_url == f"http://127.0.0.1:{ports.site}/?lead={DEMO_LEAD}"
+    overrides = collector_overrides(ports)
+    assert overrides["collector_allowed_origins"] == ports.site_url
+    assert len(overrides["collector_lead_id_secret"]) >= 32
+    assert ports.site != ports.collector

@@ -1,0 +1,174 @@
+"""Events posted to the collector: fill in what a browser cannot know, validate each one
+with the worker's own models, and say which topic it goes to.
+
+Pure apart from `uuid4` for event ids the sender did not give. Errors name the field,
+never its value.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from scorer.collector.identity import anonymous_lead_id, valid_lead_id, valid_visitor_id
+from scorer.contracts import topics as contract
+from scorer.contracts.events import EVENT_BATCH_SCHEMA, any_event_adapter
+
+TOPIC_BY_CATEGORY = {
+    "web": contract.WEB_EVENTS,
+    "email": contract.EMAIL_EVENTS,
+    "seminar": contract.SEMINAR_EVENTS,
+    "profile": contract.PROFILE_UPDATES,
+    "feedback": contract.SALES_FEEDBACK,
+}
+MAX_EVENTS_PER_REQUEST = 500
+# Collector-level fields a sender may add to an event; they never reach the topic.
+VISITOR_FIELD = "visitor_id"
+LEAD_ID_RULE = "must be 1-128 letters, digits, '.', '_', ':' or '-'"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One message to produce."""
+
+    topic: str
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an event (by its position in the request) was refused."""
+
+    index: int
+    field: str
+    error: str
+    reason: str  # metric label: schema, type_not_accepted, not_an_object, bad_visitor_id
+
+    def to_json(self) -> dict[str, object]:
+        return {"index": self.index, "field": self.field, "error": self.error}
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """What the request tells about who sent the events."""
+
+    visitor_id: str
+    now: datetime
+    categories: frozenset[str]
+
+
+def field_of(error: Any) -> str:
+    """The dotted field path of a pydantic error, without the discriminator's tag."""
+    if str(error.get("type", "")).startswith("union_tag"):
+        return "type"
+    loc = [str(part) for part in error.get("loc", ())]
+    if loc and "." in loc[0] and loc[0].split(".")[0] in TOPIC_BY_CATEGORY:
+        loc = loc[1:]  # the union member, e.g. 'web.page_view'
+    return ".".join(loc) or "(event)"
+
+
+def message_of(error: Any) -> str:
+    """pydantic's message, except where it would quote the input."""
+    kind = error.get("type", "")
+    if kind.startswith("union_tag"):
+        return "unknown event type"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def schema_rejection(index: int, exc: ValidationError) -> Rejection:
+    error = exc.errors(include_input=False, include_url=False)[0]
+    return Rejection(index, field_of(error), message_of(error), "schema")
+
+
+def normalize_event(index: int, raw: Any, sender: Sender) -> Record | Rejection:
+    """One posted event → a record for its topic, or why not."""
+    if not isinstance(raw, dict):
+        return Rejection(index, "(event)", "must be a JSON object", "not_an_object")
+    event = dict(raw)
+    visitor_id = event.pop(VISITOR_FIELD, None)
+    if visitor_id is not None and not valid_visitor_id(visitor_id):
+        return Rejection(
+            index, VISITOR_FIELD, "must be 8-64 letters, digits, - or _", "bad_visitor_id"
+        )
+    kind = event.get("type")
+    category = kind.partition(".")[0] if isinstance(kind, str) else ""
+    if category not in TOPIC_BY_CATEGORY:
+        return Rejection(index, "type", "unknown event type", "schema")
+    if category not in sender.categories:
+        return Rejection(index, "type", "not accepted on this endpoint", "type_not_accepted")
+    if "event_id" not in event:
+        event["event_id"] = f"c-{uuid.uuid4().hex}"
+    if "occurred_at" not in event:
+        event["occurred_at"] = sender.now.isoformat()
+    if "lead_id" not in event:
+        event["lead_id"] = anonymous_lead_id(visitor_id or sender.visitor_id)
+    return _validated(index, event, TOPIC_BY_CATEGORY[category])
+
+
+def _validated(index: int, event: dict[str, Any], topic: str) -> Record | Rejection:
+    try:
+        model = any_event_adapter.validate_python(event)
+    except ValidationError as exc:
+        return schema_rejection(index, exc)
+    if not valid_lead_id(model.lead_id):
+        return Rejection(index, "lead_id", LEAD_ID_RULE, "bad_lead_id")
+    value = model.__pydantic_serializer__.to_json(model, exclude_none=True)
+    return Record(topic, model.lead_id, value)
+
+
+def normalize_events(body: Any, sender: Sender) -> tuple[list[Record], list[Rejection]]:
+    """A posted body (one event or an array of them) → records and rejections."""
+    items: Iterable[Any] = body if isinstance(body, list) else [body]
+    records: list[Record] = []
+    rejections: list[Rejection] = []
+    for index, raw in enumerate(items):
+        outcome = normalize_event(index, raw, sender)
+        if isinstance(outcome, Record):
+            records.append(outcome)
+        else:
+            rejections.append(outcome)
+    return records, rejections
+
+
+_ENVELOPE_HEAD = b'{"schema":"' + EVENT_BATCH_SCHEMA.encode() + b'","events":['
+_ENVELOPE_TAIL = b"]}"
+_INPUT_TOPICS = frozenset(TOPIC_BY_CATEGORY.values())
+
+
+def pack(records: list[Record], max_bytes: int) -> list[Record]:
+    """Events of one lead for one input topic, sent as one event-batch envelope
+    (leads.event-batch.v1) when there are several: one Kafka message costs the worker more
+    than scoring its event. Order within a lead is kept; an envelope stays under
+    `max_bytes` (the worker's SCORER_MAX_EVENT_BYTES); other topics pass unchanged."""
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        groups.setdefault((record.topic, record.key), []).append(record)
+    packed: list[Record] = []
+    for (topic, key), group in groups.items():
+        if len(group) == 1 or topic not in _INPUT_TOPICS:
+            packed.extend(group)
+            continue
+        chunk: list[bytes] = []
+        size = len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
+        for record in group:
+            if chunk and size + len(record.value) + 1 > max_bytes:
+                packed.append(_envelope(topic, key, chunk))
+                chunk, size = [], len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
+            chunk.append(record.value)
+            size += len(record.value) + 1
+        packed.append(_envelope(topic, key, chunk))
+    return packed
+
+
+def _envelope(topic: str, key: str, values: list[bytes]) -> Record:
+    if len(values) == 1:
+        return Record(topic, key, values[0])
+    return Record(topic, key, _ENVELOPE_HEAD + b",".join(values) + _ENVELOPE_TAIL)

@@ -1,0 +1,123 @@
+"""A `scorer collect` subprocess for the integration tests, and plain HTTP calls to it."""
+
+from __future__ import annotations
+
+import http.client
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from scorer.devstack import ManagedProcess
+from scorer.devstack.session import worker_env
+from scorer.settings import Settings
+from tests.support import http_get, read_topic, run
+
+BROWSER_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36"
+)
+
+
+class CollectorProcess:
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process = ManagedProcess(
+            "scorer collect", [sys.executable, "-m", "scorer", "collect"],
+            env=worker_env(settings), log_path=log_path,
+        )  # fmt: skip
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.collector_host}:{self.settings.collector_port}"
+
+    def start(self, timeout_s: float = 30.0) -> CollectorProcess:
+        self.process.start()
+        try:
+            self.process.wait_until(
+                lambda: http_get(self.base_url + "/ready")[0] == 200, timeout_s, "ready"
+            )
+        except Exception:
+            print(self.log_text()[-4000:], file=sys.stderr)
+            raise
+        return self
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def metric(self, name: str, **labels: str) -> float:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = http_get(self.base_url + "/metrics")[1].decode()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request with exactly these headers (a browser user agent unless given)."""
+        connection = http.client.HTTPConnection(
+            self.settings.collector_host, self.settings.collector_port, timeout=10
+        )
+        try:
+            sent = {"User-Agent": BROWSER_UA, **(headers or {})}
+            connection.request(
+                method, path, body=body, headers={k: v for k, v in sent.items() if v is not None}
+            )
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.process.stop(timeout_s=10)
+
+
+def events_on(settings: Settings, topic: str) -> list[dict[str, Any]]:
+    """Every event on an input topic, envelopes (leads.event-batch.v1) unpacked in order."""
+    events: list[dict[str, Any]] = []
+    for message in run(read_topic(settings, topic)):
+        value = orjson.loads(message.value)
+        events.extend(value["events"] if "schema" in value else [value])
+    return events
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def walk_known_lead_journey(page: Any, site: str, lead: str) -> None:
+    """The acceptance journey on the demo site, as a known lead: pricing three times, the
+    case-study download, then the contact form filled in as a 部長 at a 150-person
+    manufacturer (not sent: the caller may screenshot it first)."""
+    page.goto(f"{site}/?lead={lead}")  # the known-lead link of a marketing email
+    for _ in range(3):
+        page.click("header nav >> text=Pricing")
+        page.wait_for_url("**/pricing.html")
+    page.click("header nav >> text=Case study")
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename == "case-study-yamada.pdf"
+    page.click("header nav >> text=Contact")
+    page.fill("input[name=email]", "yamada.taro@example-seiki.co.jp")
+    page.fill("input[name=name]", "山田 太郎")
+    page.fill("input[name=company]", "山田精機株式会社")
+    page.fill("input[name=employees]", "150")
+    page.select_option("select[name=industry]", "製造業")
+    page.fill("input[name=title]", "製造部 部長")
