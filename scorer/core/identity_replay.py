@@ -60,7 +60,10 @@ class IdentityRouter:
     def _visitor_event(self, event: Event) -> Event:
         visitor = self._current(event.lead_id, event.occurred_at)
         target = lead_for(visitor, event.occurred_at)
-        if target is not None:
+        if visitor is not None and target is not None:
+            if visitor.last_seen is None or event.occurred_at > visitor.last_seen:
+                # Still active: the link is remembered for another look-back.
+                self.visitors[event.lead_id] = replace(visitor, last_seen=event.occurred_at)
             return replace(event, lead_id=target)
         self.visitors[event.lead_id] = remember(visitor, event, self.policy)
         return event

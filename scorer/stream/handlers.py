@@ -142,6 +142,7 @@ class ScorerContext:
     # The latest event time read per (input topic, partition): see `partition_clock`.
     event_time_by_input: dict[tuple[str, int], float] = field(default_factory=dict)
     scored_at_by_partition: dict[int, float] = field(default_factory=dict)  # wall clock
+    visitor_expiry: DueIndex = field(default_factory=DueIndex)  # see identity.py
 
     @classmethod
     def declare(
@@ -658,6 +659,7 @@ class ScorerContext:
             self.dead_letter(message, rejection)
             return
         self._fire_due_timers(message.partition, batch, event)
+        identity.expire_visitors(self, message.partition, event, batch.states.keys())
 
     def _fire_due_timers(self, partition: int, batch: Batch, event: EventT[bytes]) -> None:
         """A tick for `partition`: fire what is due there, as the partition's owner."""

@@ -19,6 +19,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +31,11 @@ from pydantic import ValidationError
 from scorer.contracts import topics as contract
 from scorer.contracts.identity import IdentityLink
 from scorer.core.events import Event
-from scorer.core.identity import Visitor, history_rules, lead_for, link, remember
+from scorer.core.identity import Visitor, expired, history_rules, lead_for, link, remember
 from scorer.core.rules import Rules
 from scorer.stream.dead_letters import Rejection
 from scorer.stream.partitioning import owner_partition
+from scorer.stream.views import all_teams
 from scorer.stream.workarounds.current_event import as_current_event
 
 if TYPE_CHECKING:
@@ -108,21 +111,65 @@ def route_visitor_event(ctx: ScorerContext, event: EventT[bytes], decoded: Event
     key = decoded.lead_id.encode()
     visitor = ctx.visitor_by_id.get(key)
     policy = ctx.rules.identity
-    if visitor is not None and (
-        visitor.last_seen is not None and visitor.last_seen < decoded.occurred_at - policy.lookback
-    ):
+    if visitor is not None and expired(visitor, decoded.occurred_at, policy):
         visitor = None  # silent for the whole look-back: forgotten
     target = lead_for(visitor, decoded.occurred_at)
     source = _TOPIC_BY_CATEGORY[decoded.kind.category]
-    if target is not None:
+    if visitor is not None and target is not None:
         _send_to_lead(ctx, Event(decoded.event_id, target, decoded.kind, decoded.occurred_at,
                                  decoded.account_id, decoded.fields), source)  # fmt: skip
         ctx.metrics.events.labels(ctx.settings.topic(source), "forwarded").inc()
+        if visitor.last_seen is None or decoded.occurred_at > visitor.last_seen:
+            # Still active: the link is remembered for another look-back.
+            _store(ctx, event, key, replace(visitor, last_seen=decoded.occurred_at))
         return True
     kept = remember(visitor, decoded, policy)
-    with as_current_event(event):
-        ctx.visitor_by_id[key] = kept
+    _store(ctx, event, key, kept)
     return False
+
+
+def _store(ctx: ScorerContext, event: EventT[bytes], key: bytes, visitor: Visitor) -> None:
+    with as_current_event(event):
+        ctx.visitor_by_id[key] = visitor
+    if visitor.last_seen is not None:
+        expires_at = visitor.last_seen + ctx.rules.identity.lookback
+        ctx.visitor_expiry.set(event.message.partition, key, expires_at)
+
+
+def expire_visitors(
+    ctx: ScorerContext, partition: int, event: EventT[bytes], busy: Collection[bytes]
+) -> None:
+    """On a tick of the visitor's partition: forget visitors silent for the look-back
+    (their kept events, links and anonymous lead state, and their Redis hash)."""
+    policy = ctx.rules.identity
+    if not ctx.visitor_expiry.is_built(partition):
+        partitions = ctx.settings.partitions
+        ctx.visitor_expiry.build(partition, (
+            (key, v.last_seen + policy.lookback)
+            for key, v in ctx.visitor_by_id.items()
+            if v is not None and v.last_seen is not None
+            and owner_partition(key, partitions) == partition
+        ))  # fmt: skip
+    now = ctx.partition_clock(partition, ctx.clock())
+    teams: set[str] | None = None
+    for key in ctx.visitor_expiry.pop_due(partition, now):
+        visitor = ctx.visitor_by_id.get(key)
+        if visitor is None:
+            continue
+        if key in busy or not expired(visitor, now, policy):
+            # Active since (or its state is being written in this batch): look again later.
+            seen = visitor.last_seen
+            again = now if key in busy or seen is None else seen + policy.lookback
+            ctx.visitor_expiry.set(partition, key, again)
+            continue
+        state = ctx.lead_state_by_id.get(key)
+        with as_current_event(event):
+            del ctx.visitor_by_id[key]
+            if state is not None:
+                del ctx.lead_state_by_id[key]
+        teams = teams if teams is not None else all_teams(ctx.rules)
+        ctx.read_model.stage_lead_erasure(visitor.lead_id, None, teams)
+        ctx.metrics.identity_links.labels("visitor_expired").inc()
 
 
 def _send_to_lead(ctx: ScorerContext, event: Event, source: str) -> None:
@@ -164,8 +211,7 @@ async def handle_link(ctx: ScorerContext, event: EventT[bytes]) -> None:
     pending = [await _send(ctx, e, new_link.link_id) for e in moved]
     for delivered in pending:
         await delivered
-    with as_current_event(event):
-        ctx.visitor_by_id[key] = after
+    _store(ctx, event, key, after)
     ctx.metrics.identity_links.labels("merged" if moved else "linked").inc()
     # Ids only: the link id and how many events moved (no visitor or lead id in logs).
     log.info("identity link %s handled: %d events moved", new_link.link_id, len(moved))

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+import redis
 
 from scorer.contracts import topics as contract
 from scorer.contracts.events import parse_event
@@ -135,7 +136,9 @@ def test_identity_links_merge_across_partitions_and_workers(
         {**_visit(f"anon:{visitor}", "a2", now - 300)[0], "url": "/features"},
         *_visit(f"anon:{shared}", "c2", now - 300)[:1],
     ]
-    run(produce(settings, _messages(anonymous)))
+    # A visitor last seen before the look-back (90 days) is forgotten on the next tick.
+    forgotten = _visit("anon:visitor-gone", "g", now - 91 * 86400)[:1]
+    run(produce(settings, _messages(forgotten + anonymous)))
     oracle = replay(_parsed(anonymous), rules)
     wait_for(lambda: not scores_differing_from(oracle, rules, settings), 60, "anonymous scores")
     run(produce(settings, _messages(linked)))
@@ -154,6 +157,12 @@ def test_identity_links_merge_across_partitions_and_workers(
     assert links("merged") == 3, "l-a, l-b, l-c1 moved a history; l-c2 moved none"
     assert links("repeated") == 1, "the replayed l-a"
     assert links("linked") == 1, "l-c2"
+    wait_for(lambda: links("visitor_expired") >= 1, 30, "visitor-gone forgotten on a tick")
+    assert links("visitor_expired") == 1, "only visitor-gone"
+    gone = f"{settings.redis_key_prefix}lead:anon:visitor-gone"
+    wait_for(
+        lambda: not redis.Redis.from_url(settings.redis_url).exists(gone), 10, "its Redis hash gone"
+    )
 
     # Exactly as if the visitors' events had been the leads' own from the start.
     owner = {f"anon:{visitor}": lead, f"anon:{phone}": lead}
