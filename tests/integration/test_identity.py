@@ -193,3 +193,59 @@ def test_identity_links_merge_across_partitions_and_workers(
     assert {"web.pricing_view", "web.case_study_download"} <= reasons, reasons
     assert not [a for a in handoffs() if str(a.get("lead_id", "")).startswith("anon:")]
     assert [a.alert_id for a in oracle.alerts if a.kind == "mql"] == [f"lead:{lead}:mql:1"]
+
+
+def test_a_merge_interrupted_by_kill_completes_once(
+    make_settings: Callable[..., Any], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """kill -9 while links are being handled: the restart handles them again (history
+    re-published, dropped by the leads as duplicates, or the link found recorded) and
+    every lead ends as the replay says, each MQL alert published once."""
+    settings = make_settings(partitions=PARTITIONS)
+    run(apply_topics(settings))
+    rules = load_rules(settings.rules_file)
+    now = time.time()
+    pairs = [(f"visitor-k{n:02d}", f"lead-k{n:02d}") for n in range(40)]
+    anonymous = [e for n, (v, _) in enumerate(pairs) for e in _visit(f"anon:{v}", v, now - 900 + n)]
+    linked = [
+        item
+        for n, (v, lead) in enumerate(pairs)
+        for item in (_link(f"l-{v}", v, lead, now - 300 + n), *_form(lead, lead, now - 300 + n))
+    ]
+    first = start_worker(settings, "first")
+    run(produce(settings, _messages(anonymous)))
+    before = replay(_parsed(anonymous), rules)
+    wait_for(lambda: not scores_differing_from(before, rules, settings), 60, "anonymous scores")
+    run(produce(settings, _messages(linked)))
+    handled_before_kill = wait_for(
+        lambda: first.metric("scorer_identity_links_total"), 30, "merging under way"
+    )
+    first.process.kill()
+    second = start_worker(settings, "second")
+    oracle = replay(_parsed(anonymous + linked), rules)
+    wait_for(
+        lambda: not scores_differing_from(oracle, rules, settings), 90,
+        "every lead and visitor to equal the replay after the restart",
+    )  # fmt: skip
+    expected = {f"lead:{lead}:mql:1" for _, lead in pairs}
+    assert {a.alert_id for a in oracle.alerts if a.kind == "mql"} == expected
+
+    def mql_alerts() -> list[str]:
+        return [
+            alert["alert_id"]
+            for alert in (
+                orjson.loads(m.value) for m in run(read_topic(settings, contract.HANDOFF_ALERTS))
+            )
+            if alert.get("kind") == "mql"
+        ]
+
+    wait_for(lambda: set(mql_alerts()) >= expected, 30, "every lead's MQL alert")
+    alerts = mql_alerts()
+    assert sorted(alerts) == sorted(expected), "each once"
+    again = {
+        r: second.metric("scorer_identity_links_total", result=r) for r in ("merged", "repeated")
+    }
+    print(
+        f"links handled before the kill: {handled_before_kill:.0f} of {len(pairs)}; after: {again}"
+    )
+    assert sum(again.values()) >= len(pairs) - handled_before_kill
