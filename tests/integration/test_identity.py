@@ -146,6 +146,10 @@ def test_identity_links_merge_across_partitions_and_workers(
         lambda: links("merged") + links("linked") + links("repeated") >= 5, 60, "the links handled"
     )
     run(produce(settings, _messages(later)))
+    # Bad links are dead-lettered with a reason, and change nothing.
+    wrong_visitor = {**_link("l-bad", visitor, lead, now), "anonymous_lead_id": f"anon:{phone}"}
+    bad = [b'{"type": "identity.link"}', orjson.dumps(wrong_visitor), b"not json"]
+    run(produce(settings, [(contract.IDENTITY_LINKS, lead.encode(), value) for value in bad]))
     oracle = replay(_parsed(anonymous + linked + later), rules)
     wait_for(
         lambda: not scores_differing_from(oracle, rules, settings), 60,
@@ -157,6 +161,20 @@ def test_identity_links_merge_across_partitions_and_workers(
     assert links("merged") == 3, "l-a, l-b, l-c1 moved a history; l-c2 moved none"
     assert links("repeated") == 1, "the replayed l-a"
     assert links("linked") == 1, "l-c2"
+
+    def link_letters() -> list[str]:
+        return sorted(
+            dict(m.headers)["scorer.error.reason"].decode()
+            for m in run(read_topic(settings, contract.DEAD_LETTERS))
+            if dict(m.headers).get("scorer.error.topic", b"").endswith(b"identity-links.v1")
+            or dict(m.headers).get("scorer.error.topic", b"").endswith(b"rekeyed-events.v1")
+        )
+
+    assert wait_for(lambda: len(link_letters()) >= 3 and link_letters(), 30, "bad links") == [
+        "not_json",
+        "schema",
+        "schema",
+    ]
     wait_for(lambda: links("visitor_expired") >= 1, 30, "visitor-gone forgotten on a tick")
     assert links("visitor_expired") == 1, "only visitor-gone"
     gone = f"{settings.redis_key_prefix}lead:anon:visitor-gone"
