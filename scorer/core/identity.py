@@ -142,6 +142,15 @@ def lead_for(visitor: Visitor | None, t: float) -> str | None:
     return chosen
 
 
+def first_link(visitor: Visitor | None, t: float) -> str | None:
+    """The first link's id when an event at `t` predates every link of the visitor: it is
+    part of the history the first lead received, and is scored as such (`history_rules`),
+    whenever it arrives."""
+    if visitor is None or not visitor.links or t >= visitor.links[0][0]:
+        return None
+    return visitor.links[0][1]
+
+
 def remember(visitor: Visitor | None, event: Event, policy: IdentityPolicy) -> Visitor:
     """Keep an anonymous (not yet linked) event for a later merge, within the bounds."""
     base = visitor if visitor is not None else Visitor(event.lead_id)

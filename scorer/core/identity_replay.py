@@ -12,6 +12,7 @@ from scorer.core.identity import (
     Link,
     Visitor,
     expired,
+    first_link,
     history_rules,
     is_anonymous,
     lead_for,
@@ -64,7 +65,10 @@ class IdentityRouter:
             if visitor.last_seen is None or event.occurred_at > visitor.last_seen:
                 # Still active: the link is remembered for another look-back.
                 self.visitors[event.lead_id] = replace(visitor, last_seen=event.occurred_at)
-            return replace(event, lead_id=target)
+            routed = replace(event, lead_id=target)
+            if first_link(visitor, event.occurred_at) is not None:
+                self._moved = routed  # history arriving after the link: as history
+            return routed
         self.visitors[event.lead_id] = remember(visitor, event, self.policy)
         return event
 

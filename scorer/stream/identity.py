@@ -31,7 +31,15 @@ from pydantic import ValidationError
 from scorer.contracts import topics as contract
 from scorer.contracts.identity import IdentityLink
 from scorer.core.events import Event
-from scorer.core.identity import Visitor, expired, history_rules, lead_for, link, remember
+from scorer.core.identity import (
+    Visitor,
+    expired,
+    first_link,
+    history_rules,
+    lead_for,
+    link,
+    remember,
+)
 from scorer.core.rules import Rules
 from scorer.stream.dead_letters import Rejection
 from scorer.stream.partitioning import owner_partition
@@ -116,8 +124,9 @@ def route_visitor_event(ctx: ScorerContext, event: EventT[bytes], decoded: Event
     target = lead_for(visitor, decoded.occurred_at)
     source = _TOPIC_BY_CATEGORY[decoded.kind.category]
     if visitor is not None and target is not None:
-        _send_to_lead(ctx, Event(decoded.event_id, target, decoded.kind, decoded.occurred_at,
-                                 decoded.account_id, decoded.fields), source)  # fmt: skip
+        routed = Event(decoded.event_id, target, decoded.kind, decoded.occurred_at,
+                       decoded.account_id, decoded.fields)  # fmt: skip
+        _send_to_lead(ctx, routed, source, first_link(visitor, decoded.occurred_at))
         ctx.metrics.events.labels(ctx.settings.topic(source), "forwarded").inc()
         if visitor.last_seen is None or decoded.occurred_at > visitor.last_seen:
             # Still active: the link is remembered for another look-back.
@@ -172,9 +181,11 @@ def expire_visitors(
         ctx.metrics.identity_links.labels("visitor_expired").inc()
 
 
-def _send_to_lead(ctx: ScorerContext, event: Event, source: str) -> None:
+def _send_to_lead(ctx: ScorerContext, event: Event, source: str, history: str | None) -> None:
     key = event.lead_id.encode()
     headers = [(SOURCE_HEADER, ctx.settings.topic(source).encode())]
+    if history is not None:  # an event older than every link: scored as history
+        headers.append((HISTORY_HEADER, history.encode()))
     ctx.rekeyed_events.send_soon(
         key=key, value=wire(event), partition=owner_partition(key, ctx.settings.partitions),
         headers=headers,

@@ -8,6 +8,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scorer.core import Event, EventKind, replay
 from scorer.core.identity import IdentityPolicy, Link, Visitor, link, quiet, remember
@@ -199,3 +201,20 @@ def test_score_file_reads_links_and_merges_the_anonymous_history(tmp_path: Path)
     scores = {r["lead_id"]: r for r in records if r["type"] == "lead_score"}
     assert scores[LEAD]["engagement"] == scores[ANON]["engagement"] > 0
     assert [r["line"] for r in records if r["type"] == "invalid"] == [3]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(range(7)))
+def test_the_merge_does_not_depend_on_arrival_order(order: list[int]) -> None:
+    """The anonymous visits, the link and the form in any order (the link and form at the
+    form's time, a day after the visits): the lead scores as if the visits were its own."""
+    form_at = T0 + DAY
+    items: list[Event | Link] = [
+        *journey(ANON),
+        as_link("l1", VISITOR, LEAD, form_at),
+        *form("f1", LEAD, form_at),
+    ]
+    merged = replay([items[i] for i in order], RULES, until=END)
+    own = replay([*journey(LEAD), *form("f1", LEAD, form_at)], RULES, until=END)
+    assert totals(merged, END)[LEAD] == totals(own, END)[LEAD]
+    assert [a.alert_id for a in merged.alerts] == [a.alert_id for a in own.alerts]
