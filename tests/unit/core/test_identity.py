@@ -103,6 +103,11 @@ def test_an_anonymous_lead_never_alerts_acts_or_signals_an_account() -> None:
     assert result.alerts == []
     assert result.actions == []
     assert result.accounts == {}
+    from scorer.stream.views import is_hot, staged_lead
+
+    anonymous = result.leads[ANON]
+    assert not is_hot(anonymous, RULES)
+    assert not staged_lead(anonymous, RULES, T0 + 3600, was_hot=False).hot, "not ranked hot"
 
 
 # (case, events after the anonymous journey at T0, expected total points source per lead)
