@@ -98,6 +98,32 @@ def soak(visitors: int, days: float, lookback_days: float, samples: int = 10) ->
     }
 
 
+def flat(result: dict[str, Any]) -> tuple[bool, float]:
+    """Whether RSS stayed flat once the look-back was reached: growth from the first
+    sample past twice the look-back to the last, in MB (within 5% or 2 MB is flat)."""
+    settled = [p for p in result["curve"] if p["event_days"] >= 2 * result["lookback_days"]]
+    if len(settled) < 2:
+        return False, float("nan")
+    growth = settled[-1]["rss_mb"] - settled[0]["rss_mb"]
+    return growth <= max(2.0, 0.05 * settled[0]["rss_mb"]), growth
+
+
+def run_soak(visitors: int, timeout_s: float = 900) -> dict[str, Any]:
+    """The soak in a fresh child process (its own RSS)."""
+    import subprocess
+
+    from bench.common import child_env, python_module
+
+    done = subprocess.run(
+        python_module("bench.identity_soak", "--visitors", str(visitors)),
+        env=child_env(), capture_output=True, timeout=timeout_s, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"identity soak failed: {done.stderr.decode()[-2000:]}")
+    result: dict[str, Any] = orjson.loads(done.stdout.splitlines()[-1])
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.identity_soak", description=__doc__)
     parser.add_argument("--visitors", type=int, default=1_000_000)
