@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
 from dataclasses import replace
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from aiokafka.errors import KafkaError
 from faust.types import EventT, Message
 from pydantic import ValidationError
 
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_MAX_RETRY_DELAY_S = 30.0
 SOURCE_HEADER = "scorer.source-topic"
 HISTORY_HEADER = "scorer.identity-history"
 _TOPIC_BY_CATEGORY = {
@@ -219,13 +222,33 @@ async def handle_link(ctx: ScorerContext, event: EventT[bytes]) -> None:
         ctx.metrics.identity_links.labels("repeated").inc()
         return
     # Every history event acknowledged before the link is recorded (at least once).
-    pending = [await _send(ctx, e, new_link.link_id) for e in moved]
-    for delivered in pending:
-        await delivered
+    await _publish_history(ctx, moved, new_link.link_id)
     _store(ctx, event, key, after)
     ctx.metrics.identity_links.labels("merged" if moved else "linked").inc()
     # Ids only: the link id and how many events moved (no visitor or lead id in logs).
     log.info("identity link %s handled: %d events moved", new_link.link_id, len(moved))
+
+
+async def _publish_history(ctx: ScorerContext, moved: tuple[Event, ...], link_id: str) -> None:
+    """Publish and await every acknowledgement; retry all until the broker answers (a
+    broker that does not answer stalls the partition, loudly, as alert publishing does;
+    copies that landed twice are duplicates the lead drops)."""
+    attempt = 0
+    while True:
+        try:
+            pending = [await _send(ctx, event, link_id) for event in moved]
+            for delivered in pending:
+                await delivered
+            return
+        except (KafkaError, TimeoutError, OSError) as exc:
+            attempt += 1
+            ctx.metrics.publish_retries.inc()
+            delay = min(_MAX_RETRY_DELAY_S, 0.5 * 2**attempt)
+            log.warning(
+                "identity history not acknowledged (%s); retry %d in %.0f s",
+                type(exc).__name__, attempt, delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
 
 
 async def _send(ctx: ScorerContext, event: Event, link_id: str) -> Any:
