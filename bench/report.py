@@ -110,6 +110,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             p99 <= TARGET_P99_S,
             "requests not answered" if math.isinf(p99) else f"{p99 / TARGET_P99_S:.1f}x over",
         ))  # fmt: skip
+    soak = results.get("identity")
+    if soak:
+        from bench.identity_soak import flat
+
+        steady, growth = flat(soak)
+        last = soak["curve"][-1]
+        rows.append(_row(
+            f"memory flat over {soak['visitors']:,} one-visit anonymous visitors",
+            f"{last['tracked']:,} tracked, +{last['rss_mb']:.1f} MB RSS, {growth:+.1f} MB "
+            "after the look-back", steady, "memory grows",
+        ))  # fmt: skip
     for memory in results.get("memory", []):
         if memory["store"] == "memory":
             per_lead = memory["rss_per_lead_bytes"]

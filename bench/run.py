@@ -39,7 +39,7 @@ from bench.systems import (
 from bench.workload import Workload, as_envelopes, generate, produce_sync, type_mix
 from scorer.devstack import DevStack
 
-PHASES = ("throughput", "latency", "memory", "collector")
+PHASES = ("throughput", "latency", "memory", "collector", "identity")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -73,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--collector-seconds", type=float, default=20.0, help="each collector run's length")
     add("--collector-rate", type=float, default=1000.0, help="requests/s of the open loop")
     add("--collector-concurrency", type=int, default=32, help="clients of the closed loop")
+    add("--identity-visitors", type=int, default=1_000_000, help="one-visit visitors soaked")
     add("--phases", default=",".join(PHASES), help="which parts to run")
     add("--out", type=Path, default=RESULTS_DIR, help="where results go")
     add("--no-plot", action="store_true")
@@ -81,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         defaults = {
             "events": 20_000, "rounds": 1, "run_seconds": 10.0, "latency_rates": "500",
             "latency_seconds": 10.0, "memory": "memory:10000", "collector_seconds": 5.0,
+            "identity_visitors": 100_000,
         }  # fmt: skip
         for name, value in defaults.items():
             if getattr(args, name) == parser.get_default(name):
@@ -226,6 +228,11 @@ def main(argv: list[str] | None = None) -> None:
                 ]
         if "memory" in phases:
             results["memory"] = run_memory(args) + results.get("memory_via_worker", [])
+    if "identity" in phases:
+        from bench.identity_soak import run_soak
+
+        say(f"identity: {args.identity_visitors:,} one-visit anonymous visitors")
+        results["identity"] = run_soak(args.identity_visitors)
     results["wall_seconds"] = time.monotonic() - started
     json_path, md_path = report.write(results, args.out)
     if not args.no_plot:

@@ -23,21 +23,26 @@ import orjson
 from pydantic import ValidationError
 
 from scorer.contracts.events import parse_event
+from scorer.contracts.identity import parse_link
 from scorer.contracts.outputs import readable
 from scorer.core import Event, replay
+from scorer.core.identity import Link
 from scorer.rules import load_rules
 from scorer.settings import ConfigError
 
+_LINK_TYPE = b'"identity.link"'
 
-def read_events(path: Path) -> tuple[list[Event], list[dict[str, object]]]:
-    events: list[Event] = []
+
+def read_events(path: Path) -> tuple[list[Event | Link], list[dict[str, object]]]:
+    """Events and identity links (`type: identity.link`, see docs/identity.md)."""
+    events: list[Event | Link] = []
     invalid: list[dict[str, object]] = []
     with path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                events.append(parse_event(line))
+                events.append(parse_link(line) if _LINK_TYPE in line else parse_event(line))
             except ValidationError as exc:
                 first = exc.errors(include_url=False, include_input=False)[0]
                 where = ".".join(str(p) for p in first["loc"]) or "value"

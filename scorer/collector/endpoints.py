@@ -41,6 +41,7 @@ from scorer.collector.webhooks import (
     verify_mailgun,
     verify_sendgrid,
 )
+from scorer.contracts.topics import IDENTITY_LINKS
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _PIXEL_FIELDS = {
@@ -199,7 +200,9 @@ class Endpoints:
         status = 400 if rejections else 200
         outcome = "partial" if rejections and records else "rejected" if rejections else "accepted"
         self._count(endpoint, outcome)
-        answer: dict[str, Any] = {"accepted": len(records)}
+        # Events accepted (an identity link a tracked email click adds is not one).
+        accepted = sum(r.topic != IDENTITY_LINKS for r in records)
+        answer: dict[str, Any] = {"accepted": accepted}
         if rejections:
             answer["rejected"] = [r.to_json() for r in rejections]
         response = web.Response(

@@ -10,7 +10,7 @@ import secrets
 VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 LEAD_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+)$")
-ANONYMOUS_PREFIX = "anon-"
+ANONYMOUS_PREFIX = "anon:"  # the scorer's form (scorer/core/identity.py)
 
 
 def new_visitor_id() -> str:
@@ -26,7 +26,7 @@ def valid_lead_id(value: object) -> bool:
 
 
 def anonymous_lead_id(visitor_id: str) -> str:
-    """The lead id a visitor's events carry until a form names the lead (identity issue)."""
+    """The lead id a visitor's events carry until a link names the lead (docs/identity.md)."""
     return ANONYMOUS_PREFIX + visitor_id
 
 

@@ -7,17 +7,21 @@ never its value.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from scorer.collector.identity import anonymous_lead_id, valid_lead_id, valid_visitor_id
 from scorer.contracts import topics as contract
 from scorer.contracts.events import EVENT_BATCH_SCHEMA, any_event_adapter
+from scorer.contracts.identity import IdentityLink
+from scorer.core.identity import is_anonymous
 
 TOPIC_BY_CATEGORY = {
     "web": contract.WEB_EVENTS,
@@ -29,6 +33,9 @@ TOPIC_BY_CATEGORY = {
 MAX_EVENTS_PER_REQUEST = 500
 # Collector-level fields a sender may add to an event; they never reach the topic.
 VISITOR_FIELD = "visitor_id"
+# `"link": "email_click"` on an event with a known lead id: the visitor arrived through a
+# tracked email link naming the lead, so an identity link (visitor → lead) goes out too.
+LINK_FIELD = "link"
 LEAD_ID_RULE = "must be 1-128 letters, digits, '.', '_', ':' or '-'"
 
 
@@ -94,6 +101,8 @@ def normalize_event(index: int, raw: Any, sender: Sender) -> Record | Rejection:
         return Rejection(index, "(event)", "must be a JSON object", "not_an_object")
     event = dict(raw)
     visitor_id = event.pop(VISITOR_FIELD, None)
+    if event.pop(LINK_FIELD, "email_click") != "email_click":
+        return Rejection(index, LINK_FIELD, "must be email_click", "schema")
     if visitor_id is not None and not valid_visitor_id(visitor_id):
         return Rejection(
             index, VISITOR_FIELD, "must be 8-64 letters, digits, - or _", "bad_visitor_id"
@@ -133,9 +142,31 @@ def normalize_events(body: Any, sender: Sender) -> tuple[list[Record], list[Reje
         outcome = normalize_event(index, raw, sender)
         if isinstance(outcome, Record):
             records.append(outcome)
+            if raw.get(LINK_FIELD) == "email_click":
+                link = email_click_link(raw, outcome, sender)
+                if link is not None:
+                    records.append(link)
         else:
             rejections.append(outcome)
     return records, rejections
+
+
+def email_click_link(raw: dict[str, Any], record: Record, sender: Sender) -> Record | None:
+    """The identity link of a visitor who arrived through a tracked email link, or None
+    when the event's lead is the visitor's anonymous one. Its id is derived from the pair,
+    so every later click through such a link repeats the same link (changes nothing)."""
+    visitor_id = raw.get(VISITOR_FIELD) or sender.visitor_id
+    anonymous = anonymous_lead_id(visitor_id)
+    if record.key == anonymous or is_anonymous(record.key):
+        return None
+    pair = hashlib.sha256(f"{visitor_id}\n{record.key}".encode()).hexdigest()[:32]
+    link = IdentityLink(
+        type="identity.link", link_id=f"click-{pair}", visitor_id=visitor_id,
+        anonymous_lead_id=anonymous, lead_id=record.key, method="email_click",
+        occurred_at=sender.now,
+    )  # fmt: skip
+    value = orjson.dumps(link.model_dump(mode="json", exclude_none=True))
+    return Record(contract.IDENTITY_LINKS, record.key, value)
 
 
 _ENVELOPE_HEAD = b'{"schema":"' + EVENT_BATCH_SCHEMA.encode() + b'","events":['

@@ -26,6 +26,8 @@ from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
 from scorer.core.explain import ScoreChange
+from scorer.core.identity import Link, quiet
+from scorer.core.identity_replay import IdentityRouter
 from scorer.core.lead import LeadState, LeadUpdate, Outcome, Score, apply_event, score_at
 from scorer.core.rules import Rules
 from scorer.core.scenarios import fire_due, next_due
@@ -150,7 +152,7 @@ class _Timers:
 
 
 def replay(
-    events: Iterable[Event],
+    events: Iterable[Event | Link],
     rules: Rules,
     now: float | None = None,
     until: float | None = None,
@@ -164,7 +166,8 @@ def replay(
     timers = _Timers()
     latest: float | None = None  # the replay clock: the latest accepted event time
     skew = rules.timing.future_skew
-    for event in events:
+    router = IdentityRouter(rules)  # anonymous visitors and links: see core/identity.py
+    for event in router.events(events):
         t = event.occurred_at
         if received_by is not None and t > received_by + skew:
             # Judged as the worker judges it against its clock; the clock stays put.
@@ -177,7 +180,9 @@ def replay(
         processing_time = clock if now is None else now
         _fire(result, timers, processing_time)
         judged_at = processing_time if received_by is None else max(processing_time, received_by)
-        update = apply_event(result.leads.get(event.lead_id), event, rules, judged_at)
+        update = apply_event(
+            result.leads.get(event.lead_id), event, router.rules_for(event), judged_at
+        )
         if update.outcome is not Outcome.APPLIED:
             result.rejected.append(
                 Rejection(event.event_id, event.lead_id, update.outcome, update.reason)
@@ -206,6 +211,7 @@ def _fire(result: ReplayResult, timers: _Timers, now: float) -> None:
 
 
 def _record(result: ReplayResult, update: LeadUpdate, processing_time: float) -> None:
+    update = quiet(update)
     result.leads[update.state.lead_id] = update.state
     result.alerts.extend(update.alerts)
     result.changes.extend(update.changes)

@@ -19,6 +19,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from scorer.core.conditions import ALWAYS, Condition
 from scorer.core.events import EventKind, FieldValue
+from scorer.core.identity import IdentityPolicy
 
 
 class Stage(StrEnum):
@@ -479,6 +480,7 @@ class Rules:
     # IANA name of the zone people read times in (display only; scoring is in UTC instants).
     time_zone: str | None = None
     rate_limit: RateLimit | None = RateLimit()
+    identity: IdentityPolicy = field(default_factory=IdentityPolicy)
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
     half_lives: tuple[float | None, ...] = field(init=False, compare=False, repr=False)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from scorer.core.conditions import Condition, FieldTest
 from scorer.core.events import EventKind
+from scorer.core.identity import IdentityPolicy
 from scorer.core.rules import (
     DEFAULT_ALERT_STAGES,
     AccountAggregate,
@@ -468,6 +469,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             if spec.sla is not None
             else None
         ),
+        identity=IdentityPolicy(spec.identity.lookback, spec.identity.max_events),
         rate_limit=(
             RateLimit(spec.rate_limit.max_events, spec.rate_limit.per)
             if spec.rate_limit is not None

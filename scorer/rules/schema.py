@@ -497,6 +497,11 @@ class TimingSpec(Strict):
         return self
 
 
+class IdentitySpec(Strict):
+    lookback: PositiveDuration = 90 * 86400.0
+    max_events: int = Field(default=500, ge=1, le=10_000)
+
+
 class RateLimitSpec(Strict):
     max_events: int = Field(default=600, ge=1, le=1_000_000)
     per: PositiveDuration = 60.0
@@ -576,6 +581,7 @@ class RulesFileSpec(Strict):
     sla: SlaSpec | None = None
     # On by default: `rate_limit: null` turns it off.
     rate_limit: RateLimitSpec | None = Field(default_factory=RateLimitSpec)
+    identity: IdentitySpec = Field(default_factory=IdentitySpec)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -57,6 +57,7 @@ class ScorerMetrics(NamedTuple):
     read_model_resyncs: Counter
     erasures: Counter
     feedback_without_handoff: Counter
+    identity_links: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -221,6 +222,13 @@ class ScorerMetrics(NamedTuple):
                 "Sales feedback applied to a lead never handed off in its cycle (a deal sales "
                 "found on their own, a disqualification before any hand-off), by type.",
                 ["kind"],
+                registry=registry,
+            ),
+            identity_links=Counter(
+                "scorer_identity_links",
+                "Identity links handled on the visitor's partition (merged: history moved to "
+                "the lead; linked: nothing to move; repeated: a link id seen before).",
+                ["result"],
                 registry=registry,
             ),
         )

@@ -75,6 +75,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         ctx.ledger.forget(partitions)
         ctx.action_ledger.forget(partitions)
         ctx.due_index.forget(partitions)
+        ctx.visitor_expiry.forget(partitions)
 
     # Faust's signal type wants a `BaseSignalT` keyword the receiver does not use.
     app.on_partitions_revoked.connect(forget_revoked_ledgers)  # type: ignore[arg-type]

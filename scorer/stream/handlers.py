@@ -43,13 +43,14 @@ from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
 from scorer.core.explain import ScoreChange
+from scorer.core.identity import Visitor, is_anonymous, quiet
 from scorer.core.lead import LeadState, LeadUpdate, Outcome, apply_event, restated_signal
 from scorer.core.rules import Rules
 from scorer.core.scenarios import fire_due, next_due
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
-from scorer.stream import erasure
+from scorer.stream import erasure, identity
 from scorer.stream.admin import client_options
 from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
@@ -125,6 +126,7 @@ class ScorerContext:
     erase_requests: faust.TopicT
     erasures: faust.TopicT
     lead_state_by_id: TableT[bytes, LeadState]
+    visitor_by_id: TableT[bytes, Visitor]  # anonymous visitors (see identity.py)
     account_state_by_id: TableT[bytes, AccountState]
     decoders: dict[str, EventDecoder]
     ledger: AlertLedger
@@ -140,6 +142,7 @@ class ScorerContext:
     # The latest event time read per (input topic, partition): see `partition_clock`.
     event_time_by_input: dict[tuple[str, int], float] = field(default_factory=dict)
     scored_at_by_partition: dict[int, float] = field(default_factory=dict)  # wall clock
+    visitor_expiry: DueIndex = field(default_factory=DueIndex)  # see identity.py
 
     @classmethod
     def declare(
@@ -167,6 +170,7 @@ class ScorerContext:
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
         ticks = settings.topic(contract.TIMER_TICKS)
         erase = settings.topic(contract.ERASE_REQUESTS)
+        links = settings.topic(contract.IDENTITY_LINKS)
         lead_state_by_id = table("lead-state", "scorer.lead_state", LeadState.from_record)
         account_state_by_id = table(
             "account-state", "scorer.account_state", AccountState.from_record
@@ -177,7 +181,9 @@ class ScorerContext:
             metrics=metrics,
             read_model=read_model,
             clock=clock,
-            lead_events=app.topic(*(settings.topic(s.name) for s in inputs), rekeyed, ticks, erase),
+            lead_events=app.topic(
+                *(settings.topic(s.name) for s in inputs), rekeyed, ticks, erase, links
+            ),
             erase_requests=app.topic(erase),
             erasures=topic(contract.ERASURES),
             rekeyed_events=app.topic(rekeyed),
@@ -189,6 +195,7 @@ class ScorerContext:
             dead_letters=topic(contract.DEAD_LETTERS),
             lead_state_by_id=lead_state_by_id,
             account_state_by_id=account_state_by_id,
+            visitor_by_id=table("visitor-state", "scorer.visitor", Visitor.from_record),
             decoders={
                 settings.topic(s.name): EventDecoder(s, settings.max_event_bytes) for s in inputs
             },
@@ -226,6 +233,15 @@ class ScorerContext:
                 batch, pending = Batch(), list[EventT[bytes]]()
                 try:
                     await erasure.erase_lead(self, event)
+                except Exception as exc:
+                    self._record_failed(event, exc)
+                continue
+            if self._is_identity_link(event.message):
+                # The same for an identity link: it moves a visitor's history, acknowledged.
+                await self._finish_or_dead_letter(batch, self.lead_state_by_id, pending)
+                batch, pending = Batch(), list[EventT[bytes]]()
+                try:
+                    await identity.handle_link(self, event)
                 except Exception as exc:
                     self._record_failed(event, exc)
                 continue
@@ -285,6 +301,13 @@ class ScorerContext:
         except Exception:
             return False
         return bool(message.topic == erase)
+
+    def _is_identity_link(self, message: Message) -> bool:
+        try:
+            rekeyed = message.topic == self.rekeyed_events.get_topic_name()
+            return identity.is_link(self, message, self._source_topic(message) if rekeyed else None)
+        except Exception:
+            return False
 
     async def _finish_or_dead_letter(
         self, batch: Batch, table: TableT[bytes, Any], events: Sequence[EventT[bytes]]
@@ -502,6 +525,10 @@ class ScorerContext:
             if isinstance(item.result, Rejection):
                 self.dead_letter(message, item.result, item)
                 continue
+            if is_anonymous(item.result.lead_id) and identity.route_visitor_event(
+                self, event, item.result
+            ):
+                continue  # a linked visitor's event: forwarded to its lead
             changed = self._score_event(event, item.result, item, source, batch, limited)
             if changed is not None:
                 batch.last_event[changed] = event
@@ -555,7 +582,7 @@ class ScorerContext:
             batch.last_event[key] = event
             state = fired.state
         try:
-            update = apply_event(state, decoded, self.rules, now)
+            update = apply_event(state, decoded, identity.rules_for(self, message), now)
         except Exception as exc:
             # Faust would ack and skip an event whose handler raises: route it instead.
             log.exception("scoring failed for an event of %s", message.topic)
@@ -585,6 +612,7 @@ class ScorerContext:
         self, key: bytes, partition: int, before: LeadState | None, update: LeadUpdate, batch: Batch
     ) -> None:
         """Take an applied update (of an event or of due timers) into the batch."""
+        update = quiet(update)  # an anonymous lead: no alert, action or account signal
         batch.states[key] = update.state
         batch.partitions[key] = partition
         batch.alerts.extend((key, partition, alert) for alert in update.alerts)
@@ -631,6 +659,7 @@ class ScorerContext:
             self.dead_letter(message, rejection)
             return
         self._fire_due_timers(message.partition, batch, event)
+        identity.expire_visitors(self, message.partition, event, batch.states.keys())
 
     def _fire_due_timers(self, partition: int, batch: Batch, event: EventT[bytes]) -> None:
         """A tick for `partition`: fire what is due there, as the partition's owner."""
@@ -671,7 +700,7 @@ class ScorerContext:
         restated = tuple(c for c in state.changes if c.event_id == event.event_id)
         if restated:
             batch.changes.append((key, event, restated))
-        signal = restated_signal(state, event)
+        signal = None if is_anonymous(state.lead_id) else restated_signal(state, event)
         if signal is not None:
             batch.signals.setdefault(signal.lead_id, signal)
         batch.leads_to_stage.setdefault(state.lead_id, state)
@@ -691,7 +720,10 @@ class ScorerContext:
                 source = bytes(value).decode()
             except UnicodeDecodeError:
                 return Rejection("bad_header", f"{_SOURCE_HEADER}: not UTF-8", "UnicodeDecodeError")
-            if source in self.decoders or source == self.erase_requests.get_topic_name():
+            if source in self.decoders or source in (
+                self.erase_requests.get_topic_name(),
+                self.settings.topic(contract.IDENTITY_LINKS),
+            ):
                 return source
             return Rejection(
                 "bad_header", f"{_SOURCE_HEADER}: not an input topic of this scorer", "ValueError"

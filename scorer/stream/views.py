@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scorer.core.account import AccountState
+from scorer.core.identity import is_anonymous
 from scorer.core.lead import LeadState, route_lead
 from scorer.core.rules import Rules
 from scorer.serving.read_model import Fields, StagedLead
@@ -49,7 +50,7 @@ def lead_fields(state: LeadState, rules: Rules, now: float) -> dict[str, str | i
 
 def is_hot(state: LeadState | None, rules: Rules) -> bool:
     """Hot at its own latest event time (decay since then is not considered)."""
-    if state is None or state.last_event_at is None:
+    if state is None or state.last_event_at is None or is_anonymous(state.lead_id):
         return False
     return state.score_at(state.last_event_at, rules).total >= hot_line(rules)
 
@@ -61,7 +62,8 @@ def staged_lead(state: LeadState, rules: Rules, now: float, was_hot: bool) -> St
         fields=fields,
         account_id=state.account_id,
         team=team_for(state, rules),
-        hot=score >= hot_line(rules),
+        # An anonymous visitor is nobody sales can call: never in a hot-lead ranking.
+        hot=score >= hot_line(rules) and not is_anonymous(state.lead_id),
         was_hot=was_hot,
         score=score,
     )

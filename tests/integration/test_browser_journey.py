@@ -1,7 +1,9 @@
-"""Issue 12's acceptance in a real browser: Debian's chromium (Playwright, no download)
-walks the demo site as a known lead — pricing three times, the case-study download, the
-contact form as a 部長 at a 150-person manufacturer — and the lead's MQL alert arrives
-on the hand-off topic with those reasons, from a real worker."""
+"""Issues 12 and 13's acceptance in a real browser: Debian's chromium (Playwright, no
+download) walks the demo site as a known lead — pricing three times, the case-study
+download, the contact form as a 部長 at a 150-person manufacturer — and the lead's MQL
+alert arrives on the hand-off topic with those reasons, from a real worker. Then the same
+walk anonymously: the form names the lead, and the page views made before it are among
+the reasons of that lead's MQL alert (the anonymous history merged)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from typing import Any
 import orjson
 import pytest
 
+from scorer.collector.identity import lead_id_from_email
 from scorer.contracts import topics as contract
 from scorer.devstack import ManagedProcess, free_port
 from scorer.stream.admin import apply_topics
-from tests.support import WorkerProcess, http_get, read_topic, run
+from tests.support import WorkerProcess, http_get, read_topic, run, wait_for
 from tests.support_collector import (
     BROWSER_UA,
     CHROMIUM,
@@ -32,6 +35,8 @@ from tests.support_collector import (
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+SECRET = "browser-test-secret-0123456789"  # noqa: S105 - a test key
+ANONYMOUS_EMAIL = "suzuki.hanako@example-kogyo.co.jp"
 
 
 @pytest.fixture
@@ -95,7 +100,7 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
     collector_port = free_port()
     settings = make_settings(
         collector_port=collector_port,
-        collector_lead_id_secret="browser-test-secret-0123456789",  # noqa: S106 - a test key
+        collector_lead_id_secret=SECRET,
         collector_allowed_origins="",  # set below, once the site's port is known
     )
     run(apply_topics(settings))
@@ -154,6 +159,14 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
             assert "_scorer_vid" in consenting.evaluate("document.cookie")
             # The browser stays open until the beacon has reached the topic.
             consented = _views_of(settings, consent_lead, timeout_s=10)
+            # Issue 13: the same journey by a visitor nobody knows until the form.
+            anonymous = browser.new_context(user_agent=BROWSER_UA, accept_downloads=True,
+                                            locale="ja-JP").new_page()  # fmt: skip
+            walk_known_lead_journey(anonymous, site, None, ANONYMOUS_EMAIL)
+            assert anonymous.evaluate("localStorage.getItem('_scorer_lead')") is None, "unknown"
+            visitor = anonymous.input_value("input[name=_visitor_id]")
+            anonymous.click("button[type=submit]")
+            anonymous.wait_for_url(f"{site}/thanks.html")
             browser.close()
         deadline = time.monotonic() + 45
         alert = _mql_alert(settings, lead)
@@ -182,7 +195,33 @@ def test_a_known_lead_walks_the_demo_site_and_becomes_an_mql(
             assert contributions[fit] == 10, contributions
         assert screenshot.stat().st_size > 10_000
         links = [orjson.loads(m.value) for m in run(read_topic(settings, contract.IDENTITY_LINKS))]
-        assert [link["lead_id"] for link in links] == [lead]
+        # The tracked email link (`?lead=`) and the form each link the visitor to the lead.
+        known = sorted(link["method"] for link in links if link["lead_id"] == lead)
+        assert known == ["email_click", "form"], links
+
+        # The anonymous visitor: its page views before the form count for the lead the
+        # form named (the keyed hash of the email), and are among its MQL alert's reasons.
+        email_lead = lead_id_from_email(ANONYMOUS_EMAIL, SECRET.encode())
+        assert [link["visitor_id"] for link in links if link["lead_id"] == email_lead] == [visitor]
+        anonymous_alert = wait_for(
+            lambda: _mql_alert(settings, email_lead), 45, "the anonymous visitor's MQL alert"
+        )
+        reasons = {reason["rule_id"] for reason in anonymous_alert["reasons"]}
+        assert {"web.pricing_view", "web.case_study_download"} <= reasons, reasons
+
+        def served_contributions() -> dict[str, float] | None:
+            status, body = http_get(f"{worker.base_url}/leads/{email_lead}")
+            document = orjson.loads(body) if status == 200 else {}
+            return document["contributions"] if document.get("stage") == "mql" else None
+
+        merged = wait_for(served_contributions, 10, "the merged lead served (read model flush)")
+        assert merged["web.pricing_view"] == pytest.approx(15, abs=0.01), merged
+        assert merged["web.case_study_download"] == pytest.approx(15, abs=0.01), merged
+        assert not [
+            a for a in (orjson.loads(m.value)
+                        for m in run(read_topic(settings, contract.HANDOFF_ALERTS)))
+            if str(a.get("lead_id", "")).startswith("anon:")
+        ], "an anonymous visitor never alerts"  # fmt: skip
 
         # One page view, sent after the click: one sent before consent would be here too.
         assert [e["url"] for e in consented] == ["/newsletter.html"], consented

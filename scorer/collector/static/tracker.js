@@ -91,8 +91,9 @@
     if (!timer) timer = setTimeout(flush, 50);
   }
 
-  function pageView() {
+  function pageView(link) {
     var params = new URLSearchParams(location.search), fields = {url: location.pathname};
+    if (link) fields.link = link; // the collector turns it into an identity link
     ["utm_source", "utm_medium", "utm_campaign"].forEach(function (p) {
       if (params.get(p)) fields[p] = params.get(p).slice(0, 2048);
     });
@@ -146,7 +147,7 @@
       if (!consent) { queue = []; forget(); } else start();
     } else if (name === "identify") identify(a);
     else if (name === "track") track(a, b || {});
-    else if (name === "pageview") pageView();
+    else if (name === "pageview") pageView(null);
   }
 
   var started = false;
@@ -155,7 +156,8 @@
     started = true;
     var lead = new URLSearchParams(location.search).get("lead");
     if (lead) identify(lead);
-    pageView();
+    // A tracked email link names the lead: this visitor's anonymous history is its own.
+    pageView(lead && leadId() === lead ? "email_click" : null);
     Array.prototype.forEach.call(document.forms, captureForm);
   }
 

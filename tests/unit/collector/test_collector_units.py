@@ -126,7 +126,7 @@ def test_good_events_are_filled_in_and_routed_and_the_bad_one_alone_refused() ->
     records, rejections = normalize_events(body, SENDER)
     assert [r.index for r in rejections] == [1]
     first, second = (orjson.loads(r.value) for r in records)
-    assert first["lead_id"] == "anon-visitor-0001"
+    assert first["lead_id"] == "anon:visitor-0001"
     assert first["utm_campaign"] == "abm-1"
     assert first["event_id"].startswith("c-")
     assert first["occurred_at"].startswith("2026-11-24")
@@ -166,7 +166,7 @@ def test_contact_form_becomes_profile_submit_and_identity_link_without_the_email
                        "industry": "manufacturing", "title": "製造本部 部長",
                        "email_domain": "example.co.jp", "budget": True, "timeframe": "0-3m"}  # fmt: skip
     assert submit == {**submit, "type": "web.form_submit", "form_id": "contact", "url": "/contact"}
-    assert link == {**link, "visitor_id": "visitor-0001", "anonymous_lead_id": "anon-visitor-0001",
+    assert link == {**link, "visitor_id": "visitor-0001", "anonymous_lead_id": "anon:visitor-0001",
                     "lead_id": lead, "method": "form"}  # fmt: skip
     everything = b"".join(r.value for r in records).decode()
     for personal in ("Taro", "taro@", "山田 太郎", "03-1234-5678", "email=x"):
