@@ -22,7 +22,7 @@ from typing import Any
 from scorer.core.dedup import DIGEST_BYTES, RecentIds, event_digest
 from scorer.core.engagement import CapEntry
 from scorer.core.explain import ScoreChange
-from scorer.core.lead import LeadState
+from scorer.core.lead_state import LeadState
 from scorer.core.records import (
     check_version,
     field_map,

@@ -26,7 +26,8 @@ from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
 from scorer.core.explain import ScoreChange
-from scorer.core.lead import LeadState, LeadUpdate, Outcome, Score, apply_event, score_at
+from scorer.core.lead import apply_event
+from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, Score, score_at
 from scorer.core.rules import Rules
 from scorer.core.scenarios import fire_due, next_due
 

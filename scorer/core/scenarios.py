@@ -53,23 +53,13 @@ from types import MappingProxyType
 from scorer.core.account import LeadSignal
 from scorer.core.actions import Action, action_id
 from scorer.core.alerts import SLA_BREACHED, Alert, sla_alert_id
+from scorer.core.commit import commit
 from scorer.core.events import Event, EventKind, FieldValue
 from scorer.core.explain import ScoreChange
-from scorer.core.lead import (
-    _APPLIED,
-    LeadState,
-    LeadUpdate,
-    Outcome,
-    _commit,
-    _feedback_step,
-    _new_update,
-    _Step,
-    negative_reasons_at,
-    score_at,
-    top_reasons_at,
-    with_loop,
-)
+from scorer.core.lead_reads import negative_reasons_at, top_reasons_at
+from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, new_update, score_at, with_loop
 from scorer.core.lifecycle import BEFORE_HANDOFF, Transition, jump
+from scorer.core.migrate import migrate_lead
 from scorer.core.routing import route
 from scorer.core.rules import (
     ActionKind,
@@ -80,6 +70,7 @@ from scorer.core.rules import (
     Stage,
     StateCheck,
 )
+from scorer.core.step import Step, feedback_step
 from scorer.core.timeline import Point
 from scorer.core.timers import (
     COOL_OFF,
@@ -121,8 +112,6 @@ def fire_due(state: LeadState, rules: Rules, now: float) -> LeadUpdate:
     """
     if state.rules_version != rules.version:
         # New rules can move due times (a shorter inactivity period): migrate first.
-        from scorer.core.migrate import migrate_lead
-
         state = migrate_lead(state, rules)
     timers = state.timers
     if not timers or timers[0].due_at > now:
@@ -206,7 +195,7 @@ def after_event(
 
 def after_cancels(before: LeadState, update: LeadUpdate, event: Event, rules: Rules) -> LeadUpdate:
     """`after_event` for an event whose only part in the loop is to match `unless`
-    conditions: every scenario it triggers is `spent` (`_commit` checks), so only the
+    conditions: every scenario it triggers is `spent` (`lead._hand_to_loop` checks), so only the
     cancelled scenarios' marks and timers change. What `after_event` returns for it,
     without its working copy of the whole loop (every case-study download comes here)."""
     state = update.state
@@ -239,9 +228,9 @@ def after_cancels(before: LeadState, update: LeadUpdate, event: Event, rules: Ru
             if not spent(changed, scenario, state.stage, t):
                 # A cancelled timer frees its scenario to trigger again: the full loop.
                 return after_event(before, update, event, None, rules)
-    return _new_update(
+    return new_update(
         with_loop(state, state.last_active_at, changed),
-        _APPLIED,
+        Outcome.APPLIED,
         update.reason,
         update.changes,
         update.alerts,
@@ -387,9 +376,9 @@ class _Loop:
             if signal is None:
                 signal = update.account_signal
             reason = update.reason
-        return _new_update(
+        return new_update(
             state,
-            _APPLIED,
+            Outcome.APPLIED,
             reason,
             changes,
             (
@@ -634,7 +623,7 @@ class _Loop:
             at = settled_at  # a very late tick: history before this is final
         reason = f"{state.stage_reason or 'lost'}, recycled after cool-off"
         event = Event(f"cool-off:{self.cycle + 1}", state.lead_id, EventKind.FEEDBACK_LOST, at)
-        step = _Step(
+        step = Step(
             Stage.RECYCLED,
             reason,
             state.caps,
@@ -642,7 +631,7 @@ class _Loop:
             Transition(Stage.LOST, Stage.RECYCLED, reason, recycle=True),
             Point(at, event.event_id, recycle_factor=rules.lifecycle.recycle_factor),
         )
-        update = _commit(state, event, step, rules, remember=False, loop=False)
+        update = commit(state, event, step, rules, remember=False)
         self.state = update.state
         self.stages = update.state.loop.stages
         self.cycle += 1
@@ -688,9 +677,9 @@ class _Loop:
                 {} if item.reason is None else {"reason": item.reason}
             )
             event = Event(item.event_id, state.lead_id, kind, at, None, MappingProxyType(fields))
-            update = _commit(
-                state, event, _feedback_step(state, event, transition, rules), rules,
-                remember=False, loop=False,
+            update = commit(
+                state, event, feedback_step(state, event, transition, rules), rules,
+                remember=False,
             )  # fmt: skip
             self.state = update.state
             self.stages = update.state.loop.stages

@@ -1,0 +1,169 @@
+"""Placing an event's point on the lead's trajectory (in order or late), and how much of
+the trajectory settles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scorer.core import fast_paths
+from scorer.core.engagement import (
+    CapEntry,
+)
+from scorer.core.events import Event
+from scorer.core.lead_state import (
+    LeadState,
+)
+from scorer.core.rules import Rules
+from scorer.core.step import Step
+from scorer.core.timeline import (
+    Award,
+    Point,
+    decayed,
+    insert_index,
+    recompute,
+    step_gates,
+    with_values,
+)
+
+# A NamedTuple's own `__new__` is a Python function; building the per-event records with
+# every field through `tuple.__new__` costs half as much.
+_tuple_new = tuple.__new__
+
+
+def place(
+    state: LeadState, step: Step, event: Event, watermark: float, rules: Rules
+) -> tuple[tuple[Point, ...], int]:
+    """Insert the event's point at its event-time place and recompute from there.
+
+    Returns the open points with the new one and its index (len(open) if it adds none).
+    """
+    open_points = state.open
+    new_point = step.new_point
+    index = len(open_points)
+    if new_point is None:
+        return open_points, index
+    key = (event.occurred_at, event.event_id)
+    in_order = not open_points or not key < (open_points[-1].t, open_points[-1].event_id)
+    if in_order and not step.shifted and new_point.profile is None and fast_paths.IN_ORDER_SHORTCUT:
+        # The point goes last and no earlier point changes, so only its own values are
+        # computed from the last point's, as `recompute` would (`advance`). The decayed
+        # values also give the score just before the event, for `score_changes`. (Awards-only
+        # points, the common case, take `append_in_order` instead: this is a recycling point's.)
+        last = open_points[-1] if open_points else state.settled
+        t = new_point.t
+        if last.t is None or t <= last.t:
+            values = list(last.engagement)
+            engagement_before = sum(values)
+        else:
+            values = decayed(last.engagement, t - last.t, rules)
+            engagement_before = 0.0
+            for value in values:  # added up in category order, as `decayed_engagement` does
+                engagement_before += value
+        if t == watermark:
+            step.score_before = last.fit + engagement_before
+        point = with_values(new_point, values, last.fit, last.gates, last.fit, rules)
+        return (*open_points, point), index
+    points = list(open_points)
+    if not in_order:
+        index = insert_index(points, *key)
+    for entry, rule_id, _, _ in step.shifted:
+        shift_award(points, entry, rule_id)
+    points.insert(index, new_point)
+    recompute(state.settled, points, index, rules)
+    return tuple(points), index
+
+
+def not_before(t: float, event_id: str, point: Point) -> bool:
+    """not (t, event_id) < (point.t, point.event_id), without building the tuples."""
+    at = point[0]
+    return t > at or (t == at and not event_id < point[1])
+
+
+def append_in_order(
+    state: LeadState, step: Step, new_point: Point, watermark: float, rules: Rules
+) -> tuple[tuple[Point, ...], tuple[float, ...], float]:
+    """The open points with an in-order awards-only `new_point` placed last, with its
+    values computed from the last point's (`place`'s shortcut and `with_values` in one
+    function: this runs for most events); also its engagement vector and their sum.
+    Sets `step.score_before` as `place` does."""
+    open_points = state.open
+    last_t: float | None
+    if open_points:
+        previous = open_points[-1]
+        # previous.t, .engagement, .fit, .gates (by index: see `timeline.with_values`)
+        last_t, engagement, fit, gates = previous[0], previous[5], previous[6], previous[7]
+    else:
+        settled = state.settled
+        last_t, engagement, fit, gates = settled.t, settled.engagement, settled.fit, settled.gates
+    t = new_point[0]
+    if last_t is None or t <= last_t:
+        values = list(engagement)
+        engagement_before = sum(values)
+    else:
+        values = decayed(engagement, t - last_t, rules)
+        engagement_before = 0.0
+        for value in values:  # added up in category order, as `decayed_engagement` does
+            engagement_before += value
+    if t == watermark:
+        step.score_before = fit + engagement_before
+    # with_values(new_point, values, fit, gates, fit, rules), for a point with awards only
+    before = sum(values)
+    awards = new_point[2]
+    category_index = rules.category_index
+    for award in awards:
+        values[category_index[award[1]]] += award[3]  # award.category, award.points
+    after = sum(values)
+    new_gates, fires = step_gates(gates, rules.thresholds, t, fit, before, fit, after, False)
+    vector = tuple(values)
+    point = _tuple_new(Point, (t, new_point[1], awards, None, None, vector, fit, new_gates, fires))
+    return (*open_points, point), vector, after
+
+
+SETTLE_BATCH = 8
+
+
+def settle_count_at(points: Sequence[Point], watermark: float, rules: Rules) -> int:
+    """How many leading points to fold into the settled summary now.
+
+    Points older than the lateness horizon are final; they are folded in batches of
+    `SETTLE_BATCH` (folding costs a ledger rebuild, and a final point left open changes
+    nothing: no acceptable late event can be inserted before it). Beyond
+    `max_open_events` the oldest points are folded regardless.
+    """
+    size = len(points)
+    overflow = size - rules.timing.max_open_events
+    horizon = watermark - rules.open_window
+    if size < SETTLE_BATCH or not points[SETTLE_BATCH - 1].t < horizon:
+        # Points are in time order: fewer than a batch are final. Settle only the overflow.
+        return overflow if overflow > 0 else 0
+    count = SETTLE_BATCH
+    while count < size and points[count].t < horizon:
+        count += 1
+    return max(count, overflow)
+
+
+def profiles_beyond(points: Sequence[Point], limit: int) -> int:
+    """How many leading points to settle so that the open profile updates hold at most
+    `limit` fields together: up to and including the newest profile update that would
+    take them over it (counting from the newest)."""
+    fields = 0
+    for index in range(len(points) - 1, -1, -1):
+        profile = points[index][3]  # .profile
+        if profile is not None:
+            fields += len(profile)
+            if fields > limit:
+                return index + 1
+    return 0
+
+
+def shift_award(points: list[Point], entry: CapEntry, rule_id: str) -> None:
+    """Set the award of `rule_id` on the point of `entry` to `entry.points`."""
+    index = insert_index(points, entry.occurred_at, entry.event_id)
+    if index >= len(points) or points[index].event_id != entry.event_id:
+        return
+    point = points[index]
+    awards = tuple(
+        Award(a.rule_id, a.category, a.raw, entry.points, a.product) if a.rule_id == rule_id else a
+        for a in point.awards
+    )
+    points[index] = Point(point.t, point.event_id, awards, point.profile, point.recycle_factor)
