@@ -25,7 +25,6 @@ from types import MappingProxyType
 from scorer.core.alerts import Alert, account_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.events import FieldValue
-from scorer.core.frozen import fast_init
 from scorer.core.routing import route
 from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
 from scorer.core.thresholds import Gate
@@ -35,7 +34,6 @@ _NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
 RECORD_VERSION = 1
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class LeadSignal:
     """What the account fold needs from one lead update (its current contribution)."""

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from scorer.core.decay import decay_factor
+from scorer.core.decay import decay_factor, decayed_engagement
 from scorer.core.events import Event
 from scorer.core.explain import (
     ScoreChange,
 )
 from scorer.core.lead_state import (
     LeadState,
-    decayed_engagement,
-    new_change,
 )
 from scorer.core.rules import Rules
 from scorer.core.step import Step
@@ -39,29 +37,29 @@ def score_changes(
     changes: list[ScoreChange] = []
     event_id, t = event.event_id, event.occurred_at
     elapsed = as_of - t
-    for award in new_point[2]:  # .awards
-        rule_id, category, raw, points = award[0], award[1], award[2], award[3]
+    for award in new_point.awards:
+        rule_id, category, raw, points = award.rule_id, award.category, award.raw, award.points
         note = None
         if points != raw:
             rule = rules.rule_by_id.get(rule_id)
             note = "once_only" if rule is not None and rule.once else "capped"
         factor = 1.0 if elapsed <= 0.0 else decay_of(rules, category, elapsed)
         changes.append(
-            new_change(
-                lead_id,
-                event_id,
-                rule_id,
-                version,
-                category,
-                raw,
-                points,
-                factor,
-                points * factor,
-                before,
-                after,
-                t,
-                as_of,
-                note,
+            ScoreChange(
+                lead_id=lead_id,
+                event_id=event_id,
+                rule_id=rule_id,
+                rules_version=version,
+                category=category,
+                points_raw=raw,
+                points_awarded=points,
+                decay_factor=factor,
+                points_now=points * factor,
+                score_before=before,
+                score_after=after,
+                occurred_at=t,
+                as_of=as_of,
+                note=note,
             )
         )
     for entry, rule_id, delta, note in step.shifted:
@@ -69,44 +67,44 @@ def score_changes(
         category = (rule.category if rule is not None else None) or event.kind.category
         factor = decay_of(rules, category, as_of - entry.occurred_at)
         changes.append(
-            new_change(
-                lead_id,
-                entry.event_id,
-                rule_id,
-                version,
-                category,
-                entry.raw,
-                delta,
-                factor,
-                delta * factor,
-                before,
-                after,
-                entry.occurred_at,
-                as_of,
-                note,
+            ScoreChange(
+                lead_id=lead_id,
+                event_id=entry.event_id,
+                rule_id=rule_id,
+                rules_version=version,
+                category=category,
+                points_raw=entry.raw,
+                points_awarded=delta,
+                decay_factor=factor,
+                points_now=delta * factor,
+                score_before=before,
+                score_after=after,
+                occurred_at=entry.occurred_at,
+                as_of=as_of,
+                note=note,
             )
         )
-    if new_point[3] is not None and fit_rules != old.fit_rules:  # .profile
+    if new_point.profile is not None and fit_rules != old.fit_rules:
         changes.extend(fit_changes(old, event, fit_rules, before, after, as_of, rules))
     transition = step.transition
     if transition is not None and transition.recycle:
         delta = after - before
         changes.append(
-            new_change(
-                lead_id,
-                event.event_id,
-                "lifecycle.recycle",
-                version,
-                "lifecycle",
-                rules.lifecycle.recycle_factor,
-                delta,
-                1.0,
-                delta,
-                before,
-                after,
-                event.occurred_at,
-                as_of,
-                transition.reason,
+            ScoreChange(
+                lead_id=lead_id,
+                event_id=event.event_id,
+                rule_id="lifecycle.recycle",
+                rules_version=version,
+                category="lifecycle",
+                points_raw=rules.lifecycle.recycle_factor,
+                points_awarded=delta,
+                decay_factor=1.0,
+                points_now=delta,
+                score_before=before,
+                score_after=after,
+                occurred_at=event.occurred_at,
+                as_of=as_of,
+                note=transition.reason,
             )
         )
     return tuple(changes)
@@ -136,21 +134,21 @@ def fit_changes(
             continue
         delta = rule.points if rule_id in now else -rule.points
         changes.append(
-            new_change(
-                old.lead_id,
-                event.event_id,
-                rule_id,
-                rules.version,
-                "fit",
-                rule.points,
-                delta,
-                1.0,
-                delta,
-                before,
-                after,
-                event.occurred_at,
-                as_of,
-                "fit_matched" if rule_id in now else "fit_unmatched",
+            ScoreChange(
+                lead_id=old.lead_id,
+                event_id=event.event_id,
+                rule_id=rule_id,
+                rules_version=rules.version,
+                category="fit",
+                points_raw=rule.points,
+                points_awarded=delta,
+                decay_factor=1.0,
+                points_now=delta,
+                score_before=before,
+                score_after=after,
+                occurred_at=event.occurred_at,
+                as_of=as_of,
+                note="fit_matched" if rule_id in now else "fit_unmatched",
             )
         )
     return changes

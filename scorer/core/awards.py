@@ -19,37 +19,26 @@ from scorer.core.events import Event, EventKind
 from scorer.core.lead_state import (
     LeadState,
 )
-from scorer.core.rules import AwardPlan, EngagementRule, Rules
-from scorer.core.step import STAGES, Step, new_step
+from scorer.core.rules import Award, EngagementRule, Rules
+from scorer.core.step import Step, start_step
 from scorer.core.timeline import (
-    Award,
     Point,
     interned_fields,
 )
 
-# A NamedTuple's own `__new__` is a Python function; building the per-event records with
-# every field through `tuple.__new__` costs half as much.
-_tuple_new = tuple.__new__
-_PROFILE_UPDATED = EventKind.PROFILE_UPDATED
-
 
 def plan_event(state: LeadState, event: Event, rules: Rules) -> Step:
     """What a scoring event does: a profile change or awards (feedback: `feedback.py`)."""
-    step = new_step(STAGES[state.stage], state.stage_reason, state.caps, state.once)
+    step = start_step(state)
     kind = event.kind
     t = event.occurred_at
-    if kind is _PROFILE_UPDATED:
+    if kind is EventKind.PROFILE_UPDATED:
         step.new_point = Point(t, event.event_id, profile=interned_fields(event.fields))
     else:
         awards = awards_of(state, event, rules, step)
         if awards:
-            step.new_point = _tuple_new(
-                Point, (t, event.event_id, awards, None, None, (), 0.0, (), ())
-            )
-            for award in awards:
-                if award[3] > 0.0:  # award.points
-                    step.engaged = True
-                    break
+            step.new_point = Point(t, event.event_id, awards)
+            step.engaged = any(award.points > 0.0 for award in awards)
     return step
 
 
@@ -76,9 +65,8 @@ def awards_of(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this
     caps: dict[str, tuple[CapEntry, ...]] | None = None
     once: dict[str, tuple[float, str]] | None = None
     shifted: list[tuple[CapEntry, str, float, str]] | None = None
-    alone: tuple[Award] | None = None
     for plan in matched:
-        rule, category = plan[0], plan[2]  # (by index: see `timeline.with_values`)
+        rule = plan.rule
         points = rule.points
         if rule.once:
             if once is None:
@@ -101,54 +89,31 @@ def awards_of(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this
             else:
                 # In order (the common case): what `reallocate` does for the last place.
                 points = appended_award(log, t, points, cap)
-                log = (*log, _tuple_new(CapEntry, (t, event_id, rule.points, points)))
+                log = (*log, CapEntry(t, event_id, rule.points, points))
             if len(log) > COMPACT_ABOVE:
                 # A long log (a burst of events): drop what no acceptable event can need.
-                log = compact_cap_log(log, horizon, state.settled[0], cap.window)
+                log = compact_cap_log(log, horizon, state.settled.t, cap.window)
             else:
-                keep_after = horizon - cap.window
-                if log[0][0] <= keep_after:  # log[0].occurred_at: what prune_cap_log checks
-                    log = prune_cap_log(log, keep_after)
+                log = prune_cap_log(log, horizon - cap.window)
             caps[rule_id] = log
         if product is None and points == rule.points != 0.0:
-            # The rule's full points and no product (most awards): the same Award for
-            # every lead, built once per plan, instead of one more tuple per point.
-            shared = _FULL_AWARDS.get(id(plan))
-            if shared is None or shared[0] is not plan:
-                shared = _full_award(plan)
-            award = shared[1]
-            alone = shared[2]
+            awards.append(plan.full_alone[0])  # (shared: see `AwardPlan`)
         else:
-            award = _tuple_new(Award, (rule.id, category, rule.points, points, product))
-        awards.append(award)
+            awards.append(Award(rule.id, plan.category, rule.points, points, product))
     if caps is not None:
         step.caps = MappingProxyType(caps)
     if once is not None:
         step.once = MappingProxyType(once)
     if shifted:
         step.shifted = tuple(shifted)
-    if len(awards) == 1 and alone is not None and awards[0] is alone[0]:
-        return alone  # (award,): shared as well
+    if len(awards) == 1 and product is None and awards[0] is matched[0].full_alone[0]:
+        return matched[0].full_alone
     return tuple(awards)
 
 
-# id(plan) -> (plan, kept alive so that its id stays unique; its full award; (award,)).
-_FULL_AWARDS: dict[int, tuple[AwardPlan, Award, tuple[Award]]] = {}
-
-
-def _full_award(plan: AwardPlan) -> tuple[AwardPlan, Award, tuple[Award]]:
-    rule = plan[0]
-    award = Award(rule.id, plan[2], rule.points, rule.points, None)
-    if len(_FULL_AWARDS) >= 4096:  # only if rules are reloaded again and again
-        _FULL_AWARDS.clear()
-    shared = _FULL_AWARDS[id(plan)] = (plan, award, (award,))
-    return shared
-
-
 def _after(t: float, event_id: str, entry: CapEntry) -> bool:
-    """(t, event_id) > (entry.occurred_at, entry.event_id), without building the tuples."""
-    at = entry[0]
-    return t > at or (t == at and event_id > entry[1])
+    """Whether the event sorts after the cap log entry (event time, then event id)."""
+    return (t, event_id) > (entry.occurred_at, entry.event_id)
 
 
 def _once_only(

@@ -4,8 +4,9 @@ event (the hand-off loop runs after it: `lead.py`)."""
 from __future__ import annotations
 
 from scorer.core import fast_paths
-from scorer.core.alerts import Alert
+from scorer.core.account import LeadSignal
 from scorer.core.audit import score_changes
+from scorer.core.decay import decayed_engagement
 from scorer.core.dedup import event_digest
 from scorer.core.emission import emit_alerts
 from scorer.core.events import Event
@@ -19,13 +20,8 @@ from scorer.core.lead_state import (
     LeadState,
     LeadUpdate,
     Outcome,
-    decayed_engagement,
-    new_signal,
-    new_state,
-    new_update,
 )
 from scorer.core.placement import (
-    SETTLE_BATCH,
     append_in_order,
     not_before,
     place,
@@ -33,8 +29,9 @@ from scorer.core.placement import (
     settle_count_at,
 )
 from scorer.core.rules import Rules, Stage
-from scorer.core.step import STAGE_VALUES, Step
+from scorer.core.step import Step
 from scorer.core.timeline import (
+    Point,
     attributes_before,
     settle,
 )
@@ -65,74 +62,27 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
     # max(last_event_at, t), keeping the first of equal values like `max` does.
     watermark = t if last_event_at is None or t > last_event_at else last_event_at
     new_point = step.new_point
-    last_t: float | None
-    if (
-        new_point is not None
-        and new_point[3] is None  # .profile
-        and new_point[4] is None  # .recycle_factor
-        and not step.shifted
-        and fast_paths.IN_ORDER_SHORTCUT
-        and (not state.open or not_before(t, event.event_id, state.open[-1]))
-    ):
-        # An in-order event with awards, the common case: what `place` and `with_values`
-        # compute for it, in one go.
-        points, last_engagement, engagement_after = append_in_order(
-            state, step, new_point, watermark, rules
-        )
-        index = len(points) - 1
-        last_t, fit_now = t, points[-1][6]  # the new point's .t and .fit
-        if watermark <= t:  # the event's own point: no decay yet
-            engagement_now = engagement_after  # (sum(last_engagement), already added up)
-        else:
-            engagement_now = decayed_engagement(t, last_engagement, watermark, rules)
-    else:
-        points, index = place(state, step, event, watermark, rules)
-        # Every point is at or before the watermark, so the last one holds the current values.
-        if points:
-            last = points[-1]
-            # last.t, .engagement, .fit (by index: attribute access on a NamedTuple is slower)
-            last_t, last_engagement, fit_now = last[0], last[5], last[6]
-        else:
-            last_t, last_engagement, fit_now = (
-                state.settled.t,
-                state.settled.engagement,
-                state.settled.fit,
-            )
-        if last_t is not None and watermark <= last_t:  # the event's own point: no decay yet
-            engagement_now = sum(
-                last_engagement
-            )  # (what `decayed_engagement` returns, without a call)
-        else:
-            engagement_now = decayed_engagement(last_t, last_engagement, watermark, rules)
+    points, index = _placed(state, step, event, watermark, rules)
+    # Every point is at or before the watermark, so the last one holds the current values.
+    last = points[-1] if points else state.settled
+    last_t, last_engagement, fit_now = last.t, last.engagement, last.fit
+    engagement_now = decayed_engagement(last_t, last_engagement, watermark, rules)
     if (
         step.stage is _NEW
         and step.engaged
-        and sum(points[index][5]) >= rules.lifecycle.engaged_min_points  # .engagement
+        and sum(points[index].engagement) >= rules.lifecycle.engaged_min_points
     ):
         # Read just after the event, at its own time (not at the watermark): a positive
         # event read after a later negative one engages the lead as in time order.
         step.stage = _ENGAGED
         step.stage_reason = "engaged"
-    size = len(points)
-    if size < SETTLE_BATCH and size <= rules.timing.max_open_events:
-        settle_count = 0  # (what `settle_count_at` returns for fewer points than a batch)
-    else:
-        settle_count = settle_count_at(points, watermark, rules)
-    if new_point is not None and new_point[3] is not None:  # .profile: a profile update
+    settle_count = settle_count_at(points, watermark, rules)
+    if new_point is not None and new_point.profile is not None:  # a profile update
         # Open profile updates keep their fields (each up to 2 KB): bounded apart, by
         # field count. Only a profile update adds fields, so only one needs the check.
         beyond = profiles_beyond(points, rules.timing.max_open_profile_fields)
         settle_count = max(settle_count, beyond)
-    alerts: tuple[Alert, ...]
-    if (
-        rules.effective_hold <= 0.0
-        and new_point is not None
-        and index == size - 1
-        and not points[index][8]  # .fires
-    ):
-        emitted, alerts = state.emitted, ()  # (what `emit_alerts` returns: nothing fired)
-    else:
-        emitted, alerts = emit_alerts(state, step, points, index, watermark, settle_count, rules)
+    emitted, alerts = emit_alerts(state, step, points, index, watermark, settle_count, rules)
     settled, open_points = state.settled, points
     if settle_count:
         settled = settle(settled, points, settle_count, rules)
@@ -159,7 +109,7 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
         last_active_at = t
 
     role, company_fit, fit_rules = state.role, state.company_fit, state.fit_rules
-    if new_point is not None and new_point[3] is not None:  # .profile
+    if new_point is not None and new_point.profile is not None:
         attributes_after = attributes_before(settled, open_points, len(open_points))
         role = buying_role(attributes_after, rules)
         fit_rules = matched_fit_rules(attributes_after, rules)
@@ -176,7 +126,7 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
                 kept = kept[-keep_changes:]
         else:
             kept = ()
-    stage = STAGE_VALUES[step.stage]
+    stage = step.stage.value
     seq = state.seq + 1
     loop_now = state.loop
     if stage != state.stage:
@@ -187,65 +137,85 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
         loop_now = loop_now._replace(
             stages=moved(loop_now.stages, StageMove(moved_at, state.stage, stage))
         )
-    next_state = new_state(
-        state.lead_id,
-        rules.version,
-        settled,
-        stage,
-        step.stage_reason,
-        account_id,
-        account_at,
-        watermark,
-        fit_now,
-        grade_of(fit_now, engagement_now, rules.grades),
-        open_points,
-        step.caps,
-        step.once,
-        emitted,
-        state.threshold_names,
-        state.category_names,
-        recent,
-        kept,
-        seq,
-        last_engaged_at,
-        product,
-        role,
-        company_fit,
-        fit_rules,
-        last_active_at,
-        loop_now,
-        state.rate if step.rate is None else step.rate,
+    next_state = LeadState(
+        lead_id=state.lead_id,
+        rules_version=rules.version,
+        settled=settled,
+        stage=stage,
+        stage_reason=step.stage_reason,
+        account_id=account_id,
+        account_at=account_at,
+        last_event_at=watermark,
+        fit=fit_now,
+        grade=grade_of(fit_now, engagement_now, rules.grades),
+        open=open_points,
+        caps=step.caps,
+        once=step.once,
+        emitted=emitted,
+        threshold_names=state.threshold_names,
+        category_names=state.category_names,
+        recent_ids=recent,
+        changes=kept,
+        seq=seq,
+        last_engaged_at=last_engaged_at,
+        product=product,
+        role=role,
+        company_fit=company_fit,
+        fit_rules=fit_rules,
+        last_active_at=last_active_at,
+        loop=loop_now,
+        rate=state.rate if step.rate is None else step.rate,
     )
     signal = None
     if account_id is not None:
         # What `lead_signal(new_state, event)` builds, from the values at hand: the last open
         # point (or, with none left open, the settled summary) is `last`.
-        signal = new_signal(
-            account_id,
-            state.lead_id,
-            seq,
-            watermark,
-            event.event_id,
-            last_t,
-            last_engagement,
-            fit_now,
-            company_fit,
-            role,
-            last_engaged_at,
-            stage,
-            product,
-            rules.version,
+        signal = LeadSignal(
+            account_id=account_id,
+            lead_id=state.lead_id,
+            seq=seq,
+            at=watermark,
+            event_id=event.event_id,
+            ref=last_t,
+            engagement=last_engagement,
+            fit=fit_now,
+            company_fit=company_fit,
+            role=role,
+            last_engaged_at=last_engaged_at,
+            stage=stage,
+            product=product,
+            rules_version=rules.version,
         )
     before_stage = state.stage
-    return new_update(
-        next_state,
-        _APPLIED,
-        step.transition.reason if step.transition is not None else None,
-        changes,
-        alerts,
-        (before_stage, stage) if stage != before_stage else None,
-        signal,
+    return LeadUpdate(
+        state=next_state,
+        outcome=_APPLIED,
+        reason=step.transition.reason if step.transition is not None else None,
+        changes=changes,
+        alerts=alerts,
+        stage_change=(before_stage, stage) if stage != before_stage else None,
+        account_signal=signal,
     )
+
+
+def _placed(
+    state: LeadState, step: Step, event: Event, watermark: float, rules: Rules
+) -> tuple[tuple[Point, ...], int]:
+    """The open points with the event's point placed, and its index."""
+    new_point = step.new_point
+    if (
+        new_point is not None
+        and new_point.profile is None
+        and new_point.recycle_factor is None
+        and not step.shifted
+        and fast_paths.IN_ORDER_SHORTCUT
+        and (not state.open or not_before(event.occurred_at, event.event_id, state.open[-1]))
+    ):
+        # An in-order event with awards, the common case: what `place` and `with_values`
+        # compute for it, in one go.
+        points = append_in_order(state, step, new_point, watermark, rules)
+        return points, len(points) - 1
+    return place(state, step, event, watermark, rules)
 
 
 def interest(state: LeadState, step: Step, t: float) -> tuple[float | None, str | None]:
@@ -257,8 +227,8 @@ def interest(state: LeadState, step: Step, t: float) -> tuple[float | None, str 
     point = step.new_point
     if point is not None and step.engaged:
         if last_engaged_at is None or t >= last_engaged_at:
-            for award in point[2]:  # .awards
-                award_product = award[4]  # .product
+            for award in point.awards:
+                award_product = award.product
                 if award_product is not None:
                     product = award_product or product
                     break

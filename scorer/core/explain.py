@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scorer.core.frozen import fast_init
 
-
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Reason:
     """One contributor to a score at a given time (fit rules are undecayed); for an
@@ -43,7 +40,6 @@ class Reason:
         )
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class ScoreChange:
     """One rule's effect on one lead, caused by one event.

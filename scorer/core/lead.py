@@ -75,7 +75,7 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     rejection = screen(state, event, rules, now, digest)
     if rejection is not None:
         return rejection
-    settled_until = state.settled[0]  # .t
+    settled_until = state.settled.t
     if settled_until is not None and event.occurred_at <= settled_until:
         # Only a kind never refused for lateness (feedback) gets here: the history before
         # the settled summary is final, so it takes effect at the summary's end.
@@ -99,7 +99,7 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     step.digest = digest
     step.rate = rate
     update = _hand_to_loop(state, commit(state, event, step, rules), event, step, rules)
-    if update.state.loop[6] and update.state.stage not in BEFORE_HANDOFF:  # .held
+    if update.state.loop.held and update.state.stage not in BEFORE_HANDOFF:
         # The lead was handed off: the feedback that waited for it applies now.
         return scenarios.release_held(state, update, rules)
     return update
@@ -121,8 +121,8 @@ def _hand_to_loop(
         kind in FEEDBACK_KINDS
         or update.alerts
         or (before.last_active_at is None and rules.inactivity is not None)
-        or ((started := before.loop[9]) is not None and t < started)  # .started_at
-        or (activity and before.loop[3] is not None)  # .cold_since
+        or ((started := before.loop.started_at) is not None and t < started)
+        or (activity and before.loop.cold_since is not None)
         or (rules.state_scenarios and (step.new_point is not None or stage != before_stage))
     ):
         return scenarios.after_event(before, update, event, step.transition, rules)

@@ -17,7 +17,6 @@ from scorer.core.fit import (
 )
 from scorer.core.lead_state import (
     LeadState,
-    new_signal,
 )
 from scorer.core.routing import route
 from scorer.core.rules import Rules
@@ -67,21 +66,21 @@ def lead_signal(state: LeadState, event: Event) -> LeadSignal:
     vector = state.settled.engagement
     if state.open:
         ref, vector = state.open[-1].t, state.open[-1].engagement
-    return new_signal(
-        state.account_id,
-        state.lead_id,
-        state.seq,
-        state.last_event_at if state.last_event_at is not None else event.occurred_at,
-        event.event_id,
-        ref,
-        vector,
-        state.fit,
-        state.company_fit,
-        state.role,
-        state.last_engaged_at,
-        state.stage,
-        state.product,
-        state.rules_version,
+    return LeadSignal(
+        account_id=state.account_id,
+        lead_id=state.lead_id,
+        seq=state.seq,
+        at=state.last_event_at if state.last_event_at is not None else event.occurred_at,
+        event_id=event.event_id,
+        ref=ref,
+        engagement=vector,
+        fit=state.fit,
+        company_fit=state.company_fit,
+        role=state.role,
+        last_engaged_at=state.last_engaged_at,
+        stage=state.stage,
+        product=state.product,
+        rules_version=state.rules_version,
     )
 
 

@@ -32,8 +32,9 @@ from scorer.core.records import (
     req_int,
     req_list,
 )
+from scorer.core.rules import Award
 from scorer.core.thresholds import Gate
-from scorer.core.timeline import Accumulator, Award, Point, Settled, interned_fields
+from scorer.core.timeline import Accumulator, Point, Settled, interned_fields
 from scorer.core.timers import Handoff, HandoffLoop, Held, ScenarioMark, StageMove, Timer
 
 # The lead record's schema version. 1: every structure as a keyed object. 2 (compact):

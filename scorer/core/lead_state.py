@@ -4,7 +4,7 @@ score read at a time (`score_at`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -16,7 +16,7 @@ from scorer.core.dedup import NO_RECENT_IDS, RecentIds
 from scorer.core.engagement import (
     CapEntry,
 )
-from scorer.core.events import EventKind, FieldValue
+from scorer.core.events import FieldValue
 from scorer.core.explain import (
     ScoreChange,
 )
@@ -24,14 +24,12 @@ from scorer.core.fit import (
     company_fit_score,
     matched_fit_rules,
 )
-from scorer.core.frozen import fast_init, fast_new
 from scorer.core.grade import grade as grade_of
 from scorer.core.rules import Rules, Stage
 from scorer.core.timeline import (
     Point,
     Settled,
     attributes_before,
-    decayed,
     empty_settled,
 )
 from scorer.core.timers import (
@@ -53,16 +51,6 @@ class Outcome(StrEnum):
     RATE_LIMITED = "rate_limited"
 
 
-# A NamedTuple's own `__new__` is a Python function; building the per-event records with
-# every field through `tuple.__new__` costs half as much.
-_tuple_new = tuple.__new__
-
-# Enum members used on every event, bound once: `Stage.NEW` is an enum-metaclass lookup.
-_APPLIED = Outcome.APPLIED
-_NEW, _ENGAGED = Stage.NEW, Stage.ENGAGED
-_PROFILE_UPDATED = EventKind.PROFILE_UPDATED
-
-
 @dataclass(frozen=True, slots=True)
 class Score:
     """A lead's score read at time `at` (decayed)."""
@@ -75,7 +63,6 @@ class Score:
     by_category: tuple[tuple[str, float], ...]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class LeadState:
     """A lead's scoring trajectory, lifecycle stage and hand-off loop memory.
@@ -120,42 +107,8 @@ class LeadState:
 
     @classmethod
     def new(cls, lead_id: str, rules: Rules) -> LeadState:
-        if cls is not LeadState:
-            return cls._blank(lead_id, rules)
-        blank: LeadState | None = rules.blank_lead
-        if blank is None:
-            # Every new lead of these rules starts from the same values: built once.
-            blank = cls._blank(lead_id, rules)
-            object.__setattr__(rules, "blank_lead", blank)
-        return new_state(
-            lead_id,
-            blank.rules_version,
-            blank.settled,
-            blank.stage,
-            blank.stage_reason,
-            blank.account_id,
-            blank.account_at,
-            blank.last_event_at,
-            blank.fit,
-            blank.grade,
-            blank.open,
-            blank.caps,
-            blank.once,
-            blank.emitted,
-            blank.threshold_names,
-            blank.category_names,
-            blank.recent_ids,
-            blank.changes,
-            blank.seq,
-            blank.last_engaged_at,
-            blank.product,
-            blank.role,
-            blank.company_fit,
-            blank.fit_rules,
-            blank.last_active_at,
-            blank.loop,
-            blank.rate,
-        )
+        """A new lead's state (computed once per lead, not per event)."""
+        return cls._blank(lead_id, rules)
 
     @classmethod
     def _blank(cls, lead_id: str, rules: Rules) -> LeadState:
@@ -225,7 +178,6 @@ class LeadState:
         return lead_from_record(raw)
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class LeadUpdate:
     """What one event (or one `fire_due`) did to a lead.
@@ -250,13 +202,6 @@ class LeadUpdate:
     unhanded_feedback: tuple[str, ...] = ()
 
 
-# Built for every scored event: see `frozen.fast_new`.
-new_state = fast_new(LeadState)
-new_update = fast_new(LeadUpdate)
-new_signal = fast_new(LeadSignal)
-new_change = fast_new(ScoreChange)
-
-
 def _last_values(
     state_settled: Settled, points: Sequence[Point], t: float
 ) -> tuple[float | None, tuple[float, ...], float]:
@@ -265,17 +210,6 @@ def _last_values(
         if point.t <= t:
             return point.t, point.engagement, point.fit
     return state_settled.t, state_settled.engagement, state_settled.fit
-
-
-def decayed_engagement(
-    ref: float | None, vector: tuple[float, ...], t: float, rules: Rules
-) -> float:
-    if ref is None or t <= ref:
-        return sum(vector)
-    total = 0.0
-    for value in decayed(vector, t - ref, rules):  # added up in category order
-        total += value
-    return total
 
 
 def score_at(state: LeadState, t: float, rules: Rules) -> Score:
@@ -303,34 +237,5 @@ def rejected(state: LeadState, outcome: Outcome, reason: str) -> LeadUpdate:
 
 
 def with_loop(state: LeadState, last_active_at: float | None, loop: HandoffLoop) -> LeadState:
-    """`state` with other loop fields: `dataclasses.replace` without its per-field
-    getattr and keyword overhead (the loop runs this for every event it handles)."""
-    return new_state(
-        state.lead_id,
-        state.rules_version,
-        state.settled,
-        state.stage,
-        state.stage_reason,
-        state.account_id,
-        state.account_at,
-        state.last_event_at,
-        state.fit,
-        state.grade,
-        state.open,
-        state.caps,
-        state.once,
-        state.emitted,
-        state.threshold_names,
-        state.category_names,
-        state.recent_ids,
-        state.changes,
-        state.seq,
-        state.last_engaged_at,
-        state.product,
-        state.role,
-        state.company_fit,
-        state.fit_rules,
-        last_active_at,
-        loop,
-        state.rate,
-    )
+    """`state` with other hand-off loop fields."""
+    return replace(state, last_active_at=last_active_at, loop=loop)

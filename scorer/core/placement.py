@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scorer.core import fast_paths
+from scorer.core.decay import decayed
 from scorer.core.engagement import (
     CapEntry,
 )
@@ -13,21 +14,15 @@ from scorer.core.events import Event
 from scorer.core.lead_state import (
     LeadState,
 )
-from scorer.core.rules import Rules
+from scorer.core.rules import Award, Rules
 from scorer.core.step import Step
 from scorer.core.timeline import (
-    Award,
     Point,
-    decayed,
     insert_index,
     recompute,
     step_gates,
     with_values,
 )
-
-# A NamedTuple's own `__new__` is a Python function; building the per-event records with
-# every field through `tuple.__new__` costs half as much.
-_tuple_new = tuple.__new__
 
 
 def place(
@@ -51,14 +46,7 @@ def place(
         # points, the common case, take `append_in_order` instead: this is a recycling point's.)
         last = open_points[-1] if open_points else state.settled
         t = new_point.t
-        if last.t is None or t <= last.t:
-            values = list(last.engagement)
-            engagement_before = sum(values)
-        else:
-            values = decayed(last.engagement, t - last.t, rules)
-            engagement_before = 0.0
-            for value in values:  # added up in category order, as `decayed_engagement` does
-                engagement_before += value
+        values, engagement_before = _values_at(last.t, last.engagement, t, rules)
         if t == watermark:
             step.score_before = last.fit + engagement_before
         point = with_values(new_point, values, last.fit, last.gates, last.fit, rules)
@@ -74,49 +62,56 @@ def place(
 
 
 def not_before(t: float, event_id: str, point: Point) -> bool:
-    """not (t, event_id) < (point.t, point.event_id), without building the tuples."""
-    at = point[0]
-    return t > at or (t == at and not event_id < point[1])
+    """Whether the event sorts at or after the point (event time, then event id)."""
+    return not (t, event_id) < (point.t, point.event_id)
 
 
 def append_in_order(
     state: LeadState, step: Step, new_point: Point, watermark: float, rules: Rules
-) -> tuple[tuple[Point, ...], tuple[float, ...], float]:
+) -> tuple[Point, ...]:
     """The open points with an in-order awards-only `new_point` placed last, with its
     values computed from the last point's (`place`'s shortcut and `with_values` in one
-    function: this runs for most events); also its engagement vector and their sum.
-    Sets `step.score_before` as `place` does."""
+    function: this runs for most events). Sets `step.score_before` as `place` does."""
     open_points = state.open
-    last_t: float | None
-    if open_points:
-        previous = open_points[-1]
-        # previous.t, .engagement, .fit, .gates (by index: see `timeline.with_values`)
-        last_t, engagement, fit, gates = previous[0], previous[5], previous[6], previous[7]
-    else:
-        settled = state.settled
-        last_t, engagement, fit, gates = settled.t, settled.engagement, settled.fit, settled.gates
-    t = new_point[0]
-    if last_t is None or t <= last_t:
-        values = list(engagement)
-        engagement_before = sum(values)
-    else:
-        values = decayed(engagement, t - last_t, rules)
-        engagement_before = 0.0
-        for value in values:  # added up in category order, as `decayed_engagement` does
-            engagement_before += value
+    last = open_points[-1] if open_points else state.settled
+    fit = last.fit
+    t = new_point.t
+    values, engagement_before = _values_at(last.t, last.engagement, t, rules)
     if t == watermark:
         step.score_before = fit + engagement_before
     # with_values(new_point, values, fit, gates, fit, rules), for a point with awards only
     before = sum(values)
-    awards = new_point[2]
     category_index = rules.category_index
-    for award in awards:
-        values[category_index[award[1]]] += award[3]  # award.category, award.points
+    for award in new_point.awards:
+        values[category_index[award.category]] += award.points
     after = sum(values)
-    new_gates, fires = step_gates(gates, rules.thresholds, t, fit, before, fit, after, False)
+    gates, fires = step_gates(last.gates, rules.thresholds, t, fit, before, fit, after, False)
     vector = tuple(values)
-    point = _tuple_new(Point, (t, new_point[1], awards, None, None, vector, fit, new_gates, fires))
-    return (*open_points, point), vector, after
+    point = Point(
+        t,
+        new_point.event_id,
+        new_point.awards,
+        engagement=vector,
+        fit=fit,
+        gates=gates,
+        fires=fires,
+    )
+    return (*open_points, point)
+
+
+def _values_at(
+    last_t: float | None, engagement: tuple[float, ...], t: float, rules: Rules
+) -> tuple[list[float], float]:
+    """The engagement vector of the last point decayed to `t` (not before the point), and
+    its sum (added up in category order, as `lead_state.decayed_engagement` does)."""
+    if last_t is None or t <= last_t:
+        values = list(engagement)
+        return values, sum(values)
+    values = decayed(engagement, t - last_t, rules)
+    total = 0.0
+    for value in values:
+        total += value
+    return values, total
 
 
 SETTLE_BATCH = 8
@@ -148,7 +143,7 @@ def profiles_beyond(points: Sequence[Point], limit: int) -> int:
     take them over it (counting from the newest)."""
     fields = 0
     for index in range(len(points) - 1, -1, -1):
-        profile = points[index][3]  # .profile
+        profile = points[index].profile
         if profile is not None:
             fields += len(profile)
             if fields > limit:

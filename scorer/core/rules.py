@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from scorer.core.conditions import ALWAYS, Condition
 from scorer.core.events import EventKind, FieldValue
@@ -89,13 +89,26 @@ class EngagementRule:
 Matcher = Callable[[Mapping[str, FieldValue]], bool]
 
 
+class Award(NamedTuple):
+    """Points one rule gave one event (after cap / once-only; `timeline.Point.awards`)."""
+
+    rule_id: str
+    category: str
+    raw: float
+    points: float
+    product: str | None = None
+
+
 class AwardPlan(NamedTuple):
     """An engagement rule as applied to one event kind: its compiled condition (None when
-    it always matches) and the category its points go to."""
+    it always matches), the category its points go to, and its full award alone (all its
+    points, no product): the awards of most events, shared by every lead's points, as
+    memory per tracked lead matters."""
 
     rule: EngagementRule
     matcher: Matcher | None
     category: str
+    full_alone: tuple[Award]
 
 
 T = TypeVar("T")
@@ -533,7 +546,6 @@ class Rules:
     # Thresholds whose crossing hands the lead to sales (they move it to `mql`).
     handoff_thresholds: frozenset[str] = field(init=False, compare=False, repr=False)
     # The state a new lead starts from (a `LeadState`, set by `LeadState.new` on first use).
-    blank_lead: Any = field(init=False, compare=False, repr=False)
     # The names of the thresholds and categories, in order: one tuple every lead shares.
     threshold_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
     category_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
@@ -586,7 +598,6 @@ class Rules:
         object.__setattr__(
             self, "effective_hold", min(self.timing.alert_hold, self.timing.allowed_lateness)
         )
-        object.__setattr__(self, "blank_lead", None)
         timing = self.timing
         lateness = {
             kind: timing.lateness_by_kind.get(kind.category, timing.allowed_lateness)
@@ -606,6 +617,7 @@ class Rules:
                     rule,
                     None if rule.when is ALWAYS else rule.when.matcher(),
                     rule.category or kind.category,
+                    (Award(rule.id, rule.category or kind.category, rule.points, rule.points),),
                 )
                 for rule in kind_rules
             )

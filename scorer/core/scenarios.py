@@ -57,7 +57,7 @@ from scorer.core.commit import commit
 from scorer.core.events import Event, EventKind, FieldValue
 from scorer.core.explain import ScoreChange
 from scorer.core.lead_reads import negative_reasons_at, top_reasons_at
-from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, new_update, score_at, with_loop
+from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, score_at, with_loop
 from scorer.core.lifecycle import BEFORE_HANDOFF, Transition, jump
 from scorer.core.migrate import migrate_lead
 from scorer.core.routing import route
@@ -228,14 +228,14 @@ def after_cancels(before: LeadState, update: LeadUpdate, event: Event, rules: Ru
             if not spent(changed, scenario, state.stage, t):
                 # A cancelled timer frees its scenario to trigger again: the full loop.
                 return after_event(before, update, event, None, rules)
-    return new_update(
-        with_loop(state, state.last_active_at, changed),
-        Outcome.APPLIED,
-        update.reason,
-        update.changes,
-        update.alerts,
-        update.stage_change,
-        update.account_signal,
+    return LeadUpdate(
+        state=with_loop(state, state.last_active_at, changed),
+        outcome=Outcome.APPLIED,
+        reason=update.reason,
+        changes=update.changes,
+        alerts=update.alerts,
+        stage_change=update.stage_change,
+        account_signal=update.account_signal,
     )
 
 
@@ -376,22 +376,22 @@ class _Loop:
             if signal is None:
                 signal = update.account_signal
             reason = update.reason
-        return new_update(
-            state,
-            Outcome.APPLIED,
-            reason,
-            changes,
-            (
+        return LeadUpdate(
+            state=state,
+            outcome=Outcome.APPLIED,
+            reason=reason,
+            changes=changes,
+            alerts=(
                 update.alerts
                 if update is not None and len(alerts) == len(update.alerts)
                 else tuple(alerts)
             ),
-            (stage_before, state.stage) if state.stage != stage_before else None,
-            signal,
-            tuple(self.actions) if self.actions else (),
-            self.feedback_after_s,
-            (was_cold, is_cold) if was_cold != is_cold else None,
-            tuple(self.unhanded_feedback),
+            stage_change=(stage_before, state.stage) if state.stage != stage_before else None,
+            account_signal=signal,
+            actions=tuple(self.actions) if self.actions else (),
+            feedback_after_s=self.feedback_after_s,
+            cold_change=(was_cold, is_cold) if was_cold != is_cold else None,
+            unhanded_feedback=tuple(self.unhanded_feedback),
         )
 
     # -- after an event -----------------------------------------------------------------

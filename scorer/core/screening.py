@@ -27,23 +27,15 @@ def screen(
     t = event.occurred_at
     event_id = event.event_id
     open_points = state.open
-    recent = state.recent_ids
-    # `event_id in recent`, without the method call
-    seen = digest in recent.current
-    if not seen:
-        for block in recent.blocks:
-            if digest in block:
-                seen = True
-                break
-    if seen or (
-        open_points and t <= open_points[-1][0] and _is_open_point(open_points, t, event_id)
+    if digest in state.recent_ids or (
+        open_points and t <= open_points[-1].t and _is_open_point(open_points, t, event_id)
     ):
         return rejected(state, Outcome.DUPLICATE, "event id already applied")
     timing = rules.timing
     if t > now + timing.future_skew:
         return rejected(state, Outcome.TOO_FAR_IN_FUTURE, str(future_problem(t, now, timing)))
     watermark = state.last_event_at
-    settled_until = state.settled[0]  # .t
+    settled_until = state.settled.t
     lateness = rules.lateness_of[event.kind]
     if (watermark is not None and t < watermark - lateness) or (
         settled_until is not None and t <= settled_until and lateness != NEVER_LATE

@@ -42,38 +42,19 @@ class Step:
     rate: tuple[float, int] | None = None
 
 
-def new_step(
-    stage: Stage,
-    stage_reason: str | None,
-    caps: Mapping[str, tuple[CapEntry, ...]],
-    once: Mapping[str, tuple[float, str]],
-) -> Step:
-    """`Step(stage, stage_reason, caps, once)`, without the class call (once per event)."""
-    step = _new_object(Step)
-    step.stage = stage
-    step.stage_reason = stage_reason
-    step.caps = caps
-    step.once = once
-    step.transition = None
-    step.new_point = None
-    step.shifted = ()
-    step.engaged = False
-    step.score_before = None
-    step.digest = b""
-    step.rate = None
-    return step
-
-
-_new_object = object.__new__
-
+# A lead's stage is stored as its value (a str); this turns it back into a `Stage`.
 STAGES = {stage.value: stage for stage in Stage}
-# `Stage.value` is a descriptor call; these lookups are plain dict hits.
-STAGE_VALUES = {stage: stage.value for stage in Stage}
+
+
+def start_step(state: LeadState) -> Step:
+    """The step before the event does anything: the lead's stage, caps and once-only
+    holders as they are."""
+    return Step(STAGES[state.stage], state.stage_reason, state.caps, state.once)
 
 
 def feedback_step(state: LeadState, event: Event, decided: Transition, rules: Rules) -> Step:
     """The step of a decided feedback transition (see `feedback.py`)."""
-    step = new_step(STAGES[state.stage], state.stage_reason, state.caps, state.once)
+    step = start_step(state)
     step.transition = decided
     step.stage = decided.after
     step.stage_reason = decided.reason

@@ -145,7 +145,7 @@ def without(timers: list[Timer], kind: str, ref: str | None = None) -> list[Time
 
 def pending(timers: list[Timer] | tuple[Timer, ...], kind: str, ref: str) -> bool:
     for timer in timers:  # noqa: SIM110 - a plain loop is cheaper than any(...)
-        if timer[2] == ref and timer[1] == kind:  # timer.ref, timer.kind
+        if timer.ref == ref and timer.kind == kind:
             return True
     return False
 

@@ -45,8 +45,8 @@ from scorer.core import (
 from scorer.core.conditions import FieldTest
 from scorer.core.decay import decay_factor
 from scorer.core.engagement import CapEntry
-from scorer.core.rules import MatchMemo
-from scorer.core.timeline import Accumulator, Award, Point
+from scorer.core.rules import Award, MatchMemo
+from scorer.core.timeline import Accumulator, Point
 from tests.property.strategies import arrival_orders, histories
 from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, run
 from tests.unit.core.loop_builders import FOLLOW_UP, LOOP_RULES
