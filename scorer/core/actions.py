@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from scorer.core.frozen import fast_init
+
 
 def action_id(lead_id: str, scenario_id: str, n: int, kind: str) -> str:
     return f"action:{lead_id}:{scenario_id}:{n}:{kind}"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Action:
     """One decided action.

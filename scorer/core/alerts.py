@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scorer.core.explain import Reason
+from scorer.core.frozen import fast_init
 
 
 def lead_alert_id(lead_id: str, threshold: str, epoch: int) -> str:
@@ -24,6 +25,7 @@ def sla_alert_id(lead_id: str, handoff: int) -> str:
     return f"lead:{lead_id}:sla:{handoff}"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Alert:
     """A threshold crossed upward. `epoch` counts the crossings of that threshold.

@@ -6,6 +6,7 @@ from scorer.core.decay import decay_factor, decayed_engagement
 from scorer.core.events import Event
 from scorer.core.explain import (
     ScoreChange,
+    new_change,
 )
 from scorer.core.lead_state import (
     LeadState,
@@ -45,7 +46,7 @@ def score_changes(
             note = "once_only" if rule is not None and rule.once else "capped"
         factor = 1.0 if elapsed <= 0.0 else decay_of(rules, category, elapsed)
         changes.append(
-            ScoreChange(
+            new_change(
                 lead_id=lead_id,
                 event_id=event_id,
                 rule_id=rule_id,
@@ -67,7 +68,7 @@ def score_changes(
         category = (rule.category if rule is not None else None) or event.kind.category
         factor = decay_of(rules, category, as_of - entry.occurred_at)
         changes.append(
-            ScoreChange(
+            new_change(
                 lead_id=lead_id,
                 event_id=entry.event_id,
                 rule_id=rule_id,
@@ -90,7 +91,7 @@ def score_changes(
     if transition is not None and transition.recycle:
         delta = after - before
         changes.append(
-            ScoreChange(
+            new_change(
                 lead_id=lead_id,
                 event_id=event.event_id,
                 rule_id="lifecycle.recycle",
@@ -134,7 +135,7 @@ def fit_changes(
             continue
         delta = rule.points if rule_id in now else -rule.points
         changes.append(
-            ScoreChange(
+            new_change(
                 lead_id=old.lead_id,
                 event_id=event.event_id,
                 rule_id=rule_id,

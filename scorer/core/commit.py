@@ -4,7 +4,7 @@ event (the hand-off loop runs after it: `lead.py`)."""
 from __future__ import annotations
 
 from scorer.core import fast_paths
-from scorer.core.account import LeadSignal
+from scorer.core.account import new_signal
 from scorer.core.audit import score_changes
 from scorer.core.decay import decayed_engagement
 from scorer.core.dedup import event_digest
@@ -20,6 +20,8 @@ from scorer.core.lead_state import (
     LeadState,
     LeadUpdate,
     Outcome,
+    new_state,
+    new_update,
 )
 from scorer.core.placement import (
     append_in_order,
@@ -137,7 +139,7 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
         loop_now = loop_now._replace(
             stages=moved(loop_now.stages, StageMove(moved_at, state.stage, stage))
         )
-    next_state = LeadState(
+    next_state = new_state(
         lead_id=state.lead_id,
         rules_version=rules.version,
         settled=settled,
@@ -170,7 +172,7 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
     if account_id is not None:
         # What `lead_signal(new_state, event)` builds, from the values at hand: the last open
         # point (or, with none left open, the settled summary) is `last`.
-        signal = LeadSignal(
+        signal = new_signal(
             account_id=account_id,
             lead_id=state.lead_id,
             seq=seq,
@@ -187,7 +189,7 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
             rules_version=rules.version,
         )
     before_stage = state.stage
-    return LeadUpdate(
+    return new_update(
         state=next_state,
         outcome=_APPLIED,
         reason=step.transition.reason if step.transition is not None else None,

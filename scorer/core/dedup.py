@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from hashlib import blake2b
 
+from scorer.core.frozen import fast_init
+
 MAX_BLOCK = 16
 DIGEST_BYTES = 8
 
@@ -28,6 +30,7 @@ def event_digest(event_id: str) -> bytes:
     return blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RecentIds:
     blocks: tuple[frozenset[bytes], ...] = ()

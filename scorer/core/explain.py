@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scorer.core.frozen import fast_init, fast_new
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reason:
     """One contributor to a score at a given time (fit rules are undecayed); for an
@@ -40,6 +43,7 @@ class Reason:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ScoreChange:
     """One rule's effect on one lead, caused by one event.
@@ -153,3 +157,7 @@ def _f(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a number, got {value!r}")
     return float(value)
+
+
+# Built for every award of every scored event (see `frozen.py`).
+new_change = fast_new(ScoreChange)

@@ -87,15 +87,8 @@ def append_in_order(
     after = sum(values)
     gates, fires = step_gates(last.gates, rules.thresholds, t, fit, before, fit, after, False)
     vector = tuple(values)
-    point = Point(
-        t,
-        new_point.event_id,
-        new_point.awards,
-        engagement=vector,
-        fit=fit,
-        gates=gates,
-        fires=fires,
-    )
+    # (positional: a NamedTuple's `__new__` with keywords costs twice as much)
+    point = Point(t, new_point.event_id, new_point.awards, None, None, vector, fit, gates, fires)
     return (*open_points, point)
 
 

@@ -203,7 +203,17 @@ def with_values(
         after_engagement,
         recycle_factor is not None,
     )
-    return point._replace(engagement=tuple(values), fit=fit_after, gates=new_gates, fires=fires)
+    return Point(
+        t,
+        point.event_id,
+        awards,
+        point.profile,
+        recycle_factor,
+        tuple(values),
+        fit_after,
+        new_gates,
+        fires,
+    )
 
 
 def step_gates(
