@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from scorer.core import fast_paths
 from scorer.core.account import new_signal
+from scorer.core.alerts import Alert
 from scorer.core.audit import score_changes
 from scorer.core.decay import decayed_engagement
 from scorer.core.dedup import event_digest
 from scorer.core.emission import emit_alerts
 from scorer.core.events import Event
+from scorer.core.explain import ScoreChange
 from scorer.core.fit import (
     company_part,
     matched_fit_rules,
@@ -34,10 +36,12 @@ from scorer.core.rules import Rules, Stage
 from scorer.core.step import Step
 from scorer.core.timeline import (
     Point,
+    Settled,
     attributes_before,
     settle,
 )
 from scorer.core.timers import (
+    HandoffLoop,
     StageMove,
     moved,
 )
@@ -46,7 +50,7 @@ _APPLIED = Outcome.APPLIED
 _NEW, _ENGAGED = Stage.NEW, Stage.ENGAGED
 
 
-def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot path
+def commit(
     state: LeadState,
     event: Event,
     step: Step,
@@ -69,76 +73,38 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
     last = points[-1] if points else state.settled
     last_t, last_engagement, fit_now = last.t, last.engagement, last.fit
     engagement_now = decayed_engagement(last_t, last_engagement, watermark, rules)
-    if (
-        step.stage is _NEW
-        and step.engaged
-        and sum(points[index].engagement) >= rules.lifecycle.engaged_min_points
-    ):
-        # Read just after the event, at its own time (not at the watermark): a positive
-        # event read after a later negative one engages the lead as in time order.
-        step.stage = _ENGAGED
-        step.stage_reason = "engaged"
-    settle_count = settle_count_at(points, watermark, rules)
-    if new_point is not None and new_point.profile is not None:  # a profile update
-        # Open profile updates keep their fields (each up to 2 KB): bounded apart, by
-        # field count. Only a profile update adds fields, so only one needs the check.
-        beyond = profiles_beyond(points, rules.timing.max_open_profile_fields)
-        settle_count = max(settle_count, beyond)
+    _engage(step, points[index] if step.engaged else None, rules)
+    settle_count = _settle_count(points, new_point, watermark, rules)
     emitted, alerts = emit_alerts(state, step, points, index, watermark, settle_count, rules)
     settled, open_points = state.settled, points
     if settle_count:
         settled = settle(settled, points, settle_count, rules)
         open_points = points[settle_count:]
-    account_id, account_at = state.account_id, state.account_at
-    if event.account_id is not None and (account_at is None or t >= account_at):
-        account_id, account_at = event.account_id, t
+    account_id, account_at = _account_of(state, event)
     if step.engaged:
         last_engaged_at, product = interest(state, step, t)
     else:
         last_engaged_at, product = state.last_engaged_at, state.product
-    recent = (
+    recent = state.recent_ids
+    if remember:
         # Feedback and released held feedback come with no digest from `apply_event`.
-        state.recent_ids.add_digest(
-            step.digest or event_digest(event.event_id), rules.explain.recent_event_ids
-        )
-        if remember
-        else state.recent_ids
-    )
-    kind = event.kind
+        digest = step.digest or event_digest(event.event_id)
+        recent = recent.add_digest(digest, rules.explain.recent_event_ids)
     last_active_at = state.last_active_at
-    activity = kind in rules.activity_kinds
-    if activity and last_active_at is not None and t > last_active_at:
+    if event.kind in rules.activity_kinds and last_active_at is not None and t > last_active_at:
         last_active_at = t
-
     role, company_fit, fit_rules = state.role, state.company_fit, state.fit_rules
     if new_point is not None and new_point.profile is not None:
-        attributes_after = attributes_before(settled, open_points, len(open_points))
-        role = buying_role(attributes_after, rules)
-        fit_rules = matched_fit_rules(attributes_after, rules)
-        company_fit = company_part(fit_rules, rules)
+        role, company_fit, fit_rules = _profile_reads(settled, open_points, rules)
     changes = score_changes(
         state, event, step, watermark, fit_now + engagement_now, fit_rules, rules
     )
-    kept = state.changes
-    if changes:
-        keep_changes = rules.explain.last_changes
-        if keep_changes > 0:
-            kept += changes
-            if len(kept) > keep_changes:
-                kept = kept[-keep_changes:]
-        else:
-            kept = ()
+    kept = _kept_changes(state.changes, changes, rules) if changes else state.changes
     stage = step.stage.value
     seq = state.seq + 1
     loop_now = state.loop
     if stage != state.stage:
-        # Kept in event time, so scenario conditions read the stage as of an event's time.
-        moved_at = t
-        if step.transition is None and alerts:
-            moved_at = max(alert.occurred_at for alert in alerts)
-        loop_now = loop_now._replace(
-            stages=moved(loop_now.stages, StageMove(moved_at, state.stage, stage))
-        )
+        loop_now = _with_stage_move(state, step, alerts, t)
     next_state = new_state(
         lead_id=state.lead_id,
         rules_version=rules.version,
@@ -198,6 +164,75 @@ def commit(  # noqa: PLR0912, PLR0915 - one pass over the event: this is the hot
         stage_change=(before_stage, stage) if stage != before_stage else None,
         account_signal=signal,
     )
+
+
+def _engage(step: Step, point: Point | None, rules: Rules) -> None:
+    """A new lead whose positive event takes it to `engaged_min_points` is engaged. Read
+    just after the event, at its own time (not at the watermark): a positive event read
+    after a later negative one engages the lead as in time order."""
+    if (
+        point is not None
+        and step.stage is _NEW
+        and sum(point.engagement) >= rules.lifecycle.engaged_min_points
+    ):
+        step.stage = _ENGAGED
+        step.stage_reason = "engaged"
+
+
+def _settle_count(
+    points: tuple[Point, ...], new_point: Point | None, watermark: float, rules: Rules
+) -> int:
+    """How many leading points settle after the event (`placement.settle_count_at`)."""
+    count = settle_count_at(points, watermark, rules)
+    if new_point is not None and new_point.profile is not None:  # a profile update
+        # Open profile updates keep their fields (each up to 2 KB): bounded apart, by
+        # field count. Only a profile update adds fields, so only one needs the check.
+        beyond = profiles_beyond(points, rules.timing.max_open_profile_fields)
+        count = max(count, beyond)
+    return count
+
+
+def _account_of(state: LeadState, event: Event) -> tuple[str | None, float | None]:
+    """The lead's account and since when: the latest (in event time) event naming one."""
+    account_id, account_at = state.account_id, state.account_at
+    t = event.occurred_at
+    if event.account_id is not None and (account_at is None or t >= account_at):
+        account_id, account_at = event.account_id, t
+    return account_id, account_at
+
+
+def _profile_reads(
+    settled: Settled, open_points: tuple[Point, ...], rules: Rules
+) -> tuple[str | None, float, tuple[str, ...]]:
+    """Buying role, company fit and matched fit rules after a profile update."""
+    attributes_after = attributes_before(settled, open_points, len(open_points))
+    fit_rules = matched_fit_rules(attributes_after, rules)
+    return buying_role(attributes_after, rules), company_part(fit_rules, rules), fit_rules
+
+
+def _kept_changes(
+    kept: tuple[ScoreChange, ...], changes: tuple[ScoreChange, ...], rules: Rules
+) -> tuple[ScoreChange, ...]:
+    """The lead's last `explain.last_changes` audit records, with the event's added."""
+    keep_changes = rules.explain.last_changes
+    if keep_changes <= 0:
+        return ()
+    kept += changes
+    return kept[-keep_changes:] if len(kept) > keep_changes else kept
+
+
+def _with_stage_move(
+    state: LeadState, step: Step, alerts: tuple[Alert, ...], t: float
+) -> HandoffLoop:
+    """The loop memory with the stage move recorded, in event time (so scenario conditions
+    read the stage as of an event's time): at the event, or at its latest crossing when a
+    threshold moved the stage."""
+    moved_at = t
+    if step.transition is None and alerts:
+        moved_at = max(alert.occurred_at for alert in alerts)
+    loop = state.loop
+    move = StageMove(moved_at, state.stage, step.stage.value)
+    return loop._replace(stages=moved(loop.stages, move))
 
 
 def _placed(
