@@ -5,5 +5,5 @@ compare both ways."""
 # directly instead of through `timeline.recompute`.
 IN_ORDER_SHORTCUT = True
 # `lead.apply_event` hands an event that only cancels scenarios to
-# `scenarios.after_cancels` instead of the full `after_event`.
+# `handoff_loop.after_cancels` instead of the full `after_event`.
 CANCEL_SHORTCUT = True

@@ -30,7 +30,7 @@ means, and how it holds):
   *score* itself is order-independent: it is recomputed from the members' latest
   signals).
 
-The hand-off loop (scenarios, timers, SLA, inactivity; see `scenarios.py`) runs after an
+The hand-off loop (scenarios, timers, SLA, inactivity; see `handoff_loop.py`) runs after an
 event only when the event can matter to it: a feedback, a hand-off alert, a lead's first
 event, activity of a cold lead, or an event a scenario trigger / cancel condition
 matches. Every other event pays a couple of set lookups.
@@ -38,7 +38,7 @@ matches. Every other event pays a couple of set lookups.
 
 from __future__ import annotations
 
-from scorer.core import fast_paths, feedback, scenarios
+from scorer.core import fast_paths, feedback, handoff_loop
 from scorer.core.awards import plan_event
 from scorer.core.commit import commit
 from scorer.core.dedup import event_digest
@@ -62,7 +62,7 @@ from scorer.core.timers import (
 def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float) -> LeadUpdate:
     """Score one event for its lead. `now` is processing time, used only for future skew.
 
-    Timers are not fired here (see `scenarios.fire_due`), so an update never depends on
+    Timers are not fired here (see `handoff_loop.fire_due`), so an update never depends on
     when it is processed beyond the future-skew check.
     """
     if state is None:
@@ -91,7 +91,7 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
         update, transition = feedback.receive(state, event, rules)
         if transition is None:
             return update  # held or refused
-        return scenarios.after_event(state, update, event, transition, rules)
+        return handoff_loop.after_event(state, update, event, transition, rules)
     rate = rate_after(state, event, rules)
     if isinstance(rate, str):
         return rejected(state, Outcome.RATE_LIMITED, rate)
@@ -101,7 +101,7 @@ def apply_event(state: LeadState | None, event: Event, rules: Rules, now: float)
     update = _hand_to_loop(state, commit(state, event, step, rules), event, step, rules)
     if update.state.loop.held and update.state.stage not in BEFORE_HANDOFF:
         # The lead was handed off: the feedback that waited for it applies now.
-        return scenarios.release_held(state, update, rules)
+        return handoff_loop.release_held(state, update, rules)
     return update
 
 
@@ -110,7 +110,7 @@ def _hand_to_loop(
 ) -> LeadUpdate:
     """Run the hand-off loop after an applied scoring event, only when the event can matter
     to it (see the module doc); an event that only cancels scenarios takes the cheaper
-    `scenarios.after_cancels`."""
+    `handoff_loop.after_cancels`."""
     t = event.occurred_at
     kind = event.kind
     stage = update.state.stage
@@ -125,17 +125,17 @@ def _hand_to_loop(
         or (activity and before.loop.cold_since is not None)
         or (rules.state_scenarios and (step.new_point is not None or stage != before_stage))
     ):
-        return scenarios.after_event(before, update, event, step.transition, rules)
+        return handoff_loop.after_event(before, update, event, step.transition, rules)
     memo = rules.loop_memos.get(kind)
     if memo is not None:
         cancels = False
         for scenario in memo.matching(event.fields):
             if scenario is None:
                 if not fast_paths.CANCEL_SHORTCUT:
-                    return scenarios.after_event(before, update, event, step.transition, rules)
+                    return handoff_loop.after_event(before, update, event, step.transition, rules)
                 cancels = True
             elif not spent(loop_now, scenario, stage, t):
-                return scenarios.after_event(before, update, event, step.transition, rules)
+                return handoff_loop.after_event(before, update, event, step.transition, rules)
         if cancels:
-            return scenarios.after_cancels(before, update, event, rules)
+            return handoff_loop.after_cancels(before, update, event, rules)
     return update

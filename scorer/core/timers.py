@@ -242,7 +242,7 @@ def spent(loop: HandoffLoop, scenario: Scenario, stage: str, t: float | None = N
     """Whether a new trigger at event time `t` of `scenario` for a lead now in `stage`
     is certain to be ignored: the stage as of `t` is not one its `require` allows, its
     timer is pending, or it fired in this cycle (or ever, with `repeat` once) and has
-    no cooldown (what `_Loop.trigger` checks first). Such a trigger skips the loop altogether."""
+    no cooldown (what `LoopWork.trigger` checks first). Such a trigger skips the loop altogether."""
     require = scenario.require
     if t is not None and loop.stages:
         stage = stage_at(loop.stages, stage, t)
