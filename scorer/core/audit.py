@@ -46,21 +46,22 @@ def score_changes(
             note = "once_only" if rule is not None and rule.once else "capped"
         factor = 1.0 if elapsed <= 0.0 else decay_of(rules, category, elapsed)
         changes.append(
+            # positional, in field order: keywords cost about 1 µs more per event (bench_core)
             new_change(
-                lead_id=lead_id,
-                event_id=event_id,
-                rule_id=rule_id,
-                rules_version=version,
-                category=category,
-                points_raw=raw,
-                points_awarded=points,
-                decay_factor=factor,
-                points_now=points * factor,
-                score_before=before,
-                score_after=after,
-                occurred_at=t,
-                as_of=as_of,
-                note=note,
+                lead_id,
+                event_id,
+                rule_id,
+                version,
+                category,
+                raw,
+                points,
+                factor,
+                points * factor,
+                before,
+                after,
+                t,
+                as_of,
+                note,
             )
         )
     for entry, rule_id, delta, note in step.shifted:
@@ -68,21 +69,22 @@ def score_changes(
         category = (rule.category if rule is not None else None) or event.kind.category
         factor = decay_of(rules, category, as_of - entry.occurred_at)
         changes.append(
+            # positional, in field order: keywords cost about 1 µs more per event (bench_core)
             new_change(
-                lead_id=lead_id,
-                event_id=entry.event_id,
-                rule_id=rule_id,
-                rules_version=version,
-                category=category,
-                points_raw=entry.raw,
-                points_awarded=delta,
-                decay_factor=factor,
-                points_now=delta * factor,
-                score_before=before,
-                score_after=after,
-                occurred_at=entry.occurred_at,
-                as_of=as_of,
-                note=note,
+                lead_id,
+                entry.event_id,
+                rule_id,
+                version,
+                category,
+                entry.raw,
+                delta,
+                factor,
+                delta * factor,
+                before,
+                after,
+                entry.occurred_at,
+                as_of,
+                note,
             )
         )
     if new_point.profile is not None and fit_rules != old.fit_rules:
@@ -91,21 +93,22 @@ def score_changes(
     if transition is not None and transition.recycle:
         delta = after - before
         changes.append(
+            # positional, in field order: keywords cost about 1 µs more per event (bench_core)
             new_change(
-                lead_id=lead_id,
-                event_id=event.event_id,
-                rule_id="lifecycle.recycle",
-                rules_version=version,
-                category="lifecycle",
-                points_raw=rules.lifecycle.recycle_factor,
-                points_awarded=delta,
-                decay_factor=1.0,
-                points_now=delta,
-                score_before=before,
-                score_after=after,
-                occurred_at=event.occurred_at,
-                as_of=as_of,
-                note=transition.reason,
+                lead_id,
+                event.event_id,
+                "lifecycle.recycle",
+                version,
+                "lifecycle",
+                rules.lifecycle.recycle_factor,
+                delta,
+                1.0,
+                delta,
+                before,
+                after,
+                event.occurred_at,
+                as_of,
+                transition.reason,
             )
         )
     return tuple(changes)
@@ -135,21 +138,22 @@ def fit_changes(
             continue
         delta = rule.points if rule_id in now else -rule.points
         changes.append(
+            # positional, in field order: keywords cost about 1 µs more per event (bench_core)
             new_change(
-                lead_id=old.lead_id,
-                event_id=event.event_id,
-                rule_id=rule_id,
-                rules_version=rules.version,
-                category="fit",
-                points_raw=rule.points,
-                points_awarded=delta,
-                decay_factor=1.0,
-                points_now=delta,
-                score_before=before,
-                score_after=after,
-                occurred_at=event.occurred_at,
-                as_of=as_of,
-                note="fit_matched" if rule_id in now else "fit_unmatched",
+                old.lead_id,
+                event.event_id,
+                rule_id,
+                rules.version,
+                "fit",
+                rule.points,
+                delta,
+                1.0,
+                delta,
+                before,
+                after,
+                event.occurred_at,
+                as_of,
+                "fit_matched" if rule_id in now else "fit_unmatched",
             )
         )
     return changes

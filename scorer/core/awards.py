@@ -38,7 +38,10 @@ def plan_event(state: LeadState, event: Event, rules: Rules) -> Step:
         awards = awards_of(state, event, rules, step)
         if awards:
             step.new_point = Point(t, event.event_id, awards)
-            step.engaged = any(award.points > 0.0 for award in awards)
+            for award in awards:
+                if award.points > 0.0:
+                    step.engaged = True
+                    break
     return step
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from hashlib import blake2b
 
-from scorer.core.frozen import fast_init
+from scorer.core.frozen import fast_init, fast_new
 
 MAX_BLOCK = 16
 DIGEST_BYTES = 8
@@ -53,9 +53,9 @@ class RecentIds:
         block = MAX_BLOCK if limit >= MAX_BLOCK else max(1, limit)
         current = (*self.current, digest)
         if len(current) < block:
-            return RecentIds(blocks=self.blocks, current=current)
+            return _new_ids(self.blocks, current)
         keep = -(-limit // block)  # ceil: enough full blocks to hold `limit` ids
-        return RecentIds(blocks=(*self.blocks, frozenset(current))[-keep:], current=())
+        return _new_ids((*self.blocks, frozenset(current))[-keep:], ())
 
     def __len__(self) -> int:
         return sum(len(b) for b in self.blocks) + len(self.current)
@@ -69,4 +69,6 @@ class RecentIds:
         )
 
 
+# Built for every scored event (see `frozen.py`).
+_new_ids = fast_new(RecentIds)
 NO_RECENT_IDS = RecentIds()
