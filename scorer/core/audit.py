@@ -15,6 +15,7 @@ from scorer.core.rules import Rules
 from scorer.core.step import Step
 
 
+# Long only because its four record constructions (one field a line) take most of it.
 def score_changes(
     old: LeadState,
     event: Event,

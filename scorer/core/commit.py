@@ -50,6 +50,7 @@ _APPLIED = Outcome.APPLIED
 _NEW, _ENGAGED = Stage.NEW, Stage.ENGAGED
 
 
+# Long only because the two record constructions (one field a line) take half of it.
 def commit(
     state: LeadState,
     event: Event,
