@@ -30,7 +30,8 @@ import orjson
 from bench.common import rss_bytes
 from scorer.core.events import Event, EventKind
 from scorer.core.identity import IdentityPolicy, Visitor, expired, quiet, remember
-from scorer.core.lead import LeadState, apply_event
+from scorer.core.lead import apply_event
+from scorer.core.lead_state import LeadState
 from scorer.rules import load_rules
 from scorer.settings import DEFAULT_RULES_FILE
 from scorer.stream.timers import DueIndex

@@ -59,7 +59,8 @@ def measure_in_process(
     leads: int, store: str, directory: Path, partitions: int = 4
 ) -> dict[str, Any]:
     from scorer.contracts.events import parse_event
-    from scorer.core.lead import LeadState, apply_event
+    from scorer.core.lead import apply_event
+    from scorer.core.lead_state import LeadState
     from scorer.rules import load_rules
     from scorer.settings import DEFAULT_RULES_FILE
     from scorer.stream.partitioning import owner_partition

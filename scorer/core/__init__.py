@@ -17,17 +17,10 @@ from scorer.core.alerts import SLA_BREACHED, Alert, account_alert_id, lead_alert
 from scorer.core.conditions import Condition, FieldTest
 from scorer.core.events import Event, EventKind, FieldValue
 from scorer.core.explain import Reason, ScoreChange
-from scorer.core.lead import (
-    LeadState,
-    LeadUpdate,
-    Outcome,
-    Score,
-    apply_event,
-    contributions,
-    route_lead,
-    score_at,
-    top_reasons_at,
-)
+from scorer.core.handoff_loop import fire_due, next_due
+from scorer.core.lead import apply_event
+from scorer.core.lead_reads import contributions, route_lead, top_reasons_at
+from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, Score, score_at
 from scorer.core.records import RECORD_VERSION, RecordVersionError
 from scorer.core.replay import Rejection, ReplayResult, replay
 from scorer.core.routing import route
@@ -63,7 +56,6 @@ from scorer.core.rules import (
     TriggerKind,
     with_time_scale,
 )
-from scorer.core.scenarios import fire_due, next_due
 from scorer.core.timers import Handoff, HandoffLoop, ScenarioMark, Timer, TimerKind
 
 __all__ = [

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from scorer.core.alerts import Alert, account_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.events import FieldValue
-from scorer.core.frozen import fast_init
+from scorer.core.frozen import fast_init, fast_new
 from scorer.core.routing import route
 from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
 from scorer.core.thresholds import Gate
@@ -109,6 +109,10 @@ class LeadSignal:
             product=opt_str(raw, "product"),
             rules_version=str(raw["rules_version"]),
         )
+
+
+# Built for every scored event of a lead with an account (see `frozen.py`).
+new_signal = fast_new(LeadSignal)
 
 
 @dataclass(frozen=True, slots=True)

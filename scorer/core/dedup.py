@@ -69,5 +69,6 @@ class RecentIds:
         )
 
 
-_new_ids = fast_new(RecentIds)  # one per scored event
+# Built for every scored event (see `frozen.py`).
+_new_ids = fast_new(RecentIds)
 NO_RECENT_IDS = RecentIds()

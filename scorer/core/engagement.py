@@ -73,17 +73,17 @@ def reallocate(
     # The entries with an award, by index: `_award` summed over the zero awards too, which
     # adds exactly nothing; skipping them keeps the sums bit for bit and makes the walk
     # after a late event cost O(entries x awards in a window), not O(entries^2).
-    awarded = [k for k in range(index) if entries[k][3] != 0.0]
+    awarded = [k for k in range(index) if entries[k].points != 0.0]
     window = cap.window
     for j in range(index, len(entries)):
         current = entries[j]
-        horizon = current[0] - window
+        horizon = current.occurred_at - window
         used = 0.0
         for k in reversed(awarded):
             entry = entries[k]
-            if entry[0] <= horizon:
+            if entry.occurred_at <= horizon:
                 break
-            used += abs(entry[3])
+            used += abs(entry.points)
         room = cap.points - used
         if room <= 0.0:
             points = 0.0
@@ -108,9 +108,9 @@ def appended_award(log: tuple[CapEntry, ...], at: float, raw: float, cap: Cap) -
     horizon = at - cap.window
     used = 0.0
     for entry in reversed(log):
-        if entry[0] <= horizon:  # entry.occurred_at
+        if entry.occurred_at <= horizon:
             break
-        used += abs(entry[3])  # entry.points
+        used += abs(entry.points)
     room = cap.points - used
     if room <= 0.0:
         return 0.0
@@ -161,10 +161,10 @@ def compact_cap_log(
     size = len(log)
     while end < size:
         entry = log[end]
-        at = entry[0]  # .occurred_at
+        at = entry.occurred_at
         if not (at < horizon or (settled_t is not None and at <= settled_t)):
             break  # not final: this entry and every later one stay
-        if at <= reach or entry[3] == 0.0:  # .points
+        if at <= reach or entry.points == 0.0:
             if kept is None:
                 kept = list(log[:end])
         elif kept is not None:
@@ -186,6 +186,6 @@ def prune_cap_log(log: tuple[CapEntry, ...], keep_after: float) -> tuple[CapEntr
     # a suffix.
     start = 1
     end = len(log)
-    while start < end and log[start][0] <= keep_after:
+    while start < end and log[start].occurred_at <= keep_after:
         start += 1
     return log[start:]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scorer.core.frozen import fast_init
+from scorer.core.frozen import fast_init, fast_new
 
 
 @fast_init
@@ -157,3 +157,7 @@ def _f(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a number, got {value!r}")
     return float(value)
+
+
+# Built for every award of every scored event (see `frozen.py`).
+new_change = fast_new(ScoreChange)

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from scorer.core.commit import commit
 from scorer.core.events import Event
-from scorer.core.lead import LeadState, LeadUpdate, Outcome, _commit, _feedback_step, _rejected
-from scorer.core.lifecycle import BEFORE_HANDOFF, TERMINAL, decide_feedback, jump
+from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, rejected
+from scorer.core.lifecycle import BEFORE_HANDOFF, TERMINAL, Transition, decide_feedback, jump
 from scorer.core.rules import Rules, Stage
+from scorer.core.step import feedback_step
 from scorer.core.timers import HELD, Held, StageMove, Timer, add_timer
 
 MAX_HELD = 16
@@ -42,32 +44,35 @@ _OUTCOMES = frozenset(
 )
 
 
-def receive(state: LeadState, event: Event, rules: Rules) -> LeadUpdate:
-    """Apply, hold or refuse a feedback event (screened for duplicates and time)."""
+def receive(state: LeadState, event: Event, rules: Rules) -> tuple[LeadUpdate, Transition | None]:
+    """Apply, hold or refuse a feedback event (screened for duplicates and time).
+
+    The transition is returned when the feedback was applied: the hand-off loop runs
+    after it (`lead.apply_event`)."""
     loop = state.loop
     kind = event.kind
     reason_field = event.fields.get("reason")
     reason = None if reason_field is None else str(reason_field)
     if loop.held or state.stage in BEFORE_HANDOFF:
-        return _hold(state, event, reason, rules)
+        return _hold(state, event, reason, rules), None
     stage = Stage(state.stage)
     decided = decide_feedback(stage, kind, reason, rules.lifecycle)
     if isinstance(decided, str):
         later = _later_outcome(loop.stages, event.occurred_at)
         if later is not None:
-            return _rejected(
+            return rejected(
                 state,
                 Outcome.INVALID_TRANSITION,
                 f"{kind.value} contradicts a later outcome: the lead moved to {later.after} "
                 f"at {later.t:.0f}, after this feedback",
-            )
+            ), None
         if stage in TERMINAL:
-            return _rejected(state, Outcome.INVALID_TRANSITION, f"{decided} (a final outcome)")
+            return rejected(state, Outcome.INVALID_TRANSITION, f"{decided} (a final outcome)"), None
         jumped = jump(stage, kind, reason, rules.lifecycle, unhanded=False)
         if jumped is None:  # (final stages are refused above)
-            return _rejected(state, Outcome.INVALID_TRANSITION, f"lead is {stage.value}")
+            return rejected(state, Outcome.INVALID_TRANSITION, f"lead is {stage.value}"), None
         decided = jumped
-    return _commit(state, event, _feedback_step(state, event, decided, rules), rules)
+    return commit(state, event, feedback_step(state, event, decided, rules), rules), decided
 
 
 def _later_outcome(stages: tuple[StageMove, ...], t: float) -> StageMove | None:
@@ -82,7 +87,7 @@ def _later_outcome(stages: tuple[StageMove, ...], t: float) -> StageMove | None:
 def _hold(state: LeadState, event: Event, reason: str | None, rules: Rules) -> LeadUpdate:
     loop = state.loop
     if len(loop.held) >= MAX_HELD:
-        return _rejected(
+        return rejected(
             state,
             Outcome.INVALID_TRANSITION,
             f"{MAX_HELD} feedback events of this lead already wait for its hand-off",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from scorer.core.events import Event, EventKind
 
 if TYPE_CHECKING:
-    from scorer.core.lead import LeadUpdate
+    from scorer.core.lead_state import LeadUpdate
     from scorer.core.rules import Rules
 
 ANONYMOUS_PREFIX = "anon:"

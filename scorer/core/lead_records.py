@@ -22,7 +22,7 @@ from typing import Any
 from scorer.core.dedup import DIGEST_BYTES, RecentIds, event_digest
 from scorer.core.engagement import CapEntry
 from scorer.core.explain import ScoreChange
-from scorer.core.lead import LeadState
+from scorer.core.lead_state import LeadState
 from scorer.core.records import (
     check_version,
     field_map,
@@ -32,8 +32,9 @@ from scorer.core.records import (
     req_int,
     req_list,
 )
+from scorer.core.rules import Award
 from scorer.core.thresholds import Gate
-from scorer.core.timeline import Accumulator, Award, Point, Settled, interned_fields
+from scorer.core.timeline import Accumulator, Point, Settled, interned_fields
 from scorer.core.timers import Handoff, HandoffLoop, Held, ScenarioMark, StageMove, Timer
 
 # The lead record's schema version. 1: every structure as a keyed object. 2 (compact):

@@ -77,7 +77,7 @@ def decide_feedback(
     if target is Stage.RECYCLED:
         return Transition(stage, Stage.RECYCLED, f"rejected by sales{said}", recycle=True)
     if target is Stage.LOST and lifecycle.recycle_lost:
-        # With a cool-off it stays lost until a timer recycles it (scenarios.fire_due).
+        # With a cool-off it stays lost until a timer recycles it (handoff_loop.fire_due).
         at_once = lifecycle.lost_cool_off <= 0.0
         return Transition(
             stage,

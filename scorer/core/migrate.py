@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import replace
 from types import MappingProxyType
 
-from scorer.core.fit import fit_score
-from scorer.core.lead import LeadState
+from scorer.core.fit import company_part, fit_score, matched_fit_rules
+from scorer.core.lead_reads import buying_role
+from scorer.core.lead_state import LeadState
 from scorer.core.rules import Rules
 from scorer.core.thresholds import Gate
 from scorer.core.timeline import Point, Settled, recompute
@@ -69,8 +70,6 @@ def migrate_lead(state: LeadState, rules: Rules) -> LeadState:
     recompute(new_settled, points, 0, rules)
     emitted_by_name = dict(zip(old_thresholds, state.emitted, strict=False))
     last_fit = points[-1].fit if points else new_settled.fit
-    from scorer.core.fit import company_part, matched_fit_rules
-    from scorer.core.lead import buying_role
 
     attributes = state.attributes
     fit_rules = matched_fit_rules(attributes, rules)

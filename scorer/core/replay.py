@@ -26,11 +26,12 @@ from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
 from scorer.core.explain import ScoreChange
+from scorer.core.handoff_loop import fire_due, next_due
 from scorer.core.identity import Link, quiet
 from scorer.core.identity_replay import IdentityRouter
-from scorer.core.lead import LeadState, LeadUpdate, Outcome, Score, apply_event, score_at
+from scorer.core.lead import apply_event
+from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, Score, score_at
 from scorer.core.rules import Rules
-from scorer.core.scenarios import fire_due, next_due
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,459 +1,129 @@
-"""The scoring model as plain immutable values (built by `scorer.rules.load_rules`).
+"""`Rules`: the scoring model (built by `scorer.rules.load_rules`) and its compiled lookups.
 
-Durations are seconds; half-lives of `None` mean "never decays" (used for penalties such
-as a hard bounce that should not fade). Derived lookup tables are computed once here so
-scoring an event does no rule scanning beyond the rules for its event kind.
+The policy values a rules file describes are plain immutable values in `policy.py`;
+`Rules` gathers them and, once, when it is built, compiles the lookups scoring needs
+(per-event-kind award plans matched through `match_memo.MatchMemo`, fit and role plans,
+the hand-off loop's scenario matchers, lateness per event kind), so scoring an event does
+no rule scanning beyond the rules for its event kind.
 
-The hand-off loop (scenarios, inactivity, SLA, the lost cool-off) is described here too;
-its durations are the only ones `with_time_scale` touches, so a test can make "2 days"
-last two seconds without changing how a lead scores.
+The hand-off loop's durations (scenario delays, inactivity, SLA, the lost cool-off) are
+the only ones `with_time_scale` touches, so a test can make "2 days" last two seconds
+without changing how a lead scores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import NamedTuple
 
 from scorer.core.conditions import ALWAYS, Condition
-from scorer.core.events import EventKind, FieldValue
+from scorer.core.events import EventKind
 from scorer.core.identity import IdentityPolicy
+from scorer.core.match_memo import (
+    MEMO_LIMIT,
+    Matcher,
+    MatchMemo,
+)
+from scorer.core.policy import (
+    DEFAULT_ACTIVITY,
+    DEFAULT_ALERT_STAGES,
+    NEVER_LATE,
+    AccountAggregate,
+    AccountRules,
+    AccountThreshold,
+    ActionKind,
+    BuyingRole,
+    Cap,
+    Category,
+    EngagementRule,
+    EventMatch,
+    Explain,
+    FitLevel,
+    FitRule,
+    GradeBands,
+    Inactivity,
+    Lifecycle,
+    RateLimit,
+    Repeat,
+    Routing,
+    RoutingRule,
+    Scenario,
+    ScenarioAction,
+    ScoreBasis,
+    Sla,
+    Stage,
+    StateCheck,
+    Threshold,
+    Timing,
+    TriggerKind,
+)
+
+# The policy values and the matcher are re-exported: `scorer.core.rules` stays the one
+# import for everything a rules file describes.
+__all__ = [
+    "DEFAULT_ACTIVITY",
+    "DEFAULT_ALERT_STAGES",
+    "MEMO_LIMIT",
+    "NEVER_LATE",
+    "AccountAggregate",
+    "AccountRules",
+    "AccountThreshold",
+    "ActionKind",
+    "Award",
+    "AwardPlan",
+    "BuyingRole",
+    "Cap",
+    "Category",
+    "EngagementRule",
+    "EventMatch",
+    "Explain",
+    "FitLevel",
+    "FitRule",
+    "GradeBands",
+    "Inactivity",
+    "Lifecycle",
+    "MatchMemo",
+    "Matcher",
+    "RateLimit",
+    "Repeat",
+    "Routing",
+    "RoutingRule",
+    "Rules",
+    "Scenario",
+    "ScenarioAction",
+    "ScoreBasis",
+    "Sla",
+    "Stage",
+    "StateCheck",
+    "Threshold",
+    "Timing",
+    "TriggerKind",
+    "with_time_scale",
+]
 
 
-class Stage(StrEnum):
-    """Lifecycle stages of a lead."""
+class Award(NamedTuple):
+    """Points one rule gave one event (after cap / once-only; `timeline.Point.awards`)."""
 
-    NEW = "new"
-    ENGAGED = "engaged"
-    MQL = "mql"
-    SAL = "sal"
-    SQL = "sql"
-    WON = "won"
-    LOST = "lost"
-    RECYCLED = "recycled"
-    DISQUALIFIED = "disqualified"
-
-
-class FitLevel(StrEnum):
-    """Company-level fit rules also feed the account's fit."""
-
-    PERSON = "person"
-    COMPANY = "company"
-
-
-class ScoreBasis(StrEnum):
-    TOTAL = "total"
-    ENGAGEMENT = "engagement"
-    FIT = "fit"
-
-
-class AccountAggregate(StrEnum):
-    SUM = "sum"
-    TOP_N = "top_n"
-
-
-@dataclass(frozen=True, slots=True)
-class FitRule:
-    id: str
+    rule_id: str
+    category: str
+    raw: float
     points: float
-    when: Condition = ALWAYS
-    label: str = ""
-    level: FitLevel = FitLevel.PERSON
-
-
-@dataclass(frozen=True, slots=True)
-class Cap:
-    """At most `points` (in absolute value) from one rule within any `window` seconds."""
-
-    points: float
-    window: float
-
-
-@dataclass(frozen=True, slots=True)
-class EngagementRule:
-    id: str
-    on: frozenset[EventKind]
-    points: float
-    when: Condition = ALWAYS
-    label: str = ""
-    category: str | None = None
-    cap: Cap | None = None
-    once: bool = False
-    # Rules sharing an exclusive group replace one another: of those an event matches,
-    # only the first in rules order applies (even when its cap or once-only lets no
-    # points through).
-    exclusive: str | None = None
-
-
-Matcher = Callable[[Mapping[str, FieldValue]], bool]
+    product: str | None = None
 
 
 class AwardPlan(NamedTuple):
     """An engagement rule as applied to one event kind: its compiled condition (None when
-    it always matches) and the category its points go to."""
+    it always matches), the category its points go to, and its full award alone (all its
+    points, no product): the awards of most events, shared by every lead's points, as
+    memory per tracked lead matters."""
 
     rule: EngagementRule
     matcher: Matcher | None
     category: str
-
-
-T = TypeVar("T")
-
-# The value types a `MatchMemo` key holds as they are (see `MatchMemo._remember`).
-_PLAIN = frozenset({str, type(None)})
-
-# How many distinct field-value combinations a `MatchMemo` remembers the answer for (a
-# bound on memory, not on correctness).
-MEMO_LIMIT = 4096
-
-
-class MatchMemo(Generic[T]):
-    """Items, each with the condition some fields must meet for it (an event kind's
-    award plans, the scenarios its events trigger or cancel, the fit rules, the buying
-    roles), matched with the answers remembered.
-
-    Whether a condition holds depends only on the values of the fields it names (a
-    missing field reads as None), so the matching items are a function of those values.
-    The same few URLs, asset types, titles and form ids come back again and again, so
-    the answer is remembered per combination of values (at most `MEMO_LIMIT`). Values
-    that are all strings or missing are their own key; others are keyed with their
-    types, since `1`, `1.0` and `True` are equal dict keys but do not match alike.
-    """
-
-    __slots__ = ("_memo", "_single", "entries", "groups", "names")
-
-    def __init__(
-        self,
-        entries: tuple[tuple[T, Matcher | None, Condition], ...],
-        groups: tuple[str | None, ...] | None = None,
-    ) -> None:
-        self.entries = entries
-        # Per entry, its exclusive group (None: not exclusive); of the matching entries
-        # of one group only the first is kept. None: no entry is exclusive.
-        self.groups = groups if groups is not None and any(groups) else None
-        names: set[str] = set()
-        for _, matcher, condition in entries:
-            if matcher is not None:
-                names.update(_field_names(condition))
-        self.names = tuple(sorted(names))
-        # With one field the key is its value itself (no tuple to build, hash and compare).
-        self._single = self.names[0] if len(self.names) == 1 else None
-        self._memo: dict[object, tuple[T, ...]] = {}
-
-    def matching(self, fields: Mapping[str, FieldValue]) -> tuple[T, ...]:
-        """The items whose condition `fields` meet, in order (what `evaluate` returns)."""
-        single = self._single
-        key = fields.get(single) if single is not None else tuple(map(fields.get, self.names))
-        # Keys are stored as they are only when they hold nothing but strings and Nones
-        # (see `_remember`), and only a string or None equals one of those: a key found as
-        # it is has the same values.
-        try:
-            hit = self._memo.get(key)
-        except TypeError:  # an unhashable value (not a FieldValue): no memo for it
-            return self.evaluate(fields)
-        if hit is not None:
-            return hit
-        return self._remember(key, fields)
-
-    def _remember(self, key: object, fields: Mapping[str, FieldValue]) -> tuple[T, ...]:
-        values = (key,) if self._single is not None else key
-        assert isinstance(values, tuple)  # noqa: S101 - built by `matching`
-        types = tuple(map(type, values))
-        if not _PLAIN.issuperset(types):
-            key = (values, types)  # a tuple of two tuples: never equal to a plain key
-            hit = self._memo.get(key)
-            if hit is not None:
-                return hit
-        matched = self.evaluate(fields)
-        memo = self._memo
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        memo[key] = matched
-        return matched
-
-    def evaluate(self, fields: Mapping[str, FieldValue]) -> tuple[T, ...]:
-        """The items whose condition `fields` meet, in order, without the memo."""
-        groups = self.groups
-        if groups is None:
-            return tuple(
-                [item for item, match, _ in self.entries if match is None or match(fields)]
-            )
-        taken: set[str] = set()
-        matched: list[T] = []
-        for (item, match, _), group in zip(self.entries, groups, strict=True):
-            if group in taken or not (match is None or match(fields)):
-                continue
-            if group is not None:
-                taken.add(group)
-            matched.append(item)
-        return tuple(matched)
-
-
-def _field_names(condition: Condition) -> set[str]:
-    names = {test.name for test in condition.all_of}
-    for group in condition.any_of:
-        names.update(test.name for test in group)
-    return names
-
-
-@dataclass(frozen=True, slots=True)
-class Category:
-    name: str
-    half_life: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class GradeBands:
-    """Fit letters and engagement digits, each as (label, minimum) from best to worst.
-
-    A score below every minimum gets the last label (`fallback_*`).
-    """
-
-    fit: tuple[tuple[str, float], ...] = (("A", 40.0), ("B", 25.0), ("C", 10.0))
-    fallback_fit: str = "D"
-    engagement: tuple[tuple[str, float], ...] = (("1", 60.0), ("2", 30.0), ("3", 10.0))
-    fallback_engagement: str = "4"
-
-
-DEFAULT_ALERT_STAGES = frozenset({Stage.NEW, Stage.ENGAGED, Stage.MQL, Stage.RECYCLED, Stage.LOST})
-
-
-@dataclass(frozen=True, slots=True)
-class Threshold:
-    """A named line with hysteresis: fire upward at `value`, re-arm below `rearm_below`.
-
-    `rearm_on_recycle`: whether recycling the lead re-arms this line at once (its
-    renewed interest is a new crossing). None (the default) = only the hand-off lines
-    (`moves_to` mql) do; other lines re-arm through their hysteresis as usual.
-    """
-
-    name: str
-    value: float
-    rearm_below: float
-    cooldown: float = 0.0
-    basis: ScoreBasis = ScoreBasis.TOTAL
-    moves_to: Stage | None = None
-    alert_in_stages: frozenset[Stage] = DEFAULT_ALERT_STAGES
-    rearm_on_recycle: bool | None = None
-
-    @property
-    def rearms_on_recycle(self) -> bool:
-        if self.rearm_on_recycle is None:
-            return self.moves_to is Stage.MQL
-        return self.rearm_on_recycle
-
-
-@dataclass(frozen=True, slots=True)
-class Lifecycle:
-    engaged_min_points: float = 1.0
-    recycle_factor: float = 0.0
-    recycle_lost: bool = True
-    disqualify_reasons: frozenset[str] = frozenset()
-    # With recycle_lost, a lost lead stays `lost` this long before it is recycled (a
-    # timer); 0 recycles at once.
-    lost_cool_off: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingRule:
-    """Leads whose product interest is one of `products` (any, if empty) and whose
-    attributes match `when` (region, account owner, company size ...) go to `team`."""
-
-    team: str
-    products: frozenset[str] = frozenset()
-    when: Condition = ALWAYS
-
-
-@dataclass(frozen=True, slots=True)
-class Routing:
-    """Which inside-sales team gets a lead: the first matching rule, else the team of the
-    product interest, else the default team (see `scorer.core.routing.route`)."""
-
-    default_team: str | None = None
-    by_product: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    rules: tuple[RoutingRule, ...] = ()
-
-
-class ActionKind(StrEnum):
-    """What a scenario asks downstream tools to do (the scorer decides, they execute)."""
-
-    SEND_EMAIL = "send_email"
-    ASSIGN = "assign"
-    NOTIFY = "notify"
-    ENROLL_NURTURE = "enroll_nurture"
-
-
-class TriggerKind(StrEnum):
-    EVENT = "event"  # an applied event of a kind, with field conditions
-    STATE = "state"  # stage and/or score condition, checked after each scoring event
-    WENT_COLD = "went_cold"  # the inactivity period elapsed without activity
-
-
-class Repeat(StrEnum):
-    """How often a scenario may fire for one lead when it has no `cooldown` (a scenario
-    with a cooldown fires at most once per cooldown, whatever the cycle)."""
-
-    ONCE_PER_CYCLE = "once_per_cycle"  # once per lifecycle cycle (recycling starts one)
-    ONCE = "once"  # once per lead, ever
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioAction:
-    kind: ActionKind
-    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-
-
-@dataclass(frozen=True, slots=True)
-class EventMatch:
-    on: frozenset[EventKind]
-    when: Condition = ALWAYS
-
-
-@dataclass(frozen=True, slots=True)
-class StateCheck:
-    """Stage and score conditions on a lead, read at one moment of event time.
-
-    `stages` None means any stage; scores are read with decay up to that moment.
-    """
-
-    stages: frozenset[Stage] | None = None
-    min_score: float | None = None
-    max_score: float | None = None
-    basis: ScoreBasis = ScoreBasis.TOTAL
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """Trigger -> optional delay -> re-checked conditions -> actions.
-
-    Repeat policy: with a `cooldown` (the rules' `repeat: {at_most_once_per: D}`) it may
-    fire again once `cooldown` has passed since it last fired, whatever the cycle;
-    without one, `repeat` says once per lead per lifecycle cycle (recycling starts a new
-    cycle) or once per lead ever. While a delayed trigger is pending, further triggers
-    of the same scenario are ignored.
-    """
-
-    id: str
-    trigger: TriggerKind
-    actions: tuple[ScenarioAction, ...]
-    event: EventMatch | None = None
-    state: StateCheck | None = None
-    delay: float = 0.0
-    # A pending delayed trigger is dropped by an event matching one of these whose event
-    # time lies between the trigger and the due time ("unless ... meanwhile").
-    unless: tuple[EventMatch, ...] = ()
-    # Checked when triggered and again at the due time (as of the due time).
-    require: StateCheck | None = None
-    cooldown: float | None = None
-    label: str = ""
-    repeat: Repeat = Repeat.ONCE_PER_CYCLE
-
-
-DEFAULT_ACTIVITY = frozenset(
-    {
-        EventKind.PAGE_VIEW,
-        EventKind.CONTENT_DOWNLOAD,
-        EventKind.FORM_SUBMIT,
-        EventKind.EMAIL_OPEN,
-        EventKind.EMAIL_CLICK,
-        EventKind.SEMINAR_REGISTERED,
-        EventKind.SEMINAR_ATTENDED,
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Inactivity:
-    """A lead with no `activity` event for `after` seconds goes cold (once per stretch)."""
-
-    after: float
-    activity: frozenset[EventKind] = DEFAULT_ACTIVITY
-
-
-@dataclass(frozen=True, slots=True)
-class Sla:
-    """Follow-up deadline after a hand-off (MQL), per team, else `follow_up`."""
-
-    follow_up: float
-    by_team: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-
-    def deadline_for(self, team: str | None) -> float:
-        if team is not None:
-            return self.by_team.get(team, self.follow_up)
-        return self.follow_up
-
-
-NEVER_LATE = float("inf")
-# The defaults of `Timing.lateness_by_kind` (see the README's "Late data by source").
-DEFAULT_LATENESS_BY_KIND: Mapping[str, float] = MappingProxyType(
-    {"profile": 2 * 86400.0, "feedback": NEVER_LATE}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    # How far behind a lead's latest event an event may be and still be scored exactly,
-    # for the input kinds (event categories) not in `lateness_by_kind`.
-    allowed_lateness: float = 3600.0
-    # Per input kind (web, email, seminar, profile, feedback); NEVER_LATE = never refused
-    # for lateness (a feedback older than the lead's settled history applies at its end).
-    lateness_by_kind: Mapping[str, float] = field(default_factory=lambda: DEFAULT_LATENESS_BY_KIND)
-    future_skew: float = 300.0
-    # Crossings are emitted once the lead's watermark is this far past them. 0 = at once;
-    # >= allowed_lateness makes alert ids independent of arrival order (see thresholds.py).
-    alert_hold: float = 0.0
-    # Bound on events kept open for late arrivals; beyond it the oldest are settled early.
-    max_open_events: int = 256
-    # The same for the fields of open profile updates (each field up to ~2 KB of input).
-    max_open_profile_fields: int = 256
-    # Events older than this before processing time are refused (`too_old`); None = never.
-    max_age: float | None = 400 * 86400.0
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """At most `max_events` scored events per lead per `per`-second slot of event time
-    (slots aligned on the Unix epoch); sales feedback neither counts nor is limited."""
-
-    max_events: int = 600
-    per: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Explain:
-    last_changes: int = 10
-    top_reasons: int = 5
-    recent_event_ids: int = 128
-
-
-@dataclass(frozen=True, slots=True)
-class AccountThreshold:
-    name: str
-    value: float
-    rearm_below: float
-    cooldown: float = 0.0
-    min_engaged_contacts: int = 0
-    min_roles: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class BuyingRole:
-    name: str
-    when: Condition
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRules:
-    aggregate: AccountAggregate = AccountAggregate.SUM
-    top_n: int = 5
-    engaged_window: float = 14 * 86400.0
-    engaged_min_points: float = 1.0
-    roles: tuple[BuyingRole, ...] = ()
-    role_points: float = 0.0
-    thresholds: tuple[AccountThreshold, ...] = ()
-    last_alert_contacts: int = 20
+    full_alone: tuple[Award]
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,20 +136,20 @@ class Rules:
     )
     fit: tuple[FitRule, ...] = ()
     engagement: tuple[EngagementRule, ...] = ()
-    grades: GradeBands = GradeBands()
+    grades: GradeBands = GradeBands()  # noqa: RUF009 - a frozen dataclass (policy.py)
     thresholds: tuple[Threshold, ...] = ()
-    lifecycle: Lifecycle = Lifecycle()
-    routing: Routing = Routing()
-    timing: Timing = Timing()
-    explain: Explain = Explain()
-    account: AccountRules = AccountRules()
+    lifecycle: Lifecycle = Lifecycle()  # noqa: RUF009 - a frozen dataclass (policy.py)
+    routing: Routing = Routing()  # noqa: RUF009 - a frozen dataclass (policy.py)
+    timing: Timing = Timing()  # noqa: RUF009 - a frozen dataclass (policy.py)
+    explain: Explain = Explain()  # noqa: RUF009 - a frozen dataclass (policy.py)
+    account: AccountRules = AccountRules()  # noqa: RUF009 - a frozen dataclass (policy.py)
     description: str = ""
     scenarios: tuple[Scenario, ...] = ()
     inactivity: Inactivity | None = None
     sla: Sla | None = None
     # IANA name of the zone people read times in (display only; scoring is in UTC instants).
     time_zone: str | None = None
-    rate_limit: RateLimit | None = RateLimit()
+    rate_limit: RateLimit | None = RateLimit()  # noqa: RUF009 - a frozen dataclass (policy.py)
     identity: IdentityPolicy = field(default_factory=IdentityPolicy)
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
@@ -535,7 +205,6 @@ class Rules:
     # Thresholds whose crossing hands the lead to sales (they move it to `mql`).
     handoff_thresholds: frozenset[str] = field(init=False, compare=False, repr=False)
     # The state a new lead starts from (a `LeadState`, set by `LeadState.new` on first use).
-    blank_lead: Any = field(init=False, compare=False, repr=False)
     # The names of the thresholds and categories, in order: one tuple every lead shares.
     threshold_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
     category_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
@@ -588,7 +257,6 @@ class Rules:
         object.__setattr__(
             self, "effective_hold", min(self.timing.alert_hold, self.timing.allowed_lateness)
         )
-        object.__setattr__(self, "blank_lead", None)
         timing = self.timing
         lateness = {
             kind: timing.lateness_by_kind.get(kind.category, timing.allowed_lateness)
@@ -608,6 +276,7 @@ class Rules:
                     rule,
                     None if rule.when is ALWAYS else rule.when.matcher(),
                     rule.category or kind.category,
+                    (Award(rule.id, rule.category or kind.category, rule.points, rule.points),),
                 )
                 for rule in kind_rules
             )

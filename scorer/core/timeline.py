@@ -29,30 +29,17 @@ from sys import intern
 from types import MappingProxyType
 from typing import NamedTuple
 
-from scorer.core.decay import decay_factor
+from scorer.core.decay import decay_factor, decayed
 from scorer.core.events import FieldValue
 from scorer.core.fit import fit_score, merge_attributes
-from scorer.core.rules import Rules, ScoreBasis, Threshold
+from scorer.core.rules import Award, Rules, ScoreBasis, Threshold
 from scorer.core.thresholds import Gate, step_gate
 
 NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
 
-# A NamedTuple's own `__new__` is a Python function: the hot paths build their records
-# with every field through `tuple.__new__`, which costs half as much.
-_tuple_new = tuple.__new__
 
 # Bound once: reading `ScoreBasis.TOTAL` goes through the enum metaclass on every use.
 _TOTAL, _ENGAGEMENT = ScoreBasis.TOTAL, ScoreBasis.ENGAGEMENT
-
-
-class Award(NamedTuple):
-    """Points one rule gave one event (after cap / once-only)."""
-
-    rule_id: str
-    category: str
-    raw: float
-    points: float
-    product: str | None = None
 
 
 class Point(NamedTuple):
@@ -132,7 +119,7 @@ def attributes_before(
 ) -> Mapping[str, FieldValue]:
     attributes: Mapping[str, FieldValue] = settled.attributes
     for point in points[:index]:
-        profile = point[3]  # .profile
+        profile = point.profile
         if profile is not None:
             attributes = merge_attributes(attributes, profile)
     return attributes
@@ -195,17 +182,16 @@ def with_values(
     """`point` with its trajectory values, given the engagement vector just before it
     (already decayed to its time; the list is reused), the fit and gates before it and the
     fit after it."""
-    # Fields by index: on a NamedTuple, `point.t` is a descriptor call, `point[0]` is not.
-    t = point[0]
+    t = point.t
     before_engagement = sum(values)
-    recycle_factor = point[4]
+    recycle_factor = point.recycle_factor
     if recycle_factor is not None:
         values = [v * recycle_factor for v in values]
-    awards = point[2]
+    awards = point.awards
     if awards:
         category_index = rules.category_index
         for award in awards:
-            values[category_index[award[1]]] += award[3]  # award.category, award.points
+            values[category_index[award.category]] += award.points
     after_engagement = sum(values)
     new_gates, fires = step_gates(
         gates,
@@ -217,24 +203,17 @@ def with_values(
         after_engagement,
         recycle_factor is not None,
     )
-    return _tuple_new(
-        Point,
-        (t, point[1], awards, point[3], recycle_factor, tuple(values), fit_after, new_gates, fires),
+    return Point(
+        t,
+        point.event_id,
+        awards,
+        point.profile,
+        recycle_factor,
+        tuple(values),
+        fit_after,
+        new_gates,
+        fires,
     )
-
-
-def decayed(vector: Sequence[float], elapsed: float, rules: Rules) -> list[float]:
-    """Each category's value `elapsed` (> 0) seconds later: v * 2^(-elapsed / half-life),
-    except zeros and categories that never decay, which stay as they are."""
-    values = list(vector)
-    if len(values) != len(rules.half_lives):
-        raise ValueError("the engagement vector does not match the rules' categories")
-    negative = -elapsed  # (`-elapsed / half_life` divides the negated value as well)
-    for i, half_life in rules.decaying:
-        value = values[i]
-        if value != 0.0:
-            values[i] = value * exp2(negative / half_life)
-    return values
 
 
 def step_gates(
@@ -265,7 +244,7 @@ def step_gates(
         gate = gates[i]
         # Most events move no gate; skip the full step for them.
         if not recycled:
-            if gate[0]:  # gate.armed
+            if gate.armed:
                 if score_after < threshold.value:
                     continue
             else:
@@ -296,27 +275,26 @@ def settle(settled: Settled, points: Sequence[Point], count: int, rules: Rules) 
     attributes = settled.attributes
     settling = points[:count]
     for point in settling:
-        if point[2] or point[4] is not None:  # .awards, .recycle_factor
+        if point.awards or point.recycle_factor is not None:
             ledger_values = _fold_ledger(settled.ledger, settling, rules)
             break
     else:
         ledger_values = settled.ledger
     for point in settling:
-        profile = point[3]  # .profile
+        profile = point.profile
         if profile is not None:
             attributes = merge_attributes(attributes, profile)
     last = settling[-1]
-    return _tuple_new(
-        Settled,
-        (
-            last[0],  # .t
-            last[1],  # .event_id
-            last[5],  # .engagement
-            last[6],  # .fit
-            attributes if attributes is settled.attributes else MappingProxyType(dict(attributes)),
-            last[7],  # .gates
-            ledger_values,
+    return Settled(
+        t=last.t,
+        event_id=last.event_id,
+        engagement=last.engagement,
+        fit=last.fit,
+        attributes=(
+            attributes if attributes is settled.attributes else MappingProxyType(dict(attributes))
         ),
+        gates=last.gates,
+        ledger=ledger_values,
     )
 
 
@@ -328,7 +306,7 @@ def _fold_ledger(
     ledger = current
     start = 0
     for i, point in enumerate(settling):
-        factor = point[4]  # .recycle_factor
+        factor = point.recycle_factor
         if factor is not None:
             ledger = _add_awards(ledger, settling[start:i], rules)
             ledger = (
@@ -355,12 +333,12 @@ def _add_awards(  # noqa: PLR0912, PLR0915 - one pass over the awards, then the 
     by_product: dict[str, dict[str, list[tuple[float, float]]]] = {}
     order: list[tuple[str, str, str, list[tuple[float, float]]]] = []
     for point in points:
-        at = point[0]  # .t
-        for award in point[2]:  # .awards
-            points_awarded = award[3]
+        at = point.t
+        for award in point.awards:
+            points_awarded = award.points
             if points_awarded == 0.0:
                 continue
-            rule_id, category, product = award[0], award[1], award[4]
+            rule_id, category, product = award.rule_id, award.category, award.product
             entry = (points_awarded, at)
             per = by_rule.get(rule_id)
             if per is None:
@@ -385,23 +363,22 @@ def _add_awards(  # noqa: PLR0912, PLR0915 - one pass over the awards, then the 
     folded = list(ledger)
     left = len(order)
     for i, acc in enumerate(ledger):
-        kind = acc[0]
+        kind = acc.kind
         table = by_rule if kind == "rule" else by_product if kind == "product" else None
-        per = None if table is None else table.get(acc[1])  # .name
+        per = None if table is None else table.get(acc.name)
         if per is None:
             continue
-        category = acc[2]
+        category = acc.category
         found = per.pop(category, None)  # popped: an existing entry took them
         if found is not None:
-            # _fold(*acc, found, 0, half_life), inlined: this runs for most settled awards
-            value, ref = acc[3], acc[4]
+            value, ref = acc.value, acc.ref
             half_life = half_life_of.get(category)
             for points_awarded, at in found:
                 elapsed = at - ref
-                decay = 1.0 if half_life is None or elapsed <= 0.0 else exp2(-elapsed / half_life)
+                decay = decay_factor(elapsed, half_life)
                 value = value * decay + points_awarded
                 ref = at
-            folded[i] = _tuple_new(Accumulator, (kind, acc[1], category, value, ref))
+            folded[i] = Accumulator(kind, acc.name, category, value, ref)
             left -= 1
             if not left:
                 break  # the other entries stay as they are
@@ -430,11 +407,10 @@ def _fold(
     """The entry (kind, name, category) at `value` as of `ref` after adds[start:]."""
     for points, at in adds[start:] if start else adds:
         elapsed = at - ref
-        # value * decay_factor(elapsed, half_life) + points, inlined
-        decay = 1.0 if half_life is None or elapsed <= 0.0 else exp2(-elapsed / half_life)
+        decay = decay_factor(elapsed, half_life)
         value = value * decay + points
         ref = at
-    return _tuple_new(Accumulator, (kind, name, category, value, ref))
+    return Accumulator(kind, name, category, value, ref)
 
 
 def contributions_at(

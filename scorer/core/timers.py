@@ -145,7 +145,7 @@ def without(timers: list[Timer], kind: str, ref: str | None = None) -> list[Time
 
 def pending(timers: list[Timer] | tuple[Timer, ...], kind: str, ref: str) -> bool:
     for timer in timers:  # noqa: SIM110 - a plain loop is cheaper than any(...)
-        if timer[2] == ref and timer[1] == kind:  # timer.ref, timer.kind
+        if timer.ref == ref and timer.kind == kind:
             return True
     return False
 
@@ -242,7 +242,7 @@ def spent(loop: HandoffLoop, scenario: Scenario, stage: str, t: float | None = N
     """Whether a new trigger at event time `t` of `scenario` for a lead now in `stage`
     is certain to be ignored: the stage as of `t` is not one its `require` allows, its
     timer is pending, or it fired in this cycle (or ever, with `repeat` once) and has
-    no cooldown (what `_Loop.trigger` checks first). Such a trigger skips the loop altogether."""
+    no cooldown (what `LoopWork.trigger` checks first). Such a trigger skips the loop altogether."""
     require = scenario.require
     if t is not None and loop.stages:
         stage = stage_at(loop.stages, stage, t)

@@ -43,10 +43,12 @@ from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
 from scorer.core.explain import ScoreChange
+from scorer.core.handoff_loop import fire_due, next_due
 from scorer.core.identity import Visitor, is_anonymous, quiet
-from scorer.core.lead import LeadState, LeadUpdate, Outcome, apply_event, restated_signal
+from scorer.core.lead import apply_event
+from scorer.core.lead_reads import restated_signal
+from scorer.core.lead_state import LeadState, LeadUpdate, Outcome
 from scorer.core.rules import Rules
-from scorer.core.scenarios import fire_due, next_due
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings

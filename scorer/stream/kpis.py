@@ -9,7 +9,7 @@ recycling causes); lead ids and free-text reasons never become labels.
 
 from __future__ import annotations
 
-from scorer.core.lead import LeadState, LeadUpdate
+from scorer.core.lead_state import LeadState, LeadUpdate
 from scorer.core.rules import Rules, Stage
 from scorer.serving.metrics import ScorerMetrics
 

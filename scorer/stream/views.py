@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from scorer.core.account import AccountState
 from scorer.core.identity import is_anonymous
-from scorer.core.lead import LeadState, route_lead
+from scorer.core.lead_reads import route_lead
+from scorer.core.lead_state import LeadState
 from scorer.core.rules import Rules
 from scorer.serving.read_model import Fields, StagedLead
 

@@ -18,7 +18,17 @@ from unittest.mock import patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scorer.core import Cap, EngagementRule, Event, EventKind, LeadUpdate, Outcome, Timing, lead
+from scorer.core import (
+    Cap,
+    EngagementRule,
+    Event,
+    EventKind,
+    LeadUpdate,
+    Outcome,
+    Timing,
+    awards,
+    lead,
+)
 from scorer.core.dedup import MAX_BLOCK
 from tests.property.strategies import PROFILES, arrival_orders
 from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, T0, run
@@ -80,9 +90,9 @@ def _summary(updates: list[LeadUpdate]) -> list[object]:
 def test_compacted_cap_logs_give_the_full_logs_updates(data: st.DataObject, rules: object) -> None:
     events = data.draw(bursts())
     arrivals = data.draw(arrival_orders(events, LATENESS))
-    with patch.object(lead, "COMPACT_ABOVE", 0):  # compact at every event
+    with patch.object(awards, "COMPACT_ABOVE", 0):  # compact at every event
         _, compacted = run(arrivals, rules)  # type: ignore[arg-type]
-    with patch.object(lead, "COMPACT_ABOVE", 10**9):  # never: the full logs (time-pruned)
+    with patch.object(awards, "COMPACT_ABOVE", 10**9):  # never: the full logs (time-pruned)
         _, full = run(arrivals, rules)  # type: ignore[arg-type]
     assert _summary(compacted) == _summary(full)
 
@@ -93,10 +103,10 @@ def test_state_stays_bounded_for_any_sequence(data: st.DataObject) -> None:
     events = data.draw(bursts(max_size=120))
     arrivals = data.draw(arrival_orders(events, LATENESS))
     rules = BOUNDED
-    with patch.object(lead, "COMPACT_ABOVE", data.draw(st.sampled_from([0, 8, 32]))):
+    with patch.object(awards, "COMPACT_ABOVE", data.draw(st.sampled_from([0, 8, 32]))):
         state, updates = run(arrivals, rules)
     assert state is not None
-    threshold = lead.COMPACT_ABOVE if lead.COMPACT_ABOVE else 0
+    threshold = awards.COMPACT_ABOVE if awards.COMPACT_ABOVE else 0
     for update in updates:
         s = update.state
         assert len(s.open) <= rules.timing.max_open_events

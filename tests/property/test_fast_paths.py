@@ -37,16 +37,16 @@ from scorer.core import (
     apply_event,
     conditions,
     engagement,
+    fast_paths,
     fire_due,
-    lead,
     rules,
     timeline,
 )
 from scorer.core.conditions import FieldTest
 from scorer.core.decay import decay_factor
 from scorer.core.engagement import CapEntry
-from scorer.core.rules import MatchMemo
-from scorer.core.timeline import Accumulator, Award, Point
+from scorer.core.rules import Award, MatchMemo
+from scorer.core.timeline import Accumulator, Point
 from tests.property.strategies import arrival_orders, histories
 from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, run
 from tests.unit.core.loop_builders import FOLLOW_UP, LOOP_RULES
@@ -92,7 +92,7 @@ def _records(updates: list[LeadUpdate]) -> list[str]:
 @given(streams(), RULES)
 def test_the_in_order_shortcut_gives_the_same_updates(events: list[Event], rules: Rules) -> None:
     _, fast = run(events, rules)
-    with patch.object(lead, "_IN_ORDER_SHORTCUT", False):
+    with patch.object(fast_paths, "IN_ORDER_SHORTCUT", False):
         _, general = run(events, rules)
     assert fast == general
     assert _records(fast) == _records(general)
@@ -218,8 +218,8 @@ LOOP_VARIANTS = st.sampled_from(
 def _general() -> list[object]:
     """Patches that switch every shortcut and memo off (the general computations)."""
     return [
-        patch.object(lead, "_IN_ORDER_SHORTCUT", False),
-        patch.object(lead, "_CANCEL_SHORTCUT", False),
+        patch.object(fast_paths, "IN_ORDER_SHORTCUT", False),
+        patch.object(fast_paths, "CANCEL_SHORTCUT", False),
         patch.object(MatchMemo, "matching", MatchMemo.evaluate),
     ]
 

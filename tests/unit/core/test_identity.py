@@ -172,7 +172,7 @@ def test_quiet_leaves_known_leads_alone() -> None:
     result = replay([*journey(LEAD), *form("f1", LEAD, T0 + DAY)], RULES, until=END)
     assert result.alerts, "a known lead alerts"
     state = result.leads[LEAD]
-    from scorer.core.lead import LeadUpdate, Outcome
+    from scorer.core.lead_state import LeadUpdate, Outcome
 
     update = LeadUpdate(state=state, outcome=Outcome.APPLIED, alerts=tuple(result.alerts))
     assert quiet(update) is update

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scorer.core.lead import buying_role
+from scorer.core.lead_reads import buying_role
 from scorer.rules import RulesError, load_rules, parse_rules
 from tests.unit.semantics.replaying import at, event, of_type, score_file
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scorer.core.conditions import FieldTest
-from scorer.core.lead import buying_role
+from scorer.core.lead_reads import buying_role
 from scorer.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[3]
