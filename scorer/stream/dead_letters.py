@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from scorer.contracts.erasure import EraseRequest
 from scorer.contracts.events import (
     EVENT_BATCH_SCHEMA,
     MODEL_BY_SCHEMA,
@@ -15,6 +16,7 @@ from scorer.contracts.events import (
     FormSubmit,
     PageView,
 )
+from scorer.contracts.identity import IdentityLink
 from scorer.contracts.topics import TopicSpec
 from scorer.core.events import Event, EventKind
 
@@ -156,7 +158,8 @@ def _declared_names() -> frozenset[str]:
     types (union tags) and pydantic's own union-branch tags. Anything else in an error
     location came from the input (an undeclared field, a custom field's name)."""
     names: set[str] = set(_KNOWN_TYPES) | {"constrained-str", "str", "int", "float", "bool"}
-    for model in (PageView, ContentDownload, FormSubmit, *MODEL_BY_SCHEMA.values()):
+    models = (PageView, ContentDownload, FormSubmit, EraseRequest, IdentityLink)
+    for model in (*models, *MODEL_BY_SCHEMA.values()):
         if isinstance(model, type) and issubclass(model, BaseModel):
             for name, field in model.model_fields.items():
                 names.update(n for n in (name, field.alias) if n)
@@ -186,6 +189,22 @@ def _describe(exc: ValidationError, where: str = "") -> str:
         message = "a field the schema does not declare (its name is not repeated)"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{schema_location(loc, where)}: {message}{more}"
+
+
+Control = TypeVar("Control", bound=BaseModel)
+
+
+def parse_control(model: type[Control], value: bytes | None) -> Control | Rejection:
+    """A control message (an erase request, an identity link) or why it is not one. The
+    detail names schema locations only, like an event's (see `schema_location`)."""
+    if not value:
+        return Rejection("empty", "0 bytes (null or empty value)", "InputSize")
+    try:
+        return model.model_validate_json(value)
+    except ValidationError as exc:
+        if exc.errors(include_url=False, include_input=False)[0]["type"] == "json_invalid":
+            return Rejection("not_json", "value is not JSON", "JSONDecodeError")
+        return Rejection("schema", _describe(exc), "ValidationError")
 
 
 _TICK_FIELDS = frozenset({"v", "partition", "now"})

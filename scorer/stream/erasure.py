@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 from faust.types import EventT
-from pydantic import ValidationError
 
 from scorer.contracts.erasure import EraseRequest, erasure_record
 from scorer.contracts.outputs import account_signals_message, lead_erased
-from scorer.stream.dead_letters import Rejection
+from scorer.stream.dead_letters import Rejection, parse_control
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import OutputRecord
 from scorer.stream.views import all_teams
@@ -45,16 +44,7 @@ _SOURCE_HEADER = "scorer.source-topic"
 
 
 def parse_request(value: bytes | None) -> EraseRequest | Rejection:
-    if not value:
-        return Rejection("empty", "0 bytes (null or empty value)", "InputSize")
-    try:
-        return EraseRequest.model_validate_json(value)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        if first["type"] == "json_invalid":
-            return Rejection("not_json", "value is not JSON", "JSONDecodeError")
-        where = ".".join(str(part) for part in first["loc"]) or "value"
-        return Rejection("schema", f"{where}: {first['msg']}", "ValidationError")
+    return parse_control(EraseRequest, value)
 
 
 async def erase_lead(ctx: ScorerContext, event: EventT[bytes]) -> None:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiokafka.errors import KafkaError
 from faust.types import EventT, Message
-from pydantic import ValidationError
 
 from scorer.contracts import topics as contract
 from scorer.contracts.identity import IdentityLink
@@ -43,7 +42,7 @@ from scorer.core.identity import (
     remember,
 )
 from scorer.core.rules import Rules
-from scorer.stream.dead_letters import Rejection
+from scorer.stream.dead_letters import Rejection, parse_control
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.views import all_teams
 from scorer.stream.workarounds.current_event import as_current_event
@@ -66,16 +65,7 @@ _TOPIC_BY_CATEGORY = {
 
 
 def parse_link(value: bytes | None) -> IdentityLink | Rejection:
-    if not value:
-        return Rejection("empty", "0 bytes (null or empty value)", "InputSize")
-    try:
-        return IdentityLink.model_validate_json(value)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        if first["type"] == "json_invalid":
-            return Rejection("not_json", "value is not JSON", "JSONDecodeError")
-        where = ".".join(str(part) for part in first["loc"]) or "value"
-        return Rejection("schema", f"{where}: {first['msg']}", "ValidationError")
+    return parse_control(IdentityLink, value)
 
 
 def header(message: Message, name: str) -> bytes | None:

@@ -18,7 +18,12 @@ from scorer.stream.ledger import AlertLedger
         (b"{", "not_json", "not JSON"),
         (b'{"type": "erase_request"}', "schema", "lead_id: Field required"),
         (b'{"type": "erase_request", "lead_id": ""}', "schema", "lead_id: String should"),
-        (b'{"type": "erase_request", "lead_id": "L1", "name": "x"}', "schema", "name: Extra"),
+        # An undeclared key can be an email address: the detail never repeats it.
+        (
+            b'{"type": "erase_request", "lead_id": "L1", "taro@example.com": "x"}',
+            "schema",
+            "/*: a field the schema does not declare",
+        ),
     ],
 )
 def test_a_bad_erase_request_is_rejected_naming_the_field(
@@ -28,6 +33,15 @@ def test_a_bad_erase_request_is_rejected_naming_the_field(
     assert not hasattr(rejection, "lead_id")
     assert rejection.reason == reason  # type: ignore[union-attr]
     assert detail in rejection.detail  # type: ignore[union-attr]
+    assert "example.com" not in rejection.detail  # type: ignore[union-attr]
+
+
+def test_a_bad_identity_link_never_repeats_an_undeclared_key() -> None:
+    from scorer.stream.identity import parse_link
+
+    rejection = parse_link(b'{"type": "identity.link", "hanako@example.com": 1}')
+    assert rejection.reason == "schema"  # type: ignore[union-attr]
+    assert "example.com" not in rejection.detail  # type: ignore[union-attr]
 
 
 def test_an_erase_request_names_the_lead() -> None:
