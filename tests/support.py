@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -128,14 +128,17 @@ def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
         return 0, b""
 
 
-class WorkerProcess:
-    """A `scorer worker` subprocess with the given settings."""
+class ScorerProcess:
+    """A `scorer <command>` subprocess with the given settings, ready when its HTTP
+    `/ready` answers 200."""
+
+    command = "worker"
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
         self.settings = settings
         self.log_path = log_path
         self.process = ManagedProcess(
-            "scorer worker", [sys.executable, "-m", "scorer", "worker"],
+            f"scorer {self.command}", [sys.executable, "-m", "scorer", self.command],
             env=worker_env(settings), log_path=log_path,
         )  # fmt: skip
 
@@ -143,7 +146,7 @@ class WorkerProcess:
     def base_url(self) -> str:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
 
-    def start(self, timeout_s: float = 90.0) -> WorkerProcess:
+    def start(self, timeout_s: float = 90.0) -> Self:
         self.process.start()
         try:
             self.process.wait_until(
@@ -174,13 +177,17 @@ class WorkerProcess:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
         )
 
+    def stop(self) -> None:
+        self.process.stop(timeout_s=15)
+
+
+class WorkerProcess(ScorerProcess):
+    """A `scorer worker` subprocess with the given settings."""
+
     def events_handled(self) -> float:
         """Input events accounted for (a re-keyed event is counted once, where it is scored)."""
         total = self.metric("scorer_events_total")
         return total - self.metric("scorer_events_total", result="rekeyed")
-
-    def stop(self) -> None:
-        self.process.stop(timeout_s=15)
 
 
 def run(coro: Any) -> Any:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import http.client
-import sys
-from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
-from scorer.devstack import ManagedProcess
-from scorer.devstack.session import worker_env
 from scorer.settings import Settings
-from tests.support import http_get, read_topic, run
+from tests.support import ScorerProcess, read_topic, run
 
 BROWSER_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -20,46 +16,17 @@ BROWSER_UA = (
 )
 
 
-class CollectorProcess:
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.process = ManagedProcess(
-            "scorer collect", [sys.executable, "-m", "scorer", "collect"],
-            env=worker_env(settings), log_path=log_path,
-        )  # fmt: skip
+class CollectorProcess(ScorerProcess):
+    """A `scorer collect` subprocess with the given settings."""
+
+    command = "collect"
 
     @property
     def base_url(self) -> str:
         return f"http://{self.settings.collector_host}:{self.settings.collector_port}"
 
-    def start(self, timeout_s: float = 30.0) -> CollectorProcess:
-        self.process.start()
-        try:
-            self.process.wait_until(
-                lambda: http_get(self.base_url + "/ready")[0] == 200, timeout_s, "ready"
-            )
-        except Exception:
-            print(self.log_text()[-4000:], file=sys.stderr)
-            raise
-        return self
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def metric(self, name: str, **labels: str) -> float:
-        from prometheus_client.parser import text_string_to_metric_families
-
-        text = http_get(self.base_url + "/metrics")[1].decode()
-        return sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
-        )
+    def start(self, timeout_s: float = 30.0) -> Self:
+        return super().start(timeout_s)
 
     def call(
         self,
