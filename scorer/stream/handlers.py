@@ -52,7 +52,7 @@ from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
-from scorer.stream import erasure, identity
+from scorer.stream import envelope_routing, erasure, identity
 from scorer.stream.admin import client_options
 from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
@@ -499,29 +499,15 @@ class ScorerContext:
     # -- leads ---------------------------------------------------------------------------
 
     def _score_lead_message(self, event: EventT[bytes], batch: Batch) -> None:
-        """Score one message (a single event or an envelope of one lead's events)."""
+        """Score one message (a single event or an envelope); events of leads another
+        partition owns are forwarded there (see envelope_routing.py)."""
         message = event.message
         source = self._source_topic(message)
         if isinstance(source, Rejection):
             self.dead_letter(message, source)
             return
-        items = self.decoders[source].decode_message(message.value, message.key)
-        lead_id = next((i.result.lead_id for i in items if isinstance(i.result, Event)), None)
-        if lead_id is not None:
-            lead_key = lead_id.encode()
-            owner = owner_partition(lead_key, self.settings.partitions)
-            # Never forward twice: a misconfigured partition count must not make a loop.
-            # An envelope is forwarded whole (one lead): its bad events are dead-lettered
-            # where it is scored, so once.
-            if message.partition != owner and source == message.topic:
-                self.rekeyed_events.send_soon(
-                    key=lead_key, value=message.value, partition=owner,
-                    headers=[(_SOURCE_HEADER, source.encode())],
-                )  # fmt: skip
-                self.metrics.events.labels(source, "rekeyed").inc(
-                    sum(isinstance(i.result, Event) for i in items)
-                )
-                return
+        items = self.decoders[source].decode_message(message.value)
+        items = envelope_routing.keep_owned(self, message, source, items)
         limited: list[Decoded] = []
         for item in items:
             if isinstance(item.result, Rejection):

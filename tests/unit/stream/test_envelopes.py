@@ -26,13 +26,13 @@ def _envelope(*events: Any, **extra: Any) -> bytes:
 
 def test_every_event_of_an_envelope_is_decoded_in_order() -> None:
     second = {**VALID, "event_id": "e-2", "url": "/pricing/enterprise"}
-    decoded = DECODER.decode_message(_envelope(VALID, second), b"lead-1")
+    decoded = DECODER.decode_message(_envelope(VALID, second))
     assert [d.index for d in decoded] == [0, 1]
     assert [d.result.event_id for d in decoded if isinstance(d.result, Event)] == ["e-1", "e-2"]
 
 
 def test_a_single_event_is_one_item_without_an_index() -> None:
-    [decoded] = DECODER.decode_message(orjson.dumps(VALID), b"lead-1")
+    [decoded] = DECODER.decode_message(orjson.dumps(VALID))
     assert isinstance(decoded.result, Event)
     assert decoded.index is None
 
@@ -43,17 +43,16 @@ def test_a_single_event_is_one_item_without_an_index() -> None:
         ({**VALID, "url": None}, "schema", "/events/1/"),
         ({**VALID, "type": "email.open"}, "schema", "/events/1/"),
         ({**VALID, "type": "web.teleport"}, "unknown_type", "/events/1/type: not a known"),
-        ({**VALID, "lead_id": "lead-2"}, "schema", "/events/1/lead_id"),
         ({**VALID, "lead_id": "a@example.com"}, "schema", "not an email address"),
         ([1, 2], "schema", "/events/1: not a JSON object"),
     ],
-    ids=["missing-field", "wrong-topic", "unknown-type", "other-lead", "email-id", "not-object"],
+    ids=["missing-field", "wrong-topic", "unknown-type", "email-id", "not-object"],
 )
 def test_a_bad_event_in_an_envelope_is_rejected_alone(
     event: Any, reason: str, detail_part: str
 ) -> None:
     third = {**VALID, "event_id": "e-3"}
-    first, bad, last = DECODER.decode_message(_envelope(VALID, event, third), b"lead-1")
+    first, bad, last = DECODER.decode_message(_envelope(VALID, event, third))
     assert isinstance(first.result, Event)
     assert isinstance(last.result, Event)
     assert isinstance(bad.result, Rejection)
@@ -63,15 +62,11 @@ def test_a_bad_event_in_an_envelope_is_rejected_alone(
     assert orjson.loads(bad.value or b"") == event  # what its dead letter carries
 
 
-def test_without_a_key_the_first_valid_event_names_the_lead() -> None:
+def test_a_partition_envelope_holds_events_of_several_leads() -> None:
     other = {**VALID, "event_id": "e-2", "lead_id": "lead-2"}
-    decoded = DECODER.decode_message(_envelope({"type": "x"}, VALID, other), None)
-    assert [type(d.result).__name__ for d in decoded] == ["Rejection", "Event", "Rejection"]
-
-
-def test_events_that_differ_from_the_key_are_all_rejected() -> None:
-    decoded = DECODER.decode_message(_envelope(VALID), b"lead-9")
-    assert [d.result.reason for d in decoded if isinstance(d.result, Rejection)] == ["schema"]
+    decoded = DECODER.decode_message(_envelope(VALID, other, {**VALID, "event_id": "e-3"}))
+    leads = [d.result.lead_id for d in decoded if isinstance(d.result, Event)]
+    assert leads == ["lead-1", "lead-2", "lead-1"]
 
 
 @pytest.mark.parametrize(
@@ -88,7 +83,7 @@ def test_events_that_differ_from_the_key_are_all_rejected() -> None:
 def test_a_malformed_envelope_is_one_rejection_of_the_whole_message(
     value: bytes, detail_part: str
 ) -> None:
-    [decoded] = DECODER.decode_message(value, b"lead-1")
+    [decoded] = DECODER.decode_message(value)
     assert isinstance(decoded.result, Rejection)
     assert decoded.result.reason == "schema"
     assert detail_part in decoded.result.detail
@@ -97,7 +92,7 @@ def test_a_malformed_envelope_is_one_rejection_of_the_whole_message(
 
 def test_the_byte_limit_applies_to_the_whole_envelope() -> None:
     decoder = EventDecoder(topic_spec("leads.web-events.v1"), 200)
-    [decoded] = decoder.decode_message(_envelope(VALID, VALID), b"lead-1")
+    [decoded] = decoder.decode_message(_envelope(VALID, VALID))
     assert isinstance(decoded.result, Rejection)
     assert decoded.result.reason == "oversized"
 
