@@ -51,6 +51,12 @@ class CollectorMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.envelope_events = Histogram(
+            "scorer_collector_envelope_events",
+            "Events per produced message (partition envelopes; 1 = a single event).",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+            registry=r,
+        )
         self.kafka_ready = Gauge(
             "scorer_collector_kafka_ready", "1 while the producer is connected.", registry=r
         )
