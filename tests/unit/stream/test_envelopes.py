@@ -139,3 +139,38 @@ def test_simulate_refuses_envelopes_for_a_jsonl_file(tmp_path: Any) -> None:
     assert result.exit_code == 2
     assert "--envelope-max" in result.output
     assert not out.exists()
+
+
+def test_partition_envelopes_group_every_lead_of_a_partition_per_topic() -> None:
+    from scorer.simulator import partition_envelopes
+    from scorer.stream.partitioning import owner_partition
+
+    leads = [f"lead-{i}" for i in range(40)]
+    events = [_sim(lead, n) for n, lead in enumerate(leads * 3)]
+    events.append(_sim("lead-0", 200, "leads.email-events.v1"))
+    messages = list(partition_envelopes(events, 4, max_events=25, window_s=1000))
+    for message in messages:
+        batch = message.value.get("events", [message.value])
+        owners = {owner_partition(e["lead_id"].encode(), 4) for e in batch}
+        assert owners == {owner_partition(message.key.encode(), 4)}  # the key's partition
+        assert message.key == batch[0]["lead_id"]
+        assert len(batch) <= 25
+    sent = [e["event_id"] for m in messages for e in m.value.get("events", [m.value])]
+    assert sorted(sent) == sorted(e.value["event_id"] for e in events)  # each event once
+    for lead in leads:  # a lead's events in order
+        mine = [i for i in sent if i.startswith(f"{lead}@")]
+        assert mine == sorted(mine, key=lambda i: float(i.split("@")[1]))
+    assert len(messages) < len(events) / 10
+    assert "schema" not in messages[-1].value  # the lone email event stays single
+
+
+def test_partition_envelopes_stay_under_the_byte_limit() -> None:
+    from scorer.simulator import partition_envelopes
+
+    events = [
+        SimEvent("leads.web-events.v1", "lead-1", {"event_id": f"e{n}", "pad": "x" * 100}, n)
+        for n in range(30)
+    ]
+    messages = list(partition_envelopes(events, 4, 100, 1000, max_bytes=1000))
+    assert all(len(orjson.dumps(m.value)) <= 1000 for m in messages)
+    assert sum(len(m.value["events"]) for m in messages) == 30
