@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 import orjson
@@ -58,6 +58,7 @@ from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
+from scorer.stream.metric_children import child
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
@@ -99,6 +100,14 @@ class Batch:
     leads_to_stage: dict[str, LeadState] = field(default_factory=dict)
     hot_before: dict[str, bool] = field(default_factory=dict)  # per lead, before the batch
     accounts_to_stage: dict[str, AccountState] = field(default_factory=dict)
+
+
+class _MessageScope(NamedTuple):
+    """What every event of one input message is scored with."""
+
+    source: str  # the input topic the events were first published to
+    now: float  # the wall clock when the message is handled
+    rules: Rules  # history rules for a visitor's history, else the worker's
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,6 +518,8 @@ class ScorerContext:
         items = self.decoders[source].decode_message(message.value)
         items = envelope_routing.keep_owned(self, message, source, items)
         limited: list[Decoded] = []
+        # Read once per message, not per event: an envelope's events are scored together.
+        scope = _MessageScope(source, self.clock(), identity.rules_for(self, message))
         for item in items:
             if isinstance(item.result, Rejection):
                 self.dead_letter(message, item.result, item)
@@ -517,7 +528,7 @@ class ScorerContext:
                 self, event, item.result
             ):
                 continue  # a linked visitor's event: forwarded to its lead
-            changed = self._score_event(event, item.result, item, source, batch, limited)
+            changed = self._score_event(event, item.result, item, scope, batch, limited)
             if changed is not None:
                 batch.last_event[changed] = event
         if limited:
@@ -528,7 +539,7 @@ class ScorerContext:
         event: EventT[bytes],
         decoded: Event,
         item: Decoded,
-        source: str,
+        scope: _MessageScope,
         batch: Batch,
         limited: list[Decoded],
     ) -> bytes | None:
@@ -537,7 +548,7 @@ class ScorerContext:
         started = time.perf_counter()
         message = event.message
         key = decoded.lead_id.encode()
-        now = self.clock()
+        now = scope.now
         if key in batch.states:
             state = batch.states[key]
         else:
@@ -570,7 +581,7 @@ class ScorerContext:
             batch.last_event[key] = event
             state = fired.state
         try:
-            update = apply_event(state, decoded, identity.rules_for(self, message), now)
+            update = apply_event(state, decoded, scope.rules, now)
         except Exception as exc:
             # Faust would ack and skip an event whose handler raises: route it instead.
             log.exception("scoring failed for an event of %s", message.topic)
@@ -585,7 +596,7 @@ class ScorerContext:
         if reason is not None:
             self.dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"), item)
             return None
-        self.metrics.events.labels(source, update.outcome.value).inc()
+        child(self.metrics.events, scope.source, update.outcome.value).inc()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
         self.metrics.event_lag_seconds.observe(max(0.0, now - decoded.occurred_at))
         if update.outcome is Outcome.DUPLICATE:
@@ -803,8 +814,8 @@ class ScorerContext:
             headers.append(("scorer.error.index", str(item.index).encode()))
             value = item.value
         self.dead_letters.send_soon(key=message.key, value=value, headers=headers)
-        self.metrics.dead_letters.labels(rejection.reason).inc()
-        self.metrics.events.labels(message.topic, "dead_letter").inc()
+        child(self.metrics.dead_letters, rejection.reason).inc()
+        child(self.metrics.events, message.topic, "dead_letter").inc()
 
     def _dead_letter_limited(self, message: Message, limited: list[Decoded]) -> None:
         """The rate-limited events of one envelope as ONE dead letter: an event-batch
