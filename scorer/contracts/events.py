@@ -29,6 +29,7 @@ Timeframe = Literal["0-3m", "3-6m", "6-12m", "12m+", "none"]
 
 _ENVELOPE = frozenset({"event_id", "lead_id", "account_id", "occurred_at", "type"})
 _CUSTOM_PREFIX = "custom."
+_KIND_BY_TYPE = {kind.value: kind for kind in EventKind}
 
 
 class _EventModel(BaseModel):
@@ -48,18 +49,24 @@ class _EventModel(BaseModel):
         return value
 
     def to_core(self) -> Event:
-        """The pure core's view of this event."""
-        raw = self.model_dump(exclude_none=True)
+        """The pure core's view of this event.
+
+        Read from the validated fields directly (once per scored event: `model_dump`
+        and the enum's constructor cost more than the rest of this together); every
+        field is a plain value or, for `custom`, a dict of them.
+        """
         fields: dict[str, FieldValue] = {}
-        for key, value in raw.items():
+        for key, value in self.__dict__.items():
+            if value is None or key in _ENVELOPE:
+                continue
             if key == "custom":
                 fields.update({_CUSTOM_PREFIX + k: v for k, v in value.items()})
-            elif key not in _ENVELOPE:
+            else:
                 fields[key] = value
         return Event(
             event_id=self.event_id,
             lead_id=self.lead_id,
-            kind=EventKind(raw["type"]),
+            kind=_KIND_BY_TYPE[self.__dict__["type"]],
             occurred_at=self.occurred_at.timestamp(),
             account_id=self.account_id,
             fields=fields,
