@@ -133,9 +133,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", choices=["single", "envelopes"])
+    parser.add_argument("--inputs", default="single,envelopes", help="which inputs to time")
     args = parser.parse_args()
     events = generate(Workload(args.events, args.events // 4, max(1, args.events // 40)))
-    inputs = {"single": events, "envelopes": as_envelopes(events, PARTITIONS)}
+    labels = [args.profile] if args.profile else args.inputs.split(",")
+    inputs = {
+        label: as_envelopes(events, PARTITIONS) if label == "envelopes" else events
+        for label in labels
+    }
     if args.profile:
         asyncio.run(_run(inputs[args.profile], args.profile, True))
         return
