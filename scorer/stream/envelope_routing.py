@@ -54,6 +54,17 @@ def split_by_owner(
     `value` is the message's own value: a single event on a foreign partition is
     forwarded unchanged. Pure (no I/O), so the split is tested on its own.
     """
+    if len(items) == 1:  # a single event (the common message): no lists, no grouping
+        (item,) = items
+        result = item.result
+        if not isinstance(result, Event):
+            return items, []
+        key = result.lead_id.encode()
+        single_owner = owner_partition(key, partitions)
+        if single_owner == partition:
+            return items, []
+        body = value if item.index is None else item.value
+        return [], [Forward(single_owner, key, body or b"", 1)]
     local: list[Decoded] = []
     foreign: dict[int, list[tuple[bytes, Decoded]]] = {}
     owner_of: dict[str, int] = {}  # per lead: an envelope often holds a lead several times

@@ -174,3 +174,45 @@ def test_partition_envelopes_stay_under_the_byte_limit() -> None:
     messages = list(partition_envelopes(events, 4, 100, 1000, max_bytes=1000))
     assert all(len(orjson.dumps(m.value)) <= 1000 for m in messages)
     assert sum(len(m.value["events"]) for m in messages) == 30
+
+
+def _owned_by(partition: int, skip: int = 0) -> str:
+    from scorer.stream.partitioning import owner_partition
+
+    leads = (f"lead-{i}" for i in range(1000))
+    return [lead for lead in leads if owner_partition(lead.encode(), 4) == partition][skip]
+
+
+@pytest.mark.parametrize(
+    ("leads", "envelope", "local", "forwarded"),
+    [
+        (["here"], False, 1, []),
+        (["there"], False, 0, [(3, 1, False)]),  # a single event, its value unchanged
+        (["there"], True, 0, [(3, 1, False)]),  # one event of an envelope: sent alone
+        (["here", "there", "bad", "there2", "here"], True, 3, [(3, 2, True)]),
+        (["bad"], False, 1, []),  # a rejection stays (dead-lettered where it is read)
+    ],
+    ids=["single-owned", "single-foreign", "envelope-of-one", "mixed", "rejected"],
+)
+def test_split_by_owner_keeps_owned_events_and_groups_the_rest_per_owner(
+    leads: list[str], envelope: bool, local: int, forwarded: list[tuple[int, int, bool]]
+) -> None:
+    from scorer.stream.envelope_routing import split_by_owner
+
+    names = {"here": _owned_by(0), "there": _owned_by(3), "there2": _owned_by(3, skip=1)}
+    events = [
+        {"type": "web.teleport"} if lead == "bad" else
+        {**VALID, "event_id": f"e-{n}", "lead_id": names[lead]}
+        for n, lead in enumerate(leads)
+    ]  # fmt: skip
+    value = _envelope(*events) if envelope else orjson.dumps(events[0])
+    items = DECODER.decode_message(value)
+    kept, forwards = split_by_owner(items, value, 0, 4)
+    assert len(kept) == local
+    assert [(f.partition, f.events, b'"schema"' in f.value) for f in forwards] == forwarded
+    for forward in forwards:
+        sent = orjson.loads(forward.value)
+        first = sent["events"][0] if "events" in sent else sent
+        assert forward.key == first["lead_id"].encode()
+    if forwards and not envelope:
+        assert forwards[0].value == value
