@@ -104,7 +104,8 @@ class EnvelopeLinger:
         """Take a request's records; the futures of the envelopes that hold them."""
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_closed())
-        counts = {r.topic: await self._count(r.topic) for r in records if r.topic in _INPUT_TOPICS}
+        topics = {r.topic for r in records} & _INPUT_TOPICS
+        counts = {topic: await self._count(topic) for topic in topics}
         futures: dict[int, asyncio.Future[None]] = {}
         for record in records:
             envelope = self._add(record, counts.get(record.topic))
@@ -168,8 +169,8 @@ class EnvelopeLinger:
             self._wake.clear()
             while self._closed:
                 envelope = self._closed.popleft()
-                key, value = envelope.key.encode(), envelope.value()
                 try:
+                    key, value = envelope.key.encode(), envelope.value()
                     delivery = await self._produce(envelope.topic, envelope.partition, key, value)
                 except Exception as exc:  # the request gets its 503, the sender goes on
                     _settle(envelope.acked, DeliveryFailed(type(exc).__name__))
