@@ -72,6 +72,7 @@ _SOURCE_HEADER = "scorer.source-topic"
 _MAX_RETRY_DELAY_S = 30.0
 _PUBLISH_TIMEOUT_S = 15.0
 _BACKLOG_IDLE_S = 2.0
+_YIELD_AFTER_S = 0.05  # longest stretch of scoring without letting other tasks run
 # Largest grouped output message (score changes, account signals): far below Kafka's 1 MB
 # default message.max.bytes and aiokafka's max_request_size, whatever a batch holds.
 MAX_GROUPED_BYTES = 256 * 1024
@@ -236,7 +237,14 @@ class ScorerContext:
     async def handle_lead_batch(self, events: Iterable[EventT[bytes]]) -> None:
         batch, pending = Batch(), list[EventT[bytes]]()
         ticks = self.timer_ticks.get_topic_name()
+        yielded_at = time.perf_counter()
         for event in events:
+            if time.perf_counter() - yielded_at > _YIELD_AFTER_S:
+                # A batch of envelopes can hold 50,000 events: let the worker's web
+                # answers (/ready, /metrics) and timers in now and then. The batch's
+                # states stay in `batch` until phase 3, as across its other awaits.
+                await asyncio.sleep(0)
+                yielded_at = time.perf_counter()
             if self._is_erase_request(event.message):
                 # An erasure is a batch of its own, in order: what came before it is
                 # stored and published first, what comes after it starts afresh.
