@@ -8,7 +8,7 @@ or a SCORER_* setting; rounds interleave the variants so drift hits all equally.
 `--tree NAME=DIR` adds a variant NAME that runs the worker from another source tree
 (scorer/, topics/, bench/ of e.g. the code before a change): code changes are measured
 interleaved with the current code, like settings. The "envelope input" variant reads the
-same events in event-batch envelopes (bench.workload.as_envelopes).
+same events in partition envelopes (bench.workload.as_envelopes).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def main() -> None:
             asyncio.run(
                 apply_topics(with_shared_inputs(scorer_settings(target, "in"), envelope_prefix))
             )
-            messages = as_envelopes(events)
+            messages = as_envelopes(events, target.partitions)
             produce_sync(stack.kafka_bootstrap, envelope_prefix, messages)
             target = replace(target, envelope_prefix=envelope_prefix)
             print(f"envelope input: {len(events):,} events in {len(messages):,} messages")

@@ -123,7 +123,7 @@ def run_throughput(args: argparse.Namespace, stack: DevStack, workdir: Path) -> 
         # The same events, in envelopes, on their own input topics.
         envelope_prefix = f"env{prefix}"
         asyncio.run(apply_topics(with_shared_inputs(settings, envelope_prefix)))
-        messages = as_envelopes(events)
+        messages = as_envelopes(events, args.partitions)
         envelope_messages = len(messages)
         produce_sync(stack.kafka_bootstrap, envelope_prefix, messages)
         target = replace(target, envelope_prefix=envelope_prefix)

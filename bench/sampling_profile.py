@@ -2,6 +2,7 @@
 
     python -m bench.sampling_profile --events 40000                 # py-spy, wall-clock samples
     python -m bench.sampling_profile --events 40000 --sampler cprofile
+    python -m bench.sampling_profile --events 40000 --sampler cprofile --envelopes
 
 Pre-produces the workload, starts one scorer worker on it and samples it until every
 event is scored. py-spy samples the whole stack (idle included), so each sample falls in
@@ -24,7 +25,7 @@ from pathlib import Path
 from bench.common import rss_bytes
 from bench.scorer_worker import with_shared_inputs
 from bench.systems import BenchWorker, Target, scorer_settings
-from bench.workload import Workload, generate, produce_sync
+from bench.workload import Workload, as_envelopes, generate, produce_sync
 from scorer.devstack import DevStack
 
 # (bucket, test on one sample's frames) in order; the first that matches takes the sample.
@@ -136,6 +137,10 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--out", type=Path, default=Path("bench/results/profiles"))
     parser.add_argument("--hooks", default="", help="extra BENCH_*=value hooks, comma-separated")
+    parser.add_argument(
+        "--envelopes", action="store_true",
+        help="the same events in partition envelopes (the scorer-envelopes input)",
+    )  # fmt: skip
     args = parser.parse_args()
     workload = Workload(args.events, args.events // 4, max(1, args.events // 40))
     events = generate(workload)
@@ -151,7 +156,8 @@ def main() -> None:
 
         settings = scorer_settings(target, "profile")
         asyncio.run(apply_topics(with_shared_inputs(settings, prefix)))
-        produce_sync(stack.kafka_bootstrap, prefix, events)
+        messages = as_envelopes(events, target.partitions) if args.envelopes else events
+        produce_sync(stack.kafka_bootstrap, prefix, messages)
         prof = args.out / f"profile-{stamp}.prof"
         if args.sampler == "cprofile":
             hooks["BENCH_PROFILE"] = str(prof.resolve())

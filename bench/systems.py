@@ -53,8 +53,8 @@ DESCRIPTIONS = {
     SCORER: "scorer worker: rules/default.yaml, tables, outputs, Redis write-through",
     SCORER_1REC: "scorer worker with 1-record producer batches (the dev stack's Tansu setting)",
     SCORER_ENVELOPES: (
-        "scorer worker fed the same events in event-batch envelopes (a lead's events of one "
-        "topic per message, see bench.workload.ENVELOPE_*)"
+        "scorer worker fed the same events in partition envelopes (events of every lead of "
+        "a partition and topic, up to 100 or 64 KB per message, see bench.workload.ENVELOPE_*)"
     ),
 }
 

@@ -169,12 +169,18 @@ def score_file(
 @click.option("--duration", default=120.0, show_default=True, help="Seconds of traffic.")
 @click.option("--seed", default=7, show_default=True)
 @click.option(
-    "--envelope-max", default=1, show_default=True, type=click.IntRange(min=1),
-    help="Up to this many events of one lead and topic per message (leads.event-batch.v1).",
+    "--envelopes", "envelope_mode", type=click.Choice(["lead", "partition"]), default="lead",
+    show_default=True,
+    help="Envelopes of one lead's events, or partition envelopes: every lead of a partition.",
+)  # fmt: skip
+@click.option(
+    "--envelope-max", type=click.IntRange(min=1),
+    help="Up to this many events per message (leads.event-batch.v1); default 1 (no "
+    "envelopes), 100 with --envelopes partition.",
 )  # fmt: skip
 @click.option(
     "--envelope-window", default=5.0, show_default=True, type=click.FloatRange(min=0.0),
-    help="Seconds an envelope waits for more events of its lead (with --envelope-max > 1).",
+    help="Seconds (event time) an envelope waits for more events (with envelopes).",
 )  # fmt: skip
 @click.option(
     "--history", is_flag=True,
@@ -188,7 +194,8 @@ def simulate(
     rate: float,
     duration: float,
     seed: int,
-    envelope_max: int,
+    envelope_mode: str,
+    envelope_max: int | None,
     envelope_window: float,
     history: bool,
     months: int,
@@ -210,6 +217,8 @@ def simulate(
         )
         click.echo(f"wrote {count} events to {out}")
         return
+    if envelope_max is None:
+        envelope_max = 100 if envelope_mode == "partition" else 1
     if out is not None:
         if envelope_max > 1:
             # score-file reads single events; the JSONL is its input.
@@ -220,6 +229,7 @@ def simulate(
         publish_live(
             load_settings(), leads, accounts, rate, duration, seed,
             envelope_max=envelope_max, envelope_window=envelope_window,
+            by_partition=envelope_mode == "partition",
         )  # fmt: skip
 
 

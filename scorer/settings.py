@@ -200,7 +200,22 @@ class Settings(BaseSettings):
         ),
     )
     collector_linger_ms: int = Field(
-        1, ge=0, le=1000, description="How long the collector's producer waits to fill a batch."
+        5,
+        ge=0,
+        le=1000,
+        description=(
+            "How long the collector holds accepted events to send them grouped per topic and "
+            "partition as one envelope (requests are answered after the ack; 0 = per request)."
+        ),
+    )
+    collector_envelope_max_events: int = Field(
+        100,
+        ge=1,
+        le=10000,
+        description=(
+            "Most events in one envelope the collector sends (a fuller one goes out before "
+            "the linger ends, as does one that would pass SCORER_MAX_EVENT_BYTES)."
+        ),
     )
     collector_produce_timeout_s: float = Field(
         5.0,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from scorer.contracts import topics as contract
 from scorer.contracts.events import EVENT_BATCH_SCHEMA
 
@@ -201,4 +203,55 @@ def envelopes(events: Iterable[SimEvent], max_events: int, window_s: float) -> I
             del open_[slot]
             yield close(group, event.at)
     for group in open_.values():
+        yield close(group, group[-1].at)
+
+
+def partition_envelopes(
+    events: Iterable[SimEvent],
+    partitions: int,
+    max_events: int,
+    window_s: float,
+    max_bytes: int = 65536,
+) -> Iterator[SimEvent]:
+    """Group the events of every lead a partition owns, per topic, into partition
+    envelopes, as the collector's linger does: an envelope closes at `max_events` events,
+    before it would pass `max_bytes`, or when an event comes more than `window_s` (event
+    time) after its first one. The key is the first event's lead; murmur2 on it (what
+    `publish` does) picks the partition every lead of the envelope belongs to. A lone
+    event is sent as a single event."""
+    from scorer.stream.partitioning import owner_partition
+
+    if max_events < 1:
+        raise ValueError("max_events must be at least 1")
+    frame = len(b'{"schema":"","events":[]}') + len(EVENT_BATCH_SCHEMA)
+    open_: dict[tuple[str, int], tuple[list[SimEvent], int]] = {}  # (events, bytes)
+
+    def close(group: list[SimEvent], at: float) -> SimEvent:
+        first = group[0]
+        if len(group) == 1:
+            return first
+        value = {"schema": EVENT_BATCH_SCHEMA, "events": [e.value for e in group]}
+        return SimEvent(first.topic, first.key, value, at)
+
+    for event in events:
+        while open_:  # close the envelopes whose window has passed, oldest first
+            oldest = next(iter(open_))
+            group = open_[oldest][0]
+            if event.at - group[0].at <= window_s:
+                break
+            del open_[oldest]
+            yield close(group, group[0].at + window_s)
+        slot = (event.topic, owner_partition(event.key.encode(), partitions))
+        size = len(orjson.dumps(event.value)) + 1
+        group, used = open_.get(slot, ([], frame))
+        if group and used + size > max_bytes:
+            del open_[slot]
+            yield close(group, event.at)
+            group, used = [], frame
+        group.append(event)
+        open_[slot] = (group, used + size)
+        if len(group) >= max_events:
+            del open_[slot]
+            yield close(group, event.at)
+    for group, _ in open_.values():
         yield close(group, group[-1].at)

@@ -11,7 +11,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from scorer.settings import ConfigError, Settings
-from scorer.simulator import Population, SimEvent, envelopes, simulate
+from scorer.simulator import Population, SimEvent, envelopes, partition_envelopes, simulate
 
 
 def write_jsonl(
@@ -77,9 +77,11 @@ def publish_live(
     *,
     envelope_max: int = 1,
     envelope_window: float = 0.0,
+    by_partition: bool = False,
 ) -> int:
     """Publish in real time; with `envelope_max` > 1, one lead's events of one topic go in
-    event-batch envelopes (see `scorer.simulator.envelopes`). Returns messages sent."""
+    event-batch envelopes (see `scorer.simulator.envelopes`), or with `by_partition` the
+    events of every lead of a partition (`partition_envelopes`). Returns messages sent."""
     from aiokafka.errors import KafkaError
 
     from scorer.stream.admin import check_broker_quietly
@@ -87,7 +89,11 @@ def publish_live(
     check_broker_quietly(settings)  # an unreachable broker is one line, not a traceback
     population = Population(leads, accounts, seed=seed)
     events: Iterable[SimEvent] = simulate(population, time.time(), duration, rate)
-    if envelope_max > 1:
+    if envelope_max > 1 and by_partition:
+        events = partition_envelopes(
+            events, settings.partitions, envelope_max, envelope_window, settings.max_event_bytes
+        )
+    elif envelope_max > 1:
         events = envelopes(events, envelope_max, envelope_window)
     try:
         return asyncio.run(publish(settings, events))

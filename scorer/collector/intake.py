@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from scorer.collector.identity import anonymous_lead_id, valid_lead_id, valid_visitor_id
 from scorer.contracts import topics as contract
-from scorer.contracts.events import EVENT_BATCH_SCHEMA, any_event_adapter
+from scorer.contracts.events import any_event_adapter
 from scorer.contracts.identity import IdentityLink
 from scorer.core.identity import is_anonymous
 
@@ -167,39 +167,3 @@ def email_click_link(raw: dict[str, Any], record: Record, sender: Sender) -> Rec
     )  # fmt: skip
     value = orjson.dumps(link.model_dump(mode="json", exclude_none=True))
     return Record(contract.IDENTITY_LINKS, record.key, value)
-
-
-_ENVELOPE_HEAD = b'{"schema":"' + EVENT_BATCH_SCHEMA.encode() + b'","events":['
-_ENVELOPE_TAIL = b"]}"
-_INPUT_TOPICS = frozenset(TOPIC_BY_CATEGORY.values())
-
-
-def pack(records: list[Record], max_bytes: int) -> list[Record]:
-    """Events of one lead for one input topic, sent as one event-batch envelope
-    (leads.event-batch.v1) when there are several: one Kafka message costs the worker more
-    than scoring its event. Order within a lead is kept; an envelope stays under
-    `max_bytes` (the worker's SCORER_MAX_EVENT_BYTES); other topics pass unchanged."""
-    groups: dict[tuple[str, str], list[Record]] = {}
-    for record in records:
-        groups.setdefault((record.topic, record.key), []).append(record)
-    packed: list[Record] = []
-    for (topic, key), group in groups.items():
-        if len(group) == 1 or topic not in _INPUT_TOPICS:
-            packed.extend(group)
-            continue
-        chunk: list[bytes] = []
-        size = len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
-        for record in group:
-            if chunk and size + len(record.value) + 1 > max_bytes:
-                packed.append(_envelope(topic, key, chunk))
-                chunk, size = [], len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
-            chunk.append(record.value)
-            size += len(record.value) + 1
-        packed.append(_envelope(topic, key, chunk))
-    return packed
-
-
-def _envelope(topic: str, key: str, values: list[bytes]) -> Record:
-    if len(values) == 1:
-        return Record(topic, key, values[0])
-    return Record(topic, key, _ENVELOPE_HEAD + b",".join(values) + _ENVELOPE_TAIL)

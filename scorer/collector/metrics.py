@@ -47,8 +47,15 @@ class CollectorMetrics:
         )  # fmt: skip
         self.produce_seconds = Histogram(
             "scorer_collector_produce_seconds",
-            "Time from handing a request's records to the producer to the broker's ack.",
+            "Time from a request's accepted records to the broker's ack of every envelope "
+            "holding them (the linger included).",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.envelope_events = Histogram(
+            "scorer_collector_envelope_events",
+            "Events per produced message (partition envelopes; 1 = a single event).",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
             registry=r,
         )
         self.kafka_ready = Gauge(

@@ -29,6 +29,7 @@ Timeframe = Literal["0-3m", "3-6m", "6-12m", "12m+", "none"]
 
 _ENVELOPE = frozenset({"event_id", "lead_id", "account_id", "occurred_at", "type"})
 _CUSTOM_PREFIX = "custom."
+_KIND_BY_TYPE = {kind.value: kind for kind in EventKind}
 
 
 class _EventModel(BaseModel):
@@ -48,18 +49,24 @@ class _EventModel(BaseModel):
         return value
 
     def to_core(self) -> Event:
-        """The pure core's view of this event."""
-        raw = self.model_dump(exclude_none=True)
+        """The pure core's view of this event.
+
+        Read from the validated fields directly (once per scored event: `model_dump`
+        and the enum's constructor cost more than the rest of this together); every
+        field is a plain value or, for `custom`, a dict of them.
+        """
         fields: dict[str, FieldValue] = {}
-        for key, value in raw.items():
+        for key, value in self.__dict__.items():
+            if value is None or key in _ENVELOPE:
+                continue
             if key == "custom":
                 fields.update({_CUSTOM_PREFIX + k: v for k, v in value.items()})
-            elif key not in _ENVELOPE:
+            else:
                 fields[key] = value
         return Event(
             event_id=self.event_id,
             lead_id=self.lead_id,
-            kind=EventKind(raw["type"]),
+            kind=_KIND_BY_TYPE[self.__dict__["type"]],
             occurred_at=self.occurred_at.timestamp(),
             account_id=self.account_id,
             fields=fields,
@@ -177,18 +184,21 @@ MODEL_BY_SCHEMA: dict[str, Any] = {
     "sales-feedback.v1.schema.json": SalesFeedback,
 }
 
-# Producers may send a few events of one lead in one message (one Kafka message per event
-# costs the worker more than scoring it does). Each event is validated on its own.
+# Producers may send many events in one message (one Kafka message per event costs the
+# worker more than scoring it does). Each event is validated on its own.
 EVENT_BATCH_SCHEMA = "leads.event-batch.v1"
 EVENT_BATCH_SCHEMA_FILE = "event-batch.v1.schema.json"
 
 
 class EventBatch(BaseModel):
-    """Several events of ONE lead in one message, accepted on every input topic beside
-    single events. The message key is that lead's id, and every event's `lead_id` must
-    equal it. Each event is validated against the topic's event schema on its own: a bad
-    one is dead-lettered alone (header `scorer.error.index` = its position), the others
-    are scored in order. The whole message counts against SCORER_MAX_EVENT_BYTES."""
+    """A partition envelope: events of one or several leads in one message, accepted on
+    every input topic beside single events. The message key is the first event's
+    `lead_id`, and every event's lead should be owned by the partition that key hashes to
+    (murmur2(key) % partitions); an event whose lead another partition owns is forwarded
+    there by the worker, once. Each event is validated against the topic's event schema
+    on its own: a bad one is dead-lettered alone (header `scorer.error.index` = its
+    position), the others are scored in order. The whole message counts against
+    SCORER_MAX_EVENT_BYTES."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -197,7 +207,10 @@ class EventBatch(BaseModel):
     )
     events: list[dict[str, Any]] = Field(
         min_length=1,
-        description="Events of the topic's own schema, all for the lead of the message key.",
+        description=(
+            "Events of the topic's own schema, in order per lead; their leads should share "
+            "the partition of the message key (the first event's lead_id)."
+        ),
     )
 
 

@@ -63,7 +63,7 @@ class EventDecoder:
             return data
         return self._event(data)
 
-    def decode_message(self, value: bytes | None, key: bytes | None) -> list[Decoded]:
+    def decode_message(self, value: bytes | None) -> list[Decoded]:
         """Every event of a message: a single event, or each event of an envelope.
 
         A message that is not an event or an envelope at all gives one rejection (index
@@ -78,13 +78,11 @@ class EventDecoder:
         envelope = _envelope_events(data)
         if isinstance(envelope, Rejection):
             return [Decoded(envelope, None, value)]
-        return self._envelope(envelope, key)
+        return self._envelope(envelope)
 
-    def _envelope(self, items: list[Any], key: bytes | None) -> list[Decoded]:
-        # The lead of an envelope is its key (producers key by lead id); without a key,
-        # the first valid event's. One lead per envelope keeps the re-keying of a whole
-        # message to one owner partition, and the lead's events in order.
-        lead = key.decode(errors="replace") if key else None
+    def _envelope(self, items: list[Any]) -> list[Decoded]:
+        # A partition envelope may hold events of several leads (see envelope_routing.py:
+        # each is scored on its own lead's partition); the key only chose the partition.
         decoded = []
         for index, item in enumerate(items):
             raw = orjson.dumps(item)
@@ -94,15 +92,6 @@ class EventDecoder:
                 )
             else:
                 result = self._event(item, f"/events/{index}")
-            if isinstance(result, Event):
-                if lead is None:
-                    lead = result.lead_id
-                elif result.lead_id != lead:
-                    result = Rejection(
-                        "schema",
-                        f"/events/{index}/lead_id: not the envelope's lead (its key)",
-                        "ValidationError",
-                    )
             decoded.append(Decoded(result, index, raw))
         return decoded
 

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 import orjson
@@ -52,12 +52,13 @@ from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
-from scorer.stream import erasure, identity
+from scorer.stream import envelope_routing, erasure, identity
 from scorer.stream.admin import client_options
 from scorer.stream.codecs import table_value_type
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
+from scorer.stream.metric_children import child
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
@@ -71,6 +72,7 @@ _SOURCE_HEADER = "scorer.source-topic"
 _MAX_RETRY_DELAY_S = 30.0
 _PUBLISH_TIMEOUT_S = 15.0
 _BACKLOG_IDLE_S = 2.0
+_YIELD_AFTER_S = 0.05  # longest stretch of scoring without letting other tasks run
 # Largest grouped output message (score changes, account signals): far below Kafka's 1 MB
 # default message.max.bytes and aiokafka's max_request_size, whatever a batch holds.
 MAX_GROUPED_BYTES = 256 * 1024
@@ -99,6 +101,14 @@ class Batch:
     leads_to_stage: dict[str, LeadState] = field(default_factory=dict)
     hot_before: dict[str, bool] = field(default_factory=dict)  # per lead, before the batch
     accounts_to_stage: dict[str, AccountState] = field(default_factory=dict)
+
+
+class _MessageScope(NamedTuple):
+    """What every event of one input message is scored with."""
+
+    source: str  # the input topic the events were first published to
+    now: float  # the wall clock when the message is handled
+    rules: Rules  # history rules for a visitor's history, else the worker's
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +237,14 @@ class ScorerContext:
     async def handle_lead_batch(self, events: Iterable[EventT[bytes]]) -> None:
         batch, pending = Batch(), list[EventT[bytes]]()
         ticks = self.timer_ticks.get_topic_name()
+        yielded_at = time.perf_counter()
         for event in events:
+            if time.perf_counter() - yielded_at > _YIELD_AFTER_S:
+                # A batch of envelopes can hold 50,000 events: let the worker's web
+                # answers (/ready, /metrics) and timers in now and then. The batch's
+                # states stay in `batch` until phase 3, as across its other awaits.
+                await asyncio.sleep(0)
+                yielded_at = time.perf_counter()
             if self._is_erase_request(event.message):
                 # An erasure is a batch of its own, in order: what came before it is
                 # stored and published first, what comes after it starts afresh.
@@ -499,30 +516,18 @@ class ScorerContext:
     # -- leads ---------------------------------------------------------------------------
 
     def _score_lead_message(self, event: EventT[bytes], batch: Batch) -> None:
-        """Score one message (a single event or an envelope of one lead's events)."""
+        """Score one message (a single event or an envelope); events of leads another
+        partition owns are forwarded there (see envelope_routing.py)."""
         message = event.message
         source = self._source_topic(message)
         if isinstance(source, Rejection):
             self.dead_letter(message, source)
             return
-        items = self.decoders[source].decode_message(message.value, message.key)
-        lead_id = next((i.result.lead_id for i in items if isinstance(i.result, Event)), None)
-        if lead_id is not None:
-            lead_key = lead_id.encode()
-            owner = owner_partition(lead_key, self.settings.partitions)
-            # Never forward twice: a misconfigured partition count must not make a loop.
-            # An envelope is forwarded whole (one lead): its bad events are dead-lettered
-            # where it is scored, so once.
-            if message.partition != owner and source == message.topic:
-                self.rekeyed_events.send_soon(
-                    key=lead_key, value=message.value, partition=owner,
-                    headers=[(_SOURCE_HEADER, source.encode())],
-                )  # fmt: skip
-                self.metrics.events.labels(source, "rekeyed").inc(
-                    sum(isinstance(i.result, Event) for i in items)
-                )
-                return
+        items = self.decoders[source].decode_message(message.value)
+        items = envelope_routing.keep_owned(self, message, source, items)
         limited: list[Decoded] = []
+        # Read once per message, not per event: an envelope's events are scored together.
+        scope = _MessageScope(source, self.clock(), identity.rules_for(self, message))
         for item in items:
             if isinstance(item.result, Rejection):
                 self.dead_letter(message, item.result, item)
@@ -531,7 +536,7 @@ class ScorerContext:
                 self, event, item.result
             ):
                 continue  # a linked visitor's event: forwarded to its lead
-            changed = self._score_event(event, item.result, item, source, batch, limited)
+            changed = self._score_event(event, item.result, item, scope, batch, limited)
             if changed is not None:
                 batch.last_event[changed] = event
         if limited:
@@ -542,7 +547,7 @@ class ScorerContext:
         event: EventT[bytes],
         decoded: Event,
         item: Decoded,
-        source: str,
+        scope: _MessageScope,
         batch: Batch,
         limited: list[Decoded],
     ) -> bytes | None:
@@ -551,7 +556,7 @@ class ScorerContext:
         started = time.perf_counter()
         message = event.message
         key = decoded.lead_id.encode()
-        now = self.clock()
+        now = scope.now
         if key in batch.states:
             state = batch.states[key]
         else:
@@ -584,7 +589,7 @@ class ScorerContext:
             batch.last_event[key] = event
             state = fired.state
         try:
-            update = apply_event(state, decoded, identity.rules_for(self, message), now)
+            update = apply_event(state, decoded, scope.rules, now)
         except Exception as exc:
             # Faust would ack and skip an event whose handler raises: route it instead.
             log.exception("scoring failed for an event of %s", message.topic)
@@ -599,7 +604,7 @@ class ScorerContext:
         if reason is not None:
             self.dead_letter(message, Rejection(reason, update.reason or reason, "Rejected"), item)
             return None
-        self.metrics.events.labels(source, update.outcome.value).inc()
+        child(self.metrics.events, scope.source, update.outcome.value).inc()
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
         self.metrics.event_lag_seconds.observe(max(0.0, now - decoded.occurred_at))
         if update.outcome is Outcome.DUPLICATE:
@@ -817,8 +822,8 @@ class ScorerContext:
             headers.append(("scorer.error.index", str(item.index).encode()))
             value = item.value
         self.dead_letters.send_soon(key=message.key, value=value, headers=headers)
-        self.metrics.dead_letters.labels(rejection.reason).inc()
-        self.metrics.events.labels(message.topic, "dead_letter").inc()
+        child(self.metrics.dead_letters, rejection.reason).inc()
+        child(self.metrics.events, message.topic, "dead_letter").inc()
 
     def _dead_letter_limited(self, message: Message, limited: list[Decoded]) -> None:
         """The rate-limited events of one envelope as ONE dead letter: an event-batch

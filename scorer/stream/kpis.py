@@ -12,6 +12,7 @@ from __future__ import annotations
 from scorer.core.lead_state import LeadState, LeadUpdate
 from scorer.core.rules import Rules, Stage
 from scorer.serving.metrics import ScorerMetrics
+from scorer.stream.metric_children import child
 
 _RECYCLED = Stage.RECYCLED.value
 _LOST = Stage.LOST.value
@@ -37,16 +38,16 @@ def record_kpis(
     version = rules.version
     if update.stage_change is not None:
         old, new = update.stage_change
-        metrics.stage_transitions.labels(old, new, team, version).inc()
+        child(metrics.stage_transitions, old, new, team, version).inc()
         if new == _RECYCLED:
-            metrics.recycled_leads.labels(recycling_cause(old, state.stage_reason)).inc()
+            child(metrics.recycled_leads, recycling_cause(old, state.stage_reason)).inc()
     for alert in update.alerts:
         if alert.kind == "sla_breached":
-            metrics.sla_breaches.labels(alert.team or "none").inc()
+            child(metrics.sla_breaches, alert.team or "none").inc()
     if update.feedback_after_s is not None:
-        metrics.handoff_to_feedback_seconds.labels(team).observe(update.feedback_after_s)
+        child(metrics.handoff_to_feedback_seconds, team).observe(update.feedback_after_s)
     for kind in update.unhanded_feedback:
-        metrics.feedback_without_handoff.labels(kind).inc()
+        child(metrics.feedback_without_handoff, kind).inc()
     went_cold = state.cold_since is not None and (before is None or before.cold_since is None)
     if went_cold:
         metrics.leads_went_cold.inc()

@@ -353,29 +353,3 @@ def test_any_json_body_is_accepted_or_refused_by_field_never_raises(body: object
     for record in records:
         assert "@" not in record.key
         assert orjson.loads(record.value)["lead_id"] == record.key
-
-
-def test_a_leads_events_are_packed_into_envelopes_under_the_size_limit() -> None:
-    from scorer.collector.intake import pack
-    from scorer.contracts.events import EventBatch
-
-    def page(lead: str, n: int) -> Record:
-        return Record("leads.web-events.v1", lead, orjson.dumps(
-            {"event_id": f"{lead}-{n}", "lead_id": lead, "type": "web.page_view",
-             "occurred_at": "2026-11-24T01:00:00+00:00", "url": "/" + "x" * 100}))  # fmt: skip
-
-    records = [page("a", 0), page("b", 0), page("a", 1), page("a", 2),
-               Record("leads.identity-links.v1", "a", b"{}"), Record("leads.identity-links.v1", "a", b"{}")]  # fmt: skip
-    packed = pack(records, max_bytes=500)
-    by_key = [(r.topic, r.key) for r in packed]
-    assert by_key.count(("leads.identity-links.v1", "a")) == 2  # not an input topic
-    lead_a = [orjson.loads(r.value) for r in packed if r.key == "a" and "web" in r.topic]
-    assert all(len(r.value) <= 500 for r in packed)
-    unpacked = [
-        e["event_id"]
-        for m in lead_a
-        for e in (EventBatch.model_validate(m).events if "schema" in m else [m])
-    ]
-    assert unpacked == ["a-0", "a-1", "a-2"]
-    assert len(lead_a) == 2  # two fit in 500 bytes, the third goes alone
-    assert pack([page("b", 0)], 500) == [page("b", 0)]

@@ -316,17 +316,17 @@ async def test_an_envelope_scores_each_event_and_dead_letters_a_bad_one_alone(
     assert letters[b"1"]["key"] == lead.encode()
 
 
-async def test_an_envelope_event_of_another_lead_is_dead_lettered(scorer_app: Any) -> None:
+async def test_a_partition_envelope_scores_every_lead_it_owns(scorer_app: Any) -> None:
     scorer, sent = scorer_app
-    lead, other = _lead_on_partition(0), _lead_on_partition(0) + "x"
+    lead, other = _lead_on_partition(0), _lead_on_partition(0, skip=1)
     agent = scorer.app.agents["score-lead-events"]
     async with agent.test_context() as channel:
-        value = _envelope(_view_record(lead, 1), _view_record(other, 2))
+        value = _envelope(_view_record(lead, 1), _view_record(other, 2), _view_record(lead, 3))
         await channel.put(value, key=lead.encode(), partition=0)
-    [dead] = sent["dead_letters"].sent
-    assert dict(dead["headers"])["scorer.error.index"] == b"1"
-    assert b"lead_id" in dict(dead["headers"])["scorer.error.detail"]
-    assert scorer.context.lead_state_by_id.get(other.encode()) is None
+    assert sent["dead_letters"].sent == []
+    assert sent["rekeyed_events"].sent == []
+    assert [e["event_id"] for e in _audited(sent)] == [f"{lead}-1", f"{other}-2", f"{lead}-3"]
+    assert scorer.context.lead_state_by_id[other.encode()] is not None
     assert scorer.context.lead_state_by_id[lead.encode()] is not None
 
 
@@ -344,27 +344,39 @@ async def test_a_malformed_envelope_is_dead_lettered_whole(scorer_app: Any) -> N
     assert headers["scorer.error.reason"] == b"schema"
 
 
-async def test_an_envelope_on_a_foreign_partition_is_forwarded_whole_once(
+async def test_an_envelope_is_split_and_forwarded_per_owner_partition_once(
     scorer_app: Any,
 ) -> None:
     scorer, sent = scorer_app
-    lead = _lead_on_partition(3)
-    value = _envelope(_view_record(lead, 1), {"type": "web.page_view"}, _view_record(lead, 2))
+    here, there, there_too, elsewhere = (
+        _lead_on_partition(0), _lead_on_partition(3), _lead_on_partition(3, skip=1),
+        _lead_on_partition(2),
+    )  # fmt: skip
+    value = _envelope(
+        _view_record(there, 1), _view_record(here, 2), {"type": "web.page_view"},
+        _view_record(elsewhere, 4), _view_record(there_too, 5), _view_record(there, 6),
+    )  # fmt: skip
     agent = scorer.app.agents["score-lead-events"]
     async with agent.test_context() as channel:
-        await channel.put(value, key=lead.encode(), partition=0)
-    [forwarded] = sent["rekeyed_events"].sent
-    assert (forwarded["partition"], forwarded["key"], forwarded["value"]) == (
-        3,
-        lead.encode(),
-        value,
-    )
-    assert sent["dead_letters"].sent == []  # the bad event is dead-lettered where it is scored
+        await channel.put(value, key=there.encode(), partition=0)
+    forwarded = {f["partition"]: f for f in sent["rekeyed_events"].sent}
+    assert sorted(forwarded) == [2, 3]
+    assert forwarded[3]["key"] == there.encode()
+    assert [e["event_id"] for e in orjson.loads(forwarded[3]["value"])["events"]] == [
+        f"{there}-1", f"{there_too}-5", f"{there}-6",
+    ]  # fmt: skip
+    assert forwarded[2]["key"] == elsewhere.encode()
+    assert orjson.loads(forwarded[2]["value"])["event_id"] == f"{elsewhere}-4"  # alone: single
+    assert dict(forwarded[3]["headers"])["scorer.source-topic"] == b"<internal>"
+    # The bad event is dead-lettered here (never forwarded), the owned one scored here.
+    [dead] = sent["dead_letters"].sent
+    assert dict(dead["headers"])["scorer.error.index"] == b"2"
+    assert [e["event_id"] for e in _audited(sent)] == [f"{here}-2"]
     assert (
         scorer.registry.get_sample_value(
             "scorer_events_total", {"topic": "<internal>", "result": "rekeyed"}
         )
-        == 2
+        == 4
     )
 
 

@@ -26,13 +26,13 @@ def _envelope(*events: Any, **extra: Any) -> bytes:
 
 def test_every_event_of_an_envelope_is_decoded_in_order() -> None:
     second = {**VALID, "event_id": "e-2", "url": "/pricing/enterprise"}
-    decoded = DECODER.decode_message(_envelope(VALID, second), b"lead-1")
+    decoded = DECODER.decode_message(_envelope(VALID, second))
     assert [d.index for d in decoded] == [0, 1]
     assert [d.result.event_id for d in decoded if isinstance(d.result, Event)] == ["e-1", "e-2"]
 
 
 def test_a_single_event_is_one_item_without_an_index() -> None:
-    [decoded] = DECODER.decode_message(orjson.dumps(VALID), b"lead-1")
+    [decoded] = DECODER.decode_message(orjson.dumps(VALID))
     assert isinstance(decoded.result, Event)
     assert decoded.index is None
 
@@ -43,17 +43,16 @@ def test_a_single_event_is_one_item_without_an_index() -> None:
         ({**VALID, "url": None}, "schema", "/events/1/"),
         ({**VALID, "type": "email.open"}, "schema", "/events/1/"),
         ({**VALID, "type": "web.teleport"}, "unknown_type", "/events/1/type: not a known"),
-        ({**VALID, "lead_id": "lead-2"}, "schema", "/events/1/lead_id"),
         ({**VALID, "lead_id": "a@example.com"}, "schema", "not an email address"),
         ([1, 2], "schema", "/events/1: not a JSON object"),
     ],
-    ids=["missing-field", "wrong-topic", "unknown-type", "other-lead", "email-id", "not-object"],
+    ids=["missing-field", "wrong-topic", "unknown-type", "email-id", "not-object"],
 )
 def test_a_bad_event_in_an_envelope_is_rejected_alone(
     event: Any, reason: str, detail_part: str
 ) -> None:
     third = {**VALID, "event_id": "e-3"}
-    first, bad, last = DECODER.decode_message(_envelope(VALID, event, third), b"lead-1")
+    first, bad, last = DECODER.decode_message(_envelope(VALID, event, third))
     assert isinstance(first.result, Event)
     assert isinstance(last.result, Event)
     assert isinstance(bad.result, Rejection)
@@ -63,15 +62,11 @@ def test_a_bad_event_in_an_envelope_is_rejected_alone(
     assert orjson.loads(bad.value or b"") == event  # what its dead letter carries
 
 
-def test_without_a_key_the_first_valid_event_names_the_lead() -> None:
+def test_a_partition_envelope_holds_events_of_several_leads() -> None:
     other = {**VALID, "event_id": "e-2", "lead_id": "lead-2"}
-    decoded = DECODER.decode_message(_envelope({"type": "x"}, VALID, other), None)
-    assert [type(d.result).__name__ for d in decoded] == ["Rejection", "Event", "Rejection"]
-
-
-def test_events_that_differ_from_the_key_are_all_rejected() -> None:
-    decoded = DECODER.decode_message(_envelope(VALID), b"lead-9")
-    assert [d.result.reason for d in decoded if isinstance(d.result, Rejection)] == ["schema"]
+    decoded = DECODER.decode_message(_envelope(VALID, other, {**VALID, "event_id": "e-3"}))
+    leads = [d.result.lead_id for d in decoded if isinstance(d.result, Event)]
+    assert leads == ["lead-1", "lead-2", "lead-1"]
 
 
 @pytest.mark.parametrize(
@@ -88,7 +83,7 @@ def test_events_that_differ_from_the_key_are_all_rejected() -> None:
 def test_a_malformed_envelope_is_one_rejection_of_the_whole_message(
     value: bytes, detail_part: str
 ) -> None:
-    [decoded] = DECODER.decode_message(value, b"lead-1")
+    [decoded] = DECODER.decode_message(value)
     assert isinstance(decoded.result, Rejection)
     assert decoded.result.reason == "schema"
     assert detail_part in decoded.result.detail
@@ -97,7 +92,7 @@ def test_a_malformed_envelope_is_one_rejection_of_the_whole_message(
 
 def test_the_byte_limit_applies_to_the_whole_envelope() -> None:
     decoder = EventDecoder(topic_spec("leads.web-events.v1"), 200)
-    [decoded] = decoder.decode_message(_envelope(VALID, VALID), b"lead-1")
+    [decoded] = decoder.decode_message(_envelope(VALID, VALID))
     assert isinstance(decoded.result, Rejection)
     assert decoded.result.reason == "oversized"
 
@@ -144,3 +139,80 @@ def test_simulate_refuses_envelopes_for_a_jsonl_file(tmp_path: Any) -> None:
     assert result.exit_code == 2
     assert "--envelope-max" in result.output
     assert not out.exists()
+
+
+def test_partition_envelopes_group_every_lead_of_a_partition_per_topic() -> None:
+    from scorer.simulator import partition_envelopes
+    from scorer.stream.partitioning import owner_partition
+
+    leads = [f"lead-{i}" for i in range(40)]
+    events = [_sim(lead, n) for n, lead in enumerate(leads * 3)]
+    events.append(_sim("lead-0", 200, "leads.email-events.v1"))
+    messages = list(partition_envelopes(events, 4, max_events=25, window_s=1000))
+    for message in messages:
+        batch = message.value.get("events", [message.value])
+        owners = {owner_partition(e["lead_id"].encode(), 4) for e in batch}
+        assert owners == {owner_partition(message.key.encode(), 4)}  # the key's partition
+        assert message.key == batch[0]["lead_id"]
+        assert len(batch) <= 25
+    sent = [e["event_id"] for m in messages for e in m.value.get("events", [m.value])]
+    assert sorted(sent) == sorted(e.value["event_id"] for e in events)  # each event once
+    for lead in leads:  # a lead's events in order
+        mine = [i for i in sent if i.startswith(f"{lead}@")]
+        assert mine == sorted(mine, key=lambda i: float(i.split("@")[1]))
+    assert len(messages) < len(events) / 10
+    assert "schema" not in messages[-1].value  # the lone email event stays single
+
+
+def test_partition_envelopes_stay_under_the_byte_limit() -> None:
+    from scorer.simulator import partition_envelopes
+
+    events = [
+        SimEvent("leads.web-events.v1", "lead-1", {"event_id": f"e{n}", "pad": "x" * 100}, n)
+        for n in range(30)
+    ]
+    messages = list(partition_envelopes(events, 4, 100, 1000, max_bytes=1000))
+    assert all(len(orjson.dumps(m.value)) <= 1000 for m in messages)
+    assert sum(len(m.value["events"]) for m in messages) == 30
+
+
+def _owned_by(partition: int, skip: int = 0) -> str:
+    from scorer.stream.partitioning import owner_partition
+
+    leads = (f"lead-{i}" for i in range(1000))
+    return [lead for lead in leads if owner_partition(lead.encode(), 4) == partition][skip]
+
+
+@pytest.mark.parametrize(
+    ("leads", "envelope", "local", "forwarded"),
+    [
+        (["here"], False, 1, []),
+        (["there"], False, 0, [(3, 1, False)]),  # a single event, its value unchanged
+        (["there"], True, 0, [(3, 1, False)]),  # one event of an envelope: sent alone
+        (["here", "there", "bad", "there2", "here"], True, 3, [(3, 2, True)]),
+        (["bad"], False, 1, []),  # a rejection stays (dead-lettered where it is read)
+    ],
+    ids=["single-owned", "single-foreign", "envelope-of-one", "mixed", "rejected"],
+)
+def test_split_by_owner_keeps_owned_events_and_groups_the_rest_per_owner(
+    leads: list[str], envelope: bool, local: int, forwarded: list[tuple[int, int, bool]]
+) -> None:
+    from scorer.stream.envelope_routing import split_by_owner
+
+    names = {"here": _owned_by(0), "there": _owned_by(3), "there2": _owned_by(3, skip=1)}
+    events = [
+        {"type": "web.teleport"} if lead == "bad" else
+        {**VALID, "event_id": f"e-{n}", "lead_id": names[lead]}
+        for n, lead in enumerate(leads)
+    ]  # fmt: skip
+    value = _envelope(*events) if envelope else orjson.dumps(events[0])
+    items = DECODER.decode_message(value)
+    kept, forwards = split_by_owner(items, value, 0, 4)
+    assert len(kept) == local
+    assert [(f.partition, f.events, b'"schema"' in f.value) for f in forwards] == forwarded
+    for forward in forwards:
+        sent = orjson.loads(forward.value)
+        first = sent["events"][0] if "events" in sent else sent
+        assert forward.key == first["lead_id"].encode()
+    if forwards and not envelope:
+        assert forwards[0].value == value
