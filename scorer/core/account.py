@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import NamedTuple
 
 from scorer.core.alerts import Alert, account_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.events import FieldValue
-from scorer.core.frozen import fast_init, fast_new
 from scorer.core.routing import route
 from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
 from scorer.core.thresholds import Gate
@@ -35,9 +35,7 @@ _NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
 RECORD_VERSION = 1
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class LeadSignal:
+class LeadSignal(NamedTuple):
     """What the account fold needs from one lead update (its current contribution)."""
 
     account_id: str
@@ -109,10 +107,6 @@ class LeadSignal:
             product=opt_str(raw, "product"),
             rules_version=str(raw["rules_version"]),
         )
-
-
-# Built for every scored event of a lead with an account (see `frozen.py`).
-new_signal = fast_new(LeadSignal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +361,7 @@ def _account_alert(
 def _with_stage(alert: Alert, stage: str) -> Alert:
     if alert.stage == stage:
         return alert
-    return replace(alert, stage=stage)
+    return alert._replace(stage=stage)
 
 
 def _migrate(state: AccountState, rules: Rules) -> AccountState:

@@ -6,7 +6,6 @@ from scorer.core.decay import decay_factor, decayed_engagement
 from scorer.core.events import Event
 from scorer.core.explain import (
     ScoreChange,
-    new_change,
 )
 from scorer.core.lead_state import (
     LeadState,
@@ -48,7 +47,7 @@ def score_changes(
         factor = 1.0 if elapsed <= 0.0 else decay_of(rules, category, elapsed)
         changes.append(
             # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-            new_change(
+            ScoreChange(
                 lead_id,
                 event_id,
                 rule_id,
@@ -71,7 +70,7 @@ def score_changes(
         factor = decay_of(rules, category, as_of - entry.occurred_at)
         changes.append(
             # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-            new_change(
+            ScoreChange(
                 lead_id,
                 entry.event_id,
                 rule_id,
@@ -95,7 +94,7 @@ def score_changes(
         delta = after - before
         changes.append(
             # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-            new_change(
+            ScoreChange(
                 lead_id,
                 event.event_id,
                 "lifecycle.recycle",
@@ -140,7 +139,7 @@ def fit_changes(
         delta = rule.points if rule_id in now else -rule.points
         changes.append(
             # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-            new_change(
+            ScoreChange(
                 old.lead_id,
                 event.event_id,
                 rule_id,

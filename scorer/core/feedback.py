@@ -25,8 +25,6 @@ late because of it) and is remembered as seen, so a redelivery is a duplicate.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from scorer.core.commit import commit
 from scorer.core.events import Event
 from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, rejected
@@ -100,8 +98,7 @@ def _hold(state: LeadState, event: Event, reason: str | None, rules: Rules) -> L
         add_timer(pending, Timer(due, HELD, "", 0, t, f"{event.kind}:{event.event_id}"))
         timers = tuple(pending)
     held = (*loop.held, Held(t, event.event_id, event.kind.value, reason))
-    new_state = replace(
-        state,
+    new_state = state._replace(
         recent_ids=state.recent_ids.add(event.event_id, rules.explain.recent_event_ids),
         loop=loop._replace(timers=timers, held=held),
     )

@@ -107,7 +107,7 @@ def quiet(update: LeadUpdate) -> LeadUpdate:
         return update
     if not update.alerts and not update.actions and update.account_signal is None:
         return update
-    return replace(update, alerts=(), actions=(), account_signal=None)
+    return update._replace(alerts=(), actions=(), account_signal=None)
 
 
 def history_rules(rules: Rules) -> Rules:

@@ -4,9 +4,10 @@ score read at a time (`score_at`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
 from scorer.core.account import LeadSignal
 from scorer.core.actions import Action
@@ -24,7 +25,6 @@ from scorer.core.fit import (
     company_fit_score,
     matched_fit_rules,
 )
-from scorer.core.frozen import fast_init, fast_new
 from scorer.core.grade import grade as grade_of
 from scorer.core.rules import Rules, Stage
 from scorer.core.timeline import (
@@ -64,9 +64,12 @@ class Score:
     by_category: tuple[tuple[str, float], ...]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class LeadState:
+# The empty cap logs and once-only memory every new lead starts with (shared: read-only).
+NO_CAPS: Mapping[str, tuple[CapEntry, ...]] = MappingProxyType({})
+NO_ONCE: Mapping[str, tuple[float, str]] = MappingProxyType({})
+
+
+class LeadState(NamedTuple):
     """A lead's scoring trajectory, lifecycle stage and hand-off loop memory.
 
     Hand-off loop fields (defaulted, so records written before them still load):
@@ -88,8 +91,8 @@ class LeadState:
     fit: float = 0.0
     grade: str = ""
     open: tuple[Point, ...] = ()
-    caps: Mapping[str, tuple[CapEntry, ...]] = field(default_factory=lambda: MappingProxyType({}))
-    once: Mapping[str, tuple[float, str]] = field(default_factory=lambda: MappingProxyType({}))
+    caps: Mapping[str, tuple[CapEntry, ...]] = NO_CAPS
+    once: Mapping[str, tuple[float, str]] = NO_ONCE
     emitted: tuple[int, ...] = ()
     threshold_names: tuple[str, ...] = ()
     category_names: tuple[str, ...] = ()
@@ -180,9 +183,7 @@ class LeadState:
         return lead_from_record(raw)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class LeadUpdate:
+class LeadUpdate(NamedTuple):
     """What one event (or one `fire_due`) did to a lead.
 
     `alerts` holds threshold alerts and `sla_breached` escalations; `actions` the scenario
@@ -203,11 +204,6 @@ class LeadUpdate:
     cold_change: tuple[bool, bool] | None = None
     # Feedback types applied to a lead never handed off in its cycle (see `feedback.py`).
     unhanded_feedback: tuple[str, ...] = ()
-
-
-# The records built for every scored event (see `frozen.py` for why, and what it pays).
-new_state = fast_new(LeadState)
-new_update = fast_new(LeadUpdate)
 
 
 def _last_values(
@@ -247,7 +243,7 @@ def rejected(state: LeadState, outcome: Outcome, reason: str) -> LeadUpdate:
 def with_loop(state: LeadState, last_active_at: float | None, loop: HandoffLoop) -> LeadState:
     """`state` with other hand-off loop fields (`dataclasses.replace` costs three times as
     much: the loop runs this for every event it handles)."""
-    return new_state(
+    return LeadState(
         lead_id=state.lead_id,
         rules_version=state.rules_version,
         settled=state.settled,

@@ -273,7 +273,7 @@ def test_handoff_loop_state_survives_a_stage_with_timers_and_marks() -> None:
     assert {t.kind for t in state.timers} == {"cool_off", "inactivity"}
     assert state.handoff is not None
     assert state.handoff.answered_at == T0 + HOUR
-    assert replace(state) == state
+    assert state._replace() == state
     assert Stage(state.stage) is Stage.LOST
 
 
