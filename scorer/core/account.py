@@ -56,7 +56,7 @@ class LeadSignal(NamedTuple):
     def engagement_at(self, t: float, rules: Rules) -> float:
         if self.ref is None:
             return 0.0
-        half_lives = rules.half_lives
+        half_lives = rules.half_lives_s
         elapsed = t - self.ref
         return sum(
             v * decay_factor(elapsed, half_lives[i]) if i < len(half_lives) else v
@@ -194,7 +194,7 @@ def account_score(state: AccountState, t: float, rules: Rules) -> AccountScore:
     roles: set[str] = set()
     current = dict(per_lead)
     for member in state.members:
-        if member.last_engaged_at is None or t - member.last_engaged_at > spec.engaged_window:
+        if member.last_engaged_at is None or t - member.last_engaged_at > spec.engaged_window_s:
             continue
         if current[member.lead_id] < spec.engaged_min_points:
             continue
@@ -257,7 +257,7 @@ def apply_lead_signal(
         armed = gate.armed or score.total < threshold.rearm_below
         if armed and _qualifies(score, threshold):
             cooled = (
-                gate.last_fired_at is None or watermark - gate.last_fired_at >= threshold.cooldown
+                gate.last_fired_at is None or watermark - gate.last_fired_at >= threshold.cooldown_s
             )
             if cooled:
                 gate = Gate(False, gate.epoch + 1, watermark)

@@ -93,7 +93,7 @@ def _hold(state: LeadState, event: Event, reason: str | None, rules: Rules) -> L
     t = event.occurred_at
     timers = loop.timers
     if not loop.held:
-        due = t + rules.timing.allowed_lateness
+        due = t + rules.timing.allowed_lateness_s
         pending = list(timers)
         add_timer(pending, Timer(due, HELD, "", 0, t, f"{event.kind}:{event.event_id}"))
         timers = tuple(pending)
@@ -105,6 +105,6 @@ def _hold(state: LeadState, event: Event, reason: str | None, rules: Rules) -> L
     return LeadUpdate(
         state=new_state,
         outcome=Outcome.APPLIED,
-        reason=f"held until the lead's hand-off (at most {rules.timing.allowed_lateness:.0f}s "
+        reason=f"held until the lead's hand-off (at most {rules.timing.allowed_lateness_s:.0f}s "
         "of its event time)",
     )

@@ -119,7 +119,7 @@ def history_rules(rules: Rules) -> Rules:
         return cached[1]
     exempt = copy.copy(rules)
     never = float("inf")
-    object.__setattr__(exempt, "lateness_of", MappingProxyType(dict.fromkeys(EventKind, never)))
+    object.__setattr__(exempt, "lateness_s_of", MappingProxyType(dict.fromkeys(EventKind, never)))
     _HISTORY_RULES[id(rules)] = (rules, exempt)
     return exempt
 

@@ -219,10 +219,10 @@ def _last_values(
 def score_at(state: LeadState, t: float, rules: Rules) -> Score:
     """Fit, engagement (decayed to `t`), total and grade of a lead at time `t`."""
     ref, vector, fit = _last_values(state.settled, state.open, t)
-    half_lives = rules.half_lives
-    elapsed = 0.0 if ref is None else t - ref
+    half_lives_s = rules.half_lives_s
+    elapsed_s = 0.0 if ref is None else t - ref
     by_category = tuple(
-        (rules.categories[i].name, v * decay_factor(elapsed, half_lives[i]))
+        (rules.categories[i].name, v * decay_factor(elapsed_s, half_lives_s[i]))
         for i, v in enumerate(vector)
     )
     engagement = sum(v for _, v in by_category)

@@ -100,7 +100,7 @@ def _migrate_loop(state: LeadState, rules: Rules) -> HandoffLoop:
     ]
     last = state.last_active_at
     if rules.inactivity is not None and last is not None and loop.cold_since is None:
-        timers.append(Timer(last + rules.inactivity.after, INACTIVITY, "", 0, last, "rules"))
+        timers.append(Timer(last + rules.inactivity.after_s, INACTIVITY, "", 0, last, "rules"))
     return loop._replace(
         timers=tuple(sorted(timers)),
         marks=MappingProxyType({k: v for k, v in loop.marks.items() if k in known}),

@@ -153,8 +153,8 @@ class Rules:
     identity: IdentityPolicy = field(default_factory=IdentityPolicy)
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
-    half_lives: tuple[float | None, ...] = field(init=False, compare=False, repr=False)
-    category_half_life: Mapping[str, float | None] = field(init=False, compare=False, repr=False)
+    half_lives_s: tuple[float | None, ...] = field(init=False, compare=False, repr=False)
+    category_half_life_s: Mapping[str, float | None] = field(init=False, compare=False, repr=False)
     # (index, half-life) of the categories that decay.
     decaying: tuple[tuple[int, float], ...] = field(init=False, compare=False, repr=False)
     rules_by_kind: Mapping[EventKind, tuple[EngagementRule, ...]] = field(
@@ -208,12 +208,12 @@ class Rules:
     # The names of the thresholds and categories, in order: one tuple every lead shares.
     threshold_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
     category_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
-    # min(timing.alert_hold, timing.allowed_lateness): the hold alerts actually wait.
-    effective_hold: float = field(init=False, compare=False, repr=False)
+    # min(timing.alert_hold_s, timing.allowed_lateness_s): the hold alerts actually wait.
+    effective_hold_s: float = field(init=False, compare=False, repr=False)
     # Allowed lateness per event kind (NEVER_LATE: never too late), and the window of a
     # lead's history kept open for late events: the largest finite lateness.
-    lateness_of: Mapping[EventKind, float] = field(init=False, compare=False, repr=False)
-    open_window: float = field(init=False, compare=False, repr=False)
+    lateness_s_of: Mapping[EventKind, float] = field(init=False, compare=False, repr=False)
+    open_window_s: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         index = {c.name: i for i, c in enumerate(self.categories)}
@@ -234,18 +234,20 @@ class Rules:
         if len(set(names)) != len(names):
             raise ValueError("threshold names must be unique")
         object.__setattr__(self, "category_index", MappingProxyType(index))
-        object.__setattr__(self, "half_lives", tuple(c.half_life for c in self.categories))
+        object.__setattr__(self, "half_lives_s", tuple(c.half_life_s for c in self.categories))
         object.__setattr__(
             self,
             "decaying",
             tuple(
-                (i, c.half_life) for i, c in enumerate(self.categories) if c.half_life is not None
+                (i, c.half_life_s)
+                for i, c in enumerate(self.categories)
+                if c.half_life_s is not None
             ),
         )
         object.__setattr__(
             self,
-            "category_half_life",
-            MappingProxyType({c.name: c.half_life for c in self.categories}),
+            "category_half_life_s",
+            MappingProxyType({c.name: c.half_life_s for c in self.categories}),
         )
         object.__setattr__(
             self,
@@ -255,18 +257,18 @@ class Rules:
         object.__setattr__(self, "rule_by_id", MappingProxyType({r.id: r for r in self.engagement}))
         object.__setattr__(self, "fit_by_id", MappingProxyType({r.id: r for r in self.fit}))
         object.__setattr__(
-            self, "effective_hold", min(self.timing.alert_hold, self.timing.allowed_lateness)
+            self, "effective_hold_s", min(self.timing.alert_hold_s, self.timing.allowed_lateness_s)
         )
         timing = self.timing
-        lateness = {
-            kind: timing.lateness_by_kind.get(kind.category, timing.allowed_lateness)
+        lateness_s = {
+            kind: timing.lateness_s_by_kind.get(kind.category, timing.allowed_lateness_s)
             for kind in EventKind
         }
-        object.__setattr__(self, "lateness_of", MappingProxyType(lateness))
+        object.__setattr__(self, "lateness_s_of", MappingProxyType(lateness_s))
         object.__setattr__(
             self,
-            "open_window",
-            max(timing.allowed_lateness, *(v for v in lateness.values() if v != NEVER_LATE)),
+            "open_window_s",
+            max(timing.allowed_lateness_s, *(v for v in lateness_s.values() if v != NEVER_LATE)),
         )
         object.__setattr__(self, "threshold_names", tuple(t.name for t in self.thresholds))
         object.__setattr__(self, "category_names", tuple(c.name for c in self.categories))
@@ -327,7 +329,7 @@ class Rules:
         for scenario in self.scenarios:
             if scenario.trigger is TriggerKind.WENT_COLD and self.inactivity is None:
                 raise ValueError(f"scenario {scenario.id}: went_cold needs an inactivity period")
-            if scenario.unless and scenario.delay <= 0.0:
+            if scenario.unless and scenario.delay_s <= 0.0:
                 raise ValueError(f"scenario {scenario.id}: unless needs a delay")
             if scenario.event is not None and scenario.trigger is TriggerKind.EVENT:
                 matcher = _matcher(scenario.event.when)
@@ -425,19 +427,19 @@ def with_time_scale(rules: Rules, factor: float) -> Rules:
     scenarios = tuple(
         replace(
             s,
-            delay=s.delay * factor,
-            cooldown=None if s.cooldown is None else s.cooldown * factor,
+            delay_s=s.delay_s * factor,
+            cooldown_s=None if s.cooldown_s is None else s.cooldown_s * factor,
         )
         for s in rules.scenarios
     )
     inactivity = rules.inactivity
     if inactivity is not None:
-        inactivity = replace(inactivity, after=inactivity.after * factor)
+        inactivity = replace(inactivity, after_s=inactivity.after_s * factor)
     sla = rules.sla
     if sla is not None:
         sla = Sla(
-            sla.follow_up * factor,
-            MappingProxyType({team: d * factor for team, d in sla.by_team.items()}),
+            sla.follow_up_s * factor,
+            MappingProxyType({team: d * factor for team, d in sla.follow_up_s_by_team.items()}),
         )
-    lifecycle = replace(rules.lifecycle, lost_cool_off=rules.lifecycle.lost_cool_off * factor)
+    lifecycle = replace(rules.lifecycle, lost_cool_off_s=rules.lifecycle.lost_cool_off_s * factor)
     return replace(rules, scenarios=scenarios, inactivity=inactivity, sla=sla, lifecycle=lifecycle)

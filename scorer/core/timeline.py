@@ -359,7 +359,7 @@ def _add_awards(  # noqa: PLR0912, PLR0915 - one pass over the awards, then the 
                 adds.append(entry)
     if not order:
         return ledger
-    half_life_of = rules.category_half_life
+    half_life_s_of = rules.category_half_life_s
     folded = list(ledger)
     left = len(order)
     for i, acc in enumerate(ledger):
@@ -372,10 +372,10 @@ def _add_awards(  # noqa: PLR0912, PLR0915 - one pass over the awards, then the 
         found = per.pop(category, None)  # popped: an existing entry took them
         if found is not None:
             value, ref = acc.value, acc.ref
-            half_life = half_life_of.get(category)
+            half_life_s = half_life_s_of.get(category)
             for points_awarded, at in found:
-                elapsed = at - ref
-                decay = decay_factor(elapsed, half_life)
+                elapsed_s = at - ref
+                decay = decay_factor(elapsed_s, half_life_s)
                 value = value * decay + points_awarded
                 ref = at
             folded[i] = Accumulator(kind, acc.name, category, value, ref)
@@ -387,9 +387,9 @@ def _add_awards(  # noqa: PLR0912, PLR0915 - one pass over the awards, then the 
             table = by_rule if kind == "rule" else by_product
             if category in table[name]:  # not taken by an existing entry: a new one
                 first_points, first_at = adds[0]  # a new entry starts at its first award
-                half_life = half_life_of.get(category)
+                half_life_s = half_life_s_of.get(category)
                 folded.append(
-                    _fold(kind, name, category, first_points, first_at, adds, 1, half_life)
+                    _fold(kind, name, category, first_points, first_at, adds, 1, half_life_s)
                 )
     return tuple(folded)
 
@@ -402,12 +402,12 @@ def _fold(
     ref: float,
     adds: list[tuple[float, float]],
     start: int,
-    half_life: float | None,
+    half_life_s: float | None,
 ) -> Accumulator:
     """The entry (kind, name, category) at `value` as of `ref` after adds[start:]."""
     for points, at in adds[start:] if start else adds:
-        elapsed = at - ref
-        decay = decay_factor(elapsed, half_life)
+        elapsed_s = at - ref
+        decay = decay_factor(elapsed_s, half_life_s)
         value = value * decay + points
         ref = at
     return Accumulator(kind, name, category, value, ref)
@@ -432,12 +432,14 @@ def contributions_at(
                 entries.append(("product", award.product, award.category, award.points, point.t))
     by_rule: dict[str, float] = {}
     by_product: dict[str, float] = {}
-    half_life_of = rules.category_half_life
+    half_life_s_of = rules.category_half_life_s
     for kind, name, category, value, ref in entries:
-        half_life = half_life_of.get(category)
-        elapsed = at - ref
+        half_life_s = half_life_s_of.get(category)
+        elapsed_s = at - ref
         # value * decay_factor(elapsed, half_life), inlined: this runs for every entry
-        now = value * (1.0 if half_life is None or elapsed <= 0.0 else exp2(-elapsed / half_life))
+        now = value * (
+            1.0 if half_life_s is None or elapsed_s <= 0.0 else exp2(-elapsed_s / half_life_s)
+        )
         target = by_rule if kind == "rule" else by_product
         target[name] = target.get(name, 0.0) + now
     return by_rule, by_product
@@ -457,6 +459,6 @@ def product_interest(
                 entries.append((award.product, award.category, award.points, point.t))
     interest: dict[str, float] = {}
     for name, category, value, ref in entries:
-        decayed = value * decay_factor(at - ref, rules.category_half_life.get(category))
+        decayed = value * decay_factor(at - ref, rules.category_half_life_s.get(category))
         interest[name] = interest.get(name, 0.0) + decayed
     return interest

@@ -52,10 +52,10 @@ from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, run
 from tests.unit.core.loop_builders import FOLLOW_UP, LOOP_RULES
 
 LATENESS = HOUR
-HELD = replace(BASE_RULES, timing=Timing(allowed_lateness=LATENESS, alert_hold=LATENESS / 2))
+HELD = replace(BASE_RULES, timing=Timing(allowed_lateness_s=LATENESS, alert_hold_s=LATENESS / 2))
 TIGHT = replace(
     BASE_RULES,
-    timing=Timing(allowed_lateness=LATENESS, max_open_events=3),
+    timing=Timing(allowed_lateness_s=LATENESS, max_open_events=3),
     explain=replace(BASE_RULES.explain, last_changes=2, recent_event_ids=3),
 )
 RULES = st.sampled_from([BASE_RULES, HELD, TIGHT])
@@ -115,7 +115,7 @@ def _fold_award_by_award(
         for award in point.awards:
             if award.points == 0.0:
                 continue
-            half_life = rules.category_half_life.get(award.category)
+            half_life = rules.category_half_life_s.get(award.category)
             keys = [("rule", award.rule_id, award.category)]
             if award.product is not None:
                 keys.append(("product", award.product, award.category))
@@ -199,17 +199,19 @@ ANY_VIEW = replace(
     FOLLOW_UP,
     id="any_view",
     event=EventMatch(frozenset({EventKind.PAGE_VIEW})),
-    delay=6 * HOUR,
+    delay_s=6 * HOUR,
     unless=(replace(FOLLOW_UP.event, on=frozenset({EventKind.PAGE_VIEW})),),  # type: ignore[type-var]
 )
 LOOP_VARIANTS = st.sampled_from(
     [
         LOOP_RULES,
         replace(LOOP_RULES, scenarios=(*LOOP_RULES.scenarios, ANY_VIEW)),
-        replace(LOOP_RULES, timing=Timing(allowed_lateness=LATENESS)),
+        replace(LOOP_RULES, timing=Timing(allowed_lateness_s=LATENESS)),
         replace(
             LOOP_RULES,
-            timing=Timing(allowed_lateness=LATENESS, alert_hold=LATENESS / 2, max_open_events=3),
+            timing=Timing(
+                allowed_lateness_s=LATENESS, alert_hold_s=LATENESS / 2, max_open_events=3
+            ),
         ),
     ]
 )

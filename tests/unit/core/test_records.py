@@ -18,7 +18,7 @@ from scorer.core import (
 from tests.unit.core.builders import HOUR, T0, ev, rules_with, run
 
 # A tiny open window so that the state has both settled history and open points.
-RULES = rules_with(timing=Timing(allowed_lateness=HOUR, max_open_events=2))
+RULES = rules_with(timing=Timing(allowed_lateness_s=HOUR, max_open_events=2))
 
 
 BUSY_IDS = ("p", "v1", "v0", "d", "s", "u")
