@@ -23,6 +23,7 @@ from scorer.core.lead_state import (
     LeadUpdate,
     Outcome,
 )
+from scorer.core.ledger import settle
 from scorer.core.placement import (
     append_in_order,
     not_before,
@@ -36,7 +37,6 @@ from scorer.core.timeline import (
     Point,
     Settled,
     attributes_before,
-    settle,
 )
 from scorer.core.timers import (
     HandoffLoop,

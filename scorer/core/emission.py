@@ -18,13 +18,13 @@ from scorer.core.grade import grade as grade_of
 from scorer.core.lead_state import (
     LeadState,
 )
+from scorer.core.ledger import contributions_at
 from scorer.core.routing import route
 from scorer.core.rules import Rules, Stage
 from scorer.core.step import Step
 from scorer.core.timeline import (
     Point,
     attributes_before,
-    contributions_at,
 )
 
 

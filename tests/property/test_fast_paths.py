@@ -6,7 +6,7 @@
   in-order and late, with the hand-off loop's timers firing in between, must give
   identical updates and states with and without them.
 * The settled ledger folds each entry's awards in one go: it must equal folding award by
-  award (the definition in `timeline.py`).
+  award (the definition in `ledger.py`).
 * A field test remembers its answers for string values, a `MatchMemo` its answers for any
   values (keyed with their types): they must not change.
 * An in-order award on a capped rule is computed without `reallocate`'s general walk, and
@@ -40,8 +40,8 @@ from scorer.core import (
     fast_paths,
     fire_due,
     rules,
-    timeline,
 )
+from scorer.core import ledger as ledger_module
 from scorer.core.conditions import FieldTest
 from scorer.core.decay import decay_factor
 from scorer.core.engagement import CapEntry
@@ -165,7 +165,7 @@ def test_folding_entry_by_entry_equals_folding_award_by_award(
     ledger, points = fold
     points.sort(key=lambda p: p.t)
     expected = _fold_award_by_award(ledger, points, BASE_RULES)
-    assert timeline._fold_ledger(ledger, points, BASE_RULES) == expected
+    assert ledger_module._fold_ledger(ledger, points, BASE_RULES) == expected
 
 
 TESTS = [
