@@ -4,23 +4,21 @@ The policy values a rules file describes are plain immutable values in `policy.p
 `Rules` gathers them and, once, when it is built, compiles the lookups scoring needs
 (per-event-kind award plans matched through `match_memo.MatchMemo`, fit and role plans,
 the hand-off loop's scenario matchers, lateness per event kind), so scoring an event does
-no rule scanning beyond the rules for its event kind.
-
-The hand-off loop's durations (scenario delays, inactivity, SLA, the lost cool-off) are
-the only ones `with_time_scale` touches, so a test can make "2 days" last two seconds
-without changing how a lead scores.
+no rule scanning beyond the rules for its event kind. The hand-off loop's lookups are
+compiled in `loop_lookups.py`; `time_scale.py` scales the loop's durations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-from scorer.core.conditions import ALWAYS, Condition
+from scorer.core.conditions import ALWAYS
 from scorer.core.events import EventKind
 from scorer.core.identity import IdentityPolicy
+from scorer.core.loop_lookups import compile_loop_lookups
 from scorer.core.match_memo import (
     MEMO_LIMIT,
     Matcher,
@@ -100,7 +98,6 @@ __all__ = [
     "Threshold",
     "Timing",
     "TriggerKind",
-    "with_time_scale",
 ]
 
 
@@ -175,7 +172,7 @@ class Rules:
     # The same through memos (see `MatchMemo`): the fit rules and the roles that match.
     fit_memo: MatchMemo[FitRule] = field(init=False, compare=False, repr=False)
     role_memo: MatchMemo[str] = field(init=False, compare=False, repr=False)
-    # Hand-off loop lookups (see `_loop_lookups`).
+    # Hand-off loop lookups (see `loop_lookups.py`).
     scenario_by_id: Mapping[str, Scenario] = field(init=False, compare=False, repr=False)
     trigger_plans: Mapping[EventKind, tuple[tuple[Scenario, Matcher | None], ...]] = field(
         init=False, compare=False, repr=False
@@ -315,78 +312,9 @@ class Rules:
                 )
             ),
         )
-        self._loop_lookups()
-
-    def _loop_lookups(self) -> None:
-        ids = [s.id for s in self.scenarios]
-        if len(set(ids)) != len(ids):
-            raise ValueError("scenario ids must be unique")
-        triggers: dict[EventKind, list[tuple[Scenario, Matcher | None]]] = {}
-        unless: dict[EventKind, list[tuple[str, Matcher | None]]] = {}
-        # The same per kind, with the conditions, for the memos (see `MatchMemo`).
-        watched: dict[EventKind, list[tuple[Scenario, Matcher | None, Condition]]] = {}
-        cancels: dict[EventKind, list[tuple[str, Matcher | None, Condition]]] = {}
-        for scenario in self.scenarios:
-            if scenario.trigger is TriggerKind.WENT_COLD and self.inactivity is None:
-                raise ValueError(f"scenario {scenario.id}: went_cold needs an inactivity period")
-            if scenario.unless and scenario.delay_s <= 0.0:
-                raise ValueError(f"scenario {scenario.id}: unless needs a delay")
-            if scenario.event is not None and scenario.trigger is TriggerKind.EVENT:
-                matcher = _matcher(scenario.event.when)
-                for kind in sorted(scenario.event.on):
-                    triggers.setdefault(kind, []).append((scenario, matcher))
-                    watched.setdefault(kind, []).append((scenario, matcher, scenario.event.when))
-            for match in scenario.unless:
-                matcher = _matcher(match.when)
-                for kind in sorted(match.on):
-                    unless.setdefault(kind, []).append((scenario.id, matcher))
-                    cancels.setdefault(kind, []).append((scenario.id, matcher, match.when))
-        loop: dict[EventKind, tuple[tuple[Scenario | None, Matcher | None], ...]] = {}
-        for kind in {*triggers, *unless}:
-            loop[kind] = (
-                *triggers.get(kind, ()),
-                *((None, matcher) for _, matcher in unless.get(kind, ())),
-            )
-        object.__setattr__(
-            self, "scenario_by_id", MappingProxyType({s.id: s for s in self.scenarios})
-        )
-        object.__setattr__(
-            self, "trigger_plans", MappingProxyType({k: tuple(v) for k, v in triggers.items()})
-        )
-        object.__setattr__(
-            self, "unless_plans", MappingProxyType({k: tuple(v) for k, v in unless.items()})
-        )
-        object.__setattr__(self, "loop_matchers", MappingProxyType(loop))
-        loop_memos = {
-            kind: MatchMemo(
-                (
-                    *watched.get(kind, ()),
-                    *((None, matcher, when) for _, matcher, when in cancels.get(kind, ())),
-                )
-            )
-            for kind in loop
-        }
-        object.__setattr__(self, "loop_memos", MappingProxyType(loop_memos))
-        object.__setattr__(
-            self,
-            "trigger_memos",
-            MappingProxyType({k: MatchMemo(tuple(v)) for k, v in watched.items()}),
-        )
-        object.__setattr__(
-            self,
-            "unless_memos",
-            MappingProxyType({k: MatchMemo(tuple(v)) for k, v in cancels.items()}),
-        )
-        object.__setattr__(
-            self,
-            "state_scenarios",
-            tuple(s for s in self.scenarios if s.trigger is TriggerKind.STATE),
-        )
-        object.__setattr__(
-            self,
-            "cold_scenarios",
-            tuple(s for s in self.scenarios if s.trigger is TriggerKind.WENT_COLD),
-        )
+        loop = compile_loop_lookups(self.scenarios, has_inactivity=self.inactivity is not None)
+        for name, value in loop._asdict().items():
+            object.__setattr__(self, name, value)
         # Without an inactivity period nothing reads the activity clock: leave it still.
         object.__setattr__(
             self,
@@ -407,39 +335,3 @@ class Rules:
         if fit_rule is not None:
             return fit_rule.label or fit_rule.id
         return rule_id
-
-
-def _matcher(condition: Condition) -> Matcher | None:
-    return None if condition is ALWAYS else condition.matcher()
-
-
-def with_time_scale(rules: Rules, factor: float) -> Rules:
-    """`rules` with the hand-off loop's durations multiplied by `factor`: scenario delays
-    and cooldowns, the inactivity period, SLA deadlines and the lost cool-off.
-
-    Scoring durations (half-lives, cap windows, threshold cooldowns, lateness, skew) stay
-    as they are, so a lead scores the same whatever the scale; only the loop runs faster.
-    """
-    if not factor > 0.0:
-        raise ValueError("the time scale must be positive")
-    if factor == 1.0:
-        return rules
-    scenarios = tuple(
-        replace(
-            s,
-            delay_s=s.delay_s * factor,
-            cooldown_s=None if s.cooldown_s is None else s.cooldown_s * factor,
-        )
-        for s in rules.scenarios
-    )
-    inactivity = rules.inactivity
-    if inactivity is not None:
-        inactivity = replace(inactivity, after_s=inactivity.after_s * factor)
-    sla = rules.sla
-    if sla is not None:
-        sla = Sla(
-            sla.follow_up_s * factor,
-            MappingProxyType({team: d * factor for team, d in sla.follow_up_s_by_team.items()}),
-        )
-    lifecycle = replace(rules.lifecycle, lost_cool_off_s=rules.lifecycle.lost_cool_off_s * factor)
-    return replace(rules, scenarios=scenarios, inactivity=inactivity, sla=sla, lifecycle=lifecycle)
