@@ -187,7 +187,7 @@ def _all_kinds_of_lead() -> list[tuple[LeadState, tuple[str, ...]]]:
 def test_an_older_record_restores_to_the_same_state(which: int, version: int) -> None:
     """Changelogs written before the compact record (v1) and before the id digests (v2)
     still recover, exactly."""
-    from scorer.core.lead_records import lead_to_record_v1, lead_to_record_v2
+    from scorer.core.lead_records_old import lead_to_record_v1, lead_to_record_v2
 
     state, ids = _all_kinds_of_lead()[which]
     writer = lead_to_record_v1 if version == 1 else lead_to_record_v2
