@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from scorer.core.dedup import RecentIds
 from scorer.core.engagement import CapEntry
@@ -101,6 +102,13 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
         "cycle": state.cycle,
         "handoff": None if state.handoff is None else state.handoff.to_record(),
     }
+    _add_optional_keys(state, record)
+    held_to_record(state, record)
+    return record
+
+
+def _add_optional_keys(state: LeadState, record: dict[str, object]) -> None:
+    """The optional values, each only when it is not the reader's default."""
     # Optional values: absent reads as None (v1 wrote them as null).
     for key, value in (
         ("stage_reason", state.stage_reason),
@@ -120,8 +128,6 @@ def lead_to_record(state: LeadState) -> dict[str, object]:
         del record["handoff"]
     if state.rate is not None:
         record["rate"] = list(state.rate)  # [window start, events counted in it]
-    held_to_record(state, record)
-    return record
 
 
 def lead_from_record(raw: Mapping[str, object]) -> LeadState:
@@ -129,57 +135,14 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
     version = check_version(raw, "lead_state", LEAD_RECORD_VERSION)
     settled_raw = raw["settled"]
     lead_id, rules_version = str(raw["lead_id"]), str(raw["rules_version"])
-    if version >= 2:
-        settled_raw = named_items(settled_raw, SETTLED_KEYS, "settled summary")
-        open_raw = [named_items(p, POINT_KEYS, "open point") for p in req_list(raw, "open")]
-        recent_raw = raw["recent_ids"]
-        if not isinstance(recent_raw, list) or len(recent_raw) != 2:
-            raise ValueError(f"a v{version} recent_ids is [blocks, current]")
-        blocks_raw, current_raw = recent_raw
-        if not isinstance(blocks_raw, list):
-            raise ValueError(f"a v{version} recent_ids' blocks is a list")
-        if version >= 3:
-            recent = RecentIds(
-                tuple(frozenset(from_digests(b)) for b in blocks_raw), from_digests(current_raw)
-            )
-        else:
-            recent = ids_v1({"blocks": blocks_raw, "current": current_raw})
-        changes = tuple(change_from(c, lead_id, rules_version) for c in req_list(raw, "changes"))
-    else:
-        open_raw = req_list(raw, "open")
-        recent = ids_v1(raw["recent_ids"])
-        changes = tuple(ScoreChange.from_record(c) for c in req_list(raw, "changes"))
-    if not isinstance(settled_raw, dict):
-        raise ValueError("lead_state.settled must be an object")
-    settled = Settled(
-        t=opt_float(settled_raw, "t"),
-        event_id=str(settled_raw["event_id"]),
-        engagement=float_tuple(req_list(settled_raw, "engagement")),
-        fit=req_float(settled_raw, "fit"),
-        attributes=interned_fields(field_map(settled_raw["attributes"])),
-        gates=tuple(Gate.from_list(g) for g in req_list(settled_raw, "gates")),
-        ledger=tuple(
-            Accumulator(str(k), str(n), str(c), float(v), float(r))
-            for k, n, c, v, r in req_list(settled_raw, "ledger")
-        ),
+    settled_raw, open_raw, recent, changes = _versioned_parts(
+        raw, version, settled_raw, lead_id, rules_version
     )
-    caps_raw = raw["caps"]
-    once_raw = raw["once"]
-    if not isinstance(caps_raw, dict) or not isinstance(once_raw, dict):
-        raise ValueError("lead_state.caps and .once must be objects")
-    caps = {
-        str(rule): tuple(
-            CapEntry(float(t), str(event_id), float(raw_points), float(points))
-            for t, event_id, raw_points, points in log
-        )
-        for rule, log in caps_raw.items()
-    }
-    once = {str(rule): (float(v[0]), str(v[1])) for rule, v in once_raw.items()}
+    settled = _settled_from(settled_raw)
+    caps, once = _caps_and_once(raw)
     marks_raw = raw.get("scenarios") or {}
     if not isinstance(marks_raw, dict):
         raise ValueError("lead_state.scenarios must be an object")
-    handoff_raw = raw.get("handoff")
-    cycle = raw.get("cycle", 0)
     rate_raw = raw.get("rate")  # (v3; before it, no rate window: the next event opens one)
     if rate_raw is not None and (not isinstance(rate_raw, list) or len(rate_raw) != 2):
         raise ValueError("lead_state.rate is [window start, count]")
@@ -209,18 +172,91 @@ def lead_from_record(raw: Mapping[str, object]) -> LeadState:
         company_fit=req_float(raw, "company_fit"),
         fit_rules=tuple(str(r) for r in req_list(raw, "fit_rules")),
         last_active_at=opt_float(raw, "last_active_at"),
-        loop=HandoffLoop(
-            timers=tuple(sorted(Timer.from_list(t) for t in opt_list(raw, "timers"))),
-            marks=MappingProxyType(
-                {str(sid): ScenarioMark.from_list(m) for sid, m in marks_raw.items()}
-            ),
-            cycle=req_int({"cycle": cycle}, "cycle"),
-            cold_since=opt_float(raw, "cold_since"),
-            team=opt_str(raw, "team"),
-            handoff=None if handoff_raw is None else Handoff.from_record(handoff_raw),
-            **held_from_record(raw),
-        ),
+        loop=_loop_from(raw, marks_raw),
         rate=None
         if rate_raw is None
         else (req_float({"rate": rate_raw[0]}, "rate"), req_int({"rate": rate_raw[1]}, "rate")),
+    )
+
+
+def _versioned_parts(
+    raw: Mapping[str, object],
+    version: int,
+    settled_raw: object,
+    lead_id: str,
+    rules_version: str,
+) -> tuple[object, list[Any], RecentIds, tuple[ScoreChange, ...]]:
+    """(settled summary as an object, open points as objects, recent ids, score changes):
+    the parts whose encoding differs between record versions."""
+    if version >= 2:
+        settled_raw = named_items(settled_raw, SETTLED_KEYS, "settled summary")
+        open_raw = [named_items(p, POINT_KEYS, "open point") for p in req_list(raw, "open")]
+        recent_raw = raw["recent_ids"]
+        if not isinstance(recent_raw, list) or len(recent_raw) != 2:
+            raise ValueError(f"a v{version} recent_ids is [blocks, current]")
+        blocks_raw, current_raw = recent_raw
+        if not isinstance(blocks_raw, list):
+            raise ValueError(f"a v{version} recent_ids' blocks is a list")
+        if version >= 3:
+            recent = RecentIds(
+                tuple(frozenset(from_digests(b)) for b in blocks_raw), from_digests(current_raw)
+            )
+        else:
+            recent = ids_v1({"blocks": blocks_raw, "current": current_raw})
+        changes = tuple(change_from(c, lead_id, rules_version) for c in req_list(raw, "changes"))
+    else:
+        open_raw = req_list(raw, "open")
+        recent = ids_v1(raw["recent_ids"])
+        changes = tuple(ScoreChange.from_record(c) for c in req_list(raw, "changes"))
+    return settled_raw, open_raw, recent, changes
+
+
+def _settled_from(settled_raw: object) -> Settled:
+    if not isinstance(settled_raw, dict):
+        raise ValueError("lead_state.settled must be an object")
+    return Settled(
+        t=opt_float(settled_raw, "t"),
+        event_id=str(settled_raw["event_id"]),
+        engagement=float_tuple(req_list(settled_raw, "engagement")),
+        fit=req_float(settled_raw, "fit"),
+        attributes=interned_fields(field_map(settled_raw["attributes"])),
+        gates=tuple(Gate.from_list(g) for g in req_list(settled_raw, "gates")),
+        ledger=tuple(
+            Accumulator(str(k), str(n), str(c), float(v), float(r))
+            for k, n, c, v, r in req_list(settled_raw, "ledger")
+        ),
+    )
+
+
+def _caps_and_once(
+    raw: Mapping[str, object],
+) -> tuple[dict[str, tuple[CapEntry, ...]], dict[str, tuple[float, str]]]:
+    caps_raw = raw["caps"]
+    once_raw = raw["once"]
+    if not isinstance(caps_raw, dict) or not isinstance(once_raw, dict):
+        raise ValueError("lead_state.caps and .once must be objects")
+    caps = {
+        str(rule): tuple(
+            CapEntry(float(t), str(event_id), float(raw_points), float(points))
+            for t, event_id, raw_points, points in log
+        )
+        for rule, log in caps_raw.items()
+    }
+    once = {str(rule): (float(v[0]), str(v[1])) for rule, v in once_raw.items()}
+    return caps, once
+
+
+def _loop_from(raw: Mapping[str, object], marks_raw: dict[Any, Any]) -> HandoffLoop:
+    handoff_raw = raw.get("handoff")
+    cycle = raw.get("cycle", 0)
+    return HandoffLoop(
+        timers=tuple(sorted(Timer.from_list(t) for t in opt_list(raw, "timers"))),
+        marks=MappingProxyType(
+            {str(sid): ScenarioMark.from_list(m) for sid, m in marks_raw.items()}
+        ),
+        cycle=req_int({"cycle": cycle}, "cycle"),
+        cold_since=opt_float(raw, "cold_since"),
+        team=opt_str(raw, "team"),
+        handoff=None if handoff_raw is None else Handoff.from_record(handoff_raw),
+        **held_from_record(raw),
     )

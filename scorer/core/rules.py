@@ -213,6 +213,30 @@ class Rules:
     open_window_s: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        index, by_kind = self._checked()
+        self._compile_categories(index, by_kind)
+        self._compile_timing()
+        object.__setattr__(self, "threshold_names", tuple(t.name for t in self.thresholds))
+        object.__setattr__(self, "category_names", tuple(c.name for c in self.categories))
+        self._compile_plans(by_kind)
+        loop = compile_loop_lookups(self.scenarios, has_inactivity=self.inactivity is not None)
+        for name, value in loop._asdict().items():
+            object.__setattr__(self, name, value)
+        # Without an inactivity period nothing reads the activity clock: leave it still.
+        object.__setattr__(
+            self,
+            "activity_kinds",
+            self.inactivity.activity if self.inactivity is not None else frozenset(),
+        )
+        object.__setattr__(
+            self,
+            "handoff_thresholds",
+            frozenset(t.name for t in self.thresholds if t.moves_to is Stage.MQL),
+        )
+
+    def _checked(self) -> tuple[dict[str, int], dict[EventKind, list[EngagementRule]]]:
+        """(category index by name, engagement rules by event kind), once the categories,
+        rule ids and threshold names are known to be consistent."""
         index = {c.name: i for i, c in enumerate(self.categories)}
         if len(index) != len(self.categories):
             raise ValueError("duplicate category name")
@@ -230,6 +254,11 @@ class Rules:
         names = [t.name for t in self.thresholds]
         if len(set(names)) != len(names):
             raise ValueError("threshold names must be unique")
+        return index, by_kind
+
+    def _compile_categories(
+        self, index: dict[str, int], by_kind: dict[EventKind, list[EngagementRule]]
+    ) -> None:
         object.__setattr__(self, "category_index", MappingProxyType(index))
         object.__setattr__(self, "half_lives_s", tuple(c.half_life_s for c in self.categories))
         object.__setattr__(
@@ -253,6 +282,8 @@ class Rules:
         )
         object.__setattr__(self, "rule_by_id", MappingProxyType({r.id: r for r in self.engagement}))
         object.__setattr__(self, "fit_by_id", MappingProxyType({r.id: r for r in self.fit}))
+
+    def _compile_timing(self) -> None:
         object.__setattr__(
             self, "effective_hold_s", min(self.timing.alert_hold_s, self.timing.allowed_lateness_s)
         )
@@ -267,8 +298,9 @@ class Rules:
             "open_window_s",
             max(timing.allowed_lateness_s, *(v for v in lateness_s.values() if v != NEVER_LATE)),
         )
-        object.__setattr__(self, "threshold_names", tuple(t.name for t in self.thresholds))
-        object.__setattr__(self, "category_names", tuple(c.name for c in self.categories))
+
+    def _compile_plans(self, by_kind: dict[EventKind, list[EngagementRule]]) -> None:
+        """The award plans per event kind, the fit and role plans, and their memos."""
         plans = {
             kind: tuple(
                 AwardPlan(
@@ -311,20 +343,6 @@ class Rules:
                     (name, m, r.when) for (name, m), r in zip(self.role_plans, roles, strict=True)
                 )
             ),
-        )
-        loop = compile_loop_lookups(self.scenarios, has_inactivity=self.inactivity is not None)
-        for name, value in loop._asdict().items():
-            object.__setattr__(self, name, value)
-        # Without an inactivity period nothing reads the activity clock: leave it still.
-        object.__setattr__(
-            self,
-            "activity_kinds",
-            self.inactivity.activity if self.inactivity is not None else frozenset(),
-        )
-        object.__setattr__(
-            self,
-            "handoff_thresholds",
-            frozenset(t.name for t in self.thresholds if t.moves_to is Stage.MQL),
         )
 
     def rule_label(self, rule_id: str) -> str:
