@@ -177,7 +177,7 @@ class TriggerKind(StrEnum):
 
 
 class Repeat(StrEnum):
-    """How often a scenario may fire for one lead when it has no `cooldown` (a scenario
+    """How often a scenario may fire for one lead when it has no `cooldown_s` (a scenario
     with a cooldown fires at most once per cooldown, whatever the cycle)."""
 
     ONCE_PER_CYCLE = "once_per_cycle"  # once per lifecycle cycle (recycling starts one)

@@ -52,7 +52,7 @@ def rate_after(state: LeadState, event: Event, rules: Rules) -> tuple[float, int
     """The lead's rate window after counting the event, None if it does not count (no
     limit, or sales feedback), or why it is refused.
 
-    The window is the `per`-second slot of event time (floor(t / per) * per) of the
+    The window is the `per_s`-second slot of event time (floor(t / per_s) * per_s) of the
     latest counted event. An event in a later slot opens a new window; any other (the
     same slot, or a late event from an earlier one) counts in the current window. An
     event that would make the window count more than `max_events` is refused and does
