@@ -13,8 +13,8 @@ so single runs vary by about ±10%):
     pytest: 5k events, best of 5 rounds       34.0 µs           -              17.2 µs
 
 "now" adds memoised rule matching (`rules.MatchMemo`), a shared blank lead, and cheaper
-construction of the per-event records (`frozen.fast_new`; since the core restructure of
-issue 15 only for the frozen dataclasses built per event, NamedTuples are built plainly).
+construction of the per-event records (then `frozen.fast_new`; since issue 15 the records
+built per event are NamedTuples, built plainly).
 
 The script's longer per-lead histories (about 100 events a lead instead of 10) cost the
 rest: longer cap logs, full change and dedup windows, bigger ledgers to fold, and more

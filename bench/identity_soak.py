@@ -43,7 +43,7 @@ _PAGES = ("/", "/pricing", "/features", "/case-studies", "/blog/kaizen", "/conta
 
 def soak(visitors: int, days: float, lookback_days: float, samples: int = 10) -> dict[str, Any]:
     rules = load_rules(DEFAULT_RULES_FILE)
-    policy = IdentityPolicy(lookback=lookback_days * DAY, max_events=rules.identity.max_events)
+    policy = IdentityPolicy(lookback_s=lookback_days * DAY, max_events=rules.identity.max_events)
     rules = replace(rules, identity=policy)
     start = 1_780_000_000.0
     step = days * DAY / visitors
@@ -66,7 +66,7 @@ def soak(visitors: int, days: float, lookback_days: float, samples: int = 10) ->
                 if visitor is None:
                     continue
                 if not expired(visitor, next_tick, policy):  # as the worker: look again
-                    expiry.set(0, key, (visitor.last_seen or next_tick) + policy.lookback)
+                    expiry.set(0, key, (visitor.last_seen or next_tick) + policy.lookback_s)
                     continue
                 del kept[key]
                 leads.pop(key, None)
@@ -78,7 +78,7 @@ def soak(visitors: int, days: float, lookback_days: float, samples: int = 10) ->
                       MappingProxyType({"url": _PAGES[n % len(_PAGES)]}))  # fmt: skip
         visitor = remember(kept.get(key), event, policy)
         kept[key] = visitor
-        expiry.set(0, key, t + policy.lookback)
+        expiry.set(0, key, t + policy.lookback_s)
         update = quiet(apply_event(leads.get(key), event, rules, t))
         leads[key] = update.state
         if (n + 1) % every == 0:

@@ -203,7 +203,7 @@ def calibrate(
         console,
         history_paths,
         outcomes_csv,
-        rules.timing.allowed_lateness,
+        rules.timing.allowed_lateness_s,
         options.horizon_days * DAY,
     )
     watch.lap("read")
@@ -314,7 +314,7 @@ def backtest(
     options: Options,
 ) -> BacktestResult:
     loaded = [(path, load_rules(path)) for path in rules_paths]
-    lateness = min(r.timing.allowed_lateness for _, r in loaded)
+    lateness = min(r.timing.allowed_lateness_s for _, r in loaded)
     history, outcomes = load_inputs(
         console, history_paths, outcomes_csv, lateness, options.horizon_days * DAY,
         require_wins=False,

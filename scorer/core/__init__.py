@@ -54,8 +54,8 @@ from scorer.core.rules import (
     Threshold,
     Timing,
     TriggerKind,
-    with_time_scale,
 )
+from scorer.core.time_scale import with_time_scale
 from scorer.core.timers import Handoff, HandoffLoop, ScenarioMark, Timer, TimerKind
 
 __all__ = [

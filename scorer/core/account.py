@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import NamedTuple
 
 from scorer.core.alerts import Alert, account_alert_id
 from scorer.core.decay import decay_factor
 from scorer.core.events import FieldValue
-from scorer.core.frozen import fast_init, fast_new
 from scorer.core.routing import route
 from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
 from scorer.core.thresholds import Gate
@@ -35,9 +35,7 @@ _NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
 RECORD_VERSION = 1
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class LeadSignal:
+class LeadSignal(NamedTuple):
     """What the account fold needs from one lead update (its current contribution)."""
 
     account_id: str
@@ -58,7 +56,7 @@ class LeadSignal:
     def engagement_at(self, t: float, rules: Rules) -> float:
         if self.ref is None:
             return 0.0
-        half_lives = rules.half_lives
+        half_lives = rules.half_lives_s
         elapsed = t - self.ref
         return sum(
             v * decay_factor(elapsed, half_lives[i]) if i < len(half_lives) else v
@@ -109,10 +107,6 @@ class LeadSignal:
             product=opt_str(raw, "product"),
             rules_version=str(raw["rules_version"]),
         )
-
-
-# Built for every scored event of a lead with an account (see `frozen.py`).
-new_signal = fast_new(LeadSignal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +194,7 @@ def account_score(state: AccountState, t: float, rules: Rules) -> AccountScore:
     roles: set[str] = set()
     current = dict(per_lead)
     for member in state.members:
-        if member.last_engaged_at is None or t - member.last_engaged_at > spec.engaged_window:
+        if member.last_engaged_at is None or t - member.last_engaged_at > spec.engaged_window_s:
             continue
         if current[member.lead_id] < spec.engaged_min_points:
             continue
@@ -263,7 +257,7 @@ def apply_lead_signal(
         armed = gate.armed or score.total < threshold.rearm_below
         if armed and _qualifies(score, threshold):
             cooled = (
-                gate.last_fired_at is None or watermark - gate.last_fired_at >= threshold.cooldown
+                gate.last_fired_at is None or watermark - gate.last_fired_at >= threshold.cooldown_s
             )
             if cooled:
                 gate = Gate(False, gate.epoch + 1, watermark)
@@ -367,7 +361,7 @@ def _account_alert(
 def _with_stage(alert: Alert, stage: str) -> Alert:
     if alert.stage == stage:
         return alert
-    return replace(alert, stage=stage)
+    return alert._replace(stage=stage)
 
 
 def _migrate(state: AccountState, rules: Rules) -> AccountState:

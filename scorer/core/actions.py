@@ -9,18 +9,14 @@ events (or re-firing the same timer after a crash) gives the same ids.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-
-from scorer.core.frozen import fast_init
+from typing import NamedTuple
 
 
 def action_id(lead_id: str, scenario_id: str, n: int, kind: str) -> str:
     return f"action:{lead_id}:{scenario_id}:{n}:{kind}"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Action:
+class Action(NamedTuple):
     """One decided action.
 
     `params` are the action's settings from the rules file (template, team, queue,

@@ -3,10 +3,9 @@ deterministic ids."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scorer.core.explain import Reason
-from scorer.core.frozen import fast_init
 
 
 def lead_alert_id(lead_id: str, threshold: str, epoch: int) -> str:
@@ -25,9 +24,7 @@ def sla_alert_id(lead_id: str, handoff: int) -> str:
     return f"lead:{lead_id}:sla:{handoff}"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(NamedTuple):
     """A threshold crossed upward. `epoch` counts the crossings of that threshold.
 
     `occurred_at` is the event time of the crossing; `event_id` the event that crossed it

@@ -6,7 +6,6 @@ from scorer.core.decay import decay_factor, decayed_engagement
 from scorer.core.events import Event
 from scorer.core.explain import (
     ScoreChange,
-    new_change,
 )
 from scorer.core.lead_state import (
     LeadState,
@@ -38,17 +37,17 @@ def score_changes(
     version = rules.version
     changes: list[ScoreChange] = []
     event_id, t = event.event_id, event.occurred_at
-    elapsed = as_of - t
+    elapsed_s = as_of - t
     for award in new_point.awards:
         rule_id, category, raw, points = award.rule_id, award.category, award.raw, award.points
         note = None
         if points != raw:
             rule = rules.rule_by_id.get(rule_id)
             note = "once_only" if rule is not None and rule.once else "capped"
-        factor = 1.0 if elapsed <= 0.0 else decay_of(rules, category, elapsed)
+        factor = 1.0 if elapsed_s <= 0.0 else decay_of(rules, category, elapsed_s)
         changes.append(
             # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-            new_change(
+            ScoreChange(
                 lead_id,
                 event_id,
                 rule_id,
@@ -71,7 +70,7 @@ def score_changes(
         factor = decay_of(rules, category, as_of - entry.occurred_at)
         changes.append(
             # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-            new_change(
+            ScoreChange(
                 lead_id,
                 entry.event_id,
                 rule_id,
@@ -95,7 +94,7 @@ def score_changes(
         delta = after - before
         changes.append(
             # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-            new_change(
+            ScoreChange(
                 lead_id,
                 event.event_id,
                 "lifecycle.recycle",
@@ -115,9 +114,9 @@ def score_changes(
     return tuple(changes)
 
 
-def decay_of(rules: Rules, category: str, elapsed: float) -> float:
+def decay_of(rules: Rules, category: str, elapsed_s: float) -> float:
     index = rules.category_index.get(category)
-    return decay_factor(elapsed, rules.half_lives[index] if index is not None else None)
+    return decay_factor(elapsed_s, rules.half_lives_s[index] if index is not None else None)
 
 
 def fit_changes(
@@ -140,7 +139,7 @@ def fit_changes(
         delta = rule.points if rule_id in now else -rule.points
         changes.append(
             # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-            new_change(
+            ScoreChange(
                 old.lead_id,
                 event.event_id,
                 rule_id,

@@ -63,7 +63,7 @@ def awards_of(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this
     last_event_at = state.last_event_at
     # max(last_event_at, t), keeping the first of equal values like `max` does.
     watermark = t if last_event_at is None or t > last_event_at else last_event_at
-    horizon = watermark - rules.open_window
+    horizon = watermark - rules.open_window_s
     awards: list[Award] = []
     caps: dict[str, tuple[CapEntry, ...]] | None = None
     once: dict[str, tuple[float, str]] | None = None
@@ -95,9 +95,9 @@ def awards_of(  # noqa: PLR0912, PLR0915 - one pass over the matched rules: this
                 log = (*log, CapEntry(t, event_id, rule.points, points))
             if len(log) > COMPACT_ABOVE:
                 # A long log (a burst of events): drop what no acceptable event can need.
-                log = compact_cap_log(log, horizon, state.settled.t, cap.window)
+                log = compact_cap_log(log, horizon, state.settled.t, cap.window_s)
             else:
-                log = prune_cap_log(log, horizon - cap.window)
+                log = prune_cap_log(log, horizon - cap.window_s)
             caps[rule_id] = log
         if product is None and points == rule.points != 0.0:
             awards.append(plan.full_alone[0])  # (shared: see `AwardPlan`)

@@ -4,7 +4,7 @@ event (the hand-off loop runs after it: `lead.py`)."""
 from __future__ import annotations
 
 from scorer.core import fast_paths
-from scorer.core.account import new_signal
+from scorer.core.account import LeadSignal
 from scorer.core.alerts import Alert
 from scorer.core.audit import score_changes
 from scorer.core.decay import decayed_engagement
@@ -22,9 +22,8 @@ from scorer.core.lead_state import (
     LeadState,
     LeadUpdate,
     Outcome,
-    new_state,
-    new_update,
 )
+from scorer.core.ledger import settle
 from scorer.core.placement import (
     append_in_order,
     not_before,
@@ -38,7 +37,6 @@ from scorer.core.timeline import (
     Point,
     Settled,
     attributes_before,
-    settle,
 )
 from scorer.core.timers import (
     HandoffLoop,
@@ -107,7 +105,7 @@ def commit(
     if stage != state.stage:
         loop_now = _with_stage_move(state, step, alerts, t)
     # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-    next_state = new_state(
+    next_state = LeadState(
         state.lead_id,
         rules.version,
         settled,
@@ -141,7 +139,7 @@ def commit(
         # What `lead_signal(new_state, event)` builds, from the values at hand: the last open
         # point (or, with none left open, the settled summary) is `last`.
         # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-        signal = new_signal(
+        signal = LeadSignal(
             account_id,
             state.lead_id,
             seq,
@@ -159,7 +157,7 @@ def commit(
         )
     before_stage = state.stage
     # positional, in field order: keywords cost about 1 µs more per event (bench_core)
-    return new_update(
+    return LeadUpdate(
         next_state,
         _APPLIED,
         step.transition.reason if step.transition is not None else None,

@@ -14,28 +14,28 @@ from math import exp2
 from scorer.core.rules import Rules
 
 
-def decay_factor(elapsed: float, half_life: float | None) -> float:
+def decay_factor(elapsed_s: float, half_life_s: float | None) -> float:
     """2^(-elapsed / half_life); 1 when the category never decays.
 
-    A negative `elapsed` (reading a score before a contribution's time) is treated as 0:
+    A negative `elapsed_s` (reading a score before a contribution's time) is treated as 0:
     decay never makes a contribution bigger than it was when earned.
     """
-    if half_life is None or elapsed <= 0.0:
+    if half_life_s is None or elapsed_s <= 0.0:
         return 1.0
-    return exp2(-elapsed / half_life)
+    return exp2(-elapsed_s / half_life_s)
 
 
-def decayed(vector: Sequence[float], elapsed: float, rules: Rules) -> list[float]:
-    """Each category's value `elapsed` (> 0) seconds later: v * 2^(-elapsed / half-life),
+def decayed(vector: Sequence[float], elapsed_s: float, rules: Rules) -> list[float]:
+    """Each category's value `elapsed_s` (> 0) seconds later: v * 2^(-elapsed / half-life),
     except zeros and categories that never decay, which stay as they are."""
     values = list(vector)
-    if len(values) != len(rules.half_lives):
+    if len(values) != len(rules.half_lives_s):
         raise ValueError("the engagement vector does not match the rules' categories")
-    negative = -elapsed  # (`-elapsed / half_life` divides the negated value as well)
-    for i, half_life in rules.decaying:
+    negative = -elapsed_s  # (`-elapsed / half_life` divides the negated value as well)
+    for i, half_life_s in rules.decaying:
         value = values[i]
         if value != 0.0:
-            values[i] = value * exp2(negative / half_life)
+            values[i] = value * exp2(negative / half_life_s)
     return values
 
 

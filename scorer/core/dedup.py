@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from hashlib import blake2b
 
-from scorer.core.frozen import fast_init, fast_new
-
 MAX_BLOCK = 16
 DIGEST_BYTES = 8
 
@@ -30,7 +28,8 @@ def event_digest(event_id: str) -> bytes:
     return blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
 
 
-@fast_init
+# A frozen dataclass, not a NamedTuple: `in` and `len` mean remembered ids here, which
+# would contradict a tuple's own membership and length.
 @dataclass(frozen=True, slots=True)
 class RecentIds:
     blocks: tuple[frozenset[bytes], ...] = ()
@@ -53,9 +52,9 @@ class RecentIds:
         block = MAX_BLOCK if limit >= MAX_BLOCK else max(1, limit)
         current = (*self.current, digest)
         if len(current) < block:
-            return _new_ids(self.blocks, current)
+            return RecentIds(self.blocks, current)
         keep = -(-limit // block)  # ceil: enough full blocks to hold `limit` ids
-        return _new_ids((*self.blocks, frozenset(current))[-keep:], ())
+        return RecentIds((*self.blocks, frozenset(current))[-keep:], ())
 
     def __len__(self) -> int:
         return sum(len(b) for b in self.blocks) + len(self.current)
@@ -69,6 +68,4 @@ class RecentIds:
         )
 
 
-# Built for every scored event (see `frozen.py`).
-_new_ids = fast_new(RecentIds)
 NO_RECENT_IDS = RecentIds()

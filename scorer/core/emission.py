@@ -18,13 +18,13 @@ from scorer.core.grade import grade as grade_of
 from scorer.core.lead_state import (
     LeadState,
 )
+from scorer.core.ledger import contributions_at
 from scorer.core.routing import route
 from scorer.core.rules import Rules, Stage
 from scorer.core.step import Step
 from scorer.core.timeline import (
     Point,
     attributes_before,
-    contributions_at,
 )
 
 
@@ -43,9 +43,9 @@ def emit_alerts(
     crossing recomputed after a late event never produces a second alert with the same id.
     A crossing in a stage where the threshold does not alert is consumed silently.
     """
-    hold = rules.effective_hold
+    hold_s = rules.effective_hold_s
     size = len(points)
-    if hold > 0.0:
+    if hold_s > 0.0:
         scan_from = 0
     elif step.new_point is None:
         return state.emitted, ()
@@ -61,7 +61,7 @@ def emit_alerts(
     alerts: list[Alert] = []
     for j in range(scan_from, size):
         point = points[j]
-        if not point.fires or (j >= settle_count and not released(point.t, watermark, hold)):
+        if not point.fires or (j >= settle_count and not released(point.t, watermark, hold_s)):
             continue
         for threshold_index in point.fires:
             epoch = point.gates[threshold_index].epoch
@@ -78,15 +78,15 @@ def emit_alerts(
     return tuple(emitted), tuple(alerts)
 
 
-def released(at: float, watermark: float, hold: float) -> bool:
+def released(at: float, watermark: float, hold_s: float) -> bool:
     """Whether a crossing at event time `at` may be emitted now.
 
     With a hold, strictly older than watermark - hold: an event exactly at the lateness
     horizon is still accepted and could sort before the crossing (ties go by event id).
     """
-    if hold <= 0.0:
+    if hold_s <= 0.0:
         return at <= watermark
-    return at < watermark - hold
+    return at < watermark - hold_s
 
 
 def _primary_product(by_product: dict[str, float]) -> str | None:

@@ -8,7 +8,7 @@ set of events only:
     award_i = sign(points) * min(|points|, max(0, cap - used_i)), where used_i is the sum
     of |award_k| of the earlier events k with occurred_at_k > occurred_at_i - window.
 
-Every window of `window` seconds then holds at most `cap` points of that rule (the last
+Every window of `window_s` seconds then holds at most `cap` points of that rule (the last
 event in any window sees all the others in its own window). A late event is inserted at its
 place in that order and the awards after it are recomputed (`reallocate`), which may move
 points away from events already applied; those shifts are reported as score changes.
@@ -74,10 +74,10 @@ def reallocate(
     # adds exactly nothing; skipping them keeps the sums bit for bit and makes the walk
     # after a late event cost O(entries x awards in a window), not O(entries^2).
     awarded = [k for k in range(index) if entries[k].points != 0.0]
-    window = cap.window
+    window_s = cap.window_s
     for j in range(index, len(entries)):
         current = entries[j]
-        horizon = current.occurred_at - window
+        horizon = current.occurred_at - window_s
         used = 0.0
         for k in reversed(awarded):
             entry = entries[k]
@@ -105,7 +105,7 @@ def reallocate(
 def appended_award(log: tuple[CapEntry, ...], at: float, raw: float, cap: Cap) -> float:
     """The award of an event placed after every entry of `log`: `_award` at the end, with
     the same additions in the same order (newest first), as a plain loop."""
-    horizon = at - cap.window
+    horizon = at - cap.window_s
     used = 0.0
     for entry in reversed(log):
         if entry.occurred_at <= horizon:
@@ -124,7 +124,7 @@ def _award(
     """The award of an event placed at index j, given the awards before it: the
     definition, which `appended_award` and `reallocate` compute faster (the property
     tests hold them to it)."""
-    horizon = at - cap.window
+    horizon = at - cap.window_s
     used = 0.0
     k = j - 1
     while k >= 0 and entries[k].occurred_at > horizon:
@@ -142,7 +142,7 @@ COMPACT_ABOVE = 32
 
 
 def compact_cap_log(
-    log: tuple[CapEntry, ...], horizon: float, settled_t: float | None, window: float
+    log: tuple[CapEntry, ...], horizon: float, settled_t: float | None, window_s: float
 ) -> tuple[CapEntry, ...]:
     """`log` without the entries no acceptable event can need (see the module doc).
 
@@ -155,7 +155,7 @@ def compact_cap_log(
     prefix is read.
     """
     cutoff = horizon if settled_t is None or settled_t < horizon else settled_t
-    reach = cutoff - window
+    reach = cutoff - window_s
     kept: list[CapEntry] | None = None
     end = 0
     size = len(log)

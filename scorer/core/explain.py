@@ -6,14 +6,10 @@ the cap and the decay applied so far, so the audit trail always adds up to the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from scorer.core.frozen import fast_init, fast_new
+from typing import NamedTuple
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Reason:
+class Reason(NamedTuple):
     """One contributor to a score at a given time (fit rules are undecayed); for an
     account, `contact` is the lead the points came from."""
 
@@ -43,9 +39,7 @@ class Reason:
         )
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class ScoreChange:
+class ScoreChange(NamedTuple):
     """One rule's effect on one lead, caused by one event.
 
     `points_raw` is the rule's points, `points_awarded` what the cap / once-only rule let
@@ -157,7 +151,3 @@ def _f(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a number, got {value!r}")
     return float(value)
-
-
-# Built for every award of every scored event (see `frozen.py`).
-new_change = fast_new(ScoreChange)

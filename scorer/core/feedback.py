@@ -25,8 +25,6 @@ late because of it) and is remembered as seen, so a redelivery is a duplicate.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from scorer.core.commit import commit
 from scorer.core.events import Event
 from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, rejected
@@ -95,19 +93,18 @@ def _hold(state: LeadState, event: Event, reason: str | None, rules: Rules) -> L
     t = event.occurred_at
     timers = loop.timers
     if not loop.held:
-        due = t + rules.timing.allowed_lateness
+        due = t + rules.timing.allowed_lateness_s
         pending = list(timers)
         add_timer(pending, Timer(due, HELD, "", 0, t, f"{event.kind}:{event.event_id}"))
         timers = tuple(pending)
     held = (*loop.held, Held(t, event.event_id, event.kind.value, reason))
-    new_state = replace(
-        state,
+    new_state = state._replace(
         recent_ids=state.recent_ids.add(event.event_id, rules.explain.recent_event_ids),
         loop=loop._replace(timers=timers, held=held),
     )
     return LeadUpdate(
         state=new_state,
         outcome=Outcome.APPLIED,
-        reason=f"held until the lead's hand-off (at most {rules.timing.allowed_lateness:.0f}s "
+        reason=f"held until the lead's hand-off (at most {rules.timing.allowed_lateness_s:.0f}s "
         "of its event time)",
     )

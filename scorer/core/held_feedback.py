@@ -32,15 +32,15 @@ def release(loop: LoopWork, due: float | None = None) -> None:
         return
     loop.timers = without(loop.timers, HELD)
     rules = loop.rules
-    lateness = rules.timing.allowed_lateness
+    lateness_s = rules.timing.allowed_lateness_s
     for index, item in enumerate(held):
         state = loop.materialize(final=False)
         kind = EventKind(item.kind)
         unhanded = state.stage in BEFORE_HANDOFF
-        if unhanded and (due is None or item.t + lateness > due):
+        if unhanded and (due is None or item.t + lateness_s > due):
             loop.held = held[index:]
             trigger = f"{kind}:{item.event_id}"
-            add_timer(loop.timers, Timer(item.t + lateness, HELD, "", 0, item.t, trigger))
+            add_timer(loop.timers, Timer(item.t + lateness_s, HELD, "", 0, item.t, trigger))
             return
         loop.held = held[index + 1 :]
         transition = jump(Stage(state.stage), kind, item.reason, rules.lifecycle, unhanded)

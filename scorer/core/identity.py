@@ -41,7 +41,7 @@ class IdentityPolicy:
 
     # Anonymous events older than this before the visitor's newest event are not kept
     # (and not merged); a visitor silent for this long is forgotten.
-    lookback: float = 90 * 86400.0
+    lookback_s: float = 90 * 86400.0
     # The most recent raw events kept per anonymous visitor for a merge.
     max_events: int = 500
 
@@ -69,7 +69,7 @@ class Visitor:
     history: tuple[Event, ...] = ()
     # (occurred_at, link_id, lead_id), ordered by time; at most MAX_LINKS.
     links: tuple[tuple[float, str, str], ...] = ()
-    # The latest event or link time seen: the visitor expires `lookback` after it.
+    # The latest event or link time seen: the visitor expires `lookback_s` after it.
     last_seen: float | None = None
 
     def to_record(self) -> dict[str, object]:
@@ -107,7 +107,7 @@ def quiet(update: LeadUpdate) -> LeadUpdate:
         return update
     if not update.alerts and not update.actions and update.account_signal is None:
         return update
-    return replace(update, alerts=(), actions=(), account_signal=None)
+    return update._replace(alerts=(), actions=(), account_signal=None)
 
 
 def history_rules(rules: Rules) -> Rules:
@@ -119,7 +119,7 @@ def history_rules(rules: Rules) -> Rules:
         return cached[1]
     exempt = copy.copy(rules)
     never = float("inf")
-    object.__setattr__(exempt, "lateness_of", MappingProxyType(dict.fromkeys(EventKind, never)))
+    object.__setattr__(exempt, "lateness_s_of", MappingProxyType(dict.fromkeys(EventKind, never)))
     _HISTORY_RULES[id(rules)] = (rules, exempt)
     return exempt
 
@@ -158,7 +158,7 @@ def remember(visitor: Visitor | None, event: Event, policy: IdentityPolicy) -> V
     if any(e.event_id == event.event_id for e in base.history):
         return replace(base, last_seen=newest)
     kept = sorted((*base.history, event), key=lambda e: (e.occurred_at, e.event_id))
-    horizon = newest - policy.lookback
+    horizon = newest - policy.lookback_s
     kept = [e for e in kept if e.occurred_at >= horizon][-policy.max_events :]
     return replace(base, history=tuple(kept), last_seen=newest)
 
@@ -168,7 +168,7 @@ def link(
 ) -> tuple[Visitor, tuple[Event, ...]]:
     """Record a link; the visitor's new record and the events to move to the lead.
 
-    Only the visitor's first link moves its history (events within `lookback` before the
+    Only the visitor's first link moves its history (events within `lookback_s` before the
     link, each rewritten to the lead with its own id and time); a link id already known
     changes nothing."""
     base = visitor if visitor is not None else Visitor(new_link.anonymous_lead_id)
@@ -183,7 +183,7 @@ def link(
     )
     moved: tuple[Event, ...] = ()
     if not base.links:
-        horizon = new_link.occurred_at - policy.lookback
+        horizon = new_link.occurred_at - policy.lookback_s
         moved = tuple(
             replace(e, lead_id=new_link.lead_id) for e in base.history if e.occurred_at >= horizon
         )
@@ -192,7 +192,7 @@ def link(
 
 def expired(visitor: Visitor, now: float, policy: IdentityPolicy) -> bool:
     """Whether the visitor has been silent for the whole look-back (it is forgotten)."""
-    return visitor.last_seen is not None and visitor.last_seen < now - policy.lookback
+    return visitor.last_seen is not None and visitor.last_seen < now - policy.lookback_s
 
 
 def _event_record(event: Event) -> dict[str, object]:

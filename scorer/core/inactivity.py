@@ -16,7 +16,7 @@ def inactivity_due(loop: LoopWork, timer: Timer) -> None:
     last = loop.last_active_at
     if inactivity is None or last is None or loop.cold_since is not None:
         return
-    target = last + inactivity.after
+    target = last + inactivity.after_s
     if target > timer.due_at:  # active meanwhile: the lazily re-armed clock
         add_timer(loop.timers, timer._replace(due_at=target, trigger_at=last))
         return

@@ -18,12 +18,10 @@ from scorer.core.fit import (
 from scorer.core.lead_state import (
     LeadState,
 )
+from scorer.core.ledger import contributions_at
 from scorer.core.routing import route
 from scorer.core.rules import Rules
-from scorer.core.timeline import (
-    attributes_before,
-    contributions_at,
-)
+from scorer.core.timeline import attributes_before
 
 
 def top_reasons_at(state: LeadState, t: float, rules: Rules) -> tuple[Reason, ...]:

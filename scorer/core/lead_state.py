@@ -4,9 +4,10 @@ score read at a time (`score_at`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
 from scorer.core.account import LeadSignal
 from scorer.core.actions import Action
@@ -24,7 +25,6 @@ from scorer.core.fit import (
     company_fit_score,
     matched_fit_rules,
 )
-from scorer.core.frozen import fast_init, fast_new
 from scorer.core.grade import grade as grade_of
 from scorer.core.rules import Rules, Stage
 from scorer.core.timeline import (
@@ -64,9 +64,12 @@ class Score:
     by_category: tuple[tuple[str, float], ...]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class LeadState:
+# The empty cap logs and once-only memory every new lead starts with (shared: read-only).
+NO_CAPS: Mapping[str, tuple[CapEntry, ...]] = MappingProxyType({})
+NO_ONCE: Mapping[str, tuple[float, str]] = MappingProxyType({})
+
+
+class LeadState(NamedTuple):
     """A lead's scoring trajectory, lifecycle stage and hand-off loop memory.
 
     Hand-off loop fields (defaulted, so records written before them still load):
@@ -88,8 +91,8 @@ class LeadState:
     fit: float = 0.0
     grade: str = ""
     open: tuple[Point, ...] = ()
-    caps: Mapping[str, tuple[CapEntry, ...]] = field(default_factory=lambda: MappingProxyType({}))
-    once: Mapping[str, tuple[float, str]] = field(default_factory=lambda: MappingProxyType({}))
+    caps: Mapping[str, tuple[CapEntry, ...]] = NO_CAPS
+    once: Mapping[str, tuple[float, str]] = NO_ONCE
     emitted: tuple[int, ...] = ()
     threshold_names: tuple[str, ...] = ()
     category_names: tuple[str, ...] = ()
@@ -180,9 +183,7 @@ class LeadState:
         return lead_from_record(raw)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class LeadUpdate:
+class LeadUpdate(NamedTuple):
     """What one event (or one `fire_due`) did to a lead.
 
     `alerts` holds threshold alerts and `sla_breached` escalations; `actions` the scenario
@@ -205,11 +206,6 @@ class LeadUpdate:
     unhanded_feedback: tuple[str, ...] = ()
 
 
-# The records built for every scored event (see `frozen.py` for why, and what it pays).
-new_state = fast_new(LeadState)
-new_update = fast_new(LeadUpdate)
-
-
 def _last_values(
     state_settled: Settled, points: Sequence[Point], t: float
 ) -> tuple[float | None, tuple[float, ...], float]:
@@ -223,10 +219,10 @@ def _last_values(
 def score_at(state: LeadState, t: float, rules: Rules) -> Score:
     """Fit, engagement (decayed to `t`), total and grade of a lead at time `t`."""
     ref, vector, fit = _last_values(state.settled, state.open, t)
-    half_lives = rules.half_lives
-    elapsed = 0.0 if ref is None else t - ref
+    half_lives_s = rules.half_lives_s
+    elapsed_s = 0.0 if ref is None else t - ref
     by_category = tuple(
-        (rules.categories[i].name, v * decay_factor(elapsed, half_lives[i]))
+        (rules.categories[i].name, v * decay_factor(elapsed_s, half_lives_s[i]))
         for i, v in enumerate(vector)
     )
     engagement = sum(v for _, v in by_category)
@@ -247,7 +243,7 @@ def rejected(state: LeadState, outcome: Outcome, reason: str) -> LeadUpdate:
 def with_loop(state: LeadState, last_active_at: float | None, loop: HandoffLoop) -> LeadState:
     """`state` with other hand-off loop fields (`dataclasses.replace` costs three times as
     much: the loop runs this for every event it handles)."""
-    return new_state(
+    return LeadState(
         lead_id=state.lead_id,
         rules_version=state.rules_version,
         settled=state.settled,

@@ -78,7 +78,7 @@ def decide_feedback(
         return Transition(stage, Stage.RECYCLED, f"rejected by sales{said}", recycle=True)
     if target is Stage.LOST and lifecycle.recycle_lost:
         # With a cool-off it stays lost until a timer recycles it (handoff_loop.fire_due).
-        at_once = lifecycle.lost_cool_off <= 0.0
+        at_once = lifecycle.lost_cool_off_s <= 0.0
         return Transition(
             stage,
             Stage.RECYCLED if at_once else Stage.LOST,
@@ -112,7 +112,7 @@ def jump(
     if target is Stage.RECYCLED:
         return Transition(stage, Stage.RECYCLED, f"rejected by sales{said}{note}", recycle=True)
     if target is Stage.LOST and lifecycle.recycle_lost:
-        at_once = lifecycle.lost_cool_off <= 0.0
+        at_once = lifecycle.lost_cool_off_s <= 0.0
         return Transition(
             stage,
             Stage.RECYCLED if at_once else Stage.LOST,

@@ -13,7 +13,6 @@ SLA, else kept with their deadline.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
 
 from scorer.core.fit import company_part, fit_score, matched_fit_rules
@@ -73,8 +72,7 @@ def migrate_lead(state: LeadState, rules: Rules) -> LeadState:
 
     attributes = state.attributes
     fit_rules = matched_fit_rules(attributes, rules)
-    return replace(
-        state,
+    return state._replace(
         role=buying_role(attributes, rules),
         company_fit=company_part(fit_rules, rules),
         fit_rules=fit_rules,
@@ -102,7 +100,7 @@ def _migrate_loop(state: LeadState, rules: Rules) -> HandoffLoop:
     ]
     last = state.last_active_at
     if rules.inactivity is not None and last is not None and loop.cold_since is None:
-        timers.append(Timer(last + rules.inactivity.after, INACTIVITY, "", 0, last, "rules"))
+        timers.append(Timer(last + rules.inactivity.after_s, INACTIVITY, "", 0, last, "rules"))
     return loop._replace(
         timers=tuple(sorted(timers)),
         marks=MappingProxyType({k: v for k, v in loop.marks.items() if k in known}),

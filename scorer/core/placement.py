@@ -120,7 +120,7 @@ def settle_count_at(points: Sequence[Point], watermark: float, rules: Rules) -> 
     """
     size = len(points)
     overflow = size - rules.timing.max_open_events
-    horizon = watermark - rules.open_window
+    horizon = watermark - rules.open_window_s
     if size < SETTLE_BATCH or not points[SETTLE_BATCH - 1].t < horizon:
         # Points are in time order: fewer than a batch are final. Settle only the overflow.
         return overflow if overflow > 0 else 0

@@ -1,9 +1,10 @@
 """The scoring policy as plain immutable values: categories, rules, thresholds, the
 lifecycle, timing, the hand-off loop's scenarios, SLA and inactivity, the account rules.
 
-Durations are seconds; half-lives of `None` mean "never decays" (used for penalties such
-as a hard bounce that should not fade). `rules.Rules` gathers them and compiles their
-lookups.
+Durations are float seconds, named `*_s` (the rules file's keys keep their user-facing
+names: `scorer/rules/loader.py` maps them); half-lives of `None` mean "never decays" (used
+for penalties such as a hard bounce that should not fade). `rules.Rules` gathers them and
+compiles their lookups.
 """
 
 from __future__ import annotations
@@ -60,10 +61,10 @@ class FitRule:
 
 @dataclass(frozen=True, slots=True)
 class Cap:
-    """At most `points` (in absolute value) from one rule within any `window` seconds."""
+    """At most `points` (in absolute value) from one rule within any `window_s` seconds."""
 
     points: float
-    window: float
+    window_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class EngagementRule:
 @dataclass(frozen=True, slots=True)
 class Category:
     name: str
-    half_life: float | None
+    half_life_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class Threshold:
     name: str
     value: float
     rearm_below: float
-    cooldown: float = 0.0
+    cooldown_s: float = 0.0
     basis: ScoreBasis = ScoreBasis.TOTAL
     moves_to: Stage | None = None
     alert_in_stages: frozenset[Stage] = DEFAULT_ALERT_STAGES
@@ -137,7 +138,7 @@ class Lifecycle:
     disqualify_reasons: frozenset[str] = frozenset()
     # With recycle_lost, a lost lead stays `lost` this long before it is recycled (a
     # timer); 0 recycles at once.
-    lost_cool_off: float = 0.0
+    lost_cool_off_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,7 @@ class TriggerKind(StrEnum):
 
 
 class Repeat(StrEnum):
-    """How often a scenario may fire for one lead when it has no `cooldown` (a scenario
+    """How often a scenario may fire for one lead when it has no `cooldown_s` (a scenario
     with a cooldown fires at most once per cooldown, whatever the cycle)."""
 
     ONCE_PER_CYCLE = "once_per_cycle"  # once per lifecycle cycle (recycling starts one)
@@ -212,8 +213,8 @@ class StateCheck:
 class Scenario:
     """Trigger -> optional delay -> re-checked conditions -> actions.
 
-    Repeat policy: with a `cooldown` (the rules' `repeat: {at_most_once_per: D}`) it may
-    fire again once `cooldown` has passed since it last fired, whatever the cycle;
+    Repeat policy: with a `cooldown_s` (the rules' `repeat: {at_most_once_per: D}`) it may
+    fire again once `cooldown_s` has passed since it last fired, whatever the cycle;
     without one, `repeat` says once per lead per lifecycle cycle (recycling starts a new
     cycle) or once per lead ever. While a delayed trigger is pending, further triggers
     of the same scenario are ignored.
@@ -224,13 +225,13 @@ class Scenario:
     actions: tuple[ScenarioAction, ...]
     event: EventMatch | None = None
     state: StateCheck | None = None
-    delay: float = 0.0
+    delay_s: float = 0.0
     # A pending delayed trigger is dropped by an event matching one of these whose event
     # time lies between the trigger and the due time ("unless ... meanwhile").
     unless: tuple[EventMatch, ...] = ()
     # Checked when triggered and again at the due time (as of the due time).
     require: StateCheck | None = None
-    cooldown: float | None = None
+    cooldown_s: float | None = None
     label: str = ""
     repeat: Repeat = Repeat.ONCE_PER_CYCLE
 
@@ -250,27 +251,27 @@ DEFAULT_ACTIVITY = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Inactivity:
-    """A lead with no `activity` event for `after` seconds goes cold (once per stretch)."""
+    """A lead with no `activity` event for `after_s` seconds goes cold (once per stretch)."""
 
-    after: float
+    after_s: float
     activity: frozenset[EventKind] = DEFAULT_ACTIVITY
 
 
 @dataclass(frozen=True, slots=True)
 class Sla:
-    """Follow-up deadline after a hand-off (MQL), per team, else `follow_up`."""
+    """Follow-up time allowed after a hand-off (MQL), per team, else `follow_up_s`."""
 
-    follow_up: float
-    by_team: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    follow_up_s: float
+    follow_up_s_by_team: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
-    def deadline_for(self, team: str | None) -> float:
+    def follow_up_s_for(self, team: str | None) -> float:
         if team is not None:
-            return self.by_team.get(team, self.follow_up)
-        return self.follow_up
+            return self.follow_up_s_by_team.get(team, self.follow_up_s)
+        return self.follow_up_s
 
 
 NEVER_LATE = float("inf")
-# The defaults of `Timing.lateness_by_kind` (see the README's "Late data by source").
+# The defaults of `Timing.lateness_s_by_kind` (see the README's "Late data by source").
 DEFAULT_LATENESS_BY_KIND: Mapping[str, float] = MappingProxyType(
     {"profile": 2 * 86400.0, "feedback": NEVER_LATE}
 )
@@ -279,30 +280,32 @@ DEFAULT_LATENESS_BY_KIND: Mapping[str, float] = MappingProxyType(
 @dataclass(frozen=True, slots=True)
 class Timing:
     # How far behind a lead's latest event an event may be and still be scored exactly,
-    # for the input kinds (event categories) not in `lateness_by_kind`.
-    allowed_lateness: float = 3600.0
+    # for the input kinds (event categories) not in `lateness_s_by_kind`.
+    allowed_lateness_s: float = 3600.0
     # Per input kind (web, email, seminar, profile, feedback); NEVER_LATE = never refused
     # for lateness (a feedback older than the lead's settled history applies at its end).
-    lateness_by_kind: Mapping[str, float] = field(default_factory=lambda: DEFAULT_LATENESS_BY_KIND)
-    future_skew: float = 300.0
+    lateness_s_by_kind: Mapping[str, float] = field(
+        default_factory=lambda: DEFAULT_LATENESS_BY_KIND
+    )
+    future_skew_s: float = 300.0
     # Crossings are emitted once the lead's watermark is this far past them. 0 = at once;
-    # >= allowed_lateness makes alert ids independent of arrival order (see thresholds.py).
-    alert_hold: float = 0.0
+    # >= allowed_lateness_s makes alert ids independent of arrival order (see thresholds.py).
+    alert_hold_s: float = 0.0
     # Bound on events kept open for late arrivals; beyond it the oldest are settled early.
     max_open_events: int = 256
     # The same for the fields of open profile updates (each field up to ~2 KB of input).
     max_open_profile_fields: int = 256
     # Events older than this before processing time are refused (`too_old`); None = never.
-    max_age: float | None = 400 * 86400.0
+    max_age_s: float | None = 400 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
-    """At most `max_events` scored events per lead per `per`-second slot of event time
+    """At most `max_events` scored events per lead per `per_s`-second slot of event time
     (slots aligned on the Unix epoch); sales feedback neither counts nor is limited."""
 
     max_events: int = 600
-    per: float = 60.0
+    per_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +320,7 @@ class AccountThreshold:
     name: str
     value: float
     rearm_below: float
-    cooldown: float = 0.0
+    cooldown_s: float = 0.0
     min_engaged_contacts: int = 0
     min_roles: int = 0
 
@@ -332,7 +335,7 @@ class BuyingRole:
 class AccountRules:
     aggregate: AccountAggregate = AccountAggregate.SUM
     top_n: int = 5
-    engaged_window: float = 14 * 86400.0
+    engaged_window_s: float = 14 * 86400.0
     engaged_min_points: float = 1.0
     roles: tuple[BuyingRole, ...] = ()
     role_points: float = 0.0

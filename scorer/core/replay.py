@@ -166,11 +166,11 @@ def replay(
     result = ReplayResult(rules=rules)
     timers = _Timers()
     latest: float | None = None  # the replay clock: the latest accepted event time
-    skew = rules.timing.future_skew
+    skew_s = rules.timing.future_skew_s
     router = IdentityRouter(rules)  # anonymous visitors and links: see core/identity.py
     for event in router.events(events):
         t = event.occurred_at
-        if received_by is not None and t > received_by + skew:
+        if received_by is not None and t > received_by + skew_s:
             # Judged as the worker judges it against its clock; the clock stays put.
             update = apply_event(result.leads.get(event.lead_id), event, rules, received_by)
             result.rejected.append(

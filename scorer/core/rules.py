@@ -4,23 +4,21 @@ The policy values a rules file describes are plain immutable values in `policy.p
 `Rules` gathers them and, once, when it is built, compiles the lookups scoring needs
 (per-event-kind award plans matched through `match_memo.MatchMemo`, fit and role plans,
 the hand-off loop's scenario matchers, lateness per event kind), so scoring an event does
-no rule scanning beyond the rules for its event kind.
-
-The hand-off loop's durations (scenario delays, inactivity, SLA, the lost cool-off) are
-the only ones `with_time_scale` touches, so a test can make "2 days" last two seconds
-without changing how a lead scores.
+no rule scanning beyond the rules for its event kind. The hand-off loop's lookups are
+compiled in `loop_lookups.py`; `time_scale.py` scales the loop's durations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-from scorer.core.conditions import ALWAYS, Condition
+from scorer.core.conditions import ALWAYS
 from scorer.core.events import EventKind
 from scorer.core.identity import IdentityPolicy
+from scorer.core.loop_lookups import compile_loop_lookups
 from scorer.core.match_memo import (
     MEMO_LIMIT,
     Matcher,
@@ -100,7 +98,6 @@ __all__ = [
     "Threshold",
     "Timing",
     "TriggerKind",
-    "with_time_scale",
 ]
 
 
@@ -153,8 +150,8 @@ class Rules:
     identity: IdentityPolicy = field(default_factory=IdentityPolicy)
     # Derived lookups, filled in __post_init__.
     category_index: Mapping[str, int] = field(init=False, compare=False, repr=False)
-    half_lives: tuple[float | None, ...] = field(init=False, compare=False, repr=False)
-    category_half_life: Mapping[str, float | None] = field(init=False, compare=False, repr=False)
+    half_lives_s: tuple[float | None, ...] = field(init=False, compare=False, repr=False)
+    category_half_life_s: Mapping[str, float | None] = field(init=False, compare=False, repr=False)
     # (index, half-life) of the categories that decay.
     decaying: tuple[tuple[int, float], ...] = field(init=False, compare=False, repr=False)
     rules_by_kind: Mapping[EventKind, tuple[EngagementRule, ...]] = field(
@@ -175,7 +172,7 @@ class Rules:
     # The same through memos (see `MatchMemo`): the fit rules and the roles that match.
     fit_memo: MatchMemo[FitRule] = field(init=False, compare=False, repr=False)
     role_memo: MatchMemo[str] = field(init=False, compare=False, repr=False)
-    # Hand-off loop lookups (see `_loop_lookups`).
+    # Hand-off loop lookups (see `loop_lookups.py`).
     scenario_by_id: Mapping[str, Scenario] = field(init=False, compare=False, repr=False)
     trigger_plans: Mapping[EventKind, tuple[tuple[Scenario, Matcher | None], ...]] = field(
         init=False, compare=False, repr=False
@@ -208,14 +205,38 @@ class Rules:
     # The names of the thresholds and categories, in order: one tuple every lead shares.
     threshold_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
     category_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
-    # min(timing.alert_hold, timing.allowed_lateness): the hold alerts actually wait.
-    effective_hold: float = field(init=False, compare=False, repr=False)
+    # min(timing.alert_hold_s, timing.allowed_lateness_s): the hold alerts actually wait.
+    effective_hold_s: float = field(init=False, compare=False, repr=False)
     # Allowed lateness per event kind (NEVER_LATE: never too late), and the window of a
     # lead's history kept open for late events: the largest finite lateness.
-    lateness_of: Mapping[EventKind, float] = field(init=False, compare=False, repr=False)
-    open_window: float = field(init=False, compare=False, repr=False)
+    lateness_s_of: Mapping[EventKind, float] = field(init=False, compare=False, repr=False)
+    open_window_s: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        index, by_kind = self._checked()
+        self._compile_categories(index, by_kind)
+        self._compile_timing()
+        object.__setattr__(self, "threshold_names", tuple(t.name for t in self.thresholds))
+        object.__setattr__(self, "category_names", tuple(c.name for c in self.categories))
+        self._compile_plans(by_kind)
+        loop = compile_loop_lookups(self.scenarios, has_inactivity=self.inactivity is not None)
+        for name, value in loop._asdict().items():
+            object.__setattr__(self, name, value)
+        # Without an inactivity period nothing reads the activity clock: leave it still.
+        object.__setattr__(
+            self,
+            "activity_kinds",
+            self.inactivity.activity if self.inactivity is not None else frozenset(),
+        )
+        object.__setattr__(
+            self,
+            "handoff_thresholds",
+            frozenset(t.name for t in self.thresholds if t.moves_to is Stage.MQL),
+        )
+
+    def _checked(self) -> tuple[dict[str, int], dict[EventKind, list[EngagementRule]]]:
+        """(category index by name, engagement rules by event kind), once the categories,
+        rule ids and threshold names are known to be consistent."""
         index = {c.name: i for i, c in enumerate(self.categories)}
         if len(index) != len(self.categories):
             raise ValueError("duplicate category name")
@@ -233,19 +254,26 @@ class Rules:
         names = [t.name for t in self.thresholds]
         if len(set(names)) != len(names):
             raise ValueError("threshold names must be unique")
+        return index, by_kind
+
+    def _compile_categories(
+        self, index: dict[str, int], by_kind: dict[EventKind, list[EngagementRule]]
+    ) -> None:
         object.__setattr__(self, "category_index", MappingProxyType(index))
-        object.__setattr__(self, "half_lives", tuple(c.half_life for c in self.categories))
+        object.__setattr__(self, "half_lives_s", tuple(c.half_life_s for c in self.categories))
         object.__setattr__(
             self,
             "decaying",
             tuple(
-                (i, c.half_life) for i, c in enumerate(self.categories) if c.half_life is not None
+                (i, c.half_life_s)
+                for i, c in enumerate(self.categories)
+                if c.half_life_s is not None
             ),
         )
         object.__setattr__(
             self,
-            "category_half_life",
-            MappingProxyType({c.name: c.half_life for c in self.categories}),
+            "category_half_life_s",
+            MappingProxyType({c.name: c.half_life_s for c in self.categories}),
         )
         object.__setattr__(
             self,
@@ -254,22 +282,25 @@ class Rules:
         )
         object.__setattr__(self, "rule_by_id", MappingProxyType({r.id: r for r in self.engagement}))
         object.__setattr__(self, "fit_by_id", MappingProxyType({r.id: r for r in self.fit}))
+
+    def _compile_timing(self) -> None:
         object.__setattr__(
-            self, "effective_hold", min(self.timing.alert_hold, self.timing.allowed_lateness)
+            self, "effective_hold_s", min(self.timing.alert_hold_s, self.timing.allowed_lateness_s)
         )
         timing = self.timing
-        lateness = {
-            kind: timing.lateness_by_kind.get(kind.category, timing.allowed_lateness)
+        lateness_s = {
+            kind: timing.lateness_s_by_kind.get(kind.category, timing.allowed_lateness_s)
             for kind in EventKind
         }
-        object.__setattr__(self, "lateness_of", MappingProxyType(lateness))
+        object.__setattr__(self, "lateness_s_of", MappingProxyType(lateness_s))
         object.__setattr__(
             self,
-            "open_window",
-            max(timing.allowed_lateness, *(v for v in lateness.values() if v != NEVER_LATE)),
+            "open_window_s",
+            max(timing.allowed_lateness_s, *(v for v in lateness_s.values() if v != NEVER_LATE)),
         )
-        object.__setattr__(self, "threshold_names", tuple(t.name for t in self.thresholds))
-        object.__setattr__(self, "category_names", tuple(c.name for c in self.categories))
+
+    def _compile_plans(self, by_kind: dict[EventKind, list[EngagementRule]]) -> None:
+        """The award plans per event kind, the fit and role plans, and their memos."""
         plans = {
             kind: tuple(
                 AwardPlan(
@@ -313,89 +344,6 @@ class Rules:
                 )
             ),
         )
-        self._loop_lookups()
-
-    def _loop_lookups(self) -> None:
-        ids = [s.id for s in self.scenarios]
-        if len(set(ids)) != len(ids):
-            raise ValueError("scenario ids must be unique")
-        triggers: dict[EventKind, list[tuple[Scenario, Matcher | None]]] = {}
-        unless: dict[EventKind, list[tuple[str, Matcher | None]]] = {}
-        # The same per kind, with the conditions, for the memos (see `MatchMemo`).
-        watched: dict[EventKind, list[tuple[Scenario, Matcher | None, Condition]]] = {}
-        cancels: dict[EventKind, list[tuple[str, Matcher | None, Condition]]] = {}
-        for scenario in self.scenarios:
-            if scenario.trigger is TriggerKind.WENT_COLD and self.inactivity is None:
-                raise ValueError(f"scenario {scenario.id}: went_cold needs an inactivity period")
-            if scenario.unless and scenario.delay <= 0.0:
-                raise ValueError(f"scenario {scenario.id}: unless needs a delay")
-            if scenario.event is not None and scenario.trigger is TriggerKind.EVENT:
-                matcher = _matcher(scenario.event.when)
-                for kind in sorted(scenario.event.on):
-                    triggers.setdefault(kind, []).append((scenario, matcher))
-                    watched.setdefault(kind, []).append((scenario, matcher, scenario.event.when))
-            for match in scenario.unless:
-                matcher = _matcher(match.when)
-                for kind in sorted(match.on):
-                    unless.setdefault(kind, []).append((scenario.id, matcher))
-                    cancels.setdefault(kind, []).append((scenario.id, matcher, match.when))
-        loop: dict[EventKind, tuple[tuple[Scenario | None, Matcher | None], ...]] = {}
-        for kind in {*triggers, *unless}:
-            loop[kind] = (
-                *triggers.get(kind, ()),
-                *((None, matcher) for _, matcher in unless.get(kind, ())),
-            )
-        object.__setattr__(
-            self, "scenario_by_id", MappingProxyType({s.id: s for s in self.scenarios})
-        )
-        object.__setattr__(
-            self, "trigger_plans", MappingProxyType({k: tuple(v) for k, v in triggers.items()})
-        )
-        object.__setattr__(
-            self, "unless_plans", MappingProxyType({k: tuple(v) for k, v in unless.items()})
-        )
-        object.__setattr__(self, "loop_matchers", MappingProxyType(loop))
-        loop_memos = {
-            kind: MatchMemo(
-                (
-                    *watched.get(kind, ()),
-                    *((None, matcher, when) for _, matcher, when in cancels.get(kind, ())),
-                )
-            )
-            for kind in loop
-        }
-        object.__setattr__(self, "loop_memos", MappingProxyType(loop_memos))
-        object.__setattr__(
-            self,
-            "trigger_memos",
-            MappingProxyType({k: MatchMemo(tuple(v)) for k, v in watched.items()}),
-        )
-        object.__setattr__(
-            self,
-            "unless_memos",
-            MappingProxyType({k: MatchMemo(tuple(v)) for k, v in cancels.items()}),
-        )
-        object.__setattr__(
-            self,
-            "state_scenarios",
-            tuple(s for s in self.scenarios if s.trigger is TriggerKind.STATE),
-        )
-        object.__setattr__(
-            self,
-            "cold_scenarios",
-            tuple(s for s in self.scenarios if s.trigger is TriggerKind.WENT_COLD),
-        )
-        # Without an inactivity period nothing reads the activity clock: leave it still.
-        object.__setattr__(
-            self,
-            "activity_kinds",
-            self.inactivity.activity if self.inactivity is not None else frozenset(),
-        )
-        object.__setattr__(
-            self,
-            "handoff_thresholds",
-            frozenset(t.name for t in self.thresholds if t.moves_to is Stage.MQL),
-        )
 
     def rule_label(self, rule_id: str) -> str:
         rule = self.rule_by_id.get(rule_id)
@@ -405,39 +353,3 @@ class Rules:
         if fit_rule is not None:
             return fit_rule.label or fit_rule.id
         return rule_id
-
-
-def _matcher(condition: Condition) -> Matcher | None:
-    return None if condition is ALWAYS else condition.matcher()
-
-
-def with_time_scale(rules: Rules, factor: float) -> Rules:
-    """`rules` with the hand-off loop's durations multiplied by `factor`: scenario delays
-    and cooldowns, the inactivity period, SLA deadlines and the lost cool-off.
-
-    Scoring durations (half-lives, cap windows, threshold cooldowns, lateness, skew) stay
-    as they are, so a lead scores the same whatever the scale; only the loop runs faster.
-    """
-    if not factor > 0.0:
-        raise ValueError("the time scale must be positive")
-    if factor == 1.0:
-        return rules
-    scenarios = tuple(
-        replace(
-            s,
-            delay=s.delay * factor,
-            cooldown=None if s.cooldown is None else s.cooldown * factor,
-        )
-        for s in rules.scenarios
-    )
-    inactivity = rules.inactivity
-    if inactivity is not None:
-        inactivity = replace(inactivity, after=inactivity.after * factor)
-    sla = rules.sla
-    if sla is not None:
-        sla = Sla(
-            sla.follow_up * factor,
-            MappingProxyType({team: d * factor for team, d in sla.by_team.items()}),
-        )
-    lifecycle = replace(rules.lifecycle, lost_cool_off=rules.lifecycle.lost_cool_off * factor)
-    return replace(rules, scenarios=scenarios, inactivity=inactivity, sla=sla, lifecycle=lifecycle)

@@ -207,7 +207,7 @@ class LoopWork:
         last = self.last_active_at
         if inactivity is None or last is None or pending(self.timers, INACTIVITY, ""):
             return
-        add_timer(self.timers, Timer(last + inactivity.after, INACTIVITY, "", 0, last, trigger))
+        add_timer(self.timers, Timer(last + inactivity.after_s, INACTIVITY, "", 0, last, trigger))
 
     def feedback(self, kind: EventKind, transition: Transition, t: float, trigger: str) -> None:
         handoff = self.handoff
@@ -219,9 +219,9 @@ class LoopWork:
         if transition.recycle:
             self.cycle += 1
         lifecycle = self.rules.lifecycle
-        if transition.after is Stage.LOST and lifecycle.recycle_lost and lifecycle.lost_cool_off:
+        if transition.after is Stage.LOST and lifecycle.recycle_lost and lifecycle.lost_cool_off_s:
             self.timers = without(self.timers, COOL_OFF)
-            due = t + lifecycle.lost_cool_off
+            due = t + lifecycle.lost_cool_off_s
             add_timer(self.timers, Timer(due, COOL_OFF, "", self.cycle, t, trigger))
 
     def hand_off(self, alert: Alert) -> None:
@@ -234,7 +234,7 @@ class LoopWork:
         sla = self.rules.sla
         deadline = None
         if sla is not None:
-            deadline = alert.occurred_at + sla.deadline_for(alert.team)
+            deadline = alert.occurred_at + sla.follow_up_s_for(alert.team)
             add_timer(
                 self.timers,
                 Timer(deadline, SLA, alert.alert_id, n, alert.occurred_at, alert.event_id),
@@ -264,7 +264,7 @@ class LoopWork:
         if pending(self.timers, SCENARIO, scenario_id):
             return
         mark = self.marks.get(scenario_id, NO_MARK)
-        due = at + scenario.delay
+        due = at + scenario.delay_s
         if not self.may_repeat(scenario, mark, due):
             return
         if scenario.require is not None and not self.holds(scenario.require, at):
@@ -273,7 +273,7 @@ class LoopWork:
         self.set_mark(
             scenario_id, ScenarioMark(n, mark.last_fired_at, mark.fired_cycle, mark.unless_at)
         )
-        if scenario.delay <= 0.0:
+        if scenario.delay_s <= 0.0:
             self.fire(scenario, n, at, trigger, product)
             return
         unless_at = mark.unless_at
@@ -283,9 +283,9 @@ class LoopWork:
 
     def may_repeat(self, scenario: Scenario, mark: ScenarioMark, due: float) -> bool:
         """Whether the repeat policy lets `scenario` fire (again) at `due`."""
-        cooldown = scenario.cooldown
-        if cooldown is not None:
-            return mark.last_fired_at is None or due - mark.last_fired_at >= cooldown
+        cooldown_s = scenario.cooldown_s
+        if cooldown_s is not None:
+            return mark.last_fired_at is None or due - mark.last_fired_at >= cooldown_s
         if mark.fired_cycle is None:
             return True
         return mark.fired_cycle != self.cycle and scenario.repeat is not Repeat.ONCE

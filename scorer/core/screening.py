@@ -32,18 +32,18 @@ def screen(
     ):
         return rejected(state, Outcome.DUPLICATE, "event id already applied")
     timing = rules.timing
-    if t > now + timing.future_skew:
+    if t > now + timing.future_skew_s:
         return rejected(state, Outcome.TOO_FAR_IN_FUTURE, str(future_problem(t, now, timing)))
     watermark = state.last_event_at
     settled_until = state.settled.t
-    lateness = rules.lateness_of[event.kind]
-    if (watermark is not None and t < watermark - lateness) or (
-        settled_until is not None and t <= settled_until and lateness != NEVER_LATE
+    lateness_s = rules.lateness_s_of[event.kind]
+    if (watermark is not None and t < watermark - lateness_s) or (
+        settled_until is not None and t <= settled_until and lateness_s != NEVER_LATE
     ):
-        reason = lateness_problem(t, watermark, settled_until, lateness, event.kind.category)
+        reason = lateness_problem(t, watermark, settled_until, lateness_s, event.kind.category)
         return rejected(state, Outcome.TOO_LATE, str(reason))
-    max_age = timing.max_age
-    if max_age is not None and t < now - max_age:
+    max_age_s = timing.max_age_s
+    if max_age_s is not None and t < now - max_age_s:
         return rejected(state, Outcome.TOO_OLD, str(age_problem(t, now, timing)))
     return None
 
@@ -52,7 +52,7 @@ def rate_after(state: LeadState, event: Event, rules: Rules) -> tuple[float, int
     """The lead's rate window after counting the event, None if it does not count (no
     limit, or sales feedback), or why it is refused.
 
-    The window is the `per`-second slot of event time (floor(t / per) * per) of the
+    The window is the `per_s`-second slot of event time (floor(t / per_s) * per_s) of the
     latest counted event. An event in a later slot opens a new window; any other (the
     same slot, or a late event from an earlier one) counts in the current window. An
     event that would make the window count more than `max_events` is refused and does
@@ -62,13 +62,13 @@ def rate_after(state: LeadState, event: Event, rules: Rules) -> tuple[float, int
     limit = rules.rate_limit
     if limit is None or event.kind in FEEDBACK_KINDS:
         return None
-    start = floor(event.occurred_at / limit.per) * limit.per
+    start = floor(event.occurred_at / limit.per_s) * limit.per_s
     rate = state.rate
     if rate is None or start > rate[0]:
         return (start, 1)
     if rate[1] >= limit.max_events:
         return (
-            f"lead over its rate limit: {limit.max_events} events in the {limit.per:.0f}s "
+            f"lead over its rate limit: {limit.max_events} events in the {limit.per_s:.0f}s "
             f"window starting {rate[0]:.0f} (event time)"
         )
     return (rate[0], rate[1] + 1)

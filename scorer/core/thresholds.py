@@ -58,7 +58,7 @@ def step_gate(
     if not armed and (score_before < threshold.rearm_below or score_after < threshold.rearm_below):
         armed = True
     if armed and score_after >= threshold.value:
-        cooled = gate.last_fired_at is None or at - gate.last_fired_at >= threshold.cooldown
+        cooled = gate.last_fired_at is None or at - gate.last_fired_at >= threshold.cooldown_s
         if cooled:
             return Gate(False, gate.epoch + 1, at), True
     if armed == gate.armed:

@@ -17,19 +17,19 @@ def lateness_problem(
     occurred_at: float,
     watermark: float | None,
     settled_until: float | None,
-    lateness: float,
+    lateness_s: float,
     kind: str = "",
 ) -> str | None:
     """A short reason when the event is older than the lead's lateness horizon for its
-    kind (`lateness`, the kind's `timing.allowed_lateness`; inf: never too late)."""
-    if lateness == float("inf"):
+    kind (`lateness_s`, the kind's `timing.allowed_lateness`; inf: never too late)."""
+    if lateness_s == float("inf"):
         return None
-    if watermark is not None and occurred_at < watermark - lateness:
+    if watermark is not None and occurred_at < watermark - lateness_s:
         behind = watermark - occurred_at
         of = f" of {kind}" if kind else ""
         return (
             f"event is {behind:.0f}s behind the lead's latest event "
-            f"(allowed lateness{of} {lateness:.0f}s)"
+            f"(allowed lateness{of} {lateness_s:.0f}s)"
         )
     if settled_until is not None and occurred_at <= settled_until:
         return "event is older than the lead's settled history"
@@ -38,21 +38,21 @@ def lateness_problem(
 
 def age_problem(occurred_at: float, now: float, timing: Timing) -> str | None:
     """A short reason when the event is older than `timing.max_age` before `now`."""
-    max_age = timing.max_age
-    if max_age is not None and occurred_at < now - max_age:
+    max_age_s = timing.max_age_s
+    if max_age_s is not None and occurred_at < now - max_age_s:
         return (
             f"event time is {(now - occurred_at) / 86400:.0f} days before processing time "
-            f"(max age {max_age / 86400:.0f} days)"
+            f"(max age {max_age_s / 86400:.0f} days)"
         )
     return None
 
 
 def future_problem(occurred_at: float, now: float, timing: Timing) -> str | None:
     """A short reason when the event claims a time too far past `now`."""
-    if occurred_at > now + timing.future_skew:
+    if occurred_at > now + timing.future_skew_s:
         ahead = occurred_at - now
         return (
             f"event time is {ahead:.0f}s ahead of processing time "
-            f"(tolerance {timing.future_skew:.0f}s)"
+            f"(tolerance {timing.future_skew_s:.0f}s)"
         )
     return None

@@ -248,7 +248,7 @@ def spent(loop: HandoffLoop, scenario: Scenario, stage: str, t: float | None = N
         stage = stage_at(loop.stages, stage, t)
     if require is not None and require.stages is not None and stage not in require.stages:
         return True  # (a Stage is a str: the value looks it up)
-    if scenario.cooldown is None:
+    if scenario.cooldown_s is None:
         mark = loop.marks.get(scenario.id)
         if mark is not None and (
             mark.fired_cycle == loop.cycle

@@ -54,8 +54,8 @@ from scorer.core.rules import (
     Threshold,
     Timing,
     TriggerKind,
-    with_time_scale,
 )
+from scorer.core.time_scale import with_time_scale
 from scorer.rules.schema import (
     ActionSpec,
     ConditionMap,
@@ -394,7 +394,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
                 name=t.name,
                 value=t.value,
                 rearm_below=t.rearm_below,
-                cooldown=t.cooldown,
+                cooldown_s=t.cooldown,
                 basis=ScoreBasis(t.basis),
                 moves_to=Stage(t.moves_to) if t.moves_to is not None else None,
                 alert_in_stages=(
@@ -411,7 +411,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             recycle_factor=factor,
             recycle_lost=spec.lifecycle.recycle_lost,
             disqualify_reasons=frozenset(r.casefold() for r in spec.lifecycle.disqualify_reasons),
-            lost_cool_off=spec.lifecycle.lost_cool_off,
+            lost_cool_off_s=spec.lifecycle.lost_cool_off,
         ),
         routing=Routing(
             default_team=spec.routing.default_team,
@@ -422,13 +422,13 @@ def _to_core(spec: RulesFileSpec) -> Rules:
             ),
         ),
         timing=Timing(
-            allowed_lateness=spec.timing.allowed_lateness.default,
-            lateness_by_kind=MappingProxyType(spec.timing.allowed_lateness.by_kind()),
-            future_skew=spec.timing.future_skew,
-            alert_hold=spec.timing.alert_hold,
+            allowed_lateness_s=spec.timing.allowed_lateness.default,
+            lateness_s_by_kind=MappingProxyType(spec.timing.allowed_lateness.by_kind()),
+            future_skew_s=spec.timing.future_skew,
+            alert_hold_s=spec.timing.alert_hold,
             max_open_events=spec.timing.max_open_events,
             max_open_profile_fields=spec.timing.max_open_profile_fields,
-            max_age=spec.timing.max_age,
+            max_age_s=spec.timing.max_age,
         ),
         explain=Explain(
             last_changes=spec.explain.last_changes,
@@ -438,7 +438,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
         account=AccountRules(
             aggregate=AccountAggregate(spec.account.aggregate),
             top_n=spec.account.top_n,
-            engaged_window=spec.account.engaged_contact.window,
+            engaged_window_s=spec.account.engaged_contact.window,
             engaged_min_points=spec.account.engaged_contact.min_points,
             roles=_roles_in_precedence(spec),
             role_points=spec.account.role_points,
@@ -447,7 +447,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
                     name=t.name,
                     value=t.value,
                     rearm_below=t.rearm_below,
-                    cooldown=t.cooldown,
+                    cooldown_s=t.cooldown,
                     min_engaged_contacts=t.min_engaged_contacts,
                     min_roles=t.min_roles,
                 )
@@ -458,7 +458,7 @@ def _to_core(spec: RulesFileSpec) -> Rules:
         scenarios=tuple(_scenario(s) for s in spec.scenarios),
         inactivity=(
             Inactivity(
-                after=spec.inactivity.after,
+                after_s=spec.inactivity.after,
                 activity=frozenset(EventKind(k) for k in spec.inactivity.activity),
             )
             if spec.inactivity is not None
@@ -513,12 +513,12 @@ def _scenario(spec: ScenarioSpec) -> Scenario:
         actions=tuple(_action(a) for a in spec.actions),
         event=event,
         state=state,
-        delay=spec.delay,
+        delay_s=spec.delay,
         unless=tuple(
             EventMatch(frozenset(EventKind(k) for k in u.event), _condition(u)) for u in spec.unless
         ),
         require=_state_check(require.stage, require.score) if require is not None else None,
-        cooldown=spec.period(),
+        cooldown_s=spec.period(),
         label=spec.label,
         repeat=Repeat.ONCE if spec.repeat == "once" else Repeat.ONCE_PER_CYCLE,
     )

@@ -565,7 +565,7 @@ class ScorerContext:
                 # events leave no state in the batch and come here every time)
                 batch.hot_before[decoded.lead_id] = is_hot(state, self.rules)
         partition = message.partition
-        if decoded.occurred_at <= now + self.rules.timing.future_skew:
+        if decoded.occurred_at <= now + self.rules.timing.future_skew_s:
             # An event the core refuses as too far in the future must not move the
             # backlog's clock (it would fire every timer of the partition up to its date).
             seen = self.event_time_by_partition.get(partition, decoded.occurred_at)

@@ -134,7 +134,7 @@ def _store(ctx: ScorerContext, event: EventT[bytes], key: bytes, visitor: Visito
     with as_current_event(event):
         ctx.visitor_by_id[key] = visitor
     if visitor.last_seen is not None:
-        expires_at = visitor.last_seen + ctx.rules.identity.lookback
+        expires_at = visitor.last_seen + ctx.rules.identity.lookback_s
         ctx.visitor_expiry.set(event.message.partition, key, expires_at)
 
 
@@ -147,7 +147,7 @@ def expire_visitors(
     if not ctx.visitor_expiry.is_built(partition):
         partitions = ctx.settings.partitions
         ctx.visitor_expiry.build(partition, (
-            (key, v.last_seen + policy.lookback)
+            (key, v.last_seen + policy.lookback_s)
             for key, v in ctx.visitor_by_id.items()
             if v is not None and v.last_seen is not None
             and owner_partition(key, partitions) == partition
@@ -161,7 +161,7 @@ def expire_visitors(
         if key in busy or not expired(visitor, now, policy):
             # Active since (or its state is being written in this batch): look again later.
             seen = visitor.last_seen
-            again = now if key in busy or seen is None else seen + policy.lookback
+            again = now if key in busy or seen is None else seen + policy.lookback_s
             ctx.visitor_expiry.set(partition, key, again)
             continue
         state = ctx.lead_state_by_id.get(key)

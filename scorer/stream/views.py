@@ -20,7 +20,7 @@ def all_teams(rules: Rules) -> set[str]:
     routing = rules.routing
     teams = {rule.team for rule in routing.rules} | set(routing.by_product.values())
     if rules.sla is not None:
-        teams |= set(rules.sla.by_team)
+        teams |= set(rules.sla.follow_up_s_by_team)
     if routing.default_team:
         teams.add(routing.default_team)
     return teams

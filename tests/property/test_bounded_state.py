@@ -44,12 +44,12 @@ BOUNDED = replace(
         EngagementRule("web.any", frozenset({PAGE}), 2, cap=Cap(5, 2 * HOUR)),
         *BASE_RULES.engagement[1:],
     ),
-    timing=Timing(allowed_lateness=LATENESS, max_open_events=6, max_open_profile_fields=5),
+    timing=Timing(allowed_lateness_s=LATENESS, max_open_events=6, max_open_profile_fields=5),
     explain=replace(BASE_RULES.explain, recent_event_ids=5),
 )
 WIDE = replace(
     BOUNDED,
-    timing=Timing(allowed_lateness=LATENESS, max_open_events=256, max_open_profile_fields=10**5),
+    timing=Timing(allowed_lateness_s=LATENESS, max_open_events=256, max_open_profile_fields=10**5),
 )
 BURST_GAPS = st.sampled_from([0.0, 0.001, 1.0, 30.0, 4 * MINUTE, 20 * MINUTE, 3 * HOUR])
 

@@ -6,7 +6,7 @@
   in-order and late, with the hand-off loop's timers firing in between, must give
   identical updates and states with and without them.
 * The settled ledger folds each entry's awards in one go: it must equal folding award by
-  award (the definition in `timeline.py`).
+  award (the definition in `ledger.py`).
 * A field test remembers its answers for string values, a `MatchMemo` its answers for any
   values (keyed with their types): they must not change.
 * An in-order award on a capped rule is computed without `reallocate`'s general walk, and
@@ -40,8 +40,8 @@ from scorer.core import (
     fast_paths,
     fire_due,
     rules,
-    timeline,
 )
+from scorer.core import ledger as ledger_module
 from scorer.core.conditions import FieldTest
 from scorer.core.decay import decay_factor
 from scorer.core.engagement import CapEntry
@@ -52,10 +52,10 @@ from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, run
 from tests.unit.core.loop_builders import FOLLOW_UP, LOOP_RULES
 
 LATENESS = HOUR
-HELD = replace(BASE_RULES, timing=Timing(allowed_lateness=LATENESS, alert_hold=LATENESS / 2))
+HELD = replace(BASE_RULES, timing=Timing(allowed_lateness_s=LATENESS, alert_hold_s=LATENESS / 2))
 TIGHT = replace(
     BASE_RULES,
-    timing=Timing(allowed_lateness=LATENESS, max_open_events=3),
+    timing=Timing(allowed_lateness_s=LATENESS, max_open_events=3),
     explain=replace(BASE_RULES.explain, last_changes=2, recent_event_ids=3),
 )
 RULES = st.sampled_from([BASE_RULES, HELD, TIGHT])
@@ -115,7 +115,7 @@ def _fold_award_by_award(
         for award in point.awards:
             if award.points == 0.0:
                 continue
-            half_life = rules.category_half_life.get(award.category)
+            half_life = rules.category_half_life_s.get(award.category)
             keys = [("rule", award.rule_id, award.category)]
             if award.product is not None:
                 keys.append(("product", award.product, award.category))
@@ -165,7 +165,7 @@ def test_folding_entry_by_entry_equals_folding_award_by_award(
     ledger, points = fold
     points.sort(key=lambda p: p.t)
     expected = _fold_award_by_award(ledger, points, BASE_RULES)
-    assert timeline._fold_ledger(ledger, points, BASE_RULES) == expected
+    assert ledger_module._fold_ledger(ledger, points, BASE_RULES) == expected
 
 
 TESTS = [
@@ -199,17 +199,19 @@ ANY_VIEW = replace(
     FOLLOW_UP,
     id="any_view",
     event=EventMatch(frozenset({EventKind.PAGE_VIEW})),
-    delay=6 * HOUR,
+    delay_s=6 * HOUR,
     unless=(replace(FOLLOW_UP.event, on=frozenset({EventKind.PAGE_VIEW})),),  # type: ignore[type-var]
 )
 LOOP_VARIANTS = st.sampled_from(
     [
         LOOP_RULES,
         replace(LOOP_RULES, scenarios=(*LOOP_RULES.scenarios, ANY_VIEW)),
-        replace(LOOP_RULES, timing=Timing(allowed_lateness=LATENESS)),
+        replace(LOOP_RULES, timing=Timing(allowed_lateness_s=LATENESS)),
         replace(
             LOOP_RULES,
-            timing=Timing(allowed_lateness=LATENESS, alert_hold=LATENESS / 2, max_open_events=3),
+            timing=Timing(
+                allowed_lateness_s=LATENESS, alert_hold_s=LATENESS / 2, max_open_events=3
+            ),
         ),
     ]
 )

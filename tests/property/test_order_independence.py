@@ -22,8 +22,8 @@ from tests.property.strategies import arrival_orders, histories
 from tests.unit.core.builders import BASE_RULES, HOUR
 
 LATENESS = HOUR
-HELD = replace(BASE_RULES, timing=Timing(allowed_lateness=LATENESS, alert_hold=LATENESS))
-REAL_TIME = replace(BASE_RULES, timing=Timing(allowed_lateness=LATENESS, alert_hold=0.0))
+HELD = replace(BASE_RULES, timing=Timing(allowed_lateness_s=LATENESS, alert_hold_s=LATENESS))
+REAL_TIME = replace(BASE_RULES, timing=Timing(allowed_lateness_s=LATENESS, alert_hold_s=0.0))
 
 
 def _final(events: list[Event], rules: Rules) -> tuple[dict[str, float], list[str]]:

@@ -47,22 +47,22 @@ from tests.unit.core.loop_builders import (
 COLD_FOLLOW_UP = Scenario(
     id="cold_follow_up",
     trigger=TriggerKind.WENT_COLD,
-    delay=DAY,
-    cooldown=DAY,
+    delay_s=DAY,
+    cooldown_s=DAY,
     actions=(ScenarioAction(ActionKind.NOTIFY, MappingProxyType({"channel": "#nurture"})),),
 )
 RULES = replace(
     LOOP_RULES,
     scenarios=(
-        replace(FOLLOW_UP, delay=6 * HOUR),
-        replace(DORMANT, cooldown=DAY),
+        replace(FOLLOW_UP, delay_s=6 * HOUR),
+        replace(DORMANT, cooldown_s=DAY),
         COLD_FOLLOW_UP,
-        replace(HOT, cooldown=2 * DAY),
+        replace(HOT, cooldown_s=2 * DAY),
         BACK_TO_NURTURE,
     ),
     inactivity=Inactivity(2 * DAY),
     sla=Sla(4 * HOUR),
-    lifecycle=replace(LOOP_RULES.lifecycle, lost_cool_off=DAY),
+    lifecycle=replace(LOOP_RULES.lifecycle, lost_cool_off_s=DAY),
 )
 # Gaps around the loop's durations (1h ... 3d), so ticks often fall between two due times.
 GAPS = st.one_of(

@@ -95,7 +95,7 @@ def test_the_reason_names_the_kind_and_its_lateness(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_lateness_per_kind_in_the_rules_file(timing: str, expected: dict[str, float]) -> None:
     rules = parse_rules(f"version: t\ntiming: {timing}\n", "t.yaml")
-    by_category = {kind.category: value for kind, value in rules.lateness_of.items()}
+    by_category = {kind.category: value for kind, value in rules.lateness_s_of.items()}
     assert {k: by_category[k] for k in expected} == expected
 
 

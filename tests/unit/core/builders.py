@@ -142,9 +142,9 @@ BASE_RULES = Rules(
         recycle_factor=0.0, disqualify_reasons=frozenset({"competitor", "student"})
     ),
     routing=Routing(default_team="inside-sales", by_product={"product-a": "is-product-a"}),
-    timing=Timing(allowed_lateness=HOUR, future_skew=5 * MINUTE),
+    timing=Timing(allowed_lateness_s=HOUR, future_skew_s=5 * MINUTE),
     account=AccountRules(
-        engaged_window=14 * DAY,
+        engaged_window_s=14 * DAY,
         engaged_min_points=5,
         roles=(
             BuyingRole("decision_maker", when(ft("title", contains=("部長", "Director")))),

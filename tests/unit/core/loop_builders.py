@@ -44,7 +44,7 @@ FOLLOW_UP = Scenario(
     label="料金ページ閲覧の2日後に導入事例集",
     trigger=TriggerKind.EVENT,
     event=EventMatch(frozenset({PAGE}), when(ft("url", globs=("/pricing*",)))),
-    delay=2 * DAY,
+    delay_s=2 * DAY,
     unless=(EventMatch(frozenset({CONTENT}), when(ft("asset_type", equals=("case_study",)))),),
     require=StateCheck(stages=OPEN_STAGES),
     actions=(action(ActionKind.SEND_EMAIL, template="case-study"),),
@@ -67,7 +67,7 @@ HOT = Scenario(
     id="hot",
     trigger=TriggerKind.STATE,
     state=StateCheck(min_score=45.0),
-    cooldown=7 * DAY,
+    cooldown_s=7 * DAY,
     actions=(action(ActionKind.NOTIFY, channel="#sdr"),),
 )
 BACK_TO_NURTURE = Scenario(
@@ -82,7 +82,7 @@ LOOP_RULES = replace(
     scenarios=(FOLLOW_UP, ASSIGN_A, DORMANT),
     inactivity=Inactivity(90 * DAY, frozenset({PAGE, CONTENT, EventKind.FORM_SUBMIT})),
     sla=Sla(4 * HOUR, MappingProxyType({"is-product-a": 2 * HOUR})),
-    lifecycle=replace(BASE_RULES.lifecycle, lost_cool_off=30 * DAY, recycle_factor=0.5),
+    lifecycle=replace(BASE_RULES.lifecycle, lost_cool_off_s=30 * DAY, recycle_factor=0.5),
 )
 
 
@@ -91,7 +91,7 @@ def loop_rules(**changes: object) -> Rules:
 
 
 def no_cool_off() -> Lifecycle:
-    return replace(LOOP_RULES.lifecycle, lost_cool_off=0.0)
+    return replace(LOOP_RULES.lifecycle, lost_cool_off_s=0.0)
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def test_compact_cap_log_keeps_what_an_acceptable_event_can_need(
 
     log = _log(*entries)
     compacted = compact_cap_log(
-        log, T0 + horizon, None if settled is None else T0 + settled, window=100.0
+        log, T0 + horizon, None if settled is None else T0 + settled, window_s=100.0
     )
     assert compacted == tuple(log[i] for i in kept)
     if compacted == log:

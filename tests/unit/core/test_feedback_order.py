@@ -107,7 +107,7 @@ def _file_order(events: list[Event], rules: Rules, until: float) -> dict[str, ob
 def test_a_backlog_read_topic_by_topic_equals_the_file_order(order: str) -> None:
     events = read_events(SCENARIOS)[0]
     until = max(e.occurred_at for e in events)
-    assert WIDE.timing.allowed_lateness == 120 * 86400.0
+    assert WIDE.timing.allowed_lateness_s == 120 * 86400.0
     expected = _file_order(events, WIDE, until)
     assert expected["refused"] == []
     assert "action:inoue:product_a_assign:1:assign" in expected["actions"]  # type: ignore[operator]
@@ -170,7 +170,7 @@ def test_feedback_for_a_lead_never_handed_off_is_a_marked_jump(
         ev("v", EventKind.PAGE_VIEW, T0, "L2", url="/blog"),
         ev("w", kind, T0 + HOUR, "L2", **fields),
     ]
-    lateness = RULES.timing.allowed_lateness
+    lateness = RULES.timing.allowed_lateness_s
     held = replay(events, RULES)
     assert held.rejected == []
     assert held.leads["L2"].stage == "engaged"

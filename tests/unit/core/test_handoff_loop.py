@@ -273,7 +273,7 @@ def test_handoff_loop_state_survives_a_stage_with_timers_and_marks() -> None:
     assert {t.kind for t in state.timers} == {"cool_off", "inactivity"}
     assert state.handoff is not None
     assert state.handoff.answered_at == T0 + HOUR
-    assert replace(state) == state
+    assert state._replace() == state
     assert Stage(state.stage) is Stage.LOST
 
 
@@ -282,7 +282,7 @@ def test_a_new_inactivity_period_rearms_the_clock_on_migration() -> None:
     assert played.state is not None
     assert next_due(played.state) == T0 + 90 * DAY  # armed at the first visit, lazily
     shorter = loop_rules(
-        version="test.2", inactivity=replace(LOOP_RULES.inactivity, after=30 * DAY)
+        version="test.2", inactivity=replace(LOOP_RULES.inactivity, after_s=30 * DAY)
     )  # type: ignore[type-var]
     update = fire_due(played.state, shorter, T0 + 40 * DAY)
     assert update.state.rules_version == "test.2"

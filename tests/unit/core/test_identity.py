@@ -154,7 +154,7 @@ def test_identity_link_cases(events: list[Event | Link], expected: dict[str, set
 
 
 def test_a_visitor_keeps_a_bounded_recent_history() -> None:
-    policy = IdentityPolicy(lookback=10 * DAY, max_events=3)
+    policy = IdentityPolicy(lookback_s=10 * DAY, max_events=3)
     visitor: Visitor | None = None
     for i in range(6):
         visitor = remember(visitor, view(f"pv-{i}", ANON, T0 + i * DAY), policy)

@@ -4,8 +4,6 @@ hand-off is held (see feedback.py and test_feedback_order.py); final stages refu
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from scorer.core import EventKind, LeadState, Lifecycle, Outcome, Stage, apply_event, score_at
@@ -51,7 +49,7 @@ ALL_CASES = [
 
 
 def in_stage(stage: Stage) -> LeadState:
-    return replace(LeadState.new("L1", BASE_RULES), stage=stage.value, last_event_at=T0)
+    return LeadState.new("L1", BASE_RULES)._replace(stage=stage.value, last_event_at=T0)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +84,7 @@ def test_feedback_transitions(stage: Stage, kind: EventKind, expected: str) -> N
 
 def test_lost_without_recycling_stays_lost() -> None:
     rules = rules_with(lifecycle=Lifecycle(recycle_lost=False))
-    state = replace(LeadState.new("L1", rules), stage=Stage.SQL.value, last_event_at=T0)
+    state = LeadState.new("L1", rules)._replace(stage=Stage.SQL.value, last_event_at=T0)
     update = apply_event(state, ev("f1", LOST, T0 + 1), rules, T0 + 1)
     assert update.state.stage == "lost"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
@@ -19,7 +18,7 @@ from scorer.core import (
 from tests.unit.core.builders import HOUR, T0, ev, rules_with, run
 
 # A tiny open window so that the state has both settled history and open points.
-RULES = rules_with(timing=Timing(allowed_lateness=HOUR, max_open_events=2))
+RULES = rules_with(timing=Timing(allowed_lateness_s=HOUR, max_open_events=2))
 
 
 BUSY_IDS = ("p", "v1", "v0", "d", "s", "u")
@@ -149,7 +148,7 @@ def test_an_old_record_without_the_loop_fields_still_loads() -> None:
     from tests.unit.core.loop_builders import LOOP_RULES
 
     update = apply_event(
-        replace(state, rules_version=LOOP_RULES.version),
+        state._replace(rules_version=LOOP_RULES.version),
         ev("n", EventKind.PAGE_VIEW, T0 + 4 * HOUR, account="A1", url="/"),
         LOOP_RULES,
         T0 + 4 * HOUR,
@@ -188,7 +187,7 @@ def _all_kinds_of_lead() -> list[tuple[LeadState, tuple[str, ...]]]:
 def test_an_older_record_restores_to_the_same_state(which: int, version: int) -> None:
     """Changelogs written before the compact record (v1) and before the id digests (v2)
     still recover, exactly."""
-    from scorer.core.lead_records import lead_to_record_v1, lead_to_record_v2
+    from scorer.core.lead_records_old import lead_to_record_v1, lead_to_record_v2
 
     state, ids = _all_kinds_of_lead()[which]
     writer = lead_to_record_v1 if version == 1 else lead_to_record_v2
@@ -197,7 +196,7 @@ def test_an_older_record_restores_to_the_same_state(which: int, version: int) ->
     again = LeadState.from_record(old)
     # Records before v3 hold no rate window: the next event opens a new one.
     assert again.rate is None
-    state = replace(state, rate=None)
+    state = state._replace(rate=None)
     assert again == state
     assert again.changes == state.changes
     assert all(i in again.recent_ids for i in ids)
@@ -230,15 +229,14 @@ def test_compact_changes_keep_values_the_state_does_not_determine() -> None:
     from scorer.core import ScoreChange
 
     state = _busy_lead()
-    odd = replace(
-        state.changes[-1],
+    odd = state.changes[-1]._replace(
         lead_id="other",
         rules_version="old-rules",
         points_now=state.changes[-1].points_now + 0.5,
         as_of=state.changes[-1].occurred_at + 7,
     )
-    zeros = replace(state.changes[-1], points_awarded=0.0, decay_factor=0.5, points_now=-0.0)
-    state = replace(state, changes=(*state.changes, odd, zeros))
+    zeros = state.changes[-1]._replace(points_awarded=0.0, decay_factor=0.5, points_now=-0.0)
+    state = state._replace(changes=(*state.changes, odd, zeros))
     record = json.loads(json.dumps(state.to_record()))
     again = LeadState.from_record(record)
     assert again == state

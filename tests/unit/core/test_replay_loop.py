@@ -54,7 +54,7 @@ def test_feedback_before_any_activity_is_held_then_a_jump() -> None:
     assert result.rejected == []
     assert [h.event_id for h in result.leads["ghost"].loop.held] == ["f"]
     assert result.leads["ghost"].stage == "new"
-    lateness = LOOP_RULES.timing.allowed_lateness
+    lateness = LOOP_RULES.timing.allowed_lateness_s
     result = replay(feedback, LOOP_RULES, until=T0 + lateness)
     ghost = result.leads["ghost"]
     assert (ghost.stage, ghost.loop.held, ghost.loop.unhanded) == ("sal", (), True)

@@ -280,7 +280,7 @@ def test_once_per_lifecycle_cycle_and_recycling_rearms() -> None:
     assert played.state is not None
     assert played.state.timers[0].kind == "inactivity"
     # Recycled (a rejection): a new cycle, the scenario can fire again, with the next n.
-    state = replace(played.state, stage="mql")
+    state = played.state._replace(stage="mql")
     again = play(
         [
             ev("r", EventKind.FEEDBACK_REJECTED, T0 + 11 * DAY, reason="timing"),

@@ -20,7 +20,7 @@ from scorer.core import EventKind, LeadState, Outcome, RateLimit, Timing, apply_
 from tests.unit.core.builders import BASE_RULES, DAY, HOUR, MINUTE, T0, ev, run
 
 PAGE = EventKind.PAGE_VIEW
-LIMITED = replace(BASE_RULES, rate_limit=RateLimit(max_events=3, per=MINUTE))
+LIMITED = replace(BASE_RULES, rate_limit=RateLimit(max_events=3, per_s=MINUTE))
 A, D, L, R = "applied", "duplicate", "too_late", "rate_limited"
 
 
@@ -92,7 +92,7 @@ def test_the_rate_window_survives_the_state_record() -> None:
     assert apply_event(again, _page("e9", 4), LIMITED, T0 + 4).outcome is Outcome.RATE_LIMITED  # type: ignore[arg-type]
 
 
-AGED = replace(BASE_RULES, timing=replace(BASE_RULES.timing, max_age=400 * DAY))
+AGED = replace(BASE_RULES, timing=replace(BASE_RULES.timing, max_age_s=400 * DAY))
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ AGED = replace(BASE_RULES, timing=replace(BASE_RULES.timing, max_age=400 * DAY))
 def test_a_first_event_older_than_max_age_is_refused(
     age_days: float, max_age: float | None, expected: str
 ) -> None:
-    rules = replace(BASE_RULES, timing=replace(BASE_RULES.timing, max_age=max_age))
+    rules = replace(BASE_RULES, timing=replace(BASE_RULES.timing, max_age_s=max_age))
     now = T0 + 500 * DAY
     update = apply_event(None, _page("old", 500 * DAY - age_days * DAY), rules, now)  # type: ignore[arg-type]
     assert update.outcome.value == expected
@@ -136,8 +136,8 @@ def test_defaults_are_600_a_minute_and_400_days() -> None:
 
     rules = Rules(version="defaults")
     assert rules.rate_limit == RateLimit(600, 60.0)
-    assert rules.timing.max_age == 400 * DAY
-    assert Timing().max_age == 400 * DAY
+    assert rules.timing.max_age_s == 400 * DAY
+    assert Timing().max_age_s == 400 * DAY
 
 
 @pytest.mark.parametrize(

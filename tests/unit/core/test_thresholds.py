@@ -109,7 +109,7 @@ def test_oscillating_score_alerts_once_until_rearmed() -> None:
 
 
 def test_cooldown_blocks_a_refire_until_it_has_passed() -> None:
-    rules = points_rules(cooldown=DAY)
+    rules = points_rules(cooldown_s=DAY)
     events = [
         *visits("+80", "-20", "-1", start=T0),  # fire, then re-arm (59)
         *visits("+50", start=T0 + 3600),  # back above within the cooldown: no alert

@@ -49,8 +49,8 @@ def test_default_rules_encode_the_article() -> None:
     assert engagement["web.case_study_download"].points == 15
     page = engagement["web.page_view"]
     assert page.cap is not None
-    assert (page.cap.points, page.cap.window) == (10, 86400)
-    half_lives = {c.name: c.half_life for c in rules.categories}
+    assert (page.cap.points, page.cap.window_s) == (10, 86400)
+    half_lives = {c.name: c.half_life_s for c in rules.categories}
     assert half_lives["web"] == 14 * 86400
     assert half_lives["email"] == 30 * 86400
     assert half_lives["penalty"] is None
@@ -62,7 +62,7 @@ def test_minimal_file_gets_defaults() -> None:
     assert rules.version == "t.1"
     (rule,) = rules.engagement
     assert rule.on == frozenset({EventKind.PAGE_VIEW})
-    assert rules.timing.allowed_lateness == 3600
+    assert rules.timing.allowed_lateness_s == 3600
 
 
 def test_yaml_11_booleans_are_not_applied() -> None:
@@ -187,8 +187,8 @@ def test_rate_limit_and_max_age(
 ) -> None:
     rules = parse_rules(MINIMAL + extra)
     limit = rules.rate_limit
-    assert (None if limit is None else (limit.max_events, limit.per)) == rate_limit
-    assert rules.timing.max_age == max_age
+    assert (None if limit is None else (limit.max_events, limit.per_s)) == rate_limit
+    assert rules.timing.max_age_s == max_age
     assert rules.timing.max_open_profile_fields == (30 if "profile_fields" in extra else 256)
 
 

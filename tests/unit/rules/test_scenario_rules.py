@@ -40,7 +40,7 @@ def test_default_rules_ship_the_three_scenarios_of_the_article() -> None:
     assert pricing.event is not None
     assert pricing.event.on == frozenset({EventKind.PAGE_VIEW})
     assert pricing.event.when.matches({"url": "/pricing/enterprise"})
-    assert pricing.delay == 2 * DAY
+    assert pricing.delay_s == 2 * DAY
     (unless,) = pricing.unless
     assert unless.when.matches({"asset_type": "case_study"})
     assert [(a.kind, dict(a.params)) for a in pricing.actions] == [
@@ -56,18 +56,18 @@ def test_default_rules_ship_the_three_scenarios_of_the_article() -> None:
     assert dormant.trigger is TriggerKind.WENT_COLD
     assert [a.kind for a in dormant.actions] == [ActionKind.SEND_EMAIL, ActionKind.ENROLL_NURTURE]
     assert rules.inactivity is not None
-    assert rules.inactivity.after == 90 * DAY
+    assert rules.inactivity.after_s == 90 * DAY
     assert EventKind.EMAIL_OPEN not in rules.inactivity.activity  # "no visit to the site"
     assert rules.sla is not None
-    assert rules.sla.deadline_for("inside-sales") == 4 * 3600
-    assert rules.lifecycle.lost_cool_off == 30 * DAY
+    assert rules.sla.follow_up_s_for("inside-sales") == 4 * 3600
+    assert rules.lifecycle.lost_cool_off_s == 30 * DAY
     assert all(s.label for s in rules.scenarios), "labels in Japanese, like the rest"
 
 
 def test_a_minimal_scenario_file() -> None:
     rules = parse_rules(BASE, "s.yaml")
     (scenario,) = rules.scenarios
-    assert (scenario.id, scenario.delay, scenario.cooldown) == ("follow_up", 2 * DAY, None)
+    assert (scenario.id, scenario.delay_s, scenario.cooldown_s) == ("follow_up", 2 * DAY, None)
     assert rules.inactivity is not None
     assert EventKind.EMAIL_OPEN in rules.inactivity.activity  # the default activity kinds
     assert rules.handoff_thresholds == frozenset({"mql"})
@@ -97,7 +97,7 @@ def test_every_trigger_and_action_form() -> None:
     assert hot.state is not None
     assert hot.state.stages == frozenset({Stage.ENGAGED, Stage.RECYCLED})
     assert (hot.state.min_score, hot.state.basis.value) == (60, "engagement")
-    assert hot.cooldown == 7 * DAY
+    assert hot.cooldown_s == 7 * DAY
     assert hot.require is not None
     assert hot.require.max_score == 200
     assert [(a.kind, dict(a.params)) for a in hot.actions] == [
@@ -135,30 +135,30 @@ lifecycle:
     assert (rule.team, rule.products) == ("west", frozenset({"product-a"}))
     assert rule.when.matches({"region": "関西"})
     assert rules.sla is not None
-    assert (rules.sla.deadline_for("west"), rules.sla.deadline_for("is")) == (7200, 14400)
+    assert (rules.sla.follow_up_s_for("west"), rules.sla.follow_up_s_for("is")) == (7200, 14400)
 
 
 def test_time_scale_applies_to_the_loop_durations_only() -> None:
     path = ROOT / "rules" / "default.yaml"
     real, fast = load_rules(path), load_rules(path, time_scale=1 / 86400)
     pricing = fast.scenario_by_id["pricing_case_study_mail"]
-    assert pricing.delay == pytest.approx(2.0)  # "2d" waits two seconds
+    assert pricing.delay_s == pytest.approx(2.0)  # "2d" waits two seconds
     assert fast.inactivity is not None
-    assert fast.inactivity.after == pytest.approx(90.0)
+    assert fast.inactivity.after_s == pytest.approx(90.0)
     assert fast.sla is not None
-    assert fast.sla.follow_up == pytest.approx(4 * 3600 / 86400)
-    assert fast.sla.deadline_for("enterprise-sales") == pytest.approx(1.0)
-    assert fast.lifecycle.lost_cool_off == pytest.approx(30.0)
+    assert fast.sla.follow_up_s == pytest.approx(4 * 3600 / 86400)
+    assert fast.sla.follow_up_s_for("enterprise-sales") == pytest.approx(1.0)
+    assert fast.lifecycle.lost_cool_off_s == pytest.approx(30.0)
     # Scoring durations are untouched.
     assert fast.categories == real.categories  # half-lives
     assert [r.cap for r in fast.engagement] == [r.cap for r in real.engagement]
     assert fast.timing == real.timing
     assert fast.thresholds == real.thresholds  # threshold cooldowns
-    assert fast.account.engaged_window == real.account.engaged_window
+    assert fast.account.engaged_window_s == real.account.engaged_window_s
     with_cooldown = parse_rules(
         BASE.replace("    delay: 2d\n", "    delay: 2d\n    cooldown: 10d\n"), time_scale=0.5
     )
-    assert with_cooldown.scenarios[0].cooldown == 5 * DAY
+    assert with_cooldown.scenarios[0].cooldown_s == 5 * DAY
 
 
 def test_time_scale_must_be_positive() -> None:

@@ -73,7 +73,7 @@ def test_reaching_a_threshold_exactly_counts_and_product_drives(tmp_path: Path) 
 
 def test_time_scale_spares_threshold_cooldowns() -> None:
     rules = parse_rules(RULES, time_scale=0.5)
-    assert rules.thresholds[0].cooldown == 86400.0
+    assert rules.thresholds[0].cooldown_s == 86400.0
 
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
