@@ -51,6 +51,7 @@ def test_percentiles_count_unseen_samples_as_slowest() -> None:
 
 def test_the_collector_phase_is_reported_with_its_targets() -> None:
     from bench import report
+    from bench.targets import targets
 
     latency = {"count": 10, "not_seen": 0, "p50": 0.004, "p99": 0.03, "p99.9": 0.05, "max": 0.06}
     results = {
@@ -66,7 +67,7 @@ def test_the_collector_phase_is_reported_with_its_targets() -> None:
                         "not_sent": 0, "latency_s": latency, "collector_cpu_percent": 40.0},
         },
     }  # fmt: skip
-    rows = {row["target"]: row for row in report.targets(results)}
+    rows = {row["target"]: row for row in targets(results)}
     assert rows["collector ≥ 5,000 accepted events/s per process (one event per request)"]["met"]
     assert rows["collector p99 ≤ 25 ms at 1,000 req/s"]["shortfall"] == "1.2x over"
     assert "| open loop, 1,000 req/s, 10 s | 10,000 | - | 4 ms / 30 ms / 50 ms | 0 | 0 |" in (
