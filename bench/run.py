@@ -80,6 +80,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="at most this long for one worker to score the memory input (then: incomplete)",
     )  # fmt: skip
     add(
+        "--recovery-from", default="changelog,local",
+        help="restarts timed per store: changelog (empty data directory), local (RocksDB "
+        "data directory kept)",
+    )  # fmt: skip
+    add(
         "--state-batch-bytes", type=int, default=1,
         help="kafka_max_batch_bytes of the memory/recovery workers (1: Tansu's table "
         "recovery needs 1-record batches; raise it on Kafka)",
@@ -98,9 +103,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         defaults = {
-            "events": 20_000, "rounds": 1, "run_seconds": 10.0, "latency_rates": "500",
-            "latency_seconds": 10.0, "memory": "memory:10000", "collector_seconds": 5.0,
-            "identity_visitors": 100_000, "memory_leads": 1_000, "memory_cap": 120.0,
+            "events": 20_000, "rounds": 1, "run_seconds": 5.0, "latency_rates": "500",
+            "latency_seconds": 10.0, "collector_seconds": 5.0,
+            "identity_visitors": 100_000, "memory_leads": 300, "memory_cap": 120.0,
+            "memory_stores": "rocksdb", "recovery_from": "changelog",
         }  # fmt: skip
         for name, value in defaults.items():
             if getattr(args, name) == parser.get_default(name):
@@ -255,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
                             workdir, 0.0,
                         ),
                         _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
-                        args.state_batch_bytes, args.memory_cap, "recovery" in phases,
+                        args.state_batch_bytes, args.memory_cap,
+                        tuple(_csv(args.recovery_from)) if "recovery" in phases else (),
                     ),
                     say,
                 )  # fmt: skip

@@ -12,10 +12,11 @@ Per table store (memory, RocksDB), on one shared input of the realistic history 
 - **recovery**: a worker with the same app id is started on the changelogs the first one
   wrote, with an empty data directory (a new machine: everything comes from the
   changelogs; the memory store always does this), and for RocksDB also with the data
-  directory the first worker left (a restart in place). Just after its process starts,
-  one probe event per partition is produced: the first event of a brand-new lead whose
-  key the scorer's partitioner puts on that partition. Timed from the process start:
-  `ready` — `/ready` answers 200 (every table partition recovered and the input
+  directory the first worker left (a restart in place). It reads its own input topics
+  (the input is scored already; other runs never see its probes): just after its
+  process starts, one probe event per partition is produced there, the first event of a
+  brand-new lead whose key the scorer's partitioner puts on that partition. Timed from
+  the process start: `ready` — `/ready` answers 200 (every table partition recovered and the input
   partitions assigned); `scored` — every probe's read-model hash (`lead:{id}`) exists in
   Redis, i.e. the first new event of every partition has been scored after the recovery.
   The recovered worker's `scorer_leads_tracked` and RSS are recorded too.
@@ -62,7 +63,7 @@ class StatePhase:
     stores: tuple[str, ...]
     batch_bytes: int  # the workers' kafka_max_batch_bytes (1 on Tansu, see above)
     cap_s: float  # at most this long for one worker to score the input
-    recovery: bool  # also restart a worker on the changelogs
+    recovery_from: tuple[str, ...]  # restarts to time: "changelog" (empty dir), "local"
     recovery_cap_s: float = 600.0
 
 
@@ -210,27 +211,28 @@ def _produce(bootstrap: str, messages: list[Message]) -> None:
         raise RuntimeError("the recovery probes were not acknowledged in 30 s")
 
 
-def measure_recovery(
-    phase: StatePhase, settings: Settings, prefix: str, from_: str, say: Say
-) -> dict[str, Any]:
+def measure_recovery(phase: StatePhase, settings: Settings, from_: str, say: Say) -> dict[str, Any]:
     """Restart a worker on the changelogs (`from_`: "changelog" empties the data directory
     first, "local" keeps it); seconds from its process start to ready and to scored."""
+    if from_ not in ("changelog", "local"):
+        raise ValueError(f"recovery from {from_!r}: use changelog or local")
     if from_ == "changelog":
         shutil.rmtree(settings.data_dir, ignore_errors=True)
+    from scorer.stream.admin import apply_topics
+
     tag = f"{settings.app_id.rsplit('-', 1)[-1]}{from_}"
     leads = _probe_leads(settings.partitions, tag)
     keys = {settings.redis_key_prefix + f"lead:{lead}": lead for lead in leads}
     client = redis.Redis.from_url(settings.redis_url)
-    hooks = {"BENCH_INPUT_PREFIX": prefix}
-    worker = BenchWorker(settings, phase.target.workdir / f"recover-{tag}.log", hooks)
+    # Its own input topics (empty but for the probes), so other runs never see a probe.
+    asyncio.run(apply_topics(settings))
+    worker = BenchWorker(settings, phase.target.workdir / f"recover-{tag}.log", {})
     started = time.monotonic()
     worker.process.start()
     ready_s: float | None = None
     scored_s: float | None = None
     try:
-        _produce(
-            settings.kafka_bootstrap, _probe_messages(with_shared_inputs(settings, prefix), leads)
-        )
+        _produce(settings.kafka_bootstrap, _probe_messages(settings, leads))
         pending = dict(keys)
         while (ready_s is None or scored_s is None) and (
             time.monotonic() - started < phase.recovery_cap_s
@@ -284,12 +286,31 @@ def run_state_phases(phase: StatePhase, say: Say) -> dict[str, Any]:
     for store in phase.stores:
         result, settings = measure_memory(phase, store, prefix, say)
         memory.append(result)
-        if phase.recovery:
-            modes = ("changelog", "local") if store == "rocksdb" else ("changelog",)
-            for from_ in modes:
-                recovery.append(measure_recovery(phase, settings, prefix, from_, say))
+        for from_ in phase.recovery_from:
+            if from_ == "changelog" or store == "rocksdb":  # the memory store has no local data
+                recovery.append(measure_recovery(phase, settings, from_, say))
         _forget_read_model(settings)
+        _delete_topics(settings.kafka_bootstrap, (settings.topic_prefix, settings.app_id))
+    _delete_topics(phase.target.kafka, (prefix,))
     return {"input": produced, "memory": memory, "recovery": recovery}
+
+
+def _delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
+    """Delete a finished run's topics: its changelogs and outputs (the embedded broker keeps
+    every record in memory, and a million leads' histories are gigabytes)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def delete() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            names = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
+
+    asyncio.run(delete())
 
 
 def _forget_read_model(settings: Settings) -> None:
