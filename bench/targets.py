@@ -142,9 +142,12 @@ def _recovery_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [_not_judged(what, "recovery phase not run for the RocksDB store")]
     run = found[0]
     seconds = recovery_seconds(run)
+    populated = run.get("leads_populated", run["leads"])
     value = f"{_seconds(seconds)} for {run['leads']:,} leads"
-    if run["leads"] < TARGET_LEADS:
-        return [_not_judged(what, f"measured at {run['leads']:,} leads", value)]
+    if populated < TARGET_LEADS:
+        return [_not_judged(what, f"measured at {populated:,} leads", value)]
+    if run["leads"] < populated:
+        return [_row(what, value, False, f"recovered {run['leads']:,} of {populated:,} leads")]
     met = seconds is not None and seconds <= TARGET_RECOVERY_S
     over = (
         "not ready within the cap"

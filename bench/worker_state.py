@@ -211,9 +211,12 @@ def _produce(bootstrap: str, messages: list[Message]) -> None:
         raise RuntimeError("the recovery probes were not acknowledged in 30 s")
 
 
-def measure_recovery(phase: StatePhase, settings: Settings, from_: str, say: Say) -> dict[str, Any]:
+def measure_recovery(
+    phase: StatePhase, settings: Settings, from_: str, populated: int, say: Say
+) -> dict[str, Any]:
     """Restart a worker on the changelogs (`from_`: "changelog" empties the data directory
-    first, "local" keeps it); seconds from its process start to ready and to scored."""
+    first, "local" keeps it) of `populated` leads; seconds from its process start to ready
+    and to scored, and the leads it tracks then."""
     if from_ not in ("changelog", "local"):
         raise ValueError(f"recovery from {from_!r}: use changelog or local")
     if from_ == "changelog":
@@ -246,7 +249,7 @@ def measure_recovery(phase: StatePhase, settings: Settings, from_: str, say: Say
             if not pending and scored_s is None:
                 scored_s = time.monotonic() - started
             time.sleep(POLL_S)
-        tracked = _leads_tracked(worker, phase.mix.leads) if ready_s is not None else 0
+        tracked = _leads_tracked(worker, populated) if ready_s is not None else 0
         rss = rss_bytes(worker.pid)
     finally:
         worker.stop()
@@ -255,6 +258,7 @@ def measure_recovery(phase: StatePhase, settings: Settings, from_: str, say: Say
         "store": settings.store.removesuffix("://"),
         "from": from_,
         "leads": tracked,
+        "leads_populated": populated,
         "ready_s": ready_s,
         "scored_s": scored_s,
         "probes": len(leads),
@@ -288,7 +292,8 @@ def run_state_phases(phase: StatePhase, say: Say) -> dict[str, Any]:
         memory.append(result)
         for from_ in phase.recovery_from:
             if from_ == "changelog" or store == "rocksdb":  # the memory store has no local data
-                recovery.append(measure_recovery(phase, settings, from_, say))
+                populated = result["leads"]
+                recovery.append(measure_recovery(phase, settings, from_, populated, say))
         _forget_read_model(settings)
         _delete_topics(settings.kafka_bootstrap, (settings.topic_prefix, settings.app_id))
     _delete_topics(phase.target.kafka, (prefix,))

@@ -146,9 +146,11 @@ def _memory(store: str, leads: int, per_lead: float, complete: bool = True) -> d
     }  # fmt: skip
 
 
-def _recovery(leads: int, ready_s: float | None, scored_s: float | None) -> dict[str, object]:
+def _recovery(
+    leads: int, ready_s: float | None, scored_s: float | None, populated: int = 0
+) -> dict[str, object]:
     return {"store": "rocksdb", "from": "changelog", "leads": leads, "ready_s": ready_s,
-            "scored_s": scored_s}  # fmt: skip
+            "scored_s": scored_s, "leads_populated": populated or leads}  # fmt: skip
 
 
 def test_memory_and_recovery_are_judged_only_at_a_million_leads() -> None:
@@ -174,6 +176,8 @@ def test_memory_and_recovery_are_judged_only_at_a_million_leads() -> None:
         verdict(small[6]) == "not judged (the worker scored 1,000 of 15,500,000 events in the cap)"
     )
     assert verdict(small[7]) == "missed (not ready within the cap)"
+    lost = targets(_results(recovery=[_recovery(999_000, 30.0, 31.0, populated=1_000_000)]))
+    assert verdict(lost[7]) == "missed (recovered 999,000 of 1,000,000 leads)"
 
 
 def test_lag_is_judged_flat_only_after_60_s_at_10k_events_per_s() -> None:
