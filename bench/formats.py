@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 
-def ms(seconds: float) -> str:
+def ms(seconds: float | None) -> str:
+    """Milliseconds or seconds; None is a NaN or inf read back from the JSON (null)."""
+    if seconds is None:
+        return "-"
     if math.isinf(seconds):
         return "not seen"
     if math.isnan(seconds):

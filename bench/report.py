@@ -181,17 +181,7 @@ def _opt_s(value: float | None) -> str:
     return "not within the cap" if value is None else f"{value:,.1f} s"
 
 
-def markdown(results: dict[str, Any], level: int = 3) -> str:
-    """The run as Markdown; its sections are headings of `level` (the README uses 4)."""
-    text = _markdown(results)
-    if level == 3:
-        return text
-    return "\n".join(
-        "#" * level + line[3:] if line.startswith("### ") else line for line in text.split("\n")
-    )
-
-
-def _markdown(results: dict[str, Any]) -> str:
+def markdown(results: dict[str, Any]) -> str:
     lines: list[str] = []
     config = results["config"]
     summary = results.get("throughput_summary")

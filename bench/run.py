@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--memory-heavy-events", type=int, default=HEAVY_EVENTS, help="events per heavy lead")
     add("--memory-light-events", type=int, default=LIGHT_EVENTS, help="events per other lead")
     add(
-        "--memory-cap", type=float, default=3600.0, metavar="SECONDS",
+        "--memory-cap", type=float, default=1800.0, metavar="SECONDS",
         help="at most this long for one worker to score the memory input (then: incomplete)",
     )  # fmt: skip
     add(

@@ -199,7 +199,7 @@ def test_the_readme_section_is_replaced_between_its_markers() -> None:
     import pytest
 
     from bench.common import REPO
-    from bench.readme import END, START, with_run
+    from bench.readme import END, START, one_level_down, with_run
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert readme.count(START) == 1
@@ -208,3 +208,4 @@ def test_the_readme_section_is_replaced_between_its_markers() -> None:
     assert with_run(text, "#### new run\n") == f"before\n{START}\n\n#### new run\n\n{END}\nafter\n"
     with pytest.raises(ValueError, match="needs exactly one"):
         with_run("no markers", "run")
+    assert one_level_down("### Targets\n\n| a | b |\n") == "#### Targets\n\n| a | b |\n"
