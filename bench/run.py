@@ -1,5 +1,4 @@
-"""The benchmark command: throughput side by side, latency under load, memory per lead,
-recovery time.
+"""The benchmark command: throughput, latency, memory per lead and recovery time.
 
 scripts/bench                 # defaults: the issue-16 sizes (1M leads for memory/recovery)
 scripts/bench --quick         # < 2 min, smaller everything (the harness test runs it)
@@ -52,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
     add = parser.add_argument
-    add("--quick", action="store_true", help="small and short: harness check in < 2 min")
+    add("--quick", action="store_true", help="tiny sizes, every phase: a harness check")
     add("--kafka", metavar="HOST:PORT", help="use this broker instead of the embedded Tansu")
     add("--redis", metavar="URL", help="use this Redis instead of an embedded redis-server")
     add("--events", type=int, default=200_000, help="events pre-produced for throughput")
@@ -101,11 +100,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--out", type=Path, default=RESULTS_DIR, help="where results go")
     add("--no-plot", action="store_true")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.memory_heavy_share <= 1.0:
+        parser.error("--memory-heavy-share must be between 0 and 1")
+    if args.memory_heavy_events < 1 or args.memory_light_events < 1:
+        parser.error("--memory-heavy-events and --memory-light-events must be at least 1")
+    unknown = set(_csv(args.recovery_from)) - {"changelog", "local"}
+    if unknown:
+        parser.error(f"--recovery-from takes changelog and/or local, not {sorted(unknown)}")
     if args.quick:
         defaults = {
             "events": 20_000, "rounds": 1, "run_seconds": 5.0, "latency_rates": "500",
             "latency_seconds": 10.0, "collector_seconds": 5.0,
-            "identity_visitors": 100_000, "memory_leads": 300, "memory_cap": 120.0,
+            "identity_visitors": 100_000, "memory_leads": 200, "memory_cap": 120.0,
             "memory_stores": "rocksdb", "recovery_from": "changelog",
         }  # fmt: skip
         for name, value in defaults.items():

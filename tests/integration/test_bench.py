@@ -21,14 +21,14 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable, "-m", "bench", "--quick", "--no-plot", "--out", str(tmp_path),
             "--kafka", servers.kafka_bootstrap, "--redis", servers.redis_url,
         ],
-        cwd=REPO, capture_output=True, text=True, timeout=280, check=False,
+        cwd=REPO, capture_output=True, text=True, timeout=400, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     results = orjson.loads(next(tmp_path.glob("*.json")).read_bytes())
@@ -51,7 +51,7 @@ def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path
     assert memory["mode"] == "worker (via Kafka)"
     assert memory["store"] == "rocksdb"
     assert memory["complete"]
-    assert memory["leads"] >= 300
+    assert memory["leads"] >= 200
     assert memory["rss_per_lead_bytes"] > 0
     assert memory["disk_per_lead_bytes"] > 0
     (recovery,) = results["recovery"]
