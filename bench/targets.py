@@ -16,6 +16,7 @@ TARGET_ALERT_P99_S = 0.100
 TARGET_FLAT_RATE = 10_000.0
 TARGET_FLAT_SECONDS = 60.0
 FLAT_SLOPE_SHARE = 0.02  # lag "flat": its 2nd-half trend below 2% of the offered rate
+GENERATOR_LATE_LIMIT_S = 1.0  # a load generator later than this (p99) did not offer the rate
 TARGET_BYTES_PER_LEAD = 2048.0
 TARGET_LEADS = 1_000_000
 TARGET_RECOVERY_S = 60.0
@@ -98,8 +99,12 @@ def _latency_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             f"lag {lag['end_of_load']:,.0f} events at the end of {run['duration_s']:g} s of "
             f"load, {trend:+,.0f} events/s in the 2nd half"
         )
+        late = (run.get("generator_late_s") or {}).get("p99") or 0.0
         if run["duration_s"] < TARGET_FLAT_SECONDS:
             rows.append(_not_judged(what, f"ran {run['duration_s']:g} s", measured))
+        elif late > GENERATOR_LATE_LIMIT_S:
+            why = f"the load generator fell behind, p99 {late:.1f} s late"
+            rows.append(_not_judged(what, why, measured))
         else:
             flat = trend <= FLAT_SLOPE_SHARE * run["rate"]
             rows.append(_row(what, measured, flat, "lag grows"))

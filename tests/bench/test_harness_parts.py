@@ -183,9 +183,10 @@ def test_memory_and_recovery_are_judged_only_at_a_million_leads() -> None:
 def test_lag_is_judged_flat_only_after_60_s_at_10k_events_per_s() -> None:
     from bench.targets import targets, verdict
 
-    def run(seconds: float, trend: float) -> dict[str, object]:
+    def run(seconds: float, trend: float, late_s: float = 0.2) -> dict[str, object]:
         lag = {"end_of_load": 500.0, "slope_second_half_per_s": trend}
-        return {"rate": 10_000.0, "duration_s": seconds, "lag": lag, "event_to_alert_s": {}}
+        return {"rate": 10_000.0, "duration_s": seconds, "lag": lag, "event_to_alert_s": {},
+                "generator_late_s": {"p99": late_s}}  # fmt: skip
 
     def lag_verdict(latency: dict[str, object]) -> str:
         return verdict(targets(_results(latency=[latency]))[4])
@@ -193,6 +194,9 @@ def test_lag_is_judged_flat_only_after_60_s_at_10k_events_per_s() -> None:
     assert lag_verdict(run(60, 150.0)) == "met"
     assert lag_verdict(run(60, 250.0)) == "missed (lag grows)"
     assert lag_verdict(run(30, 0.0)) == "not judged (ran 30 s)"
+    assert lag_verdict(run(60, 0.0, late_s=2.5)) == (
+        "not judged (the load generator fell behind, p99 2.5 s late)"
+    )
 
 
 def test_the_readme_section_is_replaced_between_its_markers() -> None:
