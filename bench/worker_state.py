@@ -72,11 +72,10 @@ def _directory_bytes(path: Path) -> int:
 
 
 def produce_input(phase: StatePhase, prefix: str, say: Say) -> dict[str, Any]:
-    from scorer.stream.admin import apply_topics
+    from bench.inputs import create_input_topics
 
     target = phase.target
-    settings = with_shared_inputs(scorer_settings(target, "stateinputs"), prefix)
-    asyncio.run(apply_topics(settings))
+    asyncio.run(create_input_topics(scorer_settings(target, "stateinputs"), prefix))
     total = phase.mix.events
     last = [time.monotonic()]
 
