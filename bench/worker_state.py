@@ -19,7 +19,8 @@ Per table store (memory, RocksDB), on one shared input of the realistic history 
   the process start: `ready` — `/ready` answers 200 (every table partition recovered and the input
   partitions assigned); `scored` — every probe's read-model hash (`lead:{id}`) exists in
   Redis, i.e. the first new event of every partition has been scored after the recovery.
-  The recovered worker's `scorer_leads_tracked` and RSS are recorded too.
+  The recovered worker's `scorer_leads_tracked` (less its own probes: the leads that
+  came back) and RSS are recorded too.
 
 On the embedded Tansu broker table recovery needs 1-record producer batches (see the
 README's "The embedded broker"), so these workers run with `kafka_max_batch_bytes` 1
@@ -248,7 +249,8 @@ def measure_recovery(
             if not pending and scored_s is None:
                 scored_s = time.monotonic() - started
             time.sleep(POLL_S)
-        tracked = _leads_tracked(worker, populated) if ready_s is not None else 0
+        wanted = populated + len(leads)
+        tracked = _leads_tracked(worker, wanted) if ready_s is not None else 0
         rss = rss_bytes(worker.pid)
     finally:
         worker.stop()
@@ -256,7 +258,7 @@ def measure_recovery(
     result = {
         "store": settings.store.removesuffix("://"),
         "from": from_,
-        "leads": tracked,
+        "leads": max(0, tracked - len(leads)),  # its own probes are new leads
         "leads_populated": populated,
         "ready_s": ready_s,
         "scored_s": scored_s,
@@ -266,7 +268,7 @@ def measure_recovery(
     }
     say(
         f"recovery {result['store']:8} from {from_:9}: ready {_s(ready_s)}, first new events "
-        f"scored {_s(scored_s)}, {tracked:,} leads tracked"
+        f"scored {_s(scored_s)}, {result['leads']:,} of {populated:,} leads recovered"
     )
     return result
 
@@ -289,10 +291,12 @@ def run_state_phases(phase: StatePhase, say: Say) -> dict[str, Any]:
     for store in phase.stores:
         result, settings = measure_memory(phase, store, prefix, say)
         memory.append(result)
+        populated = result["leads"]  # the leads in the changelogs (+ earlier restarts' probes)
         for from_ in phase.recovery_from:
             if from_ == "changelog" or store == "rocksdb":  # the memory store has no local data
-                populated = result["leads"]
                 recovery.append(measure_recovery(phase, settings, from_, populated, say))
+                if recovery[-1]["scored_s"] is not None:  # its probes are in the changelogs now
+                    populated += recovery[-1]["probes"]
         _forget_read_model(settings)
         _delete_topics(settings.kafka_bootstrap, (settings.topic_prefix, settings.app_id))
     _delete_topics(phase.target.kafka, (prefix,))
