@@ -197,6 +197,25 @@ def run_memory(args: argparse.Namespace) -> list[Any]:
     return sorted(results, key=lambda r: (r["store"], r["leads"]))
 
 
+def run_memory_and_recovery(
+    args: argparse.Namespace, stack: DevStack, workdir: Path, phases: list[str]
+) -> dict[str, Any]:
+    """Memory per lead in a real worker per store, then its restarts (bench/worker_state.py)."""
+    target = Target(stack.kafka_bootstrap, stack.redis_url, args.partitions, "", 0, workdir, 0.0)
+    state = run_state_phases(
+        StatePhase(
+            target, _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
+            args.state_batch_bytes, args.memory_cap,
+            tuple(_csv(args.recovery_from)) if "recovery" in phases else (),
+        ),
+        say,
+    )  # fmt: skip
+    found = {"memory_input": state["input"], "memory": state["memory"]}
+    if state["recovery"]:
+        found["recovery"] = state["recovery"]
+    return found
+
+
 def _command(argv: list[str]) -> str:
     """The command line, with the BENCH_* worker hooks it ran with (bench/scorer_worker.py)."""
     hooks = [
@@ -223,6 +242,12 @@ def main(argv: list[str] | None = None) -> None:
             "state_batch_bytes": args.state_batch_bytes,
         },
     }  # fmt: skip
+
+    def save_so_far() -> None:
+        """Write what is measured so far: a long phase that fails loses only itself."""
+        results["wall_seconds"] = time.monotonic() - started
+        report.write(results, args.out)
+
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         with DevStack(args.kafka, args.redis) as stack:
@@ -237,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
             say(f"kafka {stack.kafka_bootstrap}, redis {stack.redis_url}")
             if "throughput" in phases:
                 results.update(run_throughput(args, stack, workdir))
+                save_so_far()
             if "latency" in phases:
                 results["latency"] = []
                 for rate in _csv(args.latency_rates):
@@ -249,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
                         float(rate), args.latency_seconds,
                     )  # fmt: skip
                     results["latency"].append(run)
+                    save_so_far()
             if "collector" in phases:
                 from bench.collector import run_collector_phase
 
@@ -259,23 +286,9 @@ def main(argv: list[str] | None = None) -> None:
                 )  # fmt: skip
                 say(f"collector: {results['collector']['throughput']['events_per_s']:,.0f} "
                     "accepted events/s")  # fmt: skip
+                save_so_far()
             if {"memory", "recovery"} & set(phases) and args.memory_leads > 0:
-                state = run_state_phases(
-                    StatePhase(
-                        Target(
-                            stack.kafka_bootstrap, stack.redis_url, args.partitions, "", 0,
-                            workdir, 0.0,
-                        ),
-                        _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
-                        args.state_batch_bytes, args.memory_cap,
-                        tuple(_csv(args.recovery_from)) if "recovery" in phases else (),
-                    ),
-                    say,
-                )  # fmt: skip
-                results["memory_input"] = state["input"]
-                results["memory"] = state["memory"]
-                if state["recovery"]:
-                    results["recovery"] = state["recovery"]
+                results.update(run_memory_and_recovery(args, stack, workdir, phases))
         if "memory" in phases and args.memory:
             results["memory"] = results.get("memory", []) + run_memory(args)
     if "identity" in phases:
