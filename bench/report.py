@@ -9,14 +9,13 @@ from typing import Any
 
 import orjson
 
+from bench.formats import kb as _bytes
+from bench.formats import ms as _ms
+from bench.formats import per_s as _rate
 from bench.machine import one_line
 from bench.stats import median_min_max
 from bench.systems import DESCRIPTIONS, LIMIT, PEER, QUIX, SCORER, SCORER_ENVELOPES, RunResult
-
-TARGET_PEER_RATIO = 4.0
-TARGET_RATE = 12_000.0
-TARGET_ALERT_P99_S = 0.100
-TARGET_BYTES_PER_LEAD = 2048.0
+from bench.targets import recovery_seconds, targets, verdict
 
 
 def summarize_throughput(runs: Sequence[RunResult]) -> dict[str, Any]:
@@ -45,118 +44,6 @@ def summarize_throughput(runs: Sequence[RunResult]) -> dict[str, Any]:
             median, low, high = median_min_max(per_round)
             ratios[f"{system}/{other}"] = {"median": median, "min": low, "max": high}
     return {"systems": systems, "ratios": ratios}
-
-
-def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target with what was measured, met or missed, and by how much."""
-    rows: list[dict[str, Any]] = []
-    throughput = results.get("throughput_summary")
-    if throughput and SCORER in throughput["systems"]:
-        ratio = throughput["ratios"].get(f"scorer/{PEER}")
-        if ratio:
-            rows.append(_row(
-                "scorer ≥ 4x the naive Faust agent", f"{ratio['median']:.2f}x",
-                ratio["median"] >= TARGET_PEER_RATIO,
-                f"{TARGET_PEER_RATIO / ratio['median']:.1f}x short" if ratio["median"] else "",
-            ))  # fmt: skip
-        rate = throughput["systems"][SCORER]["median"]
-        rows.append(_row(
-            "scorer ≥ 12k events/s per worker", f"{rate:,.0f}/s", rate >= TARGET_RATE,
-            f"{TARGET_RATE / rate:.1f}x short" if rate else "",
-        ))  # fmt: skip
-    envelopes = (throughput or {}).get("ratios", {}).get(f"{SCORER_ENVELOPES}/{QUIX}")
-    if envelopes:
-        rows.append(_row(
-            "scorer on envelopes ≥ the Quix Streams naive app", f"{envelopes['median']:.2f}x",
-            envelopes["median"] >= 1.0,
-            f"{1 / envelopes['median']:.1f}x short" if envelopes["median"] else "",
-        ))  # fmt: skip
-    for run in results.get("latency", []):
-        mql = run["event_to_alert_s"].get("mql")
-        if run["rate"] == 1000 and mql:
-            p99 = mql["p99"]
-            rows.append(_row(
-                "p99 event → alert ≤ 100 ms at 1k events/s", _ms(p99),
-                p99 <= TARGET_ALERT_P99_S, f"{p99 / TARGET_ALERT_P99_S:.0f}x over",
-            ))  # fmt: skip
-        if run["rate"] == 5000:
-            lag = run["lag"]
-            growing = lag["slope_second_half_per_s"] > 0.02 * run["rate"]
-            rows.append(_row(
-                "no growing lag at 5k events/s",
-                f"lag {lag['end_of_load']:,.0f} events at the end of load, "
-                f"{lag['slope_second_half_per_s']:+,.0f} events/s",
-                not growing, "lag grows",
-            ))  # fmt: skip
-    collector = results.get("collector")
-    if collector:
-        from bench.collector import TARGET_EVENTS_PER_S, TARGET_P99_S
-
-        runs = [("one event per request", collector["throughput"])]
-        if collector.get("batched"):
-            runs.append((f"{collector['batched']['events_per_request']} events per request",
-                         collector["batched"]))  # fmt: skip
-        for how, run in runs:
-            rate = run["events_per_s"]
-            rows.append(_row(
-                f"collector ≥ {TARGET_EVENTS_PER_S:,} accepted events/s per process ({how})",
-                f"{rate:,.0f}/s", rate >= TARGET_EVENTS_PER_S,
-                f"{TARGET_EVENTS_PER_S / rate:.1f}x short" if rate else "",
-            ))  # fmt: skip
-        latency = collector["latency"]
-        p99 = latency["latency_s"]["p99"]
-        rows.append(_row(
-            f"collector p99 ≤ 25 ms at {latency['rate']:,.0f} req/s", _ms(p99),
-            p99 <= TARGET_P99_S,
-            "requests not answered" if math.isinf(p99) else f"{p99 / TARGET_P99_S:.1f}x over",
-        ))  # fmt: skip
-    soak = results.get("identity")
-    if soak:
-        from bench.identity_soak import flat
-
-        steady, growth = flat(soak)
-        last = soak["curve"][-1]
-        rows.append(_row(
-            f"memory flat over {soak['visitors']:,} one-visit anonymous visitors",
-            f"{last['tracked']:,} tracked, +{last['rss_mb']:.1f} MB RSS, {growth:+.1f} MB "
-            "after the look-back", steady, "memory grows",
-        ))  # fmt: skip
-    for memory in results.get("memory", []):
-        if memory["store"] == "memory":
-            per_lead = memory["rss_per_lead_bytes"]
-            rows.append(_row(
-                f"≤ 2 KB RSS per tracked lead (memory store, {memory['leads']:,} leads)",
-                _bytes(per_lead), per_lead <= TARGET_BYTES_PER_LEAD,
-                f"{per_lead / TARGET_BYTES_PER_LEAD:.1f}x over",
-            ))  # fmt: skip
-    return rows
-
-
-def _row(target: str, measured: str, met: bool, shortfall: str) -> dict[str, Any]:
-    return {
-        "target": target,
-        "measured": measured,
-        "met": met,
-        "shortfall": "" if met else shortfall,
-    }
-
-
-def _ms(seconds: float) -> str:
-    if math.isinf(seconds):
-        return "not seen"
-    if math.isnan(seconds):
-        return "-"
-    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
-
-
-def _bytes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value / 1024:,.1f} KB"
-
-
-def _rate(value: float) -> str:
-    return f"{value:,.0f}"
 
 
 def _batched_row(run: dict[str, Any]) -> str:
@@ -220,6 +107,80 @@ def _collector_lines(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _mix_line(mix: dict[str, Any]) -> str:
+    return (
+        f"{mix['leads']:,} leads, {mix['heavy_leads']:,} of them with {mix['heavy_events']} "
+        f"events and the others with {mix['light_events']} ({mix['events']:,} events over "
+        f"{mix['span_days']:g} days)"
+    )
+
+
+def _memory_lines(results: dict[str, Any]) -> list[str]:
+    measured = results.get("memory") or []
+    if not measured:
+        return []
+    lines = []
+    for mode in dict.fromkeys(m["mode"] for m in measured):
+        runs = [m for m in measured if m["mode"] == mode]
+        how = (
+            "a real worker, RSS after scoring the input minus RSS at ready"
+            if mode.startswith("worker")
+            else "in-process estimate, the table alone"
+        )
+        mix = runs[0].get("mix")
+        lines += [
+            f"### Memory per tracked lead ({how})",
+            "",
+            *([f"History mix: {_mix_line(mix)}.", ""] if mix else []),
+            "| store | leads | events scored | RSS at start → after | RSS per lead "
+            "| disk per lead |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for run in runs:
+            scored = run.get("events_scored")
+            scored_text = f"{scored:,.0f}" if scored is not None else "-"
+            if run.get("complete") is False:
+                scored_text += " (cap reached)"
+            lines.append(
+                f"| {run['store']} | {run['leads']:,} | {scored_text} | "
+                f"{run['rss_before_mb']:,.0f} → {run['rss_after_mb']:,.0f} MB | "
+                f"{_bytes(run['rss_per_lead_bytes'])} | "
+                f"{_bytes(run.get('disk_per_lead_bytes'))} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _recovery_lines(results: dict[str, Any]) -> list[str]:
+    runs = results.get("recovery") or []
+    if not runs:
+        return []
+    lines = [
+        "### Recovery: a worker restarted on the memory phase's changelogs",
+        "",
+        "Seconds from the process start; ready = `/ready` answers 200 (tables recovered, "
+        "partitions assigned) and the first new event of every partition is scored "
+        "(a new lead's probe hash is in Redis).",
+        "",
+        "| store | restarted with | leads recovered | /ready | probes scored | ready | RSS |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    how = {"changelog": "an empty data directory", "local": "its data directory"}
+    for run in runs:
+        lines.append(
+            f"| {run['store']} | {how.get(run['from'], run['from'])} | {run['leads']:,} of "
+            f"{run.get('leads_populated', run['leads']):,} | "
+            f"{_opt_s(run['ready_s'])} | {_opt_s(run['scored_s'])} | "
+            f"{_opt_s(recovery_seconds(run))} | {run['rss_mb']:,.0f} MB |"
+        )
+    lines.append("")
+    return lines
+
+
+def _opt_s(value: float | None) -> str:
+    return "not within the cap" if value is None else f"{value:,.1f} s"
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines: list[str] = []
     config = results["config"]
@@ -274,28 +235,15 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{lag['slope_second_half_per_s']:+,.0f} events/s |"
             )
         lines.append("")
-    if results.get("memory"):
-        lines += [
-            "### Memory per tracked lead (profile + one background event per lead)",
-            "",
-            "| store | leads | measured | RSS per lead | disk per lead |",
-            "|---|---:|---|---:|---:|",
-        ]
-        for memory in results["memory"]:
-            lines.append(
-                f"| {memory['store']} | {memory['leads']:,} | {memory['mode']} | "
-                f"{_bytes(memory['rss_per_lead_bytes'])} | "
-                f"{_bytes(memory.get('disk_per_lead_bytes'))} |"
-            )
-        lines.append("")
+    lines += _memory_lines(results)
+    lines += _recovery_lines(results)
     lines += _collector_lines(results)
     rows = targets(results)
     if rows:
         lines += ["### Targets (reported, not asserted)", "", "| target | measured | verdict |",
                   "|---|---|---|"]  # fmt: skip
         for row in rows:
-            verdict = "met" if row["met"] else f"missed ({row['shortfall']})"
-            lines.append(f"| {row['target']} | {row['measured']} | {verdict} |")
+            lines.append(f"| {row['target']} | {row['measured']} | {verdict(row)} |")
         lines.append("")
     lines += [
         f"Machine: {one_line(results['machine'])}.  ",
@@ -310,6 +258,7 @@ def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = results["started_at"].replace(":", "").replace("-", "")
     json_path = out_dir / f"{stamp}.json"
+    results = {**results, "targets": targets(results)}
     json_path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     md_path = out_dir / "latest.md"
     md_path.write_text(markdown(results), encoding="utf-8")

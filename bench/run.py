@@ -1,7 +1,8 @@
-"""The benchmark command: throughput side by side, latency under load, memory per lead.
+"""The benchmark command: throughput, latency, memory per lead and recovery time.
 
-scripts/bench                 # defaults: < 10 min on a 2-core machine
+scripts/bench                 # defaults: the issue-16 sizes (1M leads for memory/recovery)
 scripts/bench --quick         # < 2 min, smaller everything (the harness test runs it)
+scripts/bench --phases memory,recovery --memory-leads 100000   # one part, smaller
 scripts/bench --kafka HOST:PORT --redis URL   # servers you run instead of the dev stack
 """
 
@@ -22,9 +23,10 @@ from typing import Any
 
 from bench import report
 from bench.common import RESULTS_DIR
+from bench.history import HEAVY_EVENTS, HEAVY_SHARE, LIGHT_EVENTS, HistoryMix
 from bench.latency import run_latency
 from bench.machine import describe
-from bench.memory import run_in_process, worker_memory
+from bench.memory import run_in_process
 from bench.systems import (
     LIMIT,
     PEER,
@@ -36,10 +38,11 @@ from bench.systems import (
     Target,
     run_system,
 )
+from bench.worker_state import StatePhase, run_state_phases
 from bench.workload import Workload, as_envelopes, generate, produce_sync, type_mix
 from scorer.devstack import DevStack
 
-PHASES = ("throughput", "latency", "memory", "collector", "identity")
+PHASES = ("throughput", "latency", "memory", "recovery", "collector", "identity")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
     add = parser.add_argument
-    add("--quick", action="store_true", help="small and short: harness check in < 2 min")
+    add("--quick", action="store_true", help="tiny sizes, every phase: a harness check")
     add("--kafka", metavar="HOST:PORT", help="use this broker instead of the embedded Tansu")
     add("--redis", metavar="URL", help="use this Redis instead of an embedded redis-server")
     add("--events", type=int, default=200_000, help="events pre-produced for throughput")
@@ -57,18 +60,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--partitions", type=int, default=4)
     add("--rounds", type=int, default=3, help="interleaved rounds (A B C A B C …)")
     add("--run-seconds", type=float, default=15.0, help="cap on one system's timed run")
-    add("--systems", default=f"{LIMIT},{QUIX},{PEER},{SCORER}", help=f"any of {','.join(SYSTEMS)}")
-    add("--latency-rates", default="1000,5000", help="events/s of the open-loop runs")
+    add(
+        "--systems", default=f"{LIMIT},{QUIX},{PEER},{SCORER},{SCORER_ENVELOPES}",
+        help=f"any of {','.join(SYSTEMS)}",
+    )  # fmt: skip
+    add("--latency-rates", default="1000,10000", help="events/s of the open-loop runs")
     add("--latency-seconds", type=float, default=60.0)
     add(
-        "--memory",
-        default="memory:100000,rocksdb:100000,memory:1000000",
-        help="in-process table measurements, STORE:LEADS (rocksdb:1000000 adds ~3 min)",
-    )
-    add("--memory-stores", default="memory,rocksdb", help="stores of --memory-via-worker")
+        "--memory-leads", type=int, default=1_000_000,
+        help="leads a real worker per store scores for the memory and recovery phases",
+    )  # fmt: skip
+    add("--memory-stores", default="memory,rocksdb", help="table stores of those phases")
+    add("--memory-heavy-share", type=float, default=HEAVY_SHARE, help="share of heavy leads")
+    add("--memory-heavy-events", type=int, default=HEAVY_EVENTS, help="events per heavy lead")
+    add("--memory-light-events", type=int, default=LIGHT_EVENTS, help="events per other lead")
     add(
-        "--memory-via-worker", type=int, default=0, metavar="LEADS",
-        help="also load this many leads through a real worker per store (~1k events/s)",
+        "--memory-cap", type=float, default=1800.0, metavar="SECONDS",
+        help="at most this long for one worker to score the memory input (then: incomplete)",
+    )  # fmt: skip
+    add(
+        "--recovery-from", default="changelog,local",
+        help="restarts timed per store: changelog (empty data directory), local (RocksDB "
+        "data directory kept)",
+    )  # fmt: skip
+    add(
+        "--state-batch-bytes", type=int, default=1,
+        help="kafka_max_batch_bytes of the memory/recovery workers (1: Tansu's table "
+        "recovery needs 1-record batches; raise it on Kafka)",
+    )  # fmt: skip
+    add(
+        "--memory", default="",
+        help="also in-process table estimates, STORE:LEADS,... (same history mix, no Kafka)",
     )  # fmt: skip
     add("--collector-seconds", type=float, default=20.0, help="each collector run's length")
     add("--collector-rate", type=float, default=1000.0, help="requests/s of the open loop")
@@ -78,11 +100,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--out", type=Path, default=RESULTS_DIR, help="where results go")
     add("--no-plot", action="store_true")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.memory_heavy_share <= 1.0:
+        parser.error("--memory-heavy-share must be between 0 and 1")
+    if args.memory_heavy_events < 1 or args.memory_light_events < 1:
+        parser.error("--memory-heavy-events and --memory-light-events must be at least 1")
+    unknown = set(_csv(args.recovery_from)) - {"changelog", "local"}
+    if unknown:
+        parser.error(f"--recovery-from takes changelog and/or local, not {sorted(unknown)}")
     if args.quick:
         defaults = {
-            "events": 20_000, "rounds": 1, "run_seconds": 10.0, "latency_rates": "500",
-            "latency_seconds": 10.0, "memory": "memory:10000", "collector_seconds": 5.0,
-            "identity_visitors": 100_000,
+            "events": 20_000, "rounds": 1, "run_seconds": 5.0, "latency_rates": "500",
+            "latency_seconds": 10.0, "collector_seconds": 5.0,
+            "identity_visitors": 100_000, "memory_leads": 200, "memory_cap": 120.0,
+            "memory_stores": "rocksdb", "recovery_from": "changelog",
         }  # fmt: skip
         for name, value in defaults.items():
             if getattr(args, name) == parser.get_default(name):
@@ -148,17 +178,42 @@ def run_throughput(args: argparse.Namespace, stack: DevStack, workdir: Path) -> 
     }  # fmt: skip
 
 
+def _mix(args: argparse.Namespace, leads: int) -> HistoryMix:
+    return HistoryMix(
+        leads, args.memory_heavy_share, args.memory_heavy_events, args.memory_light_events
+    )
+
+
 def run_memory(args: argparse.Namespace) -> list[Any]:
     """In-process measurements two at a time (they are CPU-bound, RSS is per process)."""
     specs = [item.partition(":") for item in _csv(args.memory)]
-    jobs = [(int(leads), store) for store, _, leads in specs]
-    jobs.sort(key=lambda job: -job[0])
+    jobs = [(_mix(args, int(leads)), store) for store, _, leads in specs]
+    jobs.sort(key=lambda job: -job[0].leads)
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda job: run_in_process(*job), jobs))
     for result in results:
         say(f"memory {result['store']:8} {result['leads']:>9,} leads: "
             f"{result['rss_per_lead_bytes']:,.0f} B RSS per lead ({result['mode']})")  # fmt: skip
     return sorted(results, key=lambda r: (r["store"], r["leads"]))
+
+
+def run_memory_and_recovery(
+    args: argparse.Namespace, stack: DevStack, workdir: Path, phases: list[str]
+) -> dict[str, Any]:
+    """Memory per lead in a real worker per store, then its restarts (bench/worker_state.py)."""
+    target = Target(stack.kafka_bootstrap, stack.redis_url, args.partitions, "", 0, workdir, 0.0)
+    state = run_state_phases(
+        StatePhase(
+            target, _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
+            args.state_batch_bytes, args.memory_cap,
+            tuple(_csv(args.recovery_from)) if "recovery" in phases else (),
+        ),
+        say,
+    )  # fmt: skip
+    found = {"memory_input": state["input"], "memory": state["memory"]}
+    if state["recovery"]:
+        found["recovery"] = state["recovery"]
+    return found
 
 
 def _command(argv: list[str]) -> str:
@@ -183,8 +238,16 @@ def main(argv: list[str] | None = None) -> None:
             "latency_seconds": args.latency_seconds,
             "collector_seconds": args.collector_seconds, "collector_rate": args.collector_rate,
             "collector_concurrency": args.collector_concurrency,
+            "memory_leads": args.memory_leads, "memory_stores": _csv(args.memory_stores),
+            "state_batch_bytes": args.state_batch_bytes,
         },
     }  # fmt: skip
+
+    def save_so_far() -> None:
+        """Write what is measured so far: a long phase that fails loses only itself."""
+        results["wall_seconds"] = time.monotonic() - started
+        report.write(results, args.out)
+
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         with DevStack(args.kafka, args.redis) as stack:
@@ -199,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
             say(f"kafka {stack.kafka_bootstrap}, redis {stack.redis_url}")
             if "throughput" in phases:
                 results.update(run_throughput(args, stack, workdir))
+                save_so_far()
             if "latency" in phases:
                 results["latency"] = []
                 for rate in _csv(args.latency_rates):
@@ -211,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
                         float(rate), args.latency_seconds,
                     )  # fmt: skip
                     results["latency"].append(run)
+                    save_so_far()
             if "collector" in phases:
                 from bench.collector import run_collector_phase
 
@@ -221,13 +286,11 @@ def main(argv: list[str] | None = None) -> None:
                 )  # fmt: skip
                 say(f"collector: {results['collector']['throughput']['events_per_s']:,.0f} "
                     "accepted events/s")  # fmt: skip
-            if "memory" in phases and args.memory_via_worker:
-                results["memory_via_worker"] = [
-                    worker_memory(stack, workdir, args.memory_via_worker, store, args.partitions)
-                    for store in _csv(args.memory_stores)
-                ]
-        if "memory" in phases:
-            results["memory"] = run_memory(args) + results.get("memory_via_worker", [])
+                save_so_far()
+            if {"memory", "recovery"} & set(phases) and args.memory_leads > 0:
+                results.update(run_memory_and_recovery(args, stack, workdir, phases))
+        if "memory" in phases and args.memory:
+            results["memory"] = results.get("memory", []) + run_memory(args)
     if "identity" in phases:
         from bench.identity_soak import run_soak
 

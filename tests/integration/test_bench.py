@@ -1,7 +1,8 @@
 """`scripts/bench --quick` runs end to end and reports every default system.
 
-It checks that the harness works (every system read events at a positive rate, latency
-and memory were measured, the files were written), not how fast anything is.
+It checks that the harness works (every system read events at a positive rate, latency,
+memory in a worker and recovery were measured, every issue-16 target is in the table,
+the files were written), not how fast anything is.
 """
 
 from __future__ import annotations
@@ -20,20 +21,20 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable, "-m", "bench", "--quick", "--no-plot", "--out", str(tmp_path),
             "--kafka", servers.kafka_bootstrap, "--redis", servers.redis_url,
         ],
-        cwd=REPO, capture_output=True, text=True, timeout=280, check=False,
+        cwd=REPO, capture_output=True, text=True, timeout=400, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     results = orjson.loads(next(tmp_path.glob("*.json")).read_bytes())
 
     systems = results["throughput_summary"]["systems"]
-    assert set(systems) == {"limit", "quix", "peer", "scorer"}
+    assert set(systems) == {"limit", "quix", "peer", "scorer", "scorer-envelopes"}
     for name, row in systems.items():
         assert row["median"] > 0, name
         assert row["events_min"] > 0, name
@@ -47,7 +48,19 @@ def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path
     assert latency["lag_series"]
 
     (memory,) = results["memory"]
+    assert memory["mode"] == "worker (via Kafka)"
+    assert memory["store"] == "rocksdb"
+    assert memory["complete"]
+    assert memory["leads"] >= 200
     assert memory["rss_per_lead_bytes"] > 0
+    assert memory["disk_per_lead_bytes"] > 0
+    (recovery,) = results["recovery"]
+    assert recovery["from"] == "changelog"
+    assert recovery["leads"] >= memory["leads"]  # every lead came back from the changelog
+    assert 0 < recovery["ready_s"] <= recovery["cap_s"]
+    assert 0 < recovery["scored_s"] <= recovery["cap_s"]
+    issue_16 = [row["target"] for row in results["targets"]][:8]
+    assert len(issue_16) == 8
 
     collector = results["collector"]
     assert collector["throughput"]["accepted"] > 0
@@ -64,8 +77,11 @@ def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path
         "| peer |",
         "| scorer |",
         "scorer/quix",
+        "| scorer-envelopes |",
         "event → MQL alert",
+        "### Recovery",
         "accepted events/s per process (one event per request)",
+        *(f"| {target} |" for target in issue_16),
     ):
         assert name in table
     assert "| limit |" in done.stdout
