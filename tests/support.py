@@ -25,6 +25,13 @@ KAFKA_ENV = "TEST_KAFKA_BOOTSTRAP"
 REDIS_ENV = "TEST_REDIS_URL"
 
 
+# Tansu takes half the session timeout to form a group and the whole of it to move a
+# silent member's partitions: every worker start waited 5 s, every kill 10 s more, at the
+# worker's default of 10 s. Real Kafka refuses less than 6 s, so only the embedded broker
+# gets this; heartbeats go every second (app.py), so a session still outlives 3 lost ones.
+EMBEDDED_TEST_OVERRIDES: Mapping[str, object] = {"kafka_session_timeout_s": 4.0}
+
+
 @dataclass(frozen=True, slots=True)
 class Servers:
     kafka_bootstrap: str
@@ -68,9 +75,8 @@ def servers_for_tests() -> Iterator[Servers]:
             yield servers
     else:
         with DevStack() as stack:
-            yield Servers(
-                stack.kafka_bootstrap, stack.redis_url, "embedded", stack.client_overrides()
-            )
+            overrides = {**stack.client_overrides(), **EMBEDDED_TEST_OVERRIDES}
+            yield Servers(stack.kafka_bootstrap, stack.redis_url, "embedded", overrides)
 
 
 def isolated_settings(servers: Servers, tmp_path: Path, **overrides: Any) -> Settings:
