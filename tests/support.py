@@ -187,6 +187,25 @@ class ScorerProcess:
         self.process.stop(timeout_s=15)
 
 
+def stop_all(processes: Iterable[ScorerProcess], timeout_s: float = 15.0) -> None:
+    """Stop scorer subprocesses together: each takes a second or two to shut down, so
+    all are asked at once and then awaited; one still running at the deadline is killed."""
+    processes = list(processes)
+    for scorer in processes:
+        pid = scorer.process.pid
+        if pid is not None and scorer.process.exit_code() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, scorer.process.stop_signal)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(
+        p.process.pid is not None and p.process.exit_code() is None for p in processes
+    ):
+        time.sleep(0.05)
+    for scorer in processes:
+        scorer.process.kill()  # only one that outlived the deadline is still there
+        scorer.stop()
+
+
 class WorkerProcess(ScorerProcess):
     """A `scorer worker` subprocess with the given settings."""
 
