@@ -59,6 +59,17 @@ class Settings(BaseSettings):
             "the embedded Tansu broker holds every fetch this long, so the dev stack uses 100)."
         ),
     )
+    kafka_session_timeout_s: float = Field(
+        10.0,
+        ge=1,
+        le=300,
+        description=(
+            "Consumer group session timeout: a worker silent this long loses its partitions "
+            "to the others (failover time). Kafka refuses less than its "
+            "group.min.session.timeout.ms (6 s by default); the embedded Tansu broker also "
+            "waits half of it to form a group, so the tests use less there."
+        ),
+    )
     kafka_username: str | None = Field(None, description="SASL user name.")
     kafka_password: SecretStr | None = Field(None, description="SASL password (never logged).")
     kafka_ssl_cafile: Path | None = Field(

@@ -73,8 +73,9 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "processing_guarantee": "at_least_once",
         # A dev or test worker restarting must not wait a minute for its old session.
-        "broker_session_timeout": 10.0,
-        "broker_heartbeat_interval": 1.0,
+        "broker_session_timeout": settings.kafka_session_timeout_s,
+        # Kafka wants heartbeats well inside the session: a third of it at most.
+        "broker_heartbeat_interval": min(1.0, settings.kafka_session_timeout_s / 3),
         "producer_linger": 0.005,
         "producer_max_batch_size": settings.kafka_max_batch_bytes,
     }

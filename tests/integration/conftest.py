@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.support import Servers, WorkerProcess, isolated_settings, servers_for_tests
+from tests.support import Servers, WorkerProcess, isolated_settings, servers_for_tests, stop_all
 
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
+    """One broker and one Redis per test session (per xdist worker under pytest-xdist);
+    tests keep apart by their own topic prefix, consumer group and Redis key prefix."""
     with servers_for_tests() as found:
         yield found
 
@@ -30,5 +32,4 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
         return worker.start()
 
     yield start
-    for worker in started:
-        worker.stop()
+    stop_all(started)

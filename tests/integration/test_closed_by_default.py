@@ -39,6 +39,7 @@ from tests.support import (
     produce,
     read_topic,
     run,
+    stop_all,
     wait_for,
 )
 
@@ -148,8 +149,7 @@ def scored(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         )  # fmt: skip
         yield Run(settings, workers, redis_port)
     finally:
-        for worker in workers:
-            worker.stop()
+        stop_all(workers)
         redis.stop()
 
 

@@ -117,7 +117,7 @@ def test_when_a_worker_leaves_the_other_takes_over_its_partitions(
     )
     leaving.stop()
     run(produce(settings, messages[half:]))
-    # Tansu reassigns the leaver's partitions only after its 10 s session times out.
+    # Tansu reassigns the leaver's partitions only after its session times out (4 s here).
     _assert_matches_replay(settings, oracle, rules, [staying, leaving], deadline_s=90)
     # The takeover must not have needed the stall guard (see test_crash_recovery.py).
     assert staying.metric("scorer_stalled_partitions_total") == 0
