@@ -8,7 +8,6 @@ from scorer.core.account import (
     AccountScore,
     AccountState,
     AccountUpdate,
-    LeadSignal,
     account_score,
     apply_lead_signal,
 )
@@ -20,6 +19,7 @@ from scorer.core.explain import Reason, ScoreChange
 from scorer.core.handoff_loop import fire_due, next_due
 from scorer.core.lead import apply_event
 from scorer.core.lead_reads import contributions, route_lead, top_reasons_at
+from scorer.core.lead_signal import LeadSignal
 from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, Score, score_at
 from scorer.core.records import RECORD_VERSION, RecordVersionError
 from scorer.core.replay import Rejection, ReplayResult, replay

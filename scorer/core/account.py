@@ -18,95 +18,20 @@ per lead, by lead sequence number, wins).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import NamedTuple
 
 from scorer.core.alerts import Alert, account_alert_id
-from scorer.core.decay import decay_factor
 from scorer.core.events import FieldValue
+from scorer.core.lead_signal import RECORD_VERSION, LeadSignal
 from scorer.core.routing import route
 from scorer.core.rules import AccountAggregate, AccountThreshold, Rules
 from scorer.core.thresholds import Gate
 
 _NO_ATTRIBUTES: Mapping[str, FieldValue] = MappingProxyType({})
-
-RECORD_VERSION = 1
-
-
-class LeadSignal(NamedTuple):
-    """What the account fold needs from one lead update (its current contribution)."""
-
-    account_id: str
-    lead_id: str
-    seq: int
-    at: float
-    event_id: str
-    ref: float | None
-    engagement: tuple[float, ...]
-    fit: float
-    company_fit: float
-    role: str | None
-    last_engaged_at: float | None
-    stage: str
-    product: str | None
-    rules_version: str
-
-    def engagement_at(self, t: float, rules: Rules) -> float:
-        if self.ref is None:
-            return 0.0
-        half_lives = rules.half_lives_s
-        elapsed = t - self.ref
-        return sum(
-            v * decay_factor(elapsed, half_lives[i]) if i < len(half_lives) else v
-            for i, v in enumerate(self.engagement)
-        )
-
-    def to_record(self) -> dict[str, object]:
-        return {
-            "v": RECORD_VERSION,
-            "type": "lead_signal",
-            "account_id": self.account_id,
-            "lead_id": self.lead_id,
-            "seq": self.seq,
-            "at": self.at,
-            "event_id": self.event_id,
-            "ref": self.ref,
-            "engagement": list(self.engagement),
-            "fit": self.fit,
-            "company_fit": self.company_fit,
-            "role": self.role,
-            "last_engaged_at": self.last_engaged_at,
-            "stage": self.stage,
-            "product": self.product,
-            "rules_version": self.rules_version,
-        }
-
-    @classmethod
-    def from_record(cls, raw: dict[str, object]) -> LeadSignal:
-        from scorer.core.records import check_version, opt_float, opt_str, req_float, req_int
-
-        check_version(raw, "lead_signal")
-        engagement = raw["engagement"]
-        if not isinstance(engagement, list):
-            raise ValueError("lead_signal.engagement must be a list")
-        return cls(
-            account_id=str(raw["account_id"]),
-            lead_id=str(raw["lead_id"]),
-            seq=req_int(raw, "seq"),
-            at=req_float(raw, "at"),
-            event_id=str(raw["event_id"]),
-            ref=opt_float(raw, "ref"),
-            engagement=tuple(float(v) for v in engagement),
-            fit=req_float(raw, "fit"),
-            company_fit=req_float(raw, "company_fit"),
-            role=opt_str(raw, "role"),
-            last_engaged_at=opt_float(raw, "last_engaged_at"),
-            stage=str(raw["stage"]),
-            product=opt_str(raw, "product"),
-            rules_version=str(raw["rules_version"]),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +104,6 @@ class AccountUpdate:
     state: AccountState
     alerts: tuple[Alert, ...] = ()
     applied: bool = True
-    score: AccountScore | None = None
 
 
 def account_score(state: AccountState, t: float, rules: Rules) -> AccountScore:
@@ -216,6 +140,47 @@ def account_score(state: AccountState, t: float, rules: Rules) -> AccountScore:
     )
 
 
+class _Fold(NamedTuple):
+    """What the gates of an account read from its score at its watermark: the total and
+    the counts `AccountThreshold` requires (the full `AccountScore` is built only for an
+    alert, or when asked for)."""
+
+    total: float
+    engaged_contacts: int
+    roles: int
+
+
+def _fold(members: tuple[LeadSignal, ...], t: float, rules: Rules) -> _Fold:
+    """`account_score(...).total` and its counts, with the same arithmetic: the counted
+    engagement is added up biggest first (equal values add up the same whichever lead
+    they come from, so the lead-id tie-break `account_score` sorts by is not needed)."""
+    spec = rules.account
+    window, min_points = spec.engaged_window_s, spec.engaged_min_points
+    points: list[float] = []
+    engaged = 0
+    roles: set[str] = set()
+    fit = 0.0
+    first = True
+    for member in members:
+        value = member.engagement_at(t, rules)
+        points.append(value)
+        last_engaged_at = member.last_engaged_at
+        if last_engaged_at is not None and t - last_engaged_at <= window and value >= min_points:
+            engaged += 1
+            if member.role is not None:
+                roles.add(member.role)
+        # max(company_fit), keeping the first of equal values as `max` does.
+        if first or member.company_fit > fit:
+            fit, first = member.company_fit, False
+    points.sort(reverse=True)
+    if spec.aggregate is AccountAggregate.TOP_N:
+        engagement = sum(points[: spec.top_n])
+    else:
+        engagement = sum(points)
+    total = fit + engagement + spec.role_points * len(roles)
+    return _Fold(total, engaged, len(roles))
+
+
 def apply_lead_signal(
     state: AccountState | None, signal: LeadSignal, rules: Rules, now: float
 ) -> AccountUpdate:
@@ -226,57 +191,61 @@ def apply_lead_signal(
         state = AccountState.new(signal.account_id, rules)
     elif len(state.gates) != len(rules.account.thresholds):
         state = _migrate(state, rules)
-    members = list(state.members)
+    members = state.members
+    lead_id = signal.lead_id
     for i, member in enumerate(members):
-        if member.lead_id == signal.lead_id:
+        if member.lead_id == lead_id:
             if member.seq >= signal.seq:
                 return AccountUpdate(state=state, applied=False)
-            members[i] = signal
+            members = (*members[:i], signal, *members[i + 1 :])
             break
     else:
-        members.append(signal)
-        members.sort(key=lambda m: m.lead_id)
+        members = _with_member(members, signal)
     watermark = signal.at if state.watermark is None else max(state.watermark, signal.at)
-    folded = AccountState(
-        account_id=state.account_id,
-        rules_version=rules.version,
-        members=tuple(members),
-        gates=state.gates,
-        watermark=watermark,
-        stage=state.stage,
-        last_score=state.last_score,
-    )
-    score = account_score(folded, watermark, rules)
-    gates = list(state.gates)
-    alerts: list[Alert] = []
+    fold = _fold(members, watermark, rules)
     stage = state.stage
-    if stage == "new" and score.engaged_contacts:
+    if stage == "new" and fold.engaged_contacts:
         stage = "engaged"
+    gates = state.gates
+    fired: list[tuple[AccountThreshold, int]] = []
     for i, threshold in enumerate(rules.account.thresholds):
         gate = gates[i]
-        armed = gate.armed or score.total < threshold.rearm_below
-        if armed and _qualifies(score, threshold):
+        armed = gate.armed or fold.total < threshold.rearm_below
+        if armed and _qualifies(fold, threshold):
             cooled = (
                 gate.last_fired_at is None or watermark - gate.last_fired_at >= threshold.cooldown_s
             )
             if cooled:
                 gate = Gate(False, gate.epoch + 1, watermark)
                 stage = threshold.name
-                alerts.append(_account_alert(folded, score, threshold, gate.epoch, signal, rules))
-                gates[i] = gate
+                fired.append((threshold, gate.epoch))
+                gates = (*gates[:i], gate, *gates[i + 1 :])
                 continue
-        gates[i] = Gate(armed, gate.epoch, gate.last_fired_at)
+        if armed != gate.armed:
+            gates = (*gates[:i], Gate(armed, gate.epoch, gate.last_fired_at), *gates[i + 1 :])
     final = AccountState(
-        account_id=folded.account_id,
+        account_id=state.account_id,
         rules_version=rules.version,
-        members=folded.members,
-        gates=tuple(gates),
+        members=members,
+        gates=gates,
         watermark=watermark,
         stage=stage,
-        last_score=score.total,
+        last_score=fold.total,
     )
-    alerts = [_with_stage(a, stage) for a in alerts]
-    return AccountUpdate(state=final, alerts=tuple(alerts), score=score)
+    if not fired:
+        return AccountUpdate(state=final)
+    score = account_score(final, watermark, rules)
+    alerts = tuple(
+        _with_stage(_account_alert(final, score, threshold, epoch, signal, rules), stage)
+        for threshold, epoch in fired
+    )
+    return AccountUpdate(state=final, alerts=alerts)
+
+
+def _with_member(members: tuple[LeadSignal, ...], signal: LeadSignal) -> tuple[LeadSignal, ...]:
+    """`members` (in lead-id order) with a new member's signal in its place."""
+    at = bisect_left([m.lead_id for m in members], signal.lead_id)
+    return (*members[:at], signal, *members[at:])
 
 
 def remove_lead(state: AccountState | None, lead_id: str, rules: Rules) -> AccountUpdate:
@@ -298,14 +267,14 @@ def remove_lead(state: AccountState | None, lead_id: str, rules: Rules) -> Accou
         for gate, threshold in zip(state.gates, rules.account.thresholds, strict=True)
     )
     final = replace(folded, gates=gates, last_score=score.total)
-    return AccountUpdate(state=final, score=score)
+    return AccountUpdate(state=final)
 
 
-def _qualifies(score: AccountScore, threshold: AccountThreshold) -> bool:
+def _qualifies(fold: _Fold, threshold: AccountThreshold) -> bool:
     return (
-        score.total >= threshold.value
-        and len(score.engaged_contacts) >= threshold.min_engaged_contacts
-        and len(score.roles) >= threshold.min_roles
+        fold.total >= threshold.value
+        and fold.engaged_contacts >= threshold.min_engaged_contacts
+        and fold.roles >= threshold.min_roles
     )
 
 

@@ -4,7 +4,6 @@ event (the hand-off loop runs after it: `lead.py`)."""
 from __future__ import annotations
 
 from scorer.core import fast_paths
-from scorer.core.account import LeadSignal
 from scorer.core.alerts import Alert
 from scorer.core.audit import score_changes
 from scorer.core.decay import decayed_engagement
@@ -18,6 +17,7 @@ from scorer.core.fit import (
 )
 from scorer.core.grade import grade as grade_of
 from scorer.core.lead_reads import buying_role
+from scorer.core.lead_signal import LeadSignal
 from scorer.core.lead_state import (
     LeadState,
     LeadUpdate,

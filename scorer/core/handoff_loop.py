@@ -53,7 +53,7 @@ from types import MappingProxyType
 from scorer.core.cool_off import cool_off_due
 from scorer.core.events import Event
 from scorer.core.held_feedback import release
-from scorer.core.inactivity import inactivity_due
+from scorer.core.inactivity import inactivity_due, rearmed_alone
 from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, with_loop
 from scorer.core.lifecycle import Transition
 from scorer.core.migrate import migrate_lead
@@ -97,6 +97,9 @@ def fire_due(state: LeadState, rules: Rules, now: float) -> LeadUpdate:
     timers = state.timers
     if not timers or timers[0].due_at > now:
         return LeadUpdate(state, Outcome.APPLIED)
+    rearmed = rearmed_alone(state, rules, now)
+    if rearmed is not None:
+        return rearmed
     loop = LoopWork.of(state, rules)
     while loop.timers and loop.timers[0].due_at <= now:
         timer = loop.timers.pop(0)

@@ -4,8 +4,11 @@ stretch) and the `went_cold` scenarios trigger; activity meanwhile re-arms the c
 
 from __future__ import annotations
 
+from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, with_loop
+from scorer.core.rules import Rules
 from scorer.core.scenarios import LoopWork
 from scorer.core.timers import (
+    INACTIVITY,
     Timer,
     add_timer,
 )
@@ -24,3 +27,30 @@ def inactivity_due(loop: LoopWork, timer: Timer) -> None:
     loop.cold_since = due
     for scenario in loop.rules.cold_scenarios:
         loop.trigger(scenario, due, "went_cold", None)
+
+
+def rearmed_alone(state: LeadState, rules: Rules, now: float) -> LeadUpdate | None:
+    """What `fire_due` gives when the only timer due is the inactivity timer of a lead
+    that was active meanwhile and its re-armed clock is not due yet: the lead with the
+    timer moved, nothing else (a third of the timers a replay fires). None otherwise.
+
+    The same result as `inactivity_due` in a `LoopWork`, without the working copy."""
+    timers = state.timers
+    timer = timers[0]
+    inactivity = rules.inactivity
+    last = state.last_active_at
+    if (
+        timer.kind != INACTIVITY
+        or (len(timers) > 1 and timers[1].due_at <= now)
+        or inactivity is None
+        or last is None
+        or state.loop.cold_since is not None
+    ):
+        return None
+    target = last + inactivity.after_s
+    if target <= timer.due_at or target <= now:
+        return None
+    moved = list(timers[1:])
+    add_timer(moved, timer._replace(due_at=target, trigger_at=last))
+    loop = state.loop._replace(timers=tuple(moved))
+    return LeadUpdate(with_loop(state, last, loop), Outcome.APPLIED)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from scorer.core.account import LeadSignal
 from scorer.core.events import Event, FieldValue
 from scorer.core.explain import (
     Reason,
@@ -15,6 +14,7 @@ from scorer.core.explain import (
 from scorer.core.fit import (
     fit_contributions,
 )
+from scorer.core.lead_signal import LeadSignal
 from scorer.core.lead_state import (
     LeadState,
 )

@@ -9,7 +9,6 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
-from scorer.core.account import LeadSignal
 from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.decay import decay_factor
@@ -26,6 +25,7 @@ from scorer.core.fit import (
     matched_fit_rules,
 )
 from scorer.core.grade import grade as grade_of
+from scorer.core.lead_signal import LeadSignal
 from scorer.core.rules import Rules, Stage
 from scorer.core.timeline import (
     Point,

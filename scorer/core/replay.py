@@ -134,6 +134,12 @@ class _Timers:
         self.heap: list[tuple[float, str]] = []
         self.due: dict[str, float] = {}
 
+    def any_due(self, now: float) -> bool:
+        """Whether an entry (maybe a stale one) is due at `now`: the cheap test made
+        before every event."""
+        heap = self.heap
+        return bool(heap) and heap[0][0] <= now
+
     def track(self, state: LeadState) -> None:
         due = next_due(state)
         if due is None:
@@ -179,11 +185,11 @@ def replay(
             continue
         clock = t if latest is None or t > latest else latest
         processing_time = clock if now is None else now
-        _fire(result, timers, processing_time)
+        if timers.any_due(processing_time):
+            _fire(result, timers, processing_time)
         judged_at = processing_time if received_by is None else max(processing_time, received_by)
-        update = apply_event(
-            result.leads.get(event.lead_id), event, router.rules_for(event), judged_at
-        )
+        before = result.leads.get(event.lead_id)
+        update = apply_event(before, event, router.rules_for(event), judged_at)
         if update.outcome is not Outcome.APPLIED:
             result.rejected.append(
                 Rejection(event.event_id, event.lead_id, update.outcome, update.reason)
@@ -196,7 +202,8 @@ def replay(
             else max(result.last_event_at, event.occurred_at)
         )
         _record(result, update, processing_time)
-        timers.track(update.state)
+        if before is None or update.state.loop is not before.loop:
+            timers.track(update.state)  # (the same loop has the same timers)
     final = until if until is not None else (now if now is not None else latest)
     if final is not None:
         _fire(result, timers, final)

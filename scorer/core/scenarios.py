@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from scorer.core.account import LeadSignal
 from scorer.core.actions import Action, action_id
 from scorer.core.alerts import Alert
 from scorer.core.events import EventKind
 from scorer.core.explain import ScoreChange
+from scorer.core.lead_signal import LeadSignal
 from scorer.core.lead_state import LeadState, LeadUpdate, Outcome, score_at, with_loop
 from scorer.core.lifecycle import Transition
 from scorer.core.routing import route

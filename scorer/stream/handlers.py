@@ -38,7 +38,7 @@ from scorer.contracts.outputs import (
     score_changes_message,
 )
 from scorer.contracts.topics import input_topics
-from scorer.core.account import AccountState, LeadSignal, apply_lead_signal, remove_lead
+from scorer.core.account import AccountState, apply_lead_signal, remove_lead
 from scorer.core.actions import Action
 from scorer.core.alerts import Alert
 from scorer.core.events import Event
@@ -47,6 +47,7 @@ from scorer.core.handoff_loop import fire_due, next_due
 from scorer.core.identity import Visitor, is_anonymous, quiet
 from scorer.core.lead import apply_event
 from scorer.core.lead_reads import restated_signal
+from scorer.core.lead_signal import LeadSignal
 from scorer.core.lead_state import LeadState, LeadUpdate, Outcome
 from scorer.core.rules import Rules
 from scorer.serving.metrics import ScorerMetrics

@@ -33,6 +33,8 @@ from scorer.core import (
     next_due,
     replay,
 )
+from scorer.core.inactivity import inactivity_due, rearmed_alone
+from scorer.core.scenarios import LoopWork
 from tests.property.strategies import histories
 from tests.unit.core.builders import DAY, HOUR
 from tests.unit.core.loop_builders import (
@@ -215,3 +217,26 @@ def _collect(events: list[Event], until: float) -> list[str]:
     assert state is not None
     ids += [a.action_id for a in fire_due(state, RULES, until).actions]
     return ids
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_feedback(), st.lists(st.floats(0, 40 * DAY), max_size=5), GAPS, st.floats(0, 1))
+def test_a_rearmed_inactivity_timer_alone_fires_as_in_the_loop(
+    events: list[Event], ticks: list[float], after: float, cut: float
+) -> None:
+    """`fire_due`'s shortcut for an inactivity timer re-armed by activity gives exactly
+    what the general path (`LoopWork` + `inactivity_due`) gives."""
+    events = events[: max(1, round(cut * len(events)))]
+    state = _run(events, [events[0].occurred_at + t for t in ticks])
+    timers = state.timers
+    if not timers:
+        return
+    now = timers[0].due_at + after
+    shortcut = rearmed_alone(state, RULES, now)
+    observe(f"shortcut taken: {shortcut is not None}")
+    if shortcut is None:
+        return
+    loop = LoopWork.of(state, RULES)
+    inactivity_due(loop, loop.timers.pop(0))
+    assert shortcut == loop.finish(state, None)
+    assert fire_due(state, RULES, now) == shortcut
