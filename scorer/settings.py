@@ -142,6 +142,15 @@ class Settings(BaseSettings):
             "replays more events."
         ),
     )
+    state_cache_keys: int = Field(
+        10000,
+        ge=0,
+        description=(
+            "Decoded states a worker keeps per table (leads, accounts, visitors), most "
+            "recently used first; every other state is held as its encoded changelog "
+            "record and decoded when its next event comes. More: less CPU, more memory."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Worker log level."
     )

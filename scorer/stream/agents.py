@@ -99,17 +99,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         finally:
             checkpoints.checkpoint()
 
-    @app.task
-    async def checkpoint_when_due() -> None:
-        # Idle agents do not checkpoint, and Faust gives partitions up only once every
-        # started event is acknowledged (it waits): so a checkpoint is also taken here,
-        # when due or as soon as a rebalance starts. Revoked partitions' states are thus
-        # written and their offsets committed before another worker takes them over,
-        # which then has nothing to replay.
-        while not app.should_stop:
-            await asyncio.sleep(_CHECKPOINT_POLL_S)
-            if checkpoints.pending and (checkpoints.due() or app.rebalancing):
-                checkpoints.checkpoint()
+    register_checkpoint_task(app, checkpoints)
 
     def forget_revoked_ledgers(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = args[0] if args else kwargs.get("revoked", ())
@@ -118,6 +108,9 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         ctx.action_ledger.forget(partitions)
         ctx.due_index.forget(partitions)
         ctx.visitor_expiry.forget(partitions)
+        # Written at the checkpoint Faust waited for; what the next assignment restores
+        # from the changelogs must not be shadowed by older decoded copies.
+        checkpoints.forget_decoded()
 
     # Faust's signal type wants a `BaseSignalT` keyword the receiver does not use.
     app.on_partitions_revoked.connect(forget_revoked_ledgers)  # type: ignore[arg-type]
@@ -164,6 +157,20 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         hot = await ctx.read_model.hot_leads()
         if hot is not None:
             ctx.metrics.hot_leads.set(hot)
+
+
+def register_checkpoint_task(app: faust.App, checkpoints: Checkpointer) -> None:
+    @app.task
+    async def checkpoint_when_due() -> None:
+        # Idle agents do not checkpoint, and Faust gives partitions up only once every
+        # started event is acknowledged (it waits): so a checkpoint is also taken here,
+        # when due or as soon as a rebalance starts. Revoked partitions' states are thus
+        # written and their offsets committed before another worker takes them over,
+        # which then has nothing to replay.
+        while not app.should_stop:
+            await asyncio.sleep(_CHECKPOINT_POLL_S)
+            if checkpoints.pending and (checkpoints.due() or app.rebalancing):
+                checkpoints.checkpoint()
 
 
 async def guard_input_partitions(app: faust.App, ctx: ScorerContext, guard: StallGuard) -> None:

@@ -170,7 +170,7 @@ class ScorerContext:
                 name, default=None, key_type=bytes, value_type=bytes,
                 partitions=settings.partitions, use_partitioner=True,
             )  # fmt: skip
-            return StateCache(faust_table, codec, settings.partitions)
+            return StateCache(faust_table, codec, settings.partitions, settings.state_cache_keys)
 
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)

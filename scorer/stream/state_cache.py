@@ -2,8 +2,10 @@
 
 The tables hold each key's changelog record as bytes (see codecs.py): a tracked lead
 costs about its record's size, and changelog recovery stores the bytes without
-decoding them. A `StateCache` in front of a table decodes a key on its first touch
-after a checkpoint and keeps the states the agents change; `Checkpointer.checkpoint`
+decoding them. A `StateCache` in front of a table keeps the states the agents change
+since the last checkpoint, and the decoded states of the most recently used keys (up to
+SCORER_STATE_CACHE_KEYS per table; decoding a big lead record costs more than scoring
+its event, so a hot key is decoded once, not at every touch); `Checkpointer.checkpoint`
 writes each changed key once (one changelog record per key per checkpoint, however
 many batches changed it) and only then acknowledges the events those states cover, so
 the offsets Faust commits never run ahead of the changelog (its commit flushes the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -39,29 +42,49 @@ S = TypeVar("S")
 class StateCache(Generic[S]):
     """A table of encoded states with the changes since the last checkpoint in front.
 
-    Reads see the newest state: a change not yet written, else the table's record
-    (decoded once per checkpoint). `put` and `delete` name the event a change belongs
-    to: the table write at the checkpoint is made as that event (a store may shard by
-    the event's partition; RocksDB keeps a database per partition).
+    Reads see the newest state: a change not yet written, else the table's record,
+    decoded and kept while the key is among the `decoded_max` most recently used.
+    `put` and `delete` name the event a change belongs to: the table write at the
+    checkpoint is made as that event (a store may shard by the event's partition;
+    RocksDB keeps a database per partition).
     """
 
     table: Any  # a Faust table of bytes
     codec: StateCodec[S]
     partitions: int
+    decoded_max: int = 10_000
     _changed: dict[bytes, tuple[S | None, EventT[Any]]] = field(default_factory=dict)
-    _decoded: dict[bytes, S] = field(default_factory=dict)
+    # Equal to the table's records (written or read): valid until the table changes
+    # under the cache, i.e. until a rebalance (see `forget_decoded`).
+    _decoded: OrderedDict[bytes, S] = field(default_factory=OrderedDict)
 
     def get(self, key: bytes) -> S | None:
         changed = self._changed.get(key)
         if changed is not None:
             return changed[0]
-        state = self._decoded.get(key)
-        if state is None:
-            raw = self.table.get(key)
-            if raw is None:
-                return None  # a miss is not kept: recovery may bring the key later
-            state = self._decoded[key] = self.codec.decode(raw)
+        decoded = self._decoded
+        state = decoded.get(key)
+        if state is not None:
+            decoded.move_to_end(key)
+            return state
+        raw = self.table.get(key)
+        if raw is None:
+            return None  # a miss is not kept: recovery may bring the key later
+        state = self.codec.decode(raw)
+        self._keep(key, state)
         return state
+
+    def _keep(self, key: bytes, state: S) -> None:
+        decoded = self._decoded
+        decoded[key] = state
+        decoded.move_to_end(key)
+        while len(decoded) > self.decoded_max:
+            decoded.popitem(last=False)
+
+    def forget_decoded(self) -> None:
+        """Drop decoded copies: the table may change under them (a rebalance restores
+        partitions from their changelogs). Changes not yet written stay."""
+        self._decoded.clear()
 
     def __getitem__(self, key: bytes) -> S:
         state = self.get(key)
@@ -116,10 +139,9 @@ class StateCache(Generic[S]):
         return size
 
     def write_changes(self) -> int:
-        """Write every changed key to the table once; forget what was decoded. The
+        """Write every changed key to the table once (its state stays decoded). The
         number of keys written."""
         changed, self._changed = self._changed, {}
-        self._decoded.clear()
         encode = self.codec.encode
         for key, (state, event) in changed.items():
             with as_current_event(event):
@@ -128,6 +150,8 @@ class StateCache(Generic[S]):
                         del self.table[key]
                 else:
                     self.table[key] = encode(state)
+            if state is not None:
+                self._keep(key, state)
         return len(changed)
 
 
@@ -165,6 +189,10 @@ class Checkpointer:
     def pending(self) -> bool:
         """Whether a checkpoint would write or acknowledge anything."""
         return bool(self._finished) or any(cache.changed for cache in self.caches)
+
+    def forget_decoded(self) -> None:
+        for cache in self.caches:
+            cache.forget_decoded()
 
     def checkpoint(self) -> None:
         """Write every cache's changes, then acknowledge the finished events (no await in

@@ -103,15 +103,39 @@ def test_reads_see_changes_and_a_checkpoint_writes_the_last_state_per_key(
     assert len(table.log) <= len(reads), "at most one write per key"
 
 
-def test_a_key_is_decoded_once_per_checkpoint() -> None:
+def test_a_recently_used_key_is_decoded_once_until_a_rebalance() -> None:
     table = Table()
     table[b"a"] = CODEC.encode(7)
     cache = _cache(table)
     assert [cache.get(b"a") for _ in range(3)] == [7, 7, 7]
-    assert table.reads == 1
     cache.write_changes()
     assert cache.get(b"a") == 7
-    assert table.reads == 2, "decoded again after the checkpoint (the table may change)"
+    assert table.reads == 1
+    cache.forget_decoded()  # a rebalance: the table may be restored under the cache
+    assert cache.get(b"a") == 7
+    assert table.reads == 2
+
+
+def test_only_the_most_recently_used_keys_stay_decoded() -> None:
+    table = Table()
+    for key in (b"a", b"b", b"c"):
+        table[key] = CODEC.encode(1)
+    cache = StateCache(table, CODEC, partitions=4, decoded_max=2)
+    cache.get(b"a"), cache.get(b"b"), cache.get(b"a"), cache.get(b"c")  # b is the oldest
+    reads = table.reads
+    cache.get(b"a"), cache.get(b"c")
+    assert table.reads == reads
+    cache.get(b"b")
+    assert table.reads == reads + 1
+
+
+def test_a_written_state_stays_decoded() -> None:
+    table = Table()
+    cache = _cache(table)
+    cache.put(b"a", 5, Event("e", []))  # type: ignore[arg-type]
+    cache.write_changes()
+    assert cache.get(b"a") == 5
+    assert table.reads == 0
 
 
 def test_a_miss_is_not_remembered() -> None:
