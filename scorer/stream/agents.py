@@ -67,18 +67,25 @@ async def checkpointed(
     handle: Callable[[Sequence[EventT[Any]]], Awaitable[None]],
 ) -> None:
     """Handle a batch whose events are acknowledged by the checkpoint that writes their
-    states (see state_cache.py): now if one is due or a rebalance waits for it."""
+    states (see state_cache.py): now if one is due or Faust waits for it."""
     checkpoints.hold(events)
     try:
         await to_completion(handle(events))
     finally:
         checkpoints.finished(events)
-        if checkpoints.due() or app.rebalancing:
+        if checkpoints.due() or faust_waits_for_acks(app):
             checkpoints.checkpoint()
+
+
+def faust_waits_for_acks(app: faust.App) -> bool:
+    """Whether Faust waits for every delivered event to be acknowledged: before it gives
+    partitions up in a rebalance, and when the app stops (before its agents stop)."""
+    return bool(app.rebalancing or app.should_stop)
 
 
 def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
     ctx.backlog = lambda partition: input_backlog(app, ctx, partition)
+    ctx.flush_changelog = app.producer.flush
     checkpoints = ctx.checkpoints
 
     @app.agent(ctx.lead_events, name="score-lead-events")
@@ -162,14 +169,15 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
 def register_checkpoint_task(app: faust.App, checkpoints: Checkpointer) -> None:
     @app.task
     async def checkpoint_when_due() -> None:
-        # Idle agents do not checkpoint, and Faust gives partitions up only once every
-        # started event is acknowledged (it waits): so a checkpoint is also taken here,
-        # when due or as soon as a rebalance starts. Revoked partitions' states are thus
-        # written and their offsets committed before another worker takes them over,
-        # which then has nothing to replay.
-        while not app.should_stop:
+        # Idle agents do not checkpoint, and Faust gives partitions up (or stops) only
+        # once every started event is acknowledged (it waits): so a checkpoint is also
+        # taken here, when due or as soon as a rebalance or a stop starts. Revoked
+        # partitions' states are thus written and their offsets committed before another
+        # worker takes them over, which then has nothing to replay.
+        # Also while the app stops: it waits for the agents' events before they stop.
+        while True:
             await asyncio.sleep(_CHECKPOINT_POLL_S)
-            if checkpoints.pending and (checkpoints.due() or app.rebalancing):
+            if checkpoints.pending and (checkpoints.due() or faust_waits_for_acks(app)):
                 checkpoints.checkpoint()
 
 

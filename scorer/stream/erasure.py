@@ -70,6 +70,13 @@ async def erase_lead(ctx: ScorerContext, event: EventT[bytes]) -> None:
     request_id = request.request_id or f"{message.topic}:{message.partition}:{message.offset}"
     state = ctx.lead_state_by_id.get(key)
     account_id = state.account_id if state is not None else None
+    if state is not None:
+        # The lead's state, with the crossings its alerts record, reaches the changelog
+        # before the erasure makes the ledgers forget those alerts' ids. Else a crash
+        # before the next checkpoint would replay the lead's events from an older state
+        # and publish its alerts again, after the erasure record.
+        ctx.lead_state_by_id.write_changes()
+        await ctx.flush_changelog()
     record = orjson.dumps(
         erasure_record(request, request_id, account_id, state is not None, ctx.clock())
     )

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +86,10 @@ _DEAD_LETTER_OUTCOMES = {
 }
 
 
+async def _nothing_to_flush() -> None:
+    return None
+
+
 @dataclass(slots=True)
 class Batch:
     """Phase-1 results of one batch: final states, alerts and the buffered outputs."""
@@ -143,6 +147,9 @@ class ScorerContext:
     # Messages not yet consumed on a partition's input topics (set by the agents module).
     # Per input topic of a partition, the messages not consumed yet (only those waiting).
     backlog: Callable[[int], dict[str, int]] = lambda partition: {}
+    # Waits until every changelog record handed to the producer is on the broker (set by
+    # the agents module; see erasure.py).
+    flush_changelog: Callable[[], Awaitable[None]] = field(default=_nothing_to_flush)
     event_time_by_partition: dict[int, float] = field(default_factory=dict)
     # The latest event time read per (input topic, partition): see `partition_clock`.
     event_time_by_input: dict[tuple[str, int], float] = field(default_factory=dict)
