@@ -52,7 +52,6 @@ def test_a_worker_killed_before_its_checkpoint_replays_to_the_score_file_result(
     input_file = tmp_path / "events.jsonl"
     input_file.write_bytes(b"".join(orjson.dumps(e.value) + b"\n" for e in events))
     offline = sample_oracle(input_file, settings.rules_file)  # what score-file prints
-    assert offline.expected_alerts, "the input produces alerts"
     messages = [(e.topic, e.key.encode(), orjson.dumps(e.value)) for e in events]
     inputs = sorted({topic for topic, _, _ in messages})
 
@@ -81,16 +80,30 @@ def test_a_worker_killed_before_its_checkpoint_replays_to_the_score_file_result(
             for m in run(read_topic(settings, contract.HANDOFF_ALERTS))
         ]
 
-    def threshold_alerts() -> list[str]:
-        ids = [a for a in published() if ":sla:" not in a]
-        return ids if set(ids) >= set(offline.expected_alerts) else []
+    # Lead alerts are crossings of each lead's event-time trajectory, so exact; an MQA
+    # fires when lead signals arrive, an order partitions do not fix (see README).
+    expected = sorted(a for a in offline.expected_alerts if a.startswith("lead:"))
+    assert expected, "the input produces lead alerts"
 
-    found = wait_for(threshold_alerts, 30, "the threshold alerts")
-    assert sorted(found) == sorted(offline.expected_alerts)
+    def lead_alerts() -> list[str]:
+        ids = [a for a in published() if a.startswith("lead:") and ":sla:" not in a]
+        return ids if set(ids) >= set(expected) else []
+
+    found = wait_for(lead_alerts, 30, "the lead alerts")
+    assert sorted(found) == expected
     assert [a for a, n in Counter(published()).items() if n > 1] == []
     refused = [dict(m.headers) for m in run(read_topic(settings, contract.DEAD_LETTERS))]
     assert refused == []
     assert_worker_serves_the_replay(second, offline.replayed, offline.leads, rules)
+    wait_for(
+        lambda: not scores_differing_from(offline.replayed, rules, settings),
+        30,
+        "the read model to show the replayed states",
+    )
     # The second worker checkpoints: its states reach the changelog, its offsets commit.
     wait_for(lambda: run(committed_offsets(settings, inputs)), 30, "a commit after a checkpoint")
     assert run(read_topic(changelog, lead_changelog))
+    # A graceful stop checkpoints what Faust waits for instead of waiting for its timeout.
+    stopping = time.monotonic()
+    second.stop()
+    assert time.monotonic() - stopping < 8, "the stop waited for unacknowledged events"
