@@ -90,6 +90,11 @@ async def _nothing_to_flush() -> None:
     return None
 
 
+def _observe_checkpoint(metrics: ScorerMetrics, records: int, seconds: float) -> None:
+    metrics.checkpoint_records.inc(records)
+    metrics.checkpoint_seconds.observe(seconds)
+
+
 @dataclass(slots=True)
 class Batch:
     """Phase-1 results of one batch: final states, alerts and the buffered outputs."""
@@ -217,6 +222,9 @@ class ScorerContext:
             checkpoints=Checkpointer(
                 (lead_state_by_id, account_state_by_id, visitor_by_id),
                 settings.checkpoint_interval_s,
+                on_checkpoint=lambda keys, events, seconds: _observe_checkpoint(
+                    metrics, keys, seconds
+                ),
             ),
             decoders={
                 settings.topic(s.name): EventDecoder(s, settings.max_event_bytes) for s in inputs
