@@ -173,7 +173,7 @@ class Checkpointer:
     clock: Callable[[], float] = time.monotonic
     on_checkpoint: Callable[[int, int, float], None] = lambda keys, events, seconds: None
     _finished: list[EventT[Any]] = field(default_factory=list)
-    _last: float = field(default_factory=time.monotonic)
+    _last: float | None = None  # the first checkpoint: an interval after the first look
 
     def hold(self, events: Iterable[EventT[Any]]) -> None:
         for event in events:
@@ -183,7 +183,10 @@ class Checkpointer:
         self._finished.extend(events)
 
     def due(self) -> bool:
-        return self.clock() - self._last >= self.interval_s
+        now = self.clock()
+        if self._last is None:
+            self._last = now
+        return now - self._last >= self.interval_s
 
     @property
     def pending(self) -> bool:
