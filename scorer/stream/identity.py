@@ -205,12 +205,13 @@ async def handle_link(ctx: ScorerContext, event: EventT[bytes]) -> None:
     if after is before:
         ctx.metrics.identity_links.labels("repeated").inc()
         return
-    # The anonymous lead's state reaches the changelog before the link can: states are
-    # written once per checkpoint, and after a crash the link could be replayed before
-    # the visitor's earlier events (topics are read independently), which would then be
-    # forwarded to the lead instead of being in the anonymous lead's score.
-    ctx.lead_state_by_id.write_changes()
-    await ctx.flush_changelog()
+    if ctx.lead_state_by_id.is_changed(key):
+        # The anonymous lead's state reaches the changelog before the link can: states
+        # are written once per checkpoint, and after a crash the link could be replayed
+        # before the visitor's earlier events (topics are read independently), which
+        # would then be forwarded to the lead instead of counting on the anonymous lead.
+        ctx.lead_state_by_id.write_changes()
+        await ctx.flush_changelog()
     # Every history event acknowledged before the link is recorded (at least once).
     await _publish_history(ctx, moved, new_link.link_id)
     _store(ctx, event, key, after)

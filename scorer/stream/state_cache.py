@@ -102,6 +102,10 @@ class StateCache(Generic[S]):
         self._changed[key] = (None, event)
         self._decoded.pop(key, None)
 
+    def is_changed(self, key: bytes) -> bool:
+        """Whether `key` changed since the last checkpoint (not written yet)."""
+        return key in self._changed
+
     @property
     def changed(self) -> int:
         """Keys changed since the last checkpoint."""

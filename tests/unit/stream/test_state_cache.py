@@ -129,6 +129,15 @@ def test_only_the_most_recently_used_keys_stay_decoded() -> None:
     assert table.reads == reads + 1
 
 
+def test_a_key_is_changed_until_the_checkpoint_writes_it() -> None:
+    cache = _cache()
+    cache.put(b"a", 1, Event("e", []))  # type: ignore[arg-type]
+    assert cache.is_changed(b"a")
+    assert not cache.is_changed(b"b")
+    cache.write_changes()
+    assert not cache.is_changed(b"a")
+
+
 def test_a_written_state_stays_decoded() -> None:
     table = Table()
     cache = _cache(table)
