@@ -206,12 +206,14 @@ async def handle_link(ctx: ScorerContext, event: EventT[bytes]) -> None:
         ctx.metrics.identity_links.labels("repeated").inc()
         return
     if ctx.lead_state_by_id.is_changed(key):
-        # The anonymous lead's state reaches the changelog before the link can: states
-        # are written once per checkpoint, and after a crash the link could be replayed
-        # before the visitor's earlier events (topics are read independently), which
-        # would then be forwarded to the lead instead of counting on the anonymous lead.
+        # The anonymous lead's state goes to the changelog before the link is handled:
+        # states are written once per checkpoint, and after a crash the link could be
+        # replayed before the visitor's earlier events (topics are read independently),
+        # which would then be forwarded to the lead instead of counting on the anonymous
+        # lead. Handed to the producer ahead of the history events whose acknowledgements
+        # are awaited next (not flushed: a flush per link slows merging several-fold
+        # while the producer is busy; the window left is a send in flight).
         ctx.lead_state_by_id.write_changes()
-        await ctx.flush_changelog()
     # Every history event acknowledged before the link is recorded (at least once).
     await _publish_history(ctx, moved, new_link.link_id)
     _store(ctx, event, key, after)
