@@ -2,9 +2,10 @@
 
 The tables hold these bytes (the changelog record itself), not live objects: a tracked
 lead costs about its record's size in memory, recovery stores the changelog's bytes as
-they are, and a key is decoded only when an agent first touches it after a checkpoint
-(see state_cache.py). The record format is the core's `to_record` / `from_record`,
-unchanged from when the tables held live objects (same changelog bytes).
+they are, and a key is decoded when an agent touches it and it is not among the
+recently used ones kept decoded (see state_cache.py). The record format is the core's
+`to_record` / `from_record`, unchanged from when the tables held live objects (same
+changelog bytes).
 """
 
 from __future__ import annotations
