@@ -142,6 +142,26 @@ class Settings(BaseSettings):
         le=60,
         description="How often a worker checks its partitions for due scenario and SLA timers.",
     )
+    checkpoint_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=600,
+        description=(
+            "How often a worker writes the lead and account states changed since the last "
+            "checkpoint to its changelogs (one record per changed key) and lets the offsets "
+            "of the events they cover be committed. Longer: fewer changelog records; a crash "
+            "replays more events."
+        ),
+    )
+    state_cache_keys: int = Field(
+        10000,
+        ge=0,
+        description=(
+            "Decoded states a worker keeps per table (leads, accounts, visitors), most "
+            "recently used first; every other state is held as its encoded changelog "
+            "record and decoded when its next event comes. More: less CPU, more memory."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Worker log level."
     )

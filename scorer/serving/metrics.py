@@ -58,6 +58,8 @@ class ScorerMetrics(NamedTuple):
     erasures: Counter
     feedback_without_handoff: Counter
     identity_links: Counter
+    checkpoint_seconds: Histogram
+    checkpoint_records: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ScorerMetrics:
@@ -229,6 +231,18 @@ class ScorerMetrics(NamedTuple):
                 "Identity links handled on the visitor's partition (merged: history moved to "
                 "the lead; linked: nothing to move; repeated: a link id seen before).",
                 ["result"],
+                registry=registry,
+            ),
+            checkpoint_seconds=Histogram(
+                "scorer_checkpoint_seconds",
+                "Time a checkpoint holds the worker: writing the changed states to the "
+                "tables and acknowledging the events they cover.",
+                buckets=_LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            checkpoint_records=Counter(
+                "scorer_checkpoint_records",
+                "Changelog records checkpoints wrote (one per key changed since the last).",
                 registry=registry,
             ),
         )

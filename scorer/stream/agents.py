@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
@@ -15,6 +15,7 @@ from faust.types import EventT
 
 from scorer.contracts.outputs import timer_tick
 from scorer.stream.handlers import ScorerContext
+from scorer.stream.state_cache import Checkpointer
 from scorer.stream.workarounds.consumer_offsets import consumed_up_to
 from scorer.stream.workarounds.stall_guard import StallGuard, describe, refetch
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 # enough to coalesce writes under load, short enough not to delay a hand-off.
 BATCH_EVENTS = 500
 BATCH_WITHIN_S = 0.02
+# How often the worker looks whether a checkpoint is due (or a rebalance waits for one)
+# while its agents are idle; a busy agent checkpoints after its batch.
+_CHECKPOINT_POLL_S = 0.05
 # An input partition with records waiting and no progress this long is fetched again.
 _STALL_AFTER_S = 15.0
 # How often a worker checks that Redis still holds its marker (one round trip).
@@ -41,12 +45,12 @@ def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[EventT[Any]]
 async def to_completion(batch: Awaitable[None]) -> None:
     """Finish a started batch even if the agent is cancelled meanwhile.
 
-    take_events acknowledges a batch's events in a `finally`, finished or not, and a
-    worker stopping gracefully cancels its agents before the consumer's last commit. A
-    batch cut short after its alerts went out but before its states were written was
-    committed without them: the next owner restored states missing those events (the
-    failover test: every alert present, scores short by the events of the last batch).
-    A cancelled agent therefore waits for its batch, then stops.
+    A worker stopping gracefully cancels its agents before the consumer's last commit. A
+    batch cut short after its alerts went out but before its states reached the caches
+    lost them once its events were acknowledged: the next owner restored states missing
+    those events (the failover test: every alert present, scores short by the events of
+    the last batch). A cancelled agent therefore waits for its batch, then stops (and
+    checkpoints it, see `checkpointed`).
     """
     task = asyncio.ensure_future(batch)
     try:
@@ -56,18 +60,53 @@ async def to_completion(batch: Awaitable[None]) -> None:
         raise
 
 
+async def checkpointed(
+    app: faust.App,
+    checkpoints: Checkpointer,
+    events: Sequence[EventT[Any]],
+    handle: Callable[[Sequence[EventT[Any]]], Awaitable[None]],
+) -> None:
+    """Handle a batch whose events are acknowledged by the checkpoint that writes their
+    states (see state_cache.py): now if one is due or Faust waits for it."""
+    checkpoints.hold(events)
+    try:
+        await to_completion(handle(events))
+    finally:
+        checkpoints.finished(events)
+        if checkpoints.due() or faust_waits_for_acks(app):
+            checkpoints.checkpoint()
+
+
+def faust_waits_for_acks(app: faust.App) -> bool:
+    """Whether Faust waits for every delivered event to be acknowledged: before it gives
+    partitions up in a rebalance, and when the app stops (before its agents stop)."""
+    return bool(app.rebalancing or app.should_stop)
+
+
 def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
     ctx.backlog = lambda partition: input_backlog(app, ctx, partition)
+    ctx.flush_changelog = app.producer.flush
+    checkpoints = ctx.checkpoints
 
     @app.agent(ctx.lead_events, name="score-lead-events")
     async def score_lead_events(stream: faust.StreamT[bytes]) -> None:
-        async for events in batches(stream):
-            await to_completion(ctx.handle_lead_batch(events))
+        try:
+            async for events in batches(stream):
+                await checkpointed(app, checkpoints, events, ctx.handle_lead_batch)
+        finally:
+            # A stopping worker commits once more after its agents stopped: with this
+            # checkpoint, that commit covers every batch they finished.
+            checkpoints.checkpoint()
 
     @app.agent(ctx.account_signals, name="fold-account-signals")
     async def fold_account_signals(stream: faust.StreamT[bytes]) -> None:
-        async for events in batches(stream):
-            await to_completion(ctx.handle_account_batch(events))
+        try:
+            async for events in batches(stream):
+                await checkpointed(app, checkpoints, events, ctx.handle_account_batch)
+        finally:
+            checkpoints.checkpoint()
+
+    register_checkpoint_task(app, checkpoints)
 
     def forget_revoked_ledgers(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = args[0] if args else kwargs.get("revoked", ())
@@ -76,6 +115,9 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         ctx.action_ledger.forget(partitions)
         ctx.due_index.forget(partitions)
         ctx.visitor_expiry.forget(partitions)
+        # Written at the checkpoint Faust waited for; what the next assignment restores
+        # from the changelogs must not be shadowed by older decoded copies.
+        checkpoints.forget_decoded()
 
     # Faust's signal type wants a `BaseSignalT` keyword the receiver does not use.
     app.on_partitions_revoked.connect(forget_revoked_ledgers)  # type: ignore[arg-type]
@@ -122,6 +164,21 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         hot = await ctx.read_model.hot_leads()
         if hot is not None:
             ctx.metrics.hot_leads.set(hot)
+
+
+def register_checkpoint_task(app: faust.App, checkpoints: Checkpointer) -> None:
+    @app.task
+    async def checkpoint_when_due() -> None:
+        # Idle agents do not checkpoint, and Faust gives partitions up (or stops) only
+        # once every started event is acknowledged (it waits): so a checkpoint is also
+        # taken here, when due or as soon as a rebalance or a stop starts. Revoked
+        # partitions' states are thus written and their offsets committed before another
+        # worker takes them over, which then has nothing to replay.
+        # Also while the app stops: it waits for the agents' events before they stop.
+        while True:
+            await asyncio.sleep(_CHECKPOINT_POLL_S)
+            if checkpoints.pending and (checkpoints.due() or faust_waits_for_acks(app)):
+                checkpoints.checkpoint()
 
 
 async def guard_input_partitions(app: faust.App, ctx: ScorerContext, guard: StallGuard) -> None:

@@ -1,39 +1,33 @@
-"""Faust codecs that keep live core objects in memory and flat JSON in changelogs."""
+"""How core states become table values: their versioned flat record as JSON bytes.
+
+The tables hold these bytes (the changelog record itself), not live objects: a tracked
+lead costs about its record's size in memory, recovery stores the changelog's bytes as
+they are, and a key is decoded when an agent touches it and it is not among the
+recently used ones kept decoded (see state_cache.py). The record format is the core's
+`to_record` / `from_record`, unchanged from when the tables held live objects (same
+changelog bytes).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import orjson
-from faust.serializers.codecs import Codec
 
-from scorer.stream.workarounds.table_values import value_type_for_codec
-
-
-class _Recordable(Protocol):
-    def to_record(self) -> dict[str, Any]: ...
+S = TypeVar("S")
 
 
-class RecordCodec(Codec):
-    """(De)serialises a core state via its versioned flat record."""
+@dataclass(frozen=True, slots=True)
+class StateCodec(Generic[S]):
+    """Encodes a core state as its record's JSON and decodes it back."""
 
-    def __init__(self, from_record: Callable[[dict[str, Any]], Any]) -> None:
-        super().__init__()
-        self._from_record = from_record
+    to_record: Callable[[S], Any]
+    from_record: Callable[[Any], S]
 
-    def _dumps(self, obj: _Recordable) -> bytes:
-        return orjson.dumps(obj.to_record())
+    def encode(self, state: S) -> bytes:
+        return orjson.dumps(self.to_record(state))
 
-    def _loads(self, s: bytes) -> Any:
-        return self._from_record(orjson.loads(s))
-
-
-def table_value_type(codec_name: str, from_record: Callable[[dict[str, Any]], Any]) -> type:
-    """A `value_type` for a Faust table that stores core states through `RecordCodec`:
-    live core objects in the memory store, flat JSON in the changelog (see
-    `workarounds/table_values.py` for how Faust is told)."""
-    from faust.serializers import codecs
-
-    codecs.register(codec_name, RecordCodec(from_record))
-    return value_type_for_codec(codec_name)
+    def decode(self, raw: bytes) -> S:
+        return self.from_record(orjson.loads(raw))

@@ -9,8 +9,9 @@ partition read before it is stored first, what it reads after it starts a fresh 
    two topics it follows the lead's alerts and actions in order, so their consumers know
    which copies to delete, and the worker's ledgers of published ids forget the lead's
    ids: its fresh start reuses them (`lead:<id>:mql:1`), also after a restart.
-2. The lead's state is deleted from the table, which writes a tombstone to the changelog
-   (a restart restores nothing; Kafka compaction removes the older records).
+2. The lead's state is deleted from the table (at the next checkpoint, see
+   state_cache.py), which writes a tombstone to the changelog (a restart restores
+   nothing; Kafka compaction removes the older records).
 3. Its account drops it (a `lead_erased` entry on the account-signal topic, after the
    lead's earlier signals) and recomputes its score from the remaining contacts.
 4. Its Redis hash and its entries in every hot-lead ranking are deleted.
@@ -33,7 +34,6 @@ from scorer.stream.dead_letters import Rejection, parse_control
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import OutputRecord
 from scorer.stream.views import all_teams
-from scorer.stream.workarounds.current_event import as_current_event
 
 if TYPE_CHECKING:
     from scorer.stream.handlers import ScorerContext
@@ -70,6 +70,13 @@ async def erase_lead(ctx: ScorerContext, event: EventT[bytes]) -> None:
     request_id = request.request_id or f"{message.topic}:{message.partition}:{message.offset}"
     state = ctx.lead_state_by_id.get(key)
     account_id = state.account_id if state is not None else None
+    if state is not None:
+        # The lead's state, with the crossings its alerts record, reaches the changelog
+        # before the erasure makes the ledgers forget those alerts' ids. Else a crash
+        # before the next checkpoint would replay the lead's events from an older state
+        # and publish its alerts again, after the erasure record.
+        ctx.lead_state_by_id.write_changes()
+        await ctx.flush_changelog()
     record = orjson.dumps(
         erasure_record(request, request_id, account_id, state is not None, ctx.clock())
     )
@@ -87,8 +94,7 @@ async def erase_lead(ctx: ScorerContext, event: EventT[bytes]) -> None:
         )
         ledger.erase(owner, lead_id)
     if state is not None:
-        with as_current_event(event):
-            del ctx.lead_state_by_id[key]
+        ctx.lead_state_by_id.delete(key, event)
     # A wake-up still in the due index finds no state and passes.
     if account_id:
         account_key = account_id.encode()

@@ -7,10 +7,11 @@ A batch is handled in three phases, the way Kafka Streams' record cache coalesce
 1. score every message in order against the batch's own latest state per key (pure);
 2. publish the batch's alerts and wait for the broker's acknowledgement (alerts are the
    one output that must not be lost or duplicated, see `ledger.py`);
-3. write each key's final state once (one changelog record per key per batch), and send
-   the rest with `send_soon`: audit changes and the latest account signal per lead, each
-   as one message per partition (see `_send_grouped`), and the read-model staging.
-   Nothing else awaits I/O.
+3. hand each key's final state to its state cache, and send the rest with `send_soon`:
+   audit changes and the latest account signal per lead, each as one message per
+   partition (see `_send_grouped`), and the read-model staging. Nothing else awaits I/O.
+   The caches write each changed key to its table once per checkpoint, before the
+   offsets of the events it covers are committed (see state_cache.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import faust
 import orjson
-from faust.types import EventT, Message, TableT
+from faust.types import EventT, Message
 
 from scorer.contracts import topics as contract
 from scorer.contracts.events import EVENT_BATCH_SCHEMA
@@ -55,7 +56,7 @@ from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream import envelope_routing, erasure, identity
 from scorer.stream.admin import client_options
-from scorer.stream.codecs import table_value_type
+from scorer.stream.codecs import StateCodec
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
@@ -63,9 +64,9 @@ from scorer.stream.metric_children import child
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
+from scorer.stream.state_cache import Checkpointer, StateCache
 from scorer.stream.timers import DueIndex
 from scorer.stream.views import account_fields, is_hot, staged_lead
-from scorer.stream.workarounds.current_event import as_current_event
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,15 @@ _DEAD_LETTER_OUTCOMES = {
     Outcome.TOO_OLD: "too_old",
     Outcome.RATE_LIMITED: "rate_limited",
 }
+
+
+async def _nothing_to_flush() -> None:
+    return None
+
+
+def _observe_checkpoint(metrics: ScorerMetrics, records: int, seconds: float) -> None:
+    metrics.checkpoint_records.inc(records)
+    metrics.checkpoint_seconds.observe(seconds)
 
 
 @dataclass(slots=True)
@@ -138,9 +148,11 @@ class ScorerContext:
     dead_letters: faust.TopicT
     erase_requests: faust.TopicT
     erasures: faust.TopicT
-    lead_state_by_id: TableT[bytes, LeadState]
-    visitor_by_id: TableT[bytes, Visitor]  # anonymous visitors (see identity.py)
-    account_state_by_id: TableT[bytes, AccountState]
+    # The tables hold encoded states; agents read and change them through these caches.
+    lead_state_by_id: StateCache[LeadState]
+    visitor_by_id: StateCache[Visitor]  # anonymous visitors (see identity.py)
+    account_state_by_id: StateCache[AccountState]
+    checkpoints: Checkpointer
     decoders: dict[str, EventDecoder]
     ledger: AlertLedger
     action_ledger: AlertLedger
@@ -151,6 +163,9 @@ class ScorerContext:
     # Messages not yet consumed on a partition's input topics (set by the agents module).
     # Per input topic of a partition, the messages not consumed yet (only those waiting).
     backlog: Callable[[int], dict[str, int]] = lambda partition: {}
+    # Waits until every changelog record handed to the producer is on the broker (set by
+    # the agents module; see erasure.py).
+    flush_changelog: Callable[[], Awaitable[None]] = field(default=_nothing_to_flush)
     event_time_by_partition: dict[int, float] = field(default_factory=dict)
     # The latest event time read per (input topic, partition): see `partition_clock`.
     event_time_by_input: dict[tuple[str, int], float] = field(default_factory=dict)
@@ -170,23 +185,29 @@ class ScorerContext:
         def topic(name: str) -> faust.TopicT:
             return app.topic(settings.topic(name), internal=False)
 
-        def table(name: str, codec: str, from_record: Callable[[Any], Any]) -> Any:
+        def table(name: str, codec: StateCodec[Any]) -> StateCache[Any]:
             # use_partitioner: a key's changelog partition is murmur2(key), the partition
             # that owns the key (see partitioning.py), whichever event of a batch wrote it.
-            return app.Table(
-                name, default=None, key_type=bytes,
-                value_type=table_value_type(codec, from_record),
+            # Values are the changelog records' bytes ("raw"), decoded by the cache.
+            faust_table = app.Table(
+                name, default=None, key_type=bytes, value_type=bytes,
                 partitions=settings.partitions, use_partitioner=True,
             )  # fmt: skip
+            return StateCache(faust_table, codec, settings.partitions, settings.state_cache_keys)
 
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
         ticks = settings.topic(contract.TIMER_TICKS)
         erase = settings.topic(contract.ERASE_REQUESTS)
         links = settings.topic(contract.IDENTITY_LINKS)
-        lead_state_by_id = table("lead-state", "scorer.lead_state", LeadState.from_record)
-        account_state_by_id = table(
-            "account-state", "scorer.account_state", AccountState.from_record
+        lead_state_by_id: StateCache[LeadState] = table(
+            "lead-state", StateCodec(LeadState.to_record, LeadState.from_record)
+        )
+        account_state_by_id: StateCache[AccountState] = table(
+            "account-state", StateCodec(AccountState.to_record, AccountState.from_record)
+        )
+        visitor_by_id: StateCache[Visitor] = table(
+            "visitor-state", StateCodec(Visitor.to_record, Visitor.from_record)
         )
         return cls(
             settings=settings,
@@ -208,7 +229,14 @@ class ScorerContext:
             dead_letters=topic(contract.DEAD_LETTERS),
             lead_state_by_id=lead_state_by_id,
             account_state_by_id=account_state_by_id,
-            visitor_by_id=table("visitor-state", "scorer.visitor", Visitor.from_record),
+            visitor_by_id=visitor_by_id,
+            checkpoints=Checkpointer(
+                (lead_state_by_id, account_state_by_id, visitor_by_id),
+                settings.checkpoint_interval_s,
+                on_checkpoint=lambda keys, events, seconds: _observe_checkpoint(
+                    metrics, keys, seconds
+                ),
+            ),
             decoders={
                 settings.topic(s.name): EventDecoder(s, settings.max_event_bytes) for s in inputs
             },
@@ -330,7 +358,7 @@ class ScorerContext:
             return False
 
     async def _finish_or_dead_letter(
-        self, batch: Batch, table: TableT[bytes, Any], events: Sequence[EventT[bytes]]
+        self, batch: Batch, cache: StateCache[Any], events: Sequence[EventT[bytes]]
     ) -> None:
         """Publish and store a batch; if that fails, dead-letter the batch's records.
 
@@ -338,7 +366,7 @@ class ScorerContext:
         this is the net under that promise, so that a failure there costs no event.
         """
         try:
-            await self._finish(batch, table)
+            await self._finish(batch, cache)
         except Exception as exc:
             ticks = self.timer_ticks.get_topic_name()
             records = [e for e in events if e.message.topic != ticks]
@@ -350,16 +378,15 @@ class ScorerContext:
             for event in records:
                 self.dead_letter(event.message, rejection)
 
-    async def _finish(self, batch: Batch, table: TableT[bytes, Any]) -> None:
+    async def _finish(self, batch: Batch, cache: StateCache[Any]) -> None:
         if batch.alerts:
             await self._publish_alerts(batch.alerts)
         if batch.actions:
             await self._publish_actions(batch.actions)
         for key, state in batch.states.items():
-            # A store may shard by the current event's partition (RocksDB keeps one
-            # database per partition); the key's own last event is on its owner partition.
-            with as_current_event(batch.last_event[key]):
-                table[key] = state
+            # Written as the key's own last event (on its owner partition): a store may
+            # shard by the event's partition (RocksDB keeps one database per partition).
+            cache.put(key, state, batch.last_event[key])
             if key in batch.partitions:
                 self.due_index.set(batch.partitions[key], key, next_due(state))
         if batch.changes:
@@ -689,11 +716,10 @@ class ScorerContext:
 
     def _pending_timers(self, partition: int) -> list[tuple[bytes, float]]:
         """(key, next due time) of the partition's leads with timers, from the table."""
-        partitions = self.settings.partitions
         pending = []
-        for key, state in self.lead_state_by_id.items():
-            due = next_due(state) if state is not None else None
-            if due is not None and owner_partition(key, partitions) == partition:
+        for key, state in self.lead_state_by_id.items({partition}):
+            due = next_due(state)
+            if due is not None:
                 pending.append((key, due))
         log.info("timers of partition %d: %d leads with pending timers", partition, len(pending))
         return pending

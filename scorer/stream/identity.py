@@ -45,7 +45,6 @@ from scorer.core.rules import Rules
 from scorer.stream.dead_letters import Rejection, parse_control
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.views import all_teams
-from scorer.stream.workarounds.current_event import as_current_event
 
 if TYPE_CHECKING:
     from scorer.stream.handlers import ScorerContext
@@ -131,8 +130,7 @@ def route_visitor_event(ctx: ScorerContext, event: EventT[bytes], decoded: Event
 
 
 def _store(ctx: ScorerContext, event: EventT[bytes], key: bytes, visitor: Visitor) -> None:
-    with as_current_event(event):
-        ctx.visitor_by_id[key] = visitor
+    ctx.visitor_by_id.put(key, visitor, event)
     if visitor.last_seen is not None:
         expires_at = visitor.last_seen + ctx.rules.identity.lookback_s
         ctx.visitor_expiry.set(event.message.partition, key, expires_at)
@@ -145,12 +143,10 @@ def expire_visitors(
     (their kept events, links and anonymous lead state, and their Redis hash)."""
     policy = ctx.rules.identity
     if not ctx.visitor_expiry.is_built(partition):
-        partitions = ctx.settings.partitions
         ctx.visitor_expiry.build(partition, (
             (key, v.last_seen + policy.lookback_s)
-            for key, v in ctx.visitor_by_id.items()
-            if v is not None and v.last_seen is not None
-            and owner_partition(key, partitions) == partition
+            for key, v in ctx.visitor_by_id.items({partition})
+            if v.last_seen is not None
         ))  # fmt: skip
     now = ctx.partition_clock(partition, ctx.clock())
     teams: set[str] | None = None
@@ -164,11 +160,9 @@ def expire_visitors(
             again = now if key in busy or seen is None else seen + policy.lookback_s
             ctx.visitor_expiry.set(partition, key, again)
             continue
-        state = ctx.lead_state_by_id.get(key)
-        with as_current_event(event):
-            del ctx.visitor_by_id[key]
-            if state is not None:
-                del ctx.lead_state_by_id[key]
+        ctx.visitor_by_id.delete(key, event)
+        if ctx.lead_state_by_id.get(key) is not None:
+            ctx.lead_state_by_id.delete(key, event)
         teams = teams if teams is not None else all_teams(ctx.rules)
         ctx.read_model.stage_lead_erasure(visitor.lead_id, None, teams)
         ctx.metrics.identity_links.labels("visitor_expired").inc()
@@ -211,6 +205,15 @@ async def handle_link(ctx: ScorerContext, event: EventT[bytes]) -> None:
     if after is before:
         ctx.metrics.identity_links.labels("repeated").inc()
         return
+    if ctx.lead_state_by_id.is_changed(key):
+        # The anonymous lead's state goes to the changelog before the link is handled:
+        # states are written once per checkpoint, and after a crash the link could be
+        # replayed before the visitor's earlier events (topics are read independently),
+        # which would then be forwarded to the lead instead of counting on the anonymous
+        # lead. Handed to the producer ahead of the history events whose acknowledgements
+        # are awaited next (not flushed: a flush per link slows merging several-fold
+        # while the producer is busy; the window left is a send in flight).
+        ctx.lead_state_by_id.write_changes()
     # Every history event acknowledged before the link is recorded (at least once).
     await _publish_history(ctx, moved, new_link.link_id)
     _store(ctx, event, key, after)

@@ -71,7 +71,7 @@ def register(app: faust.App, ctx: ScorerContext, registry: CollectorRegistry) ->
 
     @app.page("/leads/{lead_id}")
     @authorized
-    @app.table_route(table=ctx.lead_state_by_id, match_info="lead_id")
+    @app.table_route(table=ctx.lead_state_by_id.table, match_info="lead_id")
     async def lead(web: View, request: Request, lead_id: str) -> Response:
         state = ctx.lead_state_by_id.get(lead_id.encode())
         if state is None:
@@ -80,7 +80,7 @@ def register(app: faust.App, ctx: ScorerContext, registry: CollectorRegistry) ->
 
     @app.page("/accounts/{account_id}")
     @authorized
-    @app.table_route(table=ctx.account_state_by_id, match_info="account_id")
+    @app.table_route(table=ctx.account_state_by_id.table, match_info="account_id")
     async def account(web: View, request: Request, account_id: str) -> Response:
         state = ctx.account_state_by_id.get(account_id.encode())
         if state is None:

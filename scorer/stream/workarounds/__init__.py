@@ -20,8 +20,8 @@ Checked on faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0
 - `fetch_wait`: the consumer's `fetch_max_wait_ms`, hard-coded to 1500 in Faust.
 - `current_event`: setting the event a table write belongs to (no public setter; see
   faust-streaming PR #522 for why stores read it).
-- `table_values`: a table `value_type` that names the changelog codec (tables take no
-  `value_serializer`, faust-streaming #556 / PR #659).
+- `deferred_acks`: a batch's events acknowledged at the checkpoint that writes their
+  states, not when `take_events` moves on (faust-streaming #189, PR #192).
 - `worker_logging`: the worker leaves the root logger at the level asked for (Faust sets
   it to DEBUG for its spinner at WARN and above; related: faust-streaming #495).
 """

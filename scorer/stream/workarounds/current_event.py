@@ -3,7 +3,7 @@
 A store may shard by the current event's partition (RocksDB keeps one database per
 partition), and Faust reads the event a table write belongs to from the context
 variable `faust.streams._current_event`, which has no public setter (why stores read
-it: faust-streaming PR #522). The scorer writes each key's final state once per batch,
+it: faust-streaming PR #522). The scorer writes each changed key once per checkpoint,
 after the batch's events were taken, so it names the key's own last event here.
 Checked on faust-streaming 0.15.3; the canary fails when the context variable is gone
 or `faust.current_event()` stops reading it.

@@ -31,7 +31,6 @@ from scorer.stream.workarounds.current_event import as_current_event
 from scorer.stream.workarounds.fetch_wait import apply_fetch_max_wait
 from scorer.stream.workarounds.producer_buffer import DrainingProducerBuffer
 from scorer.stream.workarounds.recovery import SeekFirstRecovery
-from scorer.stream.workarounds.table_values import value_type_for_codec
 
 
 @pytest.fixture
@@ -172,14 +171,3 @@ def test_the_current_event_is_still_read_from_the_context_variable() -> None:
     with as_current_event(event):
         assert faust.current_event() is event
     assert faust.current_event() is None
-
-
-# -- table_values ---------------------------------------------------------------------
-
-
-async def test_a_table_still_takes_its_changelog_codec_from_the_value_type() -> None:
-    app = faust.App("canary", autodiscover=False)
-    table = app.Table("t", value_type=value_type_for_codec("raw"))
-    assert table.value_serializer == "raw"
-    live = object()
-    assert app.serializers.loads_value(table.value_type, live, serializer="raw") is live

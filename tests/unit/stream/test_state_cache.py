@@ -1,0 +1,238 @@
+"""State caches and checkpoints: reads see the newest state, each changed key is written
+once per checkpoint, and a checkpoint acknowledges events only after writing states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scorer.stream.codecs import StateCodec
+from scorer.stream.state_cache import Checkpointer, StateCache
+
+CODEC: StateCodec[int] = StateCodec(lambda n: {"n": n}, lambda record: record["n"])
+
+
+class Table(dict[bytes, bytes]):
+    """A Faust table as far as the cache uses it, counting writes and reads."""
+
+    def __init__(self, log: list[str] | None = None) -> None:
+        super().__init__()
+        self.log = log if log is not None else []
+        self.reads = 0
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        self.reads += 1
+        return super().get(key, default)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.log.append(f"write {key.decode()}")
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        self.log.append(f"delete {key.decode()}")
+        super().__delitem__(key)
+
+
+@dataclass
+class Event:
+    """A Faust event as far as the checkpoint acknowledges it."""
+
+    name: str
+    log: list[str]
+    refcount: int = 1  # the stream's own reference, released by take_events
+    message: Any = None
+    app: Any = field(default_factory=lambda: SimpleNamespace(sensors=_Sensors()))
+
+    def __post_init__(self) -> None:
+        self.message = SimpleNamespace(incref=self._incref, tp=("t", 0), offset=0)
+
+    def _incref(self) -> None:
+        self.refcount += 1
+
+    def ack(self) -> bool:
+        self.refcount -= 1
+        if self.refcount == 0:
+            self.log.append(f"ack {self.name}")
+            return True
+        return False
+
+
+class _Sensors:
+    def on_message_out(self, *args: Any) -> None:
+        return None
+
+
+def _cache(table: Table | None = None) -> StateCache[int]:
+    return StateCache(table if table is not None else Table(), CODEC, partitions=4)
+
+
+# (steps, what `get` answers per key afterwards, what the table holds after a checkpoint)
+CASES = [
+    pytest.param([("put", b"a", 1), ("put", b"a", 2)], {b"a": 2}, {b"a": b'{"n":2}'}, id="last-put-wins"),
+    pytest.param([("put", b"a", 1), ("delete", b"a", None)], {b"a": None}, {}, id="put-then-delete"),
+    pytest.param([("delete", b"a", None), ("put", b"a", 3)], {b"a": 3}, {b"a": b'{"n":3}'}, id="delete-then-put"),
+    pytest.param([("put", b"a", 1), ("put", b"b", 2)], {b"a": 1, b"b": 2}, {b"a": b'{"n":1}', b"b": b'{"n":2}'}, id="two-keys"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("steps", "reads", "written"), CASES)
+def test_reads_see_changes_and_a_checkpoint_writes_the_last_state_per_key(
+    steps: list[tuple[str, bytes, int | None]],
+    reads: dict[bytes, int | None],
+    written: dict[bytes, bytes],
+) -> None:
+    table = Table()
+    cache = _cache(table)
+    event = Event("e", [])
+    for op, key, value in steps:
+        if op == "put":
+            assert value is not None
+            cache.put(key, value, event)  # type: ignore[arg-type]
+        else:
+            cache.delete(key, event)  # type: ignore[arg-type]
+    assert {key: cache.get(key) for key in reads} == reads
+    assert table == {}, "nothing is written before the checkpoint"
+    cache.write_changes()
+    assert dict(table) == written
+    assert {key: cache.get(key) for key in reads} == reads
+    assert len(table.log) <= len(reads), "at most one write per key"
+
+
+def test_a_recently_used_key_is_decoded_once_until_a_rebalance() -> None:
+    table = Table()
+    table[b"a"] = CODEC.encode(7)
+    cache = _cache(table)
+    assert [cache.get(b"a") for _ in range(3)] == [7, 7, 7]
+    cache.write_changes()
+    assert cache.get(b"a") == 7
+    assert table.reads == 1
+    cache.forget_decoded()  # a rebalance: the table may be restored under the cache
+    assert cache.get(b"a") == 7
+    assert table.reads == 2
+
+
+def test_only_the_most_recently_used_keys_stay_decoded() -> None:
+    table = Table()
+    for key in (b"a", b"b", b"c"):
+        table[key] = CODEC.encode(1)
+    cache = StateCache(table, CODEC, partitions=4, decoded_max=2)
+    cache.get(b"a"), cache.get(b"b"), cache.get(b"a"), cache.get(b"c")  # b is the oldest
+    reads = table.reads
+    cache.get(b"a"), cache.get(b"c")
+    assert table.reads == reads
+    cache.get(b"b")
+    assert table.reads == reads + 1
+
+
+def test_a_key_is_changed_until_the_checkpoint_writes_it() -> None:
+    cache = _cache()
+    cache.put(b"a", 1, Event("e", []))  # type: ignore[arg-type]
+    assert cache.is_changed(b"a")
+    assert not cache.is_changed(b"b")
+    cache.write_changes()
+    assert not cache.is_changed(b"a")
+
+
+def test_a_written_state_stays_decoded() -> None:
+    table = Table()
+    cache = _cache(table)
+    cache.put(b"a", 5, Event("e", []))  # type: ignore[arg-type]
+    cache.write_changes()
+    assert cache.get(b"a") == 5
+    assert table.reads == 0
+
+
+def test_a_miss_is_not_remembered() -> None:
+    table = Table()
+    cache = _cache(table)
+    assert cache.get(b"a") is None
+    table[b"a"] = CODEC.encode(1)  # e.g. a changelog recovery
+    assert cache.get(b"a") == 1
+
+
+def test_size_keys_and_items_include_changes_not_written_yet() -> None:
+    table = Table()
+    table[b"a"] = CODEC.encode(1)
+    table[b"b"] = CODEC.encode(2)
+    cache = _cache(table)
+    event = Event("e", [])
+    cache.put(b"c", 3, event)  # type: ignore[arg-type]
+    cache.delete(b"a", event)  # type: ignore[arg-type]
+    cache.put(b"b", 20, event)  # type: ignore[arg-type]
+    assert len(cache) == 2
+    assert sorted(cache.keys()) == [b"b", b"c"]
+    assert sorted(cache.items()) == [(b"b", 20), (b"c", 3)]
+
+
+def test_a_checkpoint_writes_states_before_it_acknowledges_the_events() -> None:
+    log: list[str] = []
+    cache = _cache(Table(log))
+    checkpoints = Checkpointer((cache,), interval_s=1.0)
+    events = [Event("e1", log), Event("e2", log)]
+    checkpoints.hold(events)  # type: ignore[arg-type]
+    for event in events:
+        event.ack()  # take_events' own ack, when the agent asks for the next batch
+    assert log == [], "held events are not acknowledged by take_events"
+    cache.put(b"a", 1, events[1])  # type: ignore[arg-type]
+    checkpoints.finished(events)  # type: ignore[arg-type]
+    assert checkpoints.pending
+    checkpoints.checkpoint()
+    assert log == ["write a", "ack e1", "ack e2"]
+    assert not checkpoints.pending
+
+
+def test_a_checkpoint_is_due_after_its_interval() -> None:
+    now = [100.0]
+    checkpoints = Checkpointer((), interval_s=2.0, clock=lambda: now[0], _last=100.0)
+    assert not checkpoints.due()
+    now[0] = 102.0
+    assert checkpoints.due()
+    checkpoints.checkpoint()
+    assert not checkpoints.due()
+
+
+_KEYS = st.sampled_from([b"a", b"b", b"c"])
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), _KEYS, st.integers(0, 9)),
+        st.tuples(st.just("delete"), _KEYS, st.none()),
+        st.tuples(st.just("checkpoint"), st.none(), st.none()),
+    ),
+    max_size=40,
+)
+
+
+@given(_STEPS)
+def test_the_cache_reads_like_a_dict_and_the_table_holds_it_after_each_checkpoint(
+    steps: list[tuple[str, bytes | None, int | None]],
+) -> None:
+    table = Table()
+    cache = _cache(table)
+    model: dict[bytes, int] = {}
+    event = Event("e", [])
+    for op, key, value in steps:
+        if op == "checkpoint":
+            writes = len(table.log)
+            changed = cache.changed
+            cache.write_changes()
+            assert len(table.log) - writes <= changed, "one write per changed key at most"
+            assert dict(table) == {k: CODEC.encode(v) for k, v in model.items()}
+        elif op == "put":
+            assert key is not None
+            assert value is not None
+            cache.put(key, value, event)  # type: ignore[arg-type]
+            model[key] = value
+        else:
+            assert key is not None
+            cache.delete(key, event)  # type: ignore[arg-type]
+            model.pop(key, None)
+        assert {k: cache.get(k) for k in (b"a", b"b", b"c")} == {
+            k: model.get(k) for k in (b"a", b"b", b"c")
+        }
+        assert len(cache) == len(model)
+        assert dict(cache.items()) == model
