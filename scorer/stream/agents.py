@@ -16,7 +16,7 @@ from faust.types import EventT
 from scorer.contracts.outputs import timer_tick
 from scorer.stream.handlers import ScorerContext
 from scorer.stream.state_cache import Checkpointer
-from scorer.stream.workarounds.consumer_offsets import consumed_up_to
+from scorer.stream.workarounds.consumer_offsets import committed_start, consumed_up_to
 from scorer.stream.workarounds.stall_guard import StallGuard, describe, refetch
 
 if TYPE_CHECKING:
@@ -209,8 +209,12 @@ def assigned_partitions(app: faust.App, ctx: ScorerContext) -> set[int]:
 
 
 def input_backlog(app: faust.App, ctx: ScorerContext, partition: int) -> dict[str, int]:
-    """Per lead input topic, the messages of `partition` this worker has not consumed yet
-    (topics it has nothing waiting on are left out)."""
+    """Per lead input topic, the messages of `partition` the lead agent has not handled
+    yet (topics it has nothing waiting on are left out).
+
+    Not Faust's read offset: Faust reads ahead into the stream's buffer and hands the
+    agent batches of up to 500 events, so a partition whose last messages are read but
+    not scored would look caught up and fire its timers by the wall clock before them."""
     consumer: Any = app.consumer
     topics = ctx.lead_events.topics
     ticks = ctx.timer_ticks.get_topic_name()
@@ -222,7 +226,8 @@ def input_backlog(app: faust.App, ctx: ScorerContext, partition: int) -> dict[st
         if highwater is None:
             backlog[tp.topic] = 1  # not fetched yet: what waits there is unknown
             continue
-        waiting = highwater - consumed_up_to(consumer, tp)
+        handled = ctx.handled_up_to.get((tp.topic, tp.partition), 0)
+        waiting = highwater - max(handled, committed_start(consumer, tp))
         if waiting > 0:
             backlog[tp.topic] = waiting
     return backlog

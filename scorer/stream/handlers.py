@@ -170,6 +170,8 @@ class ScorerContext:
     # The latest event time read per (input topic, partition): see `partition_clock`.
     event_time_by_input: dict[tuple[str, int], float] = field(default_factory=dict)
     scored_at_by_partition: dict[int, float] = field(default_factory=dict)  # wall clock
+    # The offset after the last message the lead agent handled, per (topic, partition).
+    handled_up_to: dict[tuple[str, int], int] = field(default_factory=dict)
     visitor_expiry: DueIndex = field(default_factory=DueIndex)  # see identity.py
 
     @classmethod
@@ -283,6 +285,7 @@ class ScorerContext:
                     await erasure.erase_lead(self, event)
                 except Exception as exc:
                     self._record_failed(event, exc)
+                self._handled(event.message)
                 continue
             if self._is_identity_link(event.message):
                 # The same for an identity link: it moves a visitor's history, acknowledged.
@@ -292,6 +295,7 @@ class ScorerContext:
                     await identity.handle_link(self, event)
                 except Exception as exc:
                     self._record_failed(event, exc)
+                self._handled(event.message)
                 continue
             pending.append(event)
             with self._guard(event, batch):
@@ -299,7 +303,13 @@ class ScorerContext:
                     self._tick(event, batch)
                 else:
                     self._score_lead_message(event, batch)
+            self._handled(event.message)
         await self._finish_or_dead_letter(batch, self.lead_state_by_id, pending)
+
+    def _handled(self, message: Message) -> None:
+        # After the message, not before: while it is scored its topic still waits, so its
+        # own partition's clock cannot jump to the wall clock ahead of it.
+        self.handled_up_to[(message.topic, message.partition)] = message.offset + 1
 
     async def handle_account_batch(self, events: Iterable[EventT[bytes]]) -> None:
         events = list(events)
