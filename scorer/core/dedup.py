@@ -37,7 +37,13 @@ class RecentIds:
 
     def __contains__(self, event_id: object) -> bool:
         """Whether an event id (a str) or a digest (bytes) is remembered."""
-        digest = event_digest(event_id) if isinstance(event_id, str) else event_id
+        if isinstance(event_id, str):
+            return self.has_digest(event_digest(event_id))
+        return isinstance(event_id, bytes) and self.has_digest(event_id)
+
+    def has_digest(self, digest: bytes) -> bool:
+        """Whether a digest is remembered: what `screen` asks for every event, with the
+        digest it already computed (no type test, no `in` dispatch)."""
         if digest in self.current:
             return True
         for block in self.blocks:  # noqa: SIM110 - a plain loop is cheaper than any(...)

@@ -27,7 +27,7 @@ def screen(
     t = event.occurred_at
     event_id = event.event_id
     open_points = state.open
-    if digest in state.recent_ids or (
+    if state.recent_ids.has_digest(digest) or (
         open_points and t <= open_points[-1].t and _is_open_point(open_points, t, event_id)
     ):
         return rejected(state, Outcome.DUPLICATE, "event id already applied")
