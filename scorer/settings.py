@@ -143,15 +143,14 @@ class Settings(BaseSettings):
         description="How often a worker checks its partitions for due scenario and SLA timers.",
     )
     checkpoint_interval_s: float = Field(
-        0.0,
+        1.0,
         ge=0,
         le=600,
         description=(
             "How often a worker writes the lead and account states changed since the last "
             "checkpoint to its changelogs (one record per changed key) and lets the offsets "
             "of the events they cover be committed; 0: after every batch. Longer: fewer "
-            "changelog records; a crash replays more events (see README, 'State is "
-            "checkpointed', for what that replay can change today)."
+            "changelog records; a crash replays more events."
         ),
     )
     state_cache_keys: int = Field(
