@@ -231,7 +231,7 @@ class Settings(BaseSettings):
         ),
     )
     collector_linger_ms: int = Field(
-        5,
+        1,
         ge=0,
         le=1000,
         description=(
