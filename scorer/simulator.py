@@ -167,6 +167,15 @@ def simulate(
     yield from sorted(journeys + background, key=lambda e: e.at)
 
 
+def _enveloped(group: list[SimEvent], at: float) -> SimEvent:
+    """A group of events as one event-batch envelope sent at `at` (one event: as is)."""
+    first = group[0]
+    if len(group) == 1:
+        return first
+    value = {"schema": EVENT_BATCH_SCHEMA, "events": [e.value for e in group]}
+    return SimEvent(first.topic, first.key, value, at)
+
+
 def envelopes(events: Iterable[SimEvent], max_events: int, window_s: float) -> Iterator[SimEvent]:
     """Group one lead's events of one topic into event-batch envelopes, as a producer that
     buffers per lead would: an envelope closes at `max_events` events, or when an event
@@ -181,13 +190,6 @@ def envelopes(events: Iterable[SimEvent], max_events: int, window_s: float) -> I
         raise ValueError("max_events must be at least 1")
     open_: dict[tuple[str, str], list[SimEvent]] = {}  # insertion order = opening order
 
-    def close(group: list[SimEvent], at: float) -> SimEvent:
-        first = group[0]
-        if len(group) == 1:
-            return first
-        value = {"schema": EVENT_BATCH_SCHEMA, "events": [e.value for e in group]}
-        return SimEvent(first.topic, first.key, value, at)
-
     for event in events:
         while open_:  # close the envelopes whose window has passed, oldest first
             oldest = next(iter(open_))
@@ -195,15 +197,15 @@ def envelopes(events: Iterable[SimEvent], max_events: int, window_s: float) -> I
             if event.at - group[0].at <= window_s:
                 break
             del open_[oldest]
-            yield close(group, group[0].at + window_s)  # when a buffering producer sends
+            yield _enveloped(group, group[0].at + window_s)  # when a buffering producer sends
         slot = (event.topic, event.key)
         group = open_.setdefault(slot, [])
         group.append(event)
         if len(group) >= max_events:
             del open_[slot]
-            yield close(group, event.at)
+            yield _enveloped(group, event.at)
     for group in open_.values():
-        yield close(group, group[-1].at)
+        yield _enveloped(group, group[-1].at)
 
 
 def partition_envelopes(
@@ -226,13 +228,6 @@ def partition_envelopes(
     frame = len(b'{"schema":"","events":[]}') + len(EVENT_BATCH_SCHEMA)
     open_: dict[tuple[str, int], tuple[list[SimEvent], int]] = {}  # (events, bytes)
 
-    def close(group: list[SimEvent], at: float) -> SimEvent:
-        first = group[0]
-        if len(group) == 1:
-            return first
-        value = {"schema": EVENT_BATCH_SCHEMA, "events": [e.value for e in group]}
-        return SimEvent(first.topic, first.key, value, at)
-
     for event in events:
         while open_:  # close the envelopes whose window has passed, oldest first
             oldest = next(iter(open_))
@@ -240,18 +235,18 @@ def partition_envelopes(
             if event.at - group[0].at <= window_s:
                 break
             del open_[oldest]
-            yield close(group, group[0].at + window_s)
+            yield _enveloped(group, group[0].at + window_s)
         slot = (event.topic, owner_partition(event.key.encode(), partitions))
         size = len(orjson.dumps(event.value)) + 1
         group, used = open_.get(slot, ([], frame))
         if group and used + size > max_bytes:
             del open_[slot]
-            yield close(group, event.at)
+            yield _enveloped(group, event.at)
             group, used = [], frame
         group.append(event)
         open_[slot] = (group, used + size)
         if len(group) >= max_events:
             del open_[slot]
-            yield close(group, event.at)
+            yield _enveloped(group, event.at)
     for group, _ in open_.values():
-        yield close(group, group[-1].at)
+        yield _enveloped(group, group[-1].at)
