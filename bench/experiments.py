@@ -112,7 +112,8 @@ def main() -> None:
                 per_cpu[name].append(float(result.extra.get("events_per_cpu_s", 0.0)))
                 print(
                     f"round {round_no} {name:32} {result.rate:8,.0f} events/s, "
-                    f"{per_cpu[name][-1]:8,.0f} per worker CPU s",
+                    f"{per_cpu[name][-1]:8,.0f} per worker CPU s, "
+                    f"RSS {float(result.extra.get('rss_end_mb', 0.0)):,.0f} MB at the end",
                     flush=True,
                 )
     base = median_min_max(rates["baseline"])[0] if rates.get("baseline") else None
