@@ -5,12 +5,14 @@ and every 100 of those a full collection walks every object still alive. A worke
 allocates hundreds of containers per scored event (decoded input, the core's new
 immutable states, outputs) and keeps many: the decoded states of the most recently used
 keys (SCORER_STATE_CACHE_KEYS per table) and all that startup built (modules, rules,
-Faust's services). Measured in a worker scoring 40,000 single-event messages
-(`python -m bench.experiments`, the collector timed through `gc.callbacks`, two rounds):
-with the defaults, 13-14 full collections of 0.4-0.5 s each, and 7.4-9.2 s of the
-worker's 25-27 s of CPU in the collector; tuned as below, 2 full collections of
-0.05-0.2 s and 1.4-2.3 s of 21-23 s, and 18% more events per worker CPU second. Nearly
-all of it found nothing to free: the core's values are immutable and acyclic.
+Faust's services). Measured in workers scoring the same input (`python -m
+bench.experiments`, old and new interleaved, the collector timed through `gc.callbacks`
+on a loaded machine): on 40,000 single-event messages the defaults made 13-14 full
+collections, each 0.4-0.5 s of wall time; tuned as below, 2, and 18% more events per
+worker CPU second (1,644 -> 1,946). On 60,000 events in partition envelopes, whose
+batches hold thousands of live events, 18-20 full collections of ~1 s each; tuned,
+41% more events per worker CPU second (2,319 -> 3,266, medians). Nearly all of it
+found nothing to free: the core's values are immutable and acyclic.
 
 So, once the app is declared: what exists then is frozen (never walked again, as
 Python's docs advise for long-lived processes, `gc.freeze`), and the youngest
