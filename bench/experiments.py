@@ -57,6 +57,10 @@ VARIANTS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
         },
         {},
     ),
+    "Faust producer linger 20 ms": (
+        {"BENCH_FAUST_OPTIONS": json.dumps({"producer_linger": 0.02})},
+        {},
+    ),
     "envelope input": ({}, {}),  # system scorer-envelopes, see SYSTEM_OF
 }
 SYSTEM_OF = {"envelope input": SCORER_ENVELOPES}
