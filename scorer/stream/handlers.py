@@ -12,6 +12,8 @@ A batch is handled in three phases, the way Kafka Streams' record cache coalesce
    partition (see `_send_grouped`), and the read-model staging. Nothing else awaits I/O.
    The caches write each changed key to its table once per checkpoint, before the
    offsets of the events it covers are committed (see state_cache.py).
+A lead batch goes through phases 2 and 3 after every FINISH_AFTER_EVENTS decoded events
+too (between messages), so a batch of envelopes sends its outputs while it is read.
 """
 
 from __future__ import annotations
