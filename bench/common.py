@@ -51,6 +51,13 @@ def rss_bytes(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far: on a machine
+    shared with other work, a steadier measure of a system's cost than its wall rate."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     events: int

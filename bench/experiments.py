@@ -8,7 +8,8 @@ or a SCORER_* setting; rounds interleave the variants so drift hits all equally.
 `--tree NAME=DIR` adds a variant NAME that runs the worker from another source tree
 (scorer/, topics/, bench/ of e.g. the code before a change): code changes are measured
 interleaved with the current code, like settings. The "envelope input" variant reads the
-same events in partition envelopes (bench.workload.as_envelopes).
+same events in partition envelopes (bench.workload.as_envelopes), and so does a tree
+variant whose NAME starts with "envelope" (e.g. `--tree "envelope before=/tmp/old-tree"`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ VARIANTS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
         },
         {},
     ),
+    "Faust producer linger 20 ms": (
+        {"BENCH_FAUST_OPTIONS": json.dumps({"producer_linger": 0.02})},
+        {},
+    ),
     "envelope input": ({}, {}),  # system scorer-envelopes, see SYSTEM_OF
 }
 SYSTEM_OF = {"envelope input": SCORER_ENVELOPES}
@@ -76,9 +81,12 @@ def main() -> None:
     for spec in args.tree:
         name, _, tree = spec.partition("=")
         VARIANTS[name] = ({SOURCE_TREE_HOOK: str(Path(tree).resolve())}, {})
+        if name.startswith("envelope"):
+            SYSTEM_OF[name] = SCORER_ENVELOPES
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     events = generate(Workload(args.events, args.events // 4, max(1, args.events // 40)))
     rates: dict[str, list[float]] = {name: [] for name in names}
+    per_cpu: dict[str, list[float]] = {name: [] for name in names}  # worker CPU seconds
     with DevStack() as stack, tempfile.TemporaryDirectory() as tmp:
         prefix = f"exp{int(time.time()) % 10**6}."
         target = Target(
@@ -105,13 +113,27 @@ def main() -> None:
                 system = SYSTEM_OF.get(name, SCORER)
                 result = run_scorer(target, round_no, tag, system=system, hooks=hooks, **overrides)
                 rates[name].append(result.rate)
-                print(f"round {round_no} {name:32} {result.rate:8,.0f} events/s", flush=True)
+                per_cpu[name].append(float(result.extra.get("events_per_cpu_s", 0.0)))
+                print(
+                    f"round {round_no} {name:32} {result.rate:8,.0f} events/s, "
+                    f"{per_cpu[name][-1]:8,.0f} per worker CPU s, "
+                    f"RSS {float(result.extra.get('rss_end_mb', 0.0)):,.0f} MB at the end",
+                    flush=True,
+                )
     base = median_min_max(rates["baseline"])[0] if rates.get("baseline") else None
-    lines = ["| variant | events/s (median) | min - max | vs baseline |", "|---|---:|---:|---:|"]
+    lines = [
+        "| variant | events/s (median) | min - max | vs baseline | events per worker CPU s "
+        "(median) | min - max |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, values in rates.items():
         median, low, high = median_min_max(values)
         versus = f"{median / base:.2f}x" if base else "-"
-        lines.append(f"| {name} | {median:,.0f} | {low:,.0f} - {high:,.0f} | {versus} |")
+        cpu_median, cpu_low, cpu_high = median_min_max(per_cpu[name])
+        lines.append(
+            f"| {name} | {median:,.0f} | {low:,.0f} - {high:,.0f} | {versus} "
+            f"| {cpu_median:,.0f} | {cpu_low:,.0f} - {cpu_high:,.0f} |"
+        )
     table = "\n".join(lines)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

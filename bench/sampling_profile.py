@@ -31,20 +31,23 @@ from scorer.devstack import DevStack
 # (bucket, test on one sample's frames) in order; the first that matches takes the sample.
 IDLE = "idle: event loop waiting (select)"
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
+    # Before the core and Faust: the checkpoint runs as a Faust task and encodes states
+    # with the core's to_record, the flush and /metrics run under Faust's timers and web.
+    ("checkpoint: state writes (encode, table set, changelog)", ("Checkpointer.checkpoint",)),
+    ("read model: Redis flush", ("RedisReadModel.flush", "redis/")),
+    ("web: /metrics and /ready (the benchmark polls /metrics)", ("aiohttp/", "web.py")),
     ("core: scorer.core (apply_event, account fold)", ("scorer/core/",)),
     ("handler: decode + validate input (orjson, pydantic)", ("dead_letters.py",)),
     ("handler: publish alerts + await ack", ("_publish_alerts",)),
-    ("handler: outputs queued (table changelog, send_soon, staging)", ("_finish (",)),
+    ("handler: outputs queued (send_soon, staging)", ("_finish (",)),
     ("handler: metrics (prometheus_client)", ("prometheus_client/",)),
     ("handler: other glue", ("scorer/stream/handlers.py",)),
-    ("read model: Redis flush", ("read_model.py", "redis/")),
     (
         "producing: Faust producer + aiokafka sender",
         ("aiokafka/producer", "faust/transport/producer", "faust/topics.py", "send_soon"),
     ),
     ("Faust consumer path: fetch, records, stream, acks, commit", ("faust/", "mode/", "aiokafka/")),
-    ("web: /metrics and /ready answers", ("aiohttp/", "scorer/stream/web.py")),
-]
+]  # fmt: skip
 
 
 def bucket_of(stack: str) -> str:
@@ -65,7 +68,8 @@ WATCHED = (
     "Topic.send_soon", "ProducerBuffer._handle_pending", "Sender._send_produce_req",
     "AIOKafkaConnection.send", "ProducerBuffer.wait_until_ebb", "RecordCodec._dumps",
     "event_score_changes", "rfc3339", "RedisReadModel.flush", "staged_lead",
-    "MetricWrapperBase.labels", "Logger._log", "Stream._c_aiter",
+    "MetricWrapperBase.labels", "Logger._log", "Stream._c_aiter", "Checkpointer.checkpoint",
+    "StateCodec.encode", "AIOKafkaConnection.send",
 )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from bench.common import (
     REPO,
     Progress,
     child_env,
+    cpu_seconds,
     http_json,
     input_topic_names,
     python_module,
@@ -266,11 +267,15 @@ def run_scorer(
     worker.start(timeout_s=120)
     try:
         rss_ready = rss_bytes(worker.pid)
+        cpu_ready = cpu_seconds(worker.pid)
         progress = time_progress(
             lambda: int(worker.events_handled()), target.events, target.cap_s,
             alive=worker.alive,
         )  # fmt: skip
+        cpu_s = cpu_seconds(worker.pid) - cpu_ready
         extra = {
+            "cpu_s": cpu_s,
+            "events_per_cpu_s": progress.events / cpu_s if cpu_s > 0 else 0.0,
             "rss_ready_mb": rss_ready / 2**20,
             "rss_end_mb": rss_bytes(worker.pid) / 2**20,
             "alerts": worker.metric("scorer_alerts_total"),

@@ -12,6 +12,8 @@ A batch is handled in three phases, the way Kafka Streams' record cache coalesce
    partition (see `_send_grouped`), and the read-model staging. Nothing else awaits I/O.
    The caches write each changed key to its table once per checkpoint, before the
    offsets of the events it covers are committed (see state_cache.py).
+A lead batch goes through phases 2 and 3 after every FINISH_AFTER_EVENTS decoded events
+too (between messages), so a batch of envelopes sends its outputs while it is read.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ _MAX_RETRY_DELAY_S = 30.0
 _PUBLISH_TIMEOUT_S = 15.0
 _BACKLOG_IDLE_S = 2.0
 _YIELD_AFTER_S = 0.05  # longest stretch of scoring without letting other tasks run
+# A lead batch is finished (alerts published, states to the caches, outputs sent) after
+# every message that brings its decoded events to this many: a batch of 500 envelopes
+# holds up to 50,000 events, and nothing of it would go out for seconds otherwise.
+FINISH_AFTER_EVENTS = 500
 # Largest grouped output message (score changes, account signals): far below Kafka's 1 MB
 # default message.max.bytes and aiokafka's max_request_size, whatever a batch holds.
 MAX_GROUPED_BYTES = 256 * 1024
@@ -107,6 +113,7 @@ class Batch:
     alerts: list[tuple[bytes, int, Alert]] = field(default_factory=list)
     actions: list[tuple[bytes, int, Action]] = field(default_factory=list)
     partitions: dict[bytes, int] = field(default_factory=dict)  # owner partition per key
+    events: int = 0  # decoded events (and ticks) taken in: see FINISH_AFTER_EVENTS
     changes: list[tuple[bytes, Event, tuple[ScoreChange, ...]]] = field(default_factory=list)
     signals: dict[str, LeadSignal] = field(default_factory=dict)  # latest per lead
     leads_to_stage: dict[str, LeadState] = field(default_factory=dict)
@@ -304,6 +311,12 @@ class ScorerContext:
                 else:
                     self._score_lead_message(event, batch)
             self._handled(event.message)
+            if batch.events >= FINISH_AFTER_EVENTS:
+                # Finished between messages, like before an erasure: the batch's events
+                # stay held until the checkpoint after the whole batch (agents.py), so
+                # an early finish only makes its outputs and states go out sooner.
+                await self._finish_or_dead_letter(batch, self.lead_state_by_id, pending)
+                batch, pending = Batch(), list[EventT[bytes]]()
         await self._finish_or_dead_letter(batch, self.lead_state_by_id, pending)
 
     def _handled(self, message: Message) -> None:
@@ -562,6 +575,7 @@ class ScorerContext:
             self.dead_letter(message, source)
             return
         items = self.decoders[source].decode_message(message.value)
+        batch.events += len(items)
         items = envelope_routing.keep_owned(self, message, source, items)
         limited: list[Decoded] = []
         # Read once per message, not per event: an envelope's events are scored together.
@@ -699,6 +713,7 @@ class ScorerContext:
 
     def _tick(self, event: EventT[bytes], batch: Batch) -> None:
         message = event.message
+        batch.events += 1
         rejection = tick_rejection(message.value, message.partition)
         if rejection is not None:
             self.dead_letter(message, rejection)

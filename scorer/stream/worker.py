@@ -8,6 +8,7 @@ import sys
 
 from scorer.settings import Settings
 from scorer.stream.admin import check_broker, startup_warnings
+from scorer.stream.gc_tuning import tune_for_worker
 from scorer.stream.workarounds.fetch_wait import apply_fetch_max_wait
 
 log = logging.getLogger(__name__)
@@ -30,5 +31,6 @@ def run_worker(settings: Settings) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
     scorer_app = create_app(settings, rules)
     log.info("scoring with rules version %s", rules.version)
+    tune_for_worker()
     worker = SpinnerlessWorker(scorer_app.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
-from faust.types import TP
+from faust import Event
+from faust.types import TP, Message
 
 from scorer.contracts import topics as contract
 from scorer.core import EngagementRule, EventKind, Rules, Stage, Threshold
@@ -328,6 +329,52 @@ async def test_a_partition_envelope_scores_every_lead_it_owns(scorer_app: Any) -
     assert [e["event_id"] for e in _audited(sent)] == [f"{lead}-1", f"{other}-2", f"{lead}-3"]
     assert scorer.context.lead_state_by_id[other.encode()] is not None
     assert scorer.context.lead_state_by_id[lead.encode()] is not None
+
+
+async def test_a_batch_of_envelopes_is_finished_every_few_hundred_events(
+    scorer_app: Any,
+) -> None:
+    """Six envelopes of 100 events in ONE batch: the first 500 events' outputs go out
+    while the batch is still being read, not all at its end."""
+    scorer, sent = scorer_app
+    ctx = scorer.context
+    topic = ctx.settings.topic(contract.WEB_EVENTS)
+    leads = [f"lead-{i}" for i in range(3000) if owner_partition(f"lead-{i}".encode(), 4) == 0]
+    envelopes = [
+        _envelope(*(_view_record(lead, 1) for lead in leads[m * 100 : (m + 1) * 100]))
+        for m in range(6)
+    ]
+
+    def event(offset: int, value: bytes) -> Event:
+        key = leads[offset * 100].encode()
+        message = Message(topic, 0, offset, 0.0, 0, [], key, value, None)
+        return Event(scorer.app, key, value, [], message)
+
+    events = [event(offset, value) for offset, value in enumerate(envelopes)]
+    decoder = ctx.decoders[topic]
+    seen_before_message: list[tuple[int, bool]] = []
+
+    def observed_decode(value: bytes | None) -> Any:
+        first_lead = leads[0].encode()
+        seen_before_message.append(
+            (len(sent["score_changes"].sent), ctx.lead_state_by_id.is_changed(first_lead))
+        )
+        return type(decoder).decode_message(decoder, value)
+
+    decoder.decode_message = observed_decode  # type: ignore[method-assign]
+    await ctx.handle_lead_batch(events)
+    # Before the 6th message: the first five's 500 events are finished (their score
+    # changes sent as one message for partition 0, their states in the cache).
+    assert seen_before_message[5] == (1, True)
+    assert seen_before_message[4] == (0, False)
+    audited = [e["event_id"] for e in _audited(sent)]
+    assert audited == [f"{lead}-1" for lead in leads[:600]]
+    assert [len(orjson.loads(m["value"])["events"]) for m in sent["score_changes"].sent] == [
+        500,
+        100,
+    ]
+    assert all(ctx.lead_state_by_id.get(lead.encode()) is not None for lead in leads[:600])
+    assert sent["dead_letters"].sent == []
 
 
 async def test_a_malformed_envelope_is_dead_lettered_whole(scorer_app: Any) -> None:
