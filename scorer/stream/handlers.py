@@ -77,7 +77,7 @@ _MAX_RETRY_DELAY_S = 30.0
 _PUBLISH_TIMEOUT_S = 15.0
 _BACKLOG_IDLE_S = 2.0
 _YIELD_AFTER_S = 0.05  # longest stretch of scoring without letting other tasks run
-# A lead batch is finished (alerts published, states to the caches, outputs sent) after
+# A lead (or account) batch is finished (alerts published, states to the caches, outputs sent) after
 # every message that brings its decoded events to this many: a batch of 500 envelopes
 # holds up to 50,000 events, and nothing of it would go out for seconds otherwise.
 FINISH_AFTER_EVENTS = 500
@@ -113,7 +113,7 @@ class Batch:
     alerts: list[tuple[bytes, int, Alert]] = field(default_factory=list)
     actions: list[tuple[bytes, int, Action]] = field(default_factory=list)
     partitions: dict[bytes, int] = field(default_factory=dict)  # owner partition per key
-    events: int = 0  # decoded events (and ticks) taken in: see FINISH_AFTER_EVENTS
+    events: int = 0  # decoded events, ticks or signals taken in: see FINISH_AFTER_EVENTS
     changes: list[tuple[bytes, Event, tuple[ScoreChange, ...]]] = field(default_factory=list)
     signals: dict[str, LeadSignal] = field(default_factory=dict)  # latest per lead
     leads_to_stage: dict[str, LeadState] = field(default_factory=dict)
@@ -325,13 +325,23 @@ class ScorerContext:
         self.handled_up_to[(message.topic, message.partition)] = message.offset + 1
 
     async def handle_account_batch(self, events: Iterable[EventT[bytes]]) -> None:
-        events = list(events)
-        batch = Batch()
+        batch, pending = Batch(), list[EventT[bytes]]()
+        yielded_at = time.perf_counter()
         for event in events:
+            if time.perf_counter() - yielded_at > _YIELD_AFTER_S:
+                # A batch of signal envelopes can hold 250,000 signals (as for leads).
+                await asyncio.sleep(0)
+                yielded_at = time.perf_counter()
+            pending.append(event)
             with self._guard(event, batch):
                 for key in self._fold_account_message(event.message, batch):
                     batch.last_event[key] = event
-        await self._finish_or_dead_letter(batch, self.account_state_by_id, events)
+            if batch.events >= FINISH_AFTER_EVENTS:
+                # As for lead batches: the events stay held until the checkpoint after
+                # the whole batch (agents.py); the finish only sends outputs sooner.
+                await self._finish_or_dead_letter(batch, self.account_state_by_id, pending)
+                batch, pending = Batch(), list[EventT[bytes]]()
+        await self._finish_or_dead_letter(batch, self.account_state_by_id, pending)
 
     @contextmanager
     def _guard(self, event: EventT[bytes], batch: Batch) -> Iterator[None]:
@@ -812,6 +822,7 @@ class ScorerContext:
             self.dead_letter(message, Rejection("schema", detail, "ValidationError"))
             return []
         keys: list[bytes] = []
+        batch.events += len(records)
         for index, record in enumerate(records):
             try:
                 if isinstance(record, dict) and record.get("type") == "lead_erased":

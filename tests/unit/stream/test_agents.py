@@ -492,6 +492,50 @@ async def test_the_account_agent_folds_envelopes_and_single_signals(scorer_app: 
     assert sent["dead_letters"].sent == []
 
 
+async def test_a_batch_of_signal_envelopes_is_finished_every_few_hundred_signals(
+    scorer_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three envelopes of 250 signals in ONE account batch: the first two's accounts are
+    in the state cache before the third is read, not only at the batch's end."""
+    scorer, _ = scorer_app
+    ctx = scorer.context
+    topic = ctx.settings.topic(contract.ACCOUNT_SIGNALS)
+    account = _account_on_partition(1)
+    accounts = [f"{account}-{m}" for m in range(3)]
+    envelopes = [
+        orjson.dumps(
+            {
+                "v": 1,
+                "type": "lead_signals",
+                "signals": [_signal(f"L{n}", accounts[m], 1, 1.0) for n in range(250)],
+            }
+        )
+        for m in range(3)
+    ]
+    events = [
+        Event(
+            scorer.app,
+            account.encode(),
+            value,
+            [],
+            Message(topic, 1, offset, 0.0, 0, [], account.encode(), value, None),
+        )
+        for offset, value in enumerate(envelopes)
+    ]
+    cached_before: list[list[bool]] = []
+    fold = type(ctx)._fold_account_message
+
+    def observed_fold(self: Any, message: Message, batch: Any) -> list[bytes]:
+        cached_before.append([ctx.account_state_by_id.is_changed(a.encode()) for a in accounts])
+        return fold(self, message, batch)
+
+    monkeypatch.setattr(type(ctx), "_fold_account_message", observed_fold)
+    await ctx.handle_account_batch(events)
+    assert cached_before == [[False] * 3, [False] * 3, [True, True, False]]
+    for name in accounts:
+        assert len(ctx.account_state_by_id[name.encode()].members) == 250
+
+
 async def test_a_malformed_signal_in_an_envelope_is_dead_lettered_alone(scorer_app: Any) -> None:
     scorer, sent = scorer_app
     a = _account_on_partition(1)
