@@ -9,8 +9,9 @@ per checkpoint to a file:
   the event from its channel queue: `Message.time_in`, set by the stream), `batch` (the
   lead batch holding it started: take_events closed it), `publish` (phase 2 began: the
   alert is about to be sent) and `acked` (the broker acknowledged it);
-- checkpoint: `at` (wall time it started), `s` (its duration, loop blocked) and
-  `keys` (states written).
+- checkpoint: `at` (wall time it started), `s` (how long it held the event loop; a
+  checkpoint in slices lets the agents in between, `span_s` is then its whole length)
+  and `keys` (states written).
 
 bench/latency.py joins the alerts with the scheduled send time (`due`) and the time its
 watcher received them, so an alert's latency splits into: due → fetched (producer, broker,
@@ -45,11 +46,22 @@ def _wall(monotonic: float | None) -> float | None:
     return time.time() - (time.monotonic() - monotonic)
 
 
-def install(path: str) -> None:
-    from aiokafka.consumer.fetcher import Fetcher
+Write = Callable[[dict[str, Any]], None]
 
-    from scorer.stream.handlers import ScorerContext
-    from scorer.stream.state_cache import Checkpointer
+
+def install(path: str) -> None:
+    out: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115 (open for the process)
+
+    def write(record: dict[str, Any]) -> None:
+        out.write(orjson.dumps(record) + b"\n")
+
+    _trace_fetches()
+    _trace_alerts(write)
+    _trace_checkpoints(write)
+
+
+def _trace_fetches() -> None:
+    from aiokafka.consumer.fetcher import Fetcher
 
     # Faust's consumer thread asks the fetcher directly (not AIOKafkaConsumer.getmany).
     fetched_records = Fetcher.fetched_records
@@ -66,10 +78,10 @@ def install(path: str) -> None:
         return records
 
     Fetcher.fetched_records = traced_fetched_records  # type: ignore[method-assign]
-    out: IO[bytes] = open(path, "ab", buffering=0)  # noqa: SIM115 (open for the process)
 
-    def write(record: dict[str, Any]) -> None:
-        out.write(orjson.dumps(record) + b"\n")
+
+def _trace_alerts(write: Write) -> None:
+    from scorer.stream.handlers import ScorerContext
 
     handle_lead_batch = ScorerContext.handle_lead_batch
 
@@ -113,6 +125,13 @@ def install(path: str) -> None:
                 "publish": started, "acked": acked,
             })  # fmt: skip
 
+    ScorerContext.handle_lead_batch = traced_batch  # type: ignore[method-assign]
+    ScorerContext.publish_acked = traced_publish  # type: ignore[method-assign]
+
+
+def _trace_checkpoints(write: Write) -> None:
+    from scorer.stream.state_cache import Checkpointer
+
     checkpoint: Callable[[Checkpointer], None] = Checkpointer.checkpoint
 
     @functools.wraps(checkpoint)
@@ -124,6 +143,29 @@ def install(path: str) -> None:
             write({"type": "checkpoint", "at": at, "s": time.perf_counter() - started,
                    "keys": changed})  # fmt: skip
 
-    ScorerContext.handle_lead_batch = traced_batch  # type: ignore[method-assign]
-    ScorerContext.publish_acked = traced_publish  # type: ignore[method-assign]
+    in_slices = getattr(Checkpointer, "checkpoint_in_slices", None)  # (newer trees)
+    if in_slices is not None:
+
+        @functools.wraps(in_slices)
+        async def traced_in_slices(self: Checkpointer) -> None:
+            at, started = time.time(), time.perf_counter()
+            changed = sum(cache.changed for cache in self.caches)
+            seconds: list[float] = []
+            on_checkpoint = self.on_checkpoint
+
+            def observe(keys: int, events: int, held: float) -> None:
+                seconds.append(held)
+                on_checkpoint(keys, events, held)
+
+            self.on_checkpoint = observe
+            try:
+                await in_slices(self)
+            finally:
+                self.on_checkpoint = on_checkpoint
+            if changed and seconds:
+                write({"type": "checkpoint", "at": at, "s": seconds[0], "keys": changed,
+                       "span_s": time.perf_counter() - started})  # fmt: skip
+
+        Checkpointer.checkpoint_in_slices = traced_in_slices  # type: ignore[method-assign]
+
     Checkpointer.checkpoint = traced_checkpoint  # type: ignore[method-assign]
