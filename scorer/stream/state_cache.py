@@ -187,7 +187,10 @@ class StateCache(Generic[S]):
                         del self.table[key]
                 else:
                     self.table[key] = encode(state)
-            if state is not None:
+            if state is None:
+                # An older taken state of the key may have been kept meanwhile.
+                self._decoded.pop(key, None)
+            else:
                 self._keep(key, state)
             written += 1
             if until is not None and clock() >= until:
