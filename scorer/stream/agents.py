@@ -74,7 +74,7 @@ async def checkpointed(
     finally:
         checkpoints.finished(events)
         if faust_waits_for_acks(app) or checkpoints.interval_s == 0:
-            checkpoints.checkpoint()
+            await checkpoints.checkpoint_now()
 
 
 def faust_waits_for_acks(app: faust.App) -> bool:
@@ -96,7 +96,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         finally:
             # A stopping worker commits once more after its agents stopped: with this
             # checkpoint, that commit covers every batch they finished.
-            checkpoints.checkpoint()
+            await checkpoints.checkpoint_now()
 
     @app.agent(ctx.account_signals, name="fold-account-signals")
     async def fold_account_signals(stream: faust.StreamT[bytes]) -> None:
@@ -104,7 +104,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
             async for events in batches(stream):
                 await checkpointed(app, checkpoints, events, ctx.handle_account_batch)
         finally:
-            checkpoints.checkpoint()
+            await checkpoints.checkpoint_now()
 
     register_checkpoint_task(app, checkpoints)
 
@@ -183,7 +183,7 @@ def register_checkpoint_task(app: faust.App, checkpoints: Checkpointer) -> None:
             if not checkpoints.pending:
                 continue
             if faust_waits_for_acks(app):
-                checkpoints.checkpoint()
+                await checkpoints.checkpoint_now()
             elif checkpoints.due():
                 await checkpoints.checkpoint_in_slices()
 

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -225,6 +225,9 @@ class Checkpointer:
     clock: Callable[[], float] = time.monotonic
     on_checkpoint: Callable[[int, int, float], None] = lambda keys, events, seconds: None
     slice_s: float = 0.005
+    # The newest batch's hand-off publishing (alerts, actions), each awaiting the one
+    # before it: see `publish_then`.
+    _publishing: asyncio.Future[None] | None = None
     _finished: list[EventT[Any]] = field(default_factory=list)
     # Finished before the checkpoint in slices began: acknowledged once it has written.
     _acking: list[EventT[Any]] = field(default_factory=list)
@@ -252,10 +255,49 @@ class Checkpointer:
         for cache in self.caches:
             cache.forget_decoded()
 
+    def publish_then(self, publish: Coroutine[Any, Any, None]) -> None:
+        """Publish a batch's hand-off outputs (alerts, actions) while the agent goes on.
+
+        A batch's alerts must be acknowledged by the broker before the state recording
+        them is written, not before the next batch is scored: its states go into the
+        caches at once, and every write of the caches (a checkpoint, an erasure's or an
+        identity link's) first awaits `outputs_acknowledged`. Batches publish in order,
+        each after the one before it is acknowledged (one batch's round trip in flight,
+        so a broker that does not answer stalls the agent at its next batch with
+        alerts, as before).
+        """
+        previous = self._publishing
+
+        async def in_order() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+                _log_failure(previous)
+            await publish
+
+        self._publishing = asyncio.ensure_future(in_order())
+
+    async def outputs_acknowledged(self) -> None:
+        """Wait until every hand-off output started so far is acknowledged (then no
+        await may come before the write that needs it)."""
+        while self._publishing is not None:
+            publishing = self._publishing
+            await asyncio.wait([publishing])
+            if self._publishing is publishing:
+                self._publishing = None
+                _log_failure(publishing)
+
+    async def checkpoint_now(self) -> None:
+        """A whole checkpoint as soon as the hand-off outputs started are acknowledged."""
+        await self.outputs_acknowledged()
+        self.checkpoint()
+
     def checkpoint(self) -> None:
         """Write every cache's changes, then acknowledge the finished events (no await in
         between: nothing can change a cache meanwhile), with those a checkpoint in slices
-        still had to acknowledge (their states are written now too)."""
+        still had to acknowledge (their states are written now too). The caller awaits
+        `outputs_acknowledged` first (`checkpoint_now`)."""
+        if self._publishing is not None and not self._publishing.done():
+            raise RuntimeError("checkpoint while hand-off outputs are unacknowledged")
         started = self.clock()
         self._last = started
         keys = sum(cache.write_changes() for cache in self.caches)
@@ -274,8 +316,10 @@ class Checkpointer:
         checkpoint, reads see the changes being written, and a `checkpoint` meanwhile
         writes the rest at once (a key's records stay in order). An alert is still
         acknowledged before the state recording it is written: only states of finished
-        batches are taken. The time reported is the time the slices held the loop.
+        batches are taken, once their hand-off outputs are acknowledged. The time
+        reported is the time the slices held the loop.
         """
+        await self.outputs_acknowledged()
         self._last = self.clock()
         self._acking.extend(self._finished)
         self._finished = []
@@ -296,3 +340,10 @@ class Checkpointer:
             release_ack(event)
         if keys or finished:
             self.on_checkpoint(keys, len(finished), held)
+
+
+def _log_failure(publishing: asyncio.Future[None]) -> None:
+    """The handlers' publishing never raises (a batch it could not finish is
+    dead-lettered); a bug that slips through is logged, not silently dropped."""
+    if not publishing.cancelled() and (failed := publishing.exception()) is not None:
+        log.error("hand-off publishing failed: %s", type(failed).__name__)

@@ -321,3 +321,39 @@ def test_a_whole_checkpoint_during_one_in_slices_writes_the_rest_in_order() -> N
     assert table[b"c"] == CODEC.encode(2), "the newest c is the last record"
     assert log.index("ack first") < log.index("rebalanced"), "the whole one acknowledged it"
     assert log.count("ack first") == 1
+
+
+def test_hand_off_outputs_go_out_in_order_and_a_checkpoint_waits_for_their_acks() -> None:
+    async def scenario() -> list[str]:
+        log: list[str] = []
+        cache = _cache(Table(log))
+        checkpoints = Checkpointer((cache,), 1.0)
+        broker_acks = asyncio.Event()
+
+        async def publish(name: str) -> None:
+            log.append(f"send {name}")
+            await broker_acks.wait()
+            log.append(f"acked {name}")
+
+        checkpoints.publish_then(publish("alert 1"))
+        _changed_in_batch(cache, [b"a"], log, "first")  # its state, at once
+        checkpoints.publish_then(publish("alert 2"))
+        _changed_in_batch(cache, [b"b"], log, "second")
+        with pytest.raises(RuntimeError):
+            checkpoints.checkpoint()  # a whole checkpoint never runs ahead of the acks
+        checkpointing = asyncio.ensure_future(checkpoints.checkpoint_in_slices())
+        await asyncio.sleep(0.01)
+        log.append("broker answers")
+        broker_acks.set()
+        await checkpointing
+        return log
+
+    assert asyncio.run(scenario()) == [
+        "send alert 1",
+        "broker answers",
+        "acked alert 1",
+        "send alert 2",  # the next batch's outputs after the first ones' acknowledgement
+        "acked alert 2",
+        "write a",
+        "write b",
+    ]
