@@ -9,6 +9,9 @@ per checkpoint to a file:
   the event from its channel queue: `Message.time_in`, set by the stream), `batch` (the
   lead batch holding it started: take_events closed it), `publish` (phase 2 began: the
   alert is about to be sent) and `acked` (the broker acknowledged it);
+- loop: once a second, `max_lag` (the longest a 5 ms sleep overslept in that second:
+  how long the event loop was held by one step, a batch or a checkpoint, or starved of
+  CPU) and `over_50ms` (such oversleeps above 50 ms);
 - checkpoint: `at` (wall time it started), `s` (how long it held the event loop; a
   checkpoint in slices lets the agents in between, `span_s` is then its whole length)
   and `keys` (states written).
@@ -24,6 +27,7 @@ trip), acked → received (the watcher's fetch).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import time
@@ -58,6 +62,38 @@ def install(path: str) -> None:
     _trace_fetches()
     _trace_alerts(write)
     _trace_checkpoints(write)
+    _trace_loop_lag(write)
+
+
+_LAG_PROBE_S = 0.005
+
+
+def _trace_loop_lag(write: Write) -> None:
+    """Sample the event loop's lag from the lead agent's first batch on."""
+    from scorer.stream.handlers import ScorerContext
+
+    handle_lead_batch = ScorerContext.handle_lead_batch
+    started: list[asyncio.Task[None]] = []
+
+    async def sample() -> None:
+        second, worst, over = time.monotonic(), 0.0, 0
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(_LAG_PROBE_S)
+            lag = time.monotonic() - before - _LAG_PROBE_S
+            worst = max(worst, lag)
+            over += lag > 0.05
+            if before - second >= 1.0:
+                write({"type": "loop", "at": time.time(), "max_lag": worst, "over_50ms": over})
+                second, worst, over = before, 0.0, 0
+
+    @functools.wraps(handle_lead_batch)
+    async def first_batch_starts_sampling(self: ScorerContext, events: Iterable[Any]) -> None:
+        if not started:
+            started.append(asyncio.get_running_loop().create_task(sample()))
+        await handle_lead_batch(self, events)
+
+    ScorerContext.handle_lead_batch = first_batch_starts_sampling  # type: ignore[method-assign]
 
 
 def _trace_fetches() -> None:

@@ -272,8 +272,8 @@ def alert_parts(run: _Run, trace: Path) -> dict[str, Any]:
     """Split event → alert into its parts with the worker's trace (bench/alert_trace.py):
     due → fetched (producer, broker, fetch wait), fetched → in (Faust's consumer loop and
     the agent's queue), in → batch (take_events), batch → publish (scoring the batch),
-    publish → acked (hand-off round trip), acked → received (the watcher's fetch); and
-    the checkpoints' durations."""
+    publish → acked (hand-off round trip), acked → received (the watcher's fetch); the
+    checkpoints' durations; the event loop's longest lag in each second."""
     if not trace.exists():
         return {}
     parts: dict[str, list[float]] = {
@@ -282,8 +282,12 @@ def alert_parts(run: _Run, trace: Path) -> dict[str, Any]:
     }  # fmt: skip
     checkpoints: list[float] = []
     keys: list[float] = []
+    loop_lag: list[float] = []
     for line in trace.read_bytes().splitlines():
         record = orjson.loads(line)
+        if record["type"] == "loop":
+            loop_lag.append(record["max_lag"])
+            continue
         if record["type"] == "checkpoint":
             checkpoints.append(record["s"])
             keys.append(record["keys"])
@@ -307,6 +311,7 @@ def alert_parts(run: _Run, trace: Path) -> dict[str, Any]:
         "event_to_alert_parts_s": {name: summary(values) for name, values in parts.items()},
         "checkpoint_s": summary(checkpoints),
         "checkpoint_keys": summary(keys),
+        "loop_lag_max_per_s": summary(loop_lag),
     }
 
 

@@ -52,11 +52,13 @@ def _line(name: str, run: dict[str, Any]) -> str:
     parts = run.get("event_to_alert_parts_s") or {}
     split = " ".join(f"{p}={_ms(parts[p]['p50'])}/{_ms(parts[p]['p99'])}" for p in parts)
     cp = run.get("checkpoint_s") or {}
+    lag = run.get("loop_lag_max_per_s") or {}
     return (
         f"{name}: mql p50/p99/p99.9 {_ms(mql.get('p50'))}/{_ms(mql.get('p99'))}/"
         f"{_ms(mql.get('p99.9'))} ms ({mql.get('count', 0)} alerts); lag end "
         f"{run['lag']['end_of_load']:,.0f}; parts p50/p99 ms: {split}; checkpoints "
-        f"p50/max {_ms(cp.get('p50'))}/{_ms(cp.get('max'))} ms"
+        f"p50/max {_ms(cp.get('p50'))}/{_ms(cp.get('max'))} ms; loop lag, worst per second, "
+        f"p50/p99 {_ms(lag.get('p50'))}/{_ms(lag.get('p99'))} ms"
     )
 
 
