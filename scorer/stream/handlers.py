@@ -7,7 +7,7 @@ A batch is handled in three phases, the way Kafka Streams' record cache coalesce
 1. score every message in order against the batch's own latest state per key (pure);
 2. publish the batch's alerts and actions (the outputs that must not be lost or
    duplicated, see `ledger.py`): acknowledged by the broker before the checkpoint that
-   writes the batch's states, batches in order, while the agent goes on;
+   writes the batch's states, while the agent goes on (batches in order, one in flight);
 3. hand each key's final state to its state cache, and send the rest with `send_soon`:
    audit changes and the latest account signal per lead, each as one message per
    partition (see `_send_grouped`), and the read-model staging. Nothing else awaits I/O.
@@ -395,7 +395,7 @@ class ScorerContext:
         if alerts or actions:
             # Acknowledged before the checkpoint that writes the states below, not
             # before the next batch is scored (see Checkpointer.publish_then).
-            self.checkpoints.publish_then(self._publish_outputs(alerts, actions))
+            await self.checkpoints.publish_then(self._publish_outputs(alerts, actions))
         for key, state in batch.states.items():
             # Written as the key's own last event (on its owner partition): a store may
             # shard by the event's partition (RocksDB keeps one database per partition).

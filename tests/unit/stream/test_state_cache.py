@@ -335,25 +335,29 @@ def test_hand_off_outputs_go_out_in_order_and_a_checkpoint_waits_for_their_acks(
             await broker_acks.wait()
             log.append(f"acked {name}")
 
-        checkpoints.publish_then(publish("alert 1"))
+        await checkpoints.publish_then(publish("alert 1"))
         _changed_in_batch(cache, [b"a"], log, "first")  # its state, at once
-        checkpoints.publish_then(publish("alert 2"))
-        _changed_in_batch(cache, [b"b"], log, "second")
+        log.append("next batch scored")
         with pytest.raises(RuntimeError):
             checkpoints.checkpoint()  # a whole checkpoint never runs ahead of the acks
+        second_batch = asyncio.ensure_future(checkpoints.publish_then(publish("alert 2")))
         checkpointing = asyncio.ensure_future(checkpoints.checkpoint_in_slices())
         await asyncio.sleep(0.01)
         log.append("broker answers")
         broker_acks.set()
+        await second_batch
+        _changed_in_batch(cache, [b"b"], log, "second")
         await checkpointing
+        await checkpoints.checkpoint_now()
         return log
 
     assert asyncio.run(scenario()) == [
+        "next batch scored",  # while the first batch's alert is in flight
         "send alert 1",
         "broker answers",
         "acked alert 1",
         "send alert 2",  # the next batch's outputs after the first ones' acknowledgement
-        "acked alert 2",
+        "acked alert 2",  # the checkpoint waits for every output started before it takes
         "write a",
         "write b",
     ]
