@@ -22,7 +22,9 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -105,6 +107,7 @@ class _Run:
     probe_latency: list[float] = field(default_factory=list)
     alert_latency: dict[str, list[float]] = field(default_factory=dict)  # by alert kind
     emit_latency: list[float] = field(default_factory=list)  # event → worker publishes
+    received: dict[tuple[str, str], float] = field(default_factory=dict)  # (event id, kind)
     lag: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -159,6 +162,7 @@ async def _watch_alerts(run: _Run) -> None:
                         continue
                     kind = str(alert.get("kind"))
                     run.alert_latency.setdefault(kind, []).append(received - due)
+                    run.received[(str(alert.get("event_id")), kind)] = received
                     emitted = _epoch(str(alert["emitted_at"]))
                     run.emit_latency.append(emitted - due)
     finally:
@@ -235,23 +239,80 @@ async def _drive(run: _Run, drain_s: float) -> None:
 
 
 def run_latency(
-    target: Target, rate: float, duration_s: float, drain_s: float = 10.0
+    target: Target,
+    rate: float,
+    duration_s: float,
+    drain_s: float = 10.0,
+    hooks: Mapping[str, str] | None = None,
+    **overrides: Any,
 ) -> dict[str, Any]:
-    """Open-loop load at `rate` events/s for `duration_s` against a fresh scorer worker."""
+    """Open-loop load at `rate` events/s for `duration_s` against a fresh scorer worker
+    (`hooks`: bench/scorer_worker.py's BENCH_* variables; `overrides`: settings)."""
+    tag = f"lat{int(rate)}x{int(time.time() * 1000) % 10**7}"
+    settings = scorer_settings(target, tag, **overrides)
+    trace = target.workdir / f"{tag}.alerts.jsonl"
+    hooks = {**(hooks or {}), "BENCH_TRACE_ALERTS": str(trace)}
     from scorer.stream.admin import apply_topics
 
-    tag = f"lat{int(rate)}x{int(time.time() * 1000) % 10**7}"
-    settings = scorer_settings(target, tag)
     asyncio.run(apply_topics(settings))
     schedule = plan(rate, duration_s)
-    worker = BenchWorker(settings, target.workdir / f"{tag}.log", {})
+    worker = BenchWorker(settings, target.workdir / f"{tag}.log", hooks)
     worker.start(timeout_s=120)
     run = _Run(settings, worker, schedule, rate)
     try:
         asyncio.run(_drive(run, drain_s))
     finally:
         worker.stop()
-    return _report(run, duration_s)
+    report = _report(run, duration_s)
+    report.update(alert_parts(run, trace))
+    return report
+
+
+def alert_parts(run: _Run, trace: Path) -> dict[str, Any]:
+    """Split event → alert into its parts with the worker's trace (bench/alert_trace.py):
+    due → fetched (producer, broker, fetch wait), fetched → in (Faust's consumer loop and
+    the agent's queue), in → batch (take_events), batch → publish (scoring the batch),
+    publish → acked (hand-off round trip), acked → received (the watcher's fetch); the
+    checkpoints' durations; the event loop's longest lag in each second."""
+    if not trace.exists():
+        return {}
+    parts: dict[str, list[float]] = {
+        "due_to_fetched": [], "fetched_to_in": [], "in_to_batch": [], "batch_to_publish": [],
+        "publish_to_acked": [], "acked_to_received": [],
+    }  # fmt: skip
+    checkpoints: list[float] = []
+    keys: list[float] = []
+    loop_lag: list[float] = []
+    for line in trace.read_bytes().splitlines():
+        record = orjson.loads(line)
+        if record["type"] == "loop":
+            loop_lag.append(record["max_lag"])
+            continue
+        if record["type"] == "checkpoint":
+            checkpoints.append(record["s"])
+            keys.append(record["keys"])
+            continue
+        due = run.due.get(record["event_id"])
+        received = run.received.get((record["event_id"], record["kind"]))
+        if due is None or received is None or record["fetched"] is None:
+            continue
+        marks = [
+            due,
+            record["fetched"],
+            record["in"],
+            record["batch"],
+            record["publish"],
+            record["acked"],
+            received,
+        ]
+        for name, start, end in zip(parts, marks, marks[1:], strict=False):
+            parts[name].append(end - start)
+    return {
+        "event_to_alert_parts_s": {name: summary(values) for name, values in parts.items()},
+        "checkpoint_s": summary(checkpoints),
+        "checkpoint_keys": summary(keys),
+        "loop_lag_max_per_s": summary(loop_lag),
+    }
 
 
 def _report(run: _Run, duration_s: float) -> dict[str, Any]:

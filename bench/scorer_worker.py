@@ -20,6 +20,8 @@ Hooks (none of them changes scorer/ code; they wrap or patch it in this process 
   topics and exits.
 - BENCH_PRODUCER_BUFFER=N: Faust's ProducerBuffer.max_messages (100): above it, the
   consumer waits for `send_soon` and changelog messages to drain before the next event.
+- BENCH_TRACE_ALERTS=FILE: append where each alert's time went in the worker, and each
+  checkpoint's duration, to FILE (see bench/alert_trace.py; the latency phase sets it).
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def _apply_tuning() -> None:
         from faust.transport.producer import ProducerBuffer
 
         ProducerBuffer.max_messages = int(os.environ["BENCH_PRODUCER_BUFFER"])
+    if os.environ.get("BENCH_TRACE_ALERTS"):
+        from bench.alert_trace import install
+
+        install(os.environ["BENCH_TRACE_ALERTS"])
     extra: dict[str, Any] = json.loads(os.environ.get("BENCH_FAUST_OPTIONS") or "{}")
     if extra:
         original = scorer_app._faust_options

@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 # enough to coalesce writes under load, short enough not to delay a hand-off.
 BATCH_EVENTS = 500
 BATCH_WITHIN_S = 0.02
-# How often the worker looks whether a checkpoint is due (or a rebalance waits for one)
-# while its agents are idle; a busy agent checkpoints after its batch.
+# How often the worker looks whether a checkpoint is due (or a rebalance waits for one).
 _CHECKPOINT_POLL_S = 0.05
 # An input partition with records waiting and no progress this long is fetched again.
 _STALL_AFTER_S = 15.0
@@ -67,14 +66,15 @@ async def checkpointed(
     handle: Callable[[Sequence[EventT[Any]]], Awaitable[None]],
 ) -> None:
     """Handle a batch whose events are acknowledged by the checkpoint that writes their
-    states (see state_cache.py): now if one is due or Faust waits for it."""
+    states (see state_cache.py): now if Faust waits for it or the interval is 0, else the
+    periodic one (the checkpoint task's, written in slices between batches)."""
     checkpoints.hold(events)
     try:
         await to_completion(handle(events))
     finally:
         checkpoints.finished(events)
-        if checkpoints.due() or faust_waits_for_acks(app):
-            checkpoints.checkpoint()
+        if faust_waits_for_acks(app) or checkpoints.interval_s == 0:
+            await checkpoints.checkpoint_now()
 
 
 def faust_waits_for_acks(app: faust.App) -> bool:
@@ -96,7 +96,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         finally:
             # A stopping worker commits once more after its agents stopped: with this
             # checkpoint, that commit covers every batch they finished.
-            checkpoints.checkpoint()
+            await checkpoints.checkpoint_now()
 
     @app.agent(ctx.account_signals, name="fold-account-signals")
     async def fold_account_signals(stream: faust.StreamT[bytes]) -> None:
@@ -104,7 +104,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
             async for events in batches(stream):
                 await checkpointed(app, checkpoints, events, ctx.handle_account_batch)
         finally:
-            checkpoints.checkpoint()
+            await checkpoints.checkpoint_now()
 
     register_checkpoint_task(app, checkpoints)
 
@@ -169,16 +169,23 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
 def register_checkpoint_task(app: faust.App, checkpoints: Checkpointer) -> None:
     @app.task
     async def checkpoint_when_due() -> None:
-        # Idle agents do not checkpoint, and Faust gives partitions up (or stops) only
-        # once every started event is acknowledged (it waits): so a checkpoint is also
-        # taken here, when due or as soon as a rebalance or a stop starts. Revoked
-        # partitions' states are thus written and their offsets committed before another
-        # worker takes them over, which then has nothing to replay.
-        # Also while the app stops: it waits for the agents' events before they stop.
+        # The periodic checkpoint, written in slices with the agents scoring between
+        # them (a checkpoint in one piece held every partition for up to 180 ms a
+        # second; an alert waits for none of it, docs/alert-latency.md). Faust gives
+        # partitions up (or stops) only once every started event is acknowledged (it
+        # waits): so a whole checkpoint is also taken here as soon as a rebalance or a
+        # stop starts. Revoked partitions' states are thus written and their offsets
+        # committed before another worker takes them over, which then has nothing to
+        # replay. Also while the app stops: it waits for the agents' events before they
+        # stop.
         while True:
             await asyncio.sleep(_CHECKPOINT_POLL_S)
-            if checkpoints.pending and (checkpoints.due() or faust_waits_for_acks(app)):
-                checkpoints.checkpoint()
+            if not checkpoints.pending:
+                continue
+            if faust_waits_for_acks(app):
+                await checkpoints.checkpoint_now()
+            elif checkpoints.due():
+                await checkpoints.checkpoint_in_slices()
 
 
 async def guard_input_partitions(app: faust.App, ctx: ScorerContext, guard: StallGuard) -> None:

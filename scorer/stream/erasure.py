@@ -68,6 +68,9 @@ async def erase_lead(ctx: ScorerContext, event: EventT[bytes]) -> None:
         )  # fmt: skip
         return
     request_id = request.request_id or f"{message.topic}:{message.partition}:{message.offset}"
+    # The lead's alerts of earlier batches are on the broker before its state is written
+    # and before the erasure record follows them (see Checkpointer.publish_then).
+    await ctx.checkpoints.outputs_acknowledged()
     state = ctx.lead_state_by_id.get(key)
     account_id = state.account_id if state is not None else None
     if state is not None:

@@ -5,8 +5,9 @@ by the pure core; this module only moves data between Kafka, the tables and the 
 
 A batch is handled in three phases, the way Kafka Streams' record cache coalesces:
 1. score every message in order against the batch's own latest state per key (pure);
-2. publish the batch's alerts and wait for the broker's acknowledgement (alerts are the
-   one output that must not be lost or duplicated, see `ledger.py`);
+2. publish the batch's alerts and actions (the outputs that must not be lost or
+   duplicated, see `ledger.py`): acknowledged by the broker before the checkpoint that
+   writes the batch's states, while the agent goes on (batches in order, one in flight);
 3. hand each key's final state to its state cache, and send the rest with `send_soon`:
    audit changes and the latest account signal per lead, each as one message per
    partition (see `_send_grouped`), and the read-model staging. Nothing else awaits I/O.
@@ -412,10 +413,12 @@ class ScorerContext:
                 self.dead_letter(event.message, rejection)
 
     async def _finish(self, batch: Batch, cache: StateCache[Any]) -> None:
-        if batch.alerts:
-            await self._publish_alerts(batch.alerts)
-        if batch.actions:
-            await self._publish_actions(batch.actions)
+        alerts = self._alert_outputs(batch.alerts) if batch.alerts else []
+        actions = self._action_outputs(batch.actions) if batch.actions else []
+        if alerts or actions:
+            # Acknowledged before the checkpoint that writes the states below, not
+            # before the next batch is scored (see Checkpointer.publish_then).
+            await self.checkpoints.publish_then(self._publish_outputs(alerts, actions))
         for key, state in batch.states.items():
             # Written as the key's own last event (on its owner partition): a store may
             # shard by the event's partition (RocksDB keeps one database per partition).
@@ -496,16 +499,11 @@ class ScorerContext:
         value = b"".join((head, b",".join(parts), b"]}"))
         topic.send_soon(key=key, value=value, partition=partition)
 
-    async def _publish_alerts(self, alerts: list[tuple[bytes, int, Alert]]) -> None:
-        """Publish and wait for the broker's acknowledgement, skipping published ids.
-
-        The acknowledgement comes before the state that records a crossing is written:
-        after a crash either the state is older (the event is scored again, the same
-        alert id comes out and the ledger drops it) or the alert is already out.
-        """
+    def _alert_outputs(self, alerts: list[tuple[bytes, int, Alert]]) -> list[Output]:
+        """The batch's alerts as records for their owner partitions."""
         now = self.clock()
         topic = self.handoff_alerts.get_topic_name()
-        outputs = [
+        return [
             Output(
                 alert.alert_id,
                 alert.kind,
@@ -513,15 +511,12 @@ class ScorerContext:
             )
             for key, partition, alert in alerts
         ]
-        await self.publish_acked(
-            self.ledger, outputs, self.metrics.alerts, self.metrics.alerts_suppressed
-        )
 
-    async def _publish_actions(self, actions: list[tuple[bytes, int, Action]]) -> None:
+    def _action_outputs(self, actions: list[tuple[bytes, int, Action]]) -> list[Output]:
         """Like alerts: acknowledged before the state that records them, once per id."""
         now = self.clock()
         topic = self.actions.get_topic_name()
-        outputs = [
+        return [
             Output(
                 action.action_id,
                 action.kind,
@@ -529,9 +524,21 @@ class ScorerContext:
             )
             for key, partition, action in actions
         ]
-        await self.publish_acked(
-            self.action_ledger, outputs, self.metrics.actions, self.metrics.actions_suppressed
-        )
+
+    async def _publish_outputs(self, alerts: list[Output], actions: list[Output]) -> None:
+        """Publish and wait for the broker's acknowledgement, skipping published ids.
+
+        The acknowledgement comes before the state that records a crossing is written:
+        after a crash either the state is older (the event is scored again, the same
+        alert id comes out and the ledger drops it) or the alert is already out.
+        """
+        if alerts:
+            metrics = self.metrics
+            await self.publish_acked(self.ledger, alerts, metrics.alerts, metrics.alerts_suppressed)
+        if actions:
+            await self.publish_acked(
+                self.action_ledger, actions, self.metrics.actions, self.metrics.actions_suppressed
+            )
 
     async def publish_acked(
         self, ledger: AlertLedger, outputs: list[Output], published: Any, suppressed: Any

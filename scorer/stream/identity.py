@@ -212,7 +212,9 @@ async def handle_link(ctx: ScorerContext, event: EventT[bytes]) -> None:
         # which would then be forwarded to the lead instead of counting on the anonymous
         # lead. Handed to the producer ahead of the history events whose acknowledgements
         # are awaited next (not flushed: a flush per link slows merging several-fold
-        # while the producer is busy; the window left is a send in flight).
+        # while the producer is busy; the window left is a send in flight). Its alerts
+        # first (see Checkpointer.publish_then).
+        await ctx.checkpoints.outputs_acknowledged()
         ctx.lead_state_by_id.write_changes()
     # Every history event acknowledged before the link is recorded (at least once).
     await _publish_history(ctx, moved, new_link.link_id)

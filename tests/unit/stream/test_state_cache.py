@@ -3,6 +3,7 @@ once per checkpoint, and a checkpoint acknowledges events only after writing sta
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -202,6 +203,9 @@ _STEPS = st.lists(
         st.tuples(st.just("put"), _KEYS, st.integers(0, 9)),
         st.tuples(st.just("delete"), _KEYS, st.none()),
         st.tuples(st.just("checkpoint"), st.none(), st.none()),
+        # A checkpoint in slices: takes the changes, then writes one key at a time.
+        st.tuples(st.just("take"), st.none(), st.none()),
+        st.tuples(st.just("write_one"), st.none(), st.none()),
     ),
     max_size=40,
 )
@@ -222,6 +226,10 @@ def test_the_cache_reads_like_a_dict_and_the_table_holds_it_after_each_checkpoin
             cache.write_changes()
             assert len(table.log) - writes <= changed, "one write per changed key at most"
             assert dict(table) == {k: CODEC.encode(v) for k, v in model.items()}
+        elif op == "take":
+            cache.take_changes()
+        elif op == "write_one":
+            cache.write_taken(until=0.0, clock=lambda: 1.0)  # past the slice at once
         elif op == "put":
             assert key is not None
             assert value is not None
@@ -236,3 +244,120 @@ def test_the_cache_reads_like_a_dict_and_the_table_holds_it_after_each_checkpoin
         }
         assert len(cache) == len(model)
         assert dict(cache.items()) == model
+
+
+class Clock:
+    """A clock that moves `step` seconds every time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _changed_in_batch(
+    cache: StateCache[int], keys: list[bytes], log: list[str], name: str
+) -> Event:
+    event = Event(name, log)
+    for key in keys:
+        cache.put(key, 1, event)  # type: ignore[arg-type]
+    return event
+
+
+def test_a_checkpoint_in_slices_lets_batches_in_and_acknowledges_after_its_writes() -> None:
+    async def scenario() -> list[str]:
+        log: list[str] = []
+        cache = _cache(Table(log))
+        # Every clock read is 2 ms: a slice of 5 ms writes about one key.
+        checkpoints = Checkpointer((cache,), 1.0, clock=Clock(0.002), slice_s=0.005)
+        first = _changed_in_batch(cache, [b"a", b"b", b"c"], log, "first")
+        checkpoints.hold([first])  # type: ignore[list-item]
+        first.ack()  # take_events' own
+        checkpoints.finished([first])  # type: ignore[list-item]
+
+        async def a_batch_meanwhile() -> None:  # runs at the first slice's end
+            log.append("batch")
+            second = _changed_in_batch(cache, [b"a", b"d"], log, "second")  # newer a: next time
+            assert cache.get(b"c") == 1, "a change being written is still read"
+            checkpoints.hold([second])  # type: ignore[list-item]
+            second.ack()
+            checkpoints.finished([second])  # type: ignore[list-item]
+
+        await asyncio.gather(checkpoints.checkpoint_in_slices(), a_batch_meanwhile())
+        assert cache.is_changed(b"a")
+        assert cache.is_changed(b"d")
+        checkpoints.checkpoint()
+        return log
+
+    log = asyncio.run(scenario())
+    assert log.index("batch") < log.index("write c"), "the batch ran between slices"
+    assert log.index("ack first") > log.index("write c"), "acknowledged after every write"
+    assert log[log.index("ack first") :] == ["ack first", "write a", "write d", "ack second"]
+
+
+def test_a_whole_checkpoint_during_one_in_slices_writes_the_rest_in_order() -> None:
+    async def scenario() -> tuple[list[str], Table]:
+        log: list[str] = []
+        table = Table(log)
+        cache = _cache(table)
+        checkpoints = Checkpointer((cache,), 1.0, clock=Clock(0.002), slice_s=0.005)
+        first = _changed_in_batch(cache, [b"a", b"b", b"c"], log, "first")
+        checkpoints.hold([first])  # type: ignore[list-item]
+        first.ack()
+        checkpoints.finished([first])  # type: ignore[list-item]
+
+        async def rebalance_meanwhile() -> None:  # runs at the first slice's end
+            cache.put(b"c", 2, first)  # type: ignore[arg-type]
+            checkpoints.checkpoint()  # Faust waits for every acknowledgement
+            log.append("rebalanced")
+
+        await asyncio.gather(checkpoints.checkpoint_in_slices(), rebalance_meanwhile())
+        return log, table
+
+    log, table = asyncio.run(scenario())
+    assert log.count("write c") == 2, "the taken c, then the newer one"
+    assert table[b"c"] == CODEC.encode(2), "the newest c is the last record"
+    assert log.index("ack first") < log.index("rebalanced"), "the whole one acknowledged it"
+    assert log.count("ack first") == 1
+
+
+def test_hand_off_outputs_go_out_in_order_and_a_checkpoint_waits_for_their_acks() -> None:
+    async def scenario() -> list[str]:
+        log: list[str] = []
+        cache = _cache(Table(log))
+        checkpoints = Checkpointer((cache,), 1.0)
+        broker_acks = asyncio.Event()
+
+        async def publish(name: str) -> None:
+            log.append(f"send {name}")
+            await broker_acks.wait()
+            log.append(f"acked {name}")
+
+        await checkpoints.publish_then(publish("alert 1"))
+        _changed_in_batch(cache, [b"a"], log, "first")  # its state, at once
+        log.append("next batch scored")
+        with pytest.raises(RuntimeError):
+            checkpoints.checkpoint()  # a whole checkpoint never runs ahead of the acks
+        second_batch = asyncio.ensure_future(checkpoints.publish_then(publish("alert 2")))
+        checkpointing = asyncio.ensure_future(checkpoints.checkpoint_in_slices())
+        await asyncio.sleep(0.01)
+        log.append("broker answers")
+        broker_acks.set()
+        await second_batch
+        _changed_in_batch(cache, [b"b"], log, "second")
+        await checkpointing
+        await checkpoints.checkpoint_now()
+        return log
+
+    assert asyncio.run(scenario()) == [
+        "next batch scored",  # while the first batch's alert is in flight
+        "send alert 1",
+        "broker answers",
+        "acked alert 1",
+        "send alert 2",  # the next batch's outputs after the first ones' acknowledgement
+        "acked alert 2",  # the checkpoint waits for every output started before it takes
+        "write a",
+        "write b",
+    ]
