@@ -38,7 +38,7 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("web: /metrics and /ready (the benchmark polls /metrics)", ("aiohttp/", "web.py")),
     ("core: scorer.core (apply_event, account fold)", ("scorer/core/",)),
     ("handler: decode + validate input (orjson, pydantic)", ("dead_letters.py",)),
-    ("handler: publish alerts + await ack", ("_publish_alerts",)),
+    ("handler: publish alerts and actions", ("_publish_outputs", "_outputs (")),
     ("handler: outputs queued (send_soon, staging)", ("_finish (",)),
     ("handler: metrics (prometheus_client)", ("prometheus_client/",)),
     ("handler: other glue", ("scorer/stream/handlers.py",)),
@@ -64,7 +64,7 @@ def bucket_of(stack: str) -> str:
 # Functions whose inclusive share of the main thread is printed after the buckets.
 WATCHED = (
     "ScorerContext.handle_lead_batch", "ScorerContext.handle_account_batch", "apply_event",
-    "EventDecoder.decode", "ScorerContext._finish", "ScorerContext._publish_alerts",
+    "EventDecoder.decode", "ScorerContext._finish", "ScorerContext._publish_outputs",
     "Topic.send_soon", "ProducerBuffer._handle_pending", "Sender._send_produce_req",
     "AIOKafkaConnection.send", "ProducerBuffer.wait_until_ebb", "RecordCodec._dumps",
     "event_score_changes", "rfc3339", "RedisReadModel.flush", "staged_lead",
@@ -128,7 +128,7 @@ def cprofile_summary(path: Path, top: int = 25) -> str:
     stats.print_stats(top)
     stats.sort_stats("cumulative")
     stats.print_stats(
-        r"handle_lead_batch|handle_account_batch|apply_event|decode|_finish|_publish_alerts|"
+        r"handle_lead_batch|handle_account_batch|apply_event|decode|_finish|_publish_outputs|"
         r"__setitem__|flush|send_soon|getmany|_drain"
     )
     return out.getvalue()
