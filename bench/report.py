@@ -216,7 +216,12 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("latency"):
         lines += [
             f"### Latency under open-loop load ({config['latency_seconds']:g} s per rate, "
-            "one scorer worker)",
+            "one scorer worker"
+            + "".join(
+                f", {key} {value}"
+                for key, value in config.get("latency_worker_settings", {}).items()
+            )
+            + ")",
             "",
             "| rate | event → MQL alert p50 / p99 / p99.9 | alerts | event → Redis p50 / p99 / "
             "p99.9 | probes not seen | lag at end of load | lag trend (2nd half) |",
