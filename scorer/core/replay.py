@@ -134,12 +134,6 @@ class _Timers:
         self.heap: list[tuple[float, str]] = []
         self.due: dict[str, float] = {}
 
-    def any_due(self, now: float) -> bool:
-        """Whether an entry (maybe a stale one) is due at `now`: the cheap test made
-        before every event."""
-        heap = self.heap
-        return bool(heap) and heap[0][0] <= now
-
     def track(self, state: LeadState) -> None:
         due = next_due(state)
         if due is None:
@@ -171,36 +165,39 @@ def replay(
     dated beyond it plus the future skew."""
     result = ReplayResult(rules=rules)
     timers = _Timers()
+    heap = timers.heap  # tested before every event: any timer (maybe stale) due?
+    leads = result.leads
     latest: float | None = None  # the replay clock: the latest accepted event time
+    last_event_at: float | None = None
     skew_s = rules.timing.future_skew_s
     router = IdentityRouter(rules)  # anonymous visitors and links: see core/identity.py
+    applied = Outcome.APPLIED
     for event in router.events(events):
         t = event.occurred_at
         if received_by is not None and t > received_by + skew_s:
             # Judged as the worker judges it against its clock; the clock stays put.
-            update = apply_event(result.leads.get(event.lead_id), event, rules, received_by)
+            update = apply_event(leads.get(event.lead_id), event, rules, received_by)
             result.rejected.append(
                 Rejection(event.event_id, event.lead_id, update.outcome, update.reason)
             )
             continue
         clock = t if latest is None or t > latest else latest
         processing_time = clock if now is None else now
-        if timers.any_due(processing_time):
+        if heap and heap[0][0] <= processing_time:
             _fire(result, timers, processing_time)
         judged_at = processing_time if received_by is None else max(processing_time, received_by)
-        before = result.leads.get(event.lead_id)
+        before = leads.get(event.lead_id)
         update = apply_event(before, event, router.rules_for(event), judged_at)
-        if update.outcome is not Outcome.APPLIED:
+        if update.outcome is not applied:
             result.rejected.append(
                 Rejection(event.event_id, event.lead_id, update.outcome, update.reason)
             )
             continue
         latest = clock
-        result.last_event_at = (
-            event.occurred_at
-            if result.last_event_at is None
-            else max(result.last_event_at, event.occurred_at)
-        )
+        # max(last_event_at, t), keeping the first of equal values as `max` does.
+        if last_event_at is None or t > last_event_at:
+            last_event_at = t
+        result.last_event_at = last_event_at
         _record(result, update, processing_time)
         if before is None or update.state.loop is not before.loop:
             timers.track(update.state)  # (the same loop has the same timers)
@@ -220,14 +217,22 @@ def _fire(result: ReplayResult, timers: _Timers, now: float) -> None:
 
 def _record(result: ReplayResult, update: LeadUpdate, processing_time: float) -> None:
     update = quiet(update)
-    result.leads[update.state.lead_id] = update.state
-    result.alerts.extend(update.alerts)
-    result.changes.extend(update.changes)
-    result.actions.extend(update.actions)
+    state = update.state
+    result.leads[state.lead_id] = state
+    # (most updates carry no alert and no action: no call for them)
+    if update.alerts:
+        result.alerts.extend(update.alerts)
+    if update.changes:
+        result.changes.extend(update.changes)
+    if update.actions:
+        result.actions.extend(update.actions)
     signal = update.account_signal
     if signal is not None:
+        accounts = result.accounts
+        account_id = signal.account_id
         account_update = apply_lead_signal(
-            result.accounts.get(signal.account_id), signal, result.rules, processing_time
+            accounts.get(account_id), signal, result.rules, processing_time
         )
-        result.accounts[signal.account_id] = account_update.state
-        result.alerts.extend(account_update.alerts)
+        accounts[account_id] = account_update.state
+        if account_update.alerts:
+            result.alerts.extend(account_update.alerts)

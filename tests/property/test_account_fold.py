@@ -66,7 +66,7 @@ def _reference(state: AccountState | None, signal: LeadSignal, rules: Rules) -> 
         return state
     members = tuple(sorted({**old, signal.lead_id: signal}.values(), key=lambda m: m.lead_id))
     watermark = signal.at if state.watermark is None else max(state.watermark, signal.at)
-    score = account_score(replace(state, members=members), watermark, rules)
+    score = account_score(state._replace(members=members), watermark, rules)
     stage = "engaged" if state.stage == "new" and score.engaged_contacts else state.stage
     gates = []
     for gate, threshold in zip(state.gates, rules.account.thresholds, strict=True):

@@ -18,6 +18,7 @@ from scorer.core import (
     score_at,
     top_reasons_at,
 )
+from scorer.core.lead_state import with_loop
 from tests.unit.core.builders import BASE_RULES, HOUR, MINUTE, T0, ev, rules_with, run
 
 PAGE = EventKind.PAGE_VIEW
@@ -208,6 +209,15 @@ def test_state_new_is_empty() -> None:
     state = LeadState.new("L9", BASE_RULES)
     assert (state.stage, state.fit, state.grade, state.last_event_at) == ("new", 0, "D4", None)
     assert score_at(state, T0, BASE_RULES).total == 0
+
+
+def test_with_loop_replaces_only_the_loop_fields() -> None:
+    # `with_loop` copies the fields before `last_active_at` by position.
+    assert LeadState._fields[24:] == ("last_active_at", "loop", "rate")
+    state, _ = run([ev("a", PAGE, T0, url="/pricing"), ev("b", PAGE, T0 + 1, url="/")])
+    assert state is not None
+    loop = state.loop._replace(started_at=T0 - 1)
+    assert with_loop(state, T0 + 5, loop) == state._replace(last_active_at=T0 + 5, loop=loop)
 
 
 def test_open_point_is_a_duplicate_even_when_recent_ids_forgot_it() -> None:
