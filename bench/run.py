@@ -27,6 +27,7 @@ from bench.history import HEAVY_EVENTS, HEAVY_SHARE, LIGHT_EVENTS, HistoryMix
 from bench.latency import run_latency
 from bench.machine import describe
 from bench.memory import run_in_process
+from bench.preloaded_state import PreloadOptions, run_preloaded_phases
 from bench.systems import (
     LIMIT,
     PEER,
@@ -68,7 +69,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--latency-seconds", type=float, default=60.0)
     add(
         "--memory-leads", type=int, default=1_000_000,
-        help="leads a real worker per store scores for the memory and recovery phases",
+        help="leads of the memory and recovery phases (a real worker per store holds them)",
+    )  # fmt: skip
+    add(
+        "--memory-method", choices=("preload", "worker"), default="preload",
+        help="preload: the leads' states scored offline by the core and written as the "
+        "worker's changelogs, then recovered by a worker; worker: a worker scores the "
+        "whole history from Kafka (hours at 1M leads)",
+    )  # fmt: skip
+    add(
+        "--memory-distinct", type=int, default=20_000,
+        help="preload: distinct lead histories scored, replicated under the other leads' "
+        "ids (0: every lead its own)",
+    )  # fmt: skip
+    add(
+        "--memory-touch", type=int, default=50_000,
+        help="preload: leads given one fresh event after the recovery, before RSS is read",
+    )  # fmt: skip
+    add(
+        "--preload-batch-records", type=int, default=1,
+        help="preload: changelog records per producer batch (1, as the workers write on "
+        "the embedded broker)",
     )  # fmt: skip
     add("--memory-stores", default="memory,rocksdb", help="table stores of those phases")
     add("--memory-heavy-share", type=float, default=HEAVY_SHARE, help="share of heavy leads")
@@ -112,7 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "events": 20_000, "rounds": 1, "run_seconds": 5.0, "latency_rates": "500",
             "latency_seconds": 10.0, "collector_seconds": 5.0,
             "identity_visitors": 100_000, "memory_leads": 200, "memory_cap": 120.0,
-            "memory_stores": "rocksdb", "recovery_from": "changelog",
+            "memory_stores": "rocksdb", "recovery_from": "changelog", "memory_touch": 100,
         }  # fmt: skip
         for name, value in defaults.items():
             if getattr(args, name) == parser.get_default(name):
@@ -202,14 +223,18 @@ def run_memory_and_recovery(
 ) -> dict[str, Any]:
     """Memory per lead in a real worker per store, then its restarts (bench/worker_state.py)."""
     target = Target(stack.kafka_bootstrap, stack.redis_url, args.partitions, "", 0, workdir, 0.0)
-    state = run_state_phases(
-        StatePhase(
-            target, _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
-            args.state_batch_bytes, args.memory_cap,
-            tuple(_csv(args.recovery_from)) if "recovery" in phases else (),
-        ),
-        say,
+    phase = StatePhase(
+        target, _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
+        args.state_batch_bytes, args.memory_cap,
+        tuple(_csv(args.recovery_from)) if "recovery" in phases else (),
     )  # fmt: skip
+    if args.memory_method == "preload":
+        options = PreloadOptions(
+            args.memory_distinct, args.memory_touch, args.preload_batch_records
+        )
+        state = run_preloaded_phases(phase, options, say)
+    else:
+        state = run_state_phases(phase, say)
     found = {"memory_input": state["input"], "memory": state["memory"]}
     if state["recovery"]:
         found["recovery"] = state["recovery"]
@@ -239,6 +264,8 @@ def main(argv: list[str] | None = None) -> None:
             "collector_seconds": args.collector_seconds, "collector_rate": args.collector_rate,
             "collector_concurrency": args.collector_concurrency,
             "memory_leads": args.memory_leads, "memory_stores": _csv(args.memory_stores),
+            "memory_method": args.memory_method, "memory_distinct": args.memory_distinct,
+            "memory_touch": args.memory_touch,
             "state_batch_bytes": args.state_batch_bytes,
         },
     }  # fmt: skip

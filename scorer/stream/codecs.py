@@ -31,3 +31,19 @@ class StateCodec(Generic[S]):
 
     def decode(self, raw: bytes) -> S:
         return self.from_record(orjson.loads(raw))
+
+
+def _codecs() -> tuple[StateCodec[Any], StateCodec[Any], StateCodec[Any]]:
+    from scorer.core.account import AccountState
+    from scorer.core.identity import Visitor
+    from scorer.core.lead_state import LeadState
+
+    return (
+        StateCodec(LeadState.to_record, LeadState.from_record),
+        StateCodec(AccountState.to_record, AccountState.from_record),
+        StateCodec(Visitor.to_record, Visitor.from_record),
+    )
+
+
+# The tables' codecs: the worker's (handlers.py) and the benchmark's changelog preload.
+LEAD_CODEC, ACCOUNT_CODEC, VISITOR_CODEC = _codecs()

@@ -56,7 +56,7 @@ from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream import envelope_routing, erasure, identity
 from scorer.stream.admin import client_options
-from scorer.stream.codecs import StateCodec
+from scorer.stream.codecs import ACCOUNT_CODEC, LEAD_CODEC, VISITOR_CODEC, StateCodec
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
@@ -202,15 +202,9 @@ class ScorerContext:
         ticks = settings.topic(contract.TIMER_TICKS)
         erase = settings.topic(contract.ERASE_REQUESTS)
         links = settings.topic(contract.IDENTITY_LINKS)
-        lead_state_by_id: StateCache[LeadState] = table(
-            "lead-state", StateCodec(LeadState.to_record, LeadState.from_record)
-        )
-        account_state_by_id: StateCache[AccountState] = table(
-            "account-state", StateCodec(AccountState.to_record, AccountState.from_record)
-        )
-        visitor_by_id: StateCache[Visitor] = table(
-            "visitor-state", StateCodec(Visitor.to_record, Visitor.from_record)
-        )
+        lead_state_by_id: StateCache[LeadState] = table("lead-state", LEAD_CODEC)
+        account_state_by_id: StateCache[AccountState] = table("account-state", ACCOUNT_CODEC)
+        visitor_by_id: StateCache[Visitor] = table("visitor-state", VISITOR_CODEC)
         return cls(
             settings=settings,
             rules=rules,
