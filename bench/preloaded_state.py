@@ -52,7 +52,7 @@ TOUCH_SEED = 11
 @dataclass(frozen=True, slots=True)
 class PreloadOptions:
     distinct: int = 20_000  # distinct lead histories scored offline (0: every lead)
-    touch_leads: int = 50_000  # leads given one fresh event after the recovery
+    touch_leads: int = 20_000  # leads given one fresh event after the recovery
     batch_records: int = 1  # changelog records per producer batch while preloading
 
 

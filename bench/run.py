@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "ids (0: every lead its own)",
     )  # fmt: skip
     add(
-        "--memory-touch", type=int, default=50_000,
+        "--memory-touch", type=int, default=20_000,
         help="preload: leads given one fresh event after the recovery, before RSS is read",
     )  # fmt: skip
     add(
