@@ -144,7 +144,7 @@ def run_preloaded_phases(phase: StatePhase, options: PreloadOptions, say: Say) -
         say(f"{store}: empty worker at ready {baseline / 2**20:,.0f} MB RSS; preloading")
         loaded = preload(
             phase.target.kafka, settings.app_id, mix, rules, settings.partitions,
-            options.distinct, options.batch_records, say,
+            options.distinct, options.batch_records, say, settings.state_compression,
         )  # fmt: skip
         loads.append({"store": store, **loaded})
 

@@ -122,23 +122,25 @@ Record = tuple[str, int, bytes, bytes]  # table, partition, key, value
 
 
 def changelog_records(
-    mix: HistoryMix, templates: Templates, rules: Rules, partitions: int
+    mix: HistoryMix, templates: Templates, rules: Rules, partitions: int, compressed: bool = True
 ) -> Iterator[Record]:
-    """Every lead's record, then every account's (each account after all its leads)."""
+    """Every lead's record, then every account's (each account after all its leads),
+    encoded as a worker with SCORER_STATE_COMPRESSION=`compressed` writes them."""
+    lead_codec, account_codec = LEAD_CODEC.writing(compressed), ACCOUNT_CODEC.writing(compressed)
     distinct = len(templates.leads)
     accounts: dict[str, AccountState] = {}
     now = time.time()
     for index in range(mix.leads):
         lead = replica(templates.leads[index % distinct], index, mix)
         key = lead.state.lead_id.encode()
-        yield LEAD_TABLE, owner_partition(key, partitions), key, LEAD_CODEC.encode(lead.state)
+        yield LEAD_TABLE, owner_partition(key, partitions), key, lead_codec.encode(lead.state)
         signal = lead.signal
         if signal is not None:
             folded = apply_lead_signal(accounts.get(signal.account_id), signal, rules, now)
             accounts[signal.account_id] = folded.state
     for account, state in accounts.items():
         key = account.encode()
-        yield ACCOUNT_TABLE, owner_partition(key, partitions), key, ACCOUNT_CODEC.encode(state)
+        yield ACCOUNT_TABLE, owner_partition(key, partitions), key, account_codec.encode(state)
 
 
 def template_count(mix: HistoryMix, distinct: int) -> int:
@@ -164,7 +166,7 @@ def preload(
     distinct: int,
     batch_records: int = 1,
     say: Progress = lambda line: None,
-    producer_config: dict[str, Any] | None = None,
+    compressed: bool = True,
 ) -> dict[str, Any]:
     """Score `mix` offline and write its states to `app_id`'s changelogs; what was done."""
     from confluent_kafka import Producer
@@ -182,7 +184,6 @@ def preload(
         "linger.ms": 5 if batch_records > 1 else 0,
         "batch.num.messages": max(1, batch_records),
         "queue.buffering.max.kbytes": 256 * 1024,
-        **(producer_config or {}),
     }
     producer = Producer(config)
     topics = {t: changelog_topic(app_id, t) for t in (LEAD_TABLE, ACCOUNT_TABLE)}
@@ -190,7 +191,9 @@ def preload(
     last_say = started
     records = {LEAD_TABLE: 0, ACCOUNT_TABLE: 0}
     value_bytes = {LEAD_TABLE: 0, ACCOUNT_TABLE: 0}
-    for table, partition, key, value in changelog_records(mix, templates, rules, partitions):
+    for table, partition, key, value in changelog_records(
+        mix, templates, rules, partitions, compressed
+    ):
         while True:
             try:
                 producer.produce(topics[table], value, key, partition=partition)
@@ -224,5 +227,6 @@ def preload(
         "lead_value_bytes": value_bytes[LEAD_TABLE],
         "account_value_bytes": value_bytes[ACCOUNT_TABLE],
         "batch_records": batch_records,
+        "compressed": compressed,
         "write_seconds": seconds,
     }

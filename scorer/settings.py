@@ -162,6 +162,15 @@ class Settings(BaseSettings):
             "record and decoded when its next event comes. More: less CPU, more memory."
         ),
     )
+    state_compression: bool = Field(
+        True,
+        description=(
+            "Write table states (and so their changelog records) deflate-compressed with a "
+            "preset dictionary, ~4x smaller than their JSON; `false` writes JSON. Both are "
+            "always read; a version before compression reads only JSON, so a rolling "
+            "upgrade from one runs with `false` until every worker is upgraded."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Worker log level."
     )

@@ -195,7 +195,10 @@ class ScorerContext:
                 name, default=None, key_type=bytes, value_type=bytes,
                 partitions=settings.partitions, use_partitioner=True,
             )  # fmt: skip
-            return StateCache(faust_table, codec, settings.partitions, settings.state_cache_keys)
+            return StateCache(
+                faust_table, codec.writing(settings.state_compression), settings.partitions,
+                settings.state_cache_keys,
+            )  # fmt: skip
 
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
