@@ -100,6 +100,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="at most this long for one worker to score the memory input (then: incomplete)",
     )  # fmt: skip
     add(
+        "--recovery-cap", type=float, default=900.0, metavar="SECONDS",
+        help="at most this long for a restarted worker to be ready (then: not within the cap)",
+    )  # fmt: skip
+    add(
         "--recovery-from", default="changelog,local",
         help="restarts timed per store: changelog (empty data directory), local (RocksDB "
         "data directory kept)",
@@ -226,7 +230,7 @@ def run_memory_and_recovery(
     phase = StatePhase(
         target, _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
         args.state_batch_bytes, args.memory_cap,
-        tuple(_csv(args.recovery_from)) if "recovery" in phases else (),
+        tuple(_csv(args.recovery_from)) if "recovery" in phases else (), args.recovery_cap,
     )  # fmt: skip
     if args.memory_method == "preload":
         options = PreloadOptions(
