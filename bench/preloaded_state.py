@@ -53,7 +53,7 @@ TOUCH_SEED = 11
 class PreloadOptions:
     distinct: int = 20_000  # distinct lead histories scored offline (0: every lead)
     touch_leads: int = 20_000  # leads given one fresh event after the recovery
-    batch_records: int = 1  # changelog records per producer batch while preloading
+    batch_records: int = 500  # changelog records per producer batch while preloading
 
 
 def _baseline_rss(phase: StatePhase, settings: Settings) -> int:

@@ -87,9 +87,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="preload: leads given one fresh event after the recovery, before RSS is read",
     )  # fmt: skip
     add(
-        "--preload-batch-records", type=int, default=1,
-        help="preload: changelog records per producer batch (1, as the workers write on "
-        "the embedded broker)",
+        "--preload-batch-records", type=int, default=500,
+        help="preload: changelog records per producer batch, as a worker's producer "
+        "batches them on Kafka (1: as the workers write on the embedded broker, whose "
+        "fetch of 1-record batches is too slow at 1M leads)",
     )  # fmt: skip
     add("--memory-stores", default="memory,rocksdb", help="table stores of those phases")
     add("--memory-heavy-share", type=float, default=HEAVY_SHARE, help="share of heavy leads")
