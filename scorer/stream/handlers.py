@@ -65,6 +65,7 @@ from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
 from scorer.stream.state_cache import Checkpointer, StateCache
+from scorer.stream.store_options import table_options
 from scorer.stream.timers import DueIndex
 from scorer.stream.views import account_fields, is_hot, staged_lead
 
@@ -194,6 +195,7 @@ class ScorerContext:
             faust_table = app.Table(
                 name, default=None, key_type=bytes, value_type=bytes,
                 partitions=settings.partitions, use_partitioner=True,
+                options=table_options(settings),
             )  # fmt: skip
             return StateCache(
                 faust_table, codec.writing(settings.state_compression), settings.partitions,
