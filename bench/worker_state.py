@@ -115,8 +115,9 @@ def _wait_scored(worker: BenchWorker, total: int, cap_s: float, say: Say) -> tup
         time.sleep(1.0)
 
 
-def _leads_tracked(worker: BenchWorker, wanted: int, timeout_s: float = 15.0) -> int:
-    """`scorer_leads_tracked` once it reaches `wanted` (it is refreshed every 5 s)."""
+def _leads_tracked(worker: BenchWorker, wanted: int, timeout_s: float = 60.0) -> int:
+    """`scorer_leads_tracked` once it reaches `wanted` (it is refreshed every 5 s, and
+    counting a RocksDB table of 1M keys takes the busy worker seconds)."""
     deadline = time.monotonic() + timeout_s
     tracked = int(worker.metric("scorer_leads_tracked"))
     while tracked < wanted and time.monotonic() < deadline:
