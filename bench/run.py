@@ -27,6 +27,7 @@ from bench.history import HEAVY_EVENTS, HEAVY_SHARE, LIGHT_EVENTS, HistoryMix
 from bench.latency import run_latency
 from bench.machine import describe
 from bench.memory import run_in_process
+from bench.preloaded_state import PreloadOptions, run_preloaded_phases
 from bench.systems import (
     LIMIT,
     PEER,
@@ -74,7 +75,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     add(
         "--memory-leads", type=int, default=1_000_000,
-        help="leads a real worker per store scores for the memory and recovery phases",
+        help="leads of the memory and recovery phases (a real worker per store holds them)",
+    )  # fmt: skip
+    add(
+        "--memory-method", choices=("preload", "worker"), default="preload",
+        help="preload: the leads' states scored offline by the core and written as the "
+        "worker's changelogs, then recovered by a worker; worker: a worker scores the "
+        "whole history from Kafka (hours at 1M leads)",
+    )  # fmt: skip
+    add(
+        "--memory-distinct", type=int, default=20_000,
+        help="preload: distinct lead histories scored, replicated under the other leads' "
+        "ids (0: every lead its own)",
+    )  # fmt: skip
+    add(
+        "--memory-touch", type=int, default=20_000,
+        help="preload: leads given one fresh event after the recovery, before RSS is read",
+    )  # fmt: skip
+    add(
+        "--preload-batch-records", type=int, default=500,
+        help="preload: changelog records per producer batch, as a worker's producer "
+        "batches them on Kafka (1: as the workers write on the embedded broker, whose "
+        "fetch of 1-record batches is too slow at 1M leads)",
     )  # fmt: skip
     add("--memory-stores", default="memory,rocksdb", help="table stores of those phases")
     add("--memory-heavy-share", type=float, default=HEAVY_SHARE, help="share of heavy leads")
@@ -83,6 +105,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--memory-cap", type=float, default=1800.0, metavar="SECONDS",
         help="at most this long for one worker to score the memory input (then: incomplete)",
+    )  # fmt: skip
+    add(
+        "--recovery-cap", type=float, default=900.0, metavar="SECONDS",
+        help="at most this long for a restarted worker to be ready (then: not within the cap)",
     )  # fmt: skip
     add(
         "--recovery-from", default="changelog,local",
@@ -118,7 +144,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "events": 20_000, "rounds": 1, "run_seconds": 5.0, "latency_rates": "500",
             "latency_seconds": 10.0, "collector_seconds": 5.0,
             "identity_visitors": 100_000, "memory_leads": 200, "memory_cap": 120.0,
-            "memory_stores": "rocksdb", "recovery_from": "changelog",
+            "memory_stores": "rocksdb", "recovery_from": "changelog", "memory_touch": 100,
         }  # fmt: skip
         for name, value in defaults.items():
             if getattr(args, name) == parser.get_default(name):
@@ -219,14 +245,18 @@ def run_memory_and_recovery(
 ) -> dict[str, Any]:
     """Memory per lead in a real worker per store, then its restarts (bench/worker_state.py)."""
     target = Target(stack.kafka_bootstrap, stack.redis_url, args.partitions, "", 0, workdir, 0.0)
-    state = run_state_phases(
-        StatePhase(
-            target, _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
-            args.state_batch_bytes, args.memory_cap,
-            tuple(_csv(args.recovery_from)) if "recovery" in phases else (),
-        ),
-        say,
+    phase = StatePhase(
+        target, _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
+        args.state_batch_bytes, args.memory_cap,
+        tuple(_csv(args.recovery_from)) if "recovery" in phases else (), args.recovery_cap,
     )  # fmt: skip
+    if args.memory_method == "preload":
+        options = PreloadOptions(
+            args.memory_distinct, args.memory_touch, args.preload_batch_records
+        )
+        state = run_preloaded_phases(phase, options, say)
+    else:
+        state = run_state_phases(phase, say)
     found = {"memory_input": state["input"], "memory": state["memory"]}
     if state["recovery"]:
         found["recovery"] = state["recovery"]
@@ -257,6 +287,8 @@ def main(argv: list[str] | None = None) -> None:
             "collector_seconds": args.collector_seconds, "collector_rate": args.collector_rate,
             "collector_concurrency": args.collector_concurrency,
             "memory_leads": args.memory_leads, "memory_stores": _csv(args.memory_stores),
+            "memory_method": args.memory_method, "memory_distinct": args.memory_distinct,
+            "memory_touch": args.memory_touch,
             "state_batch_bytes": args.state_batch_bytes,
         },
     }  # fmt: skip

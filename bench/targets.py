@@ -114,11 +114,12 @@ def _latency_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _memory_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for store in ("memory", "rocksdb"):
+        runs = [m for m in measured if m["store"] == store and m["mode"].startswith("worker")]
+        method = "preloaded changelogs" if any("preloaded" in m["mode"] for m in runs) else ""
         what = (
             f"≤ 2 KB RSS per tracked lead at 1M leads, realistic history mix ({store} store, "
-            "worker)"
+            f"worker{' on ' + method if method else ''})"
         )
-        runs = [m for m in measured if m["store"] == store and m["mode"].startswith("worker")]
         if not runs:
             rows.append(_not_judged(what, "memory phase not run for this store"))
             continue
@@ -127,7 +128,11 @@ def _memory_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
         value = f"{_bytes(per_lead)} at {run['leads']:,} leads"
         if run.get("disk_per_lead_bytes"):
             value += f" (disk {_bytes(run['disk_per_lead_bytes'])} per lead)"
-        if not run.get("complete", True):
+        if not run.get("complete", True) and "preloaded" in run["mode"]:
+            why = f"the recovered worker scored {run['events_scored']:,.0f} of "
+            why += f"{run['touched_leads']:,} fresh events in the cap"
+            rows.append(_not_judged(what, why, value))
+        elif not run.get("complete", True):
             scored = f"{run['events_scored']:,.0f} of {run['mix']['events']:,}"
             rows.append(_not_judged(what, f"the worker scored {scored} events in the cap", value))
         elif run["leads"] < TARGET_LEADS:

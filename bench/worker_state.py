@@ -68,7 +68,7 @@ class StatePhase:
     recovery_cap_s: float = 600.0
 
 
-def _directory_bytes(path: Path) -> int:
+def directory_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
@@ -115,8 +115,9 @@ def _wait_scored(worker: BenchWorker, total: int, cap_s: float, say: Say) -> tup
         time.sleep(1.0)
 
 
-def _leads_tracked(worker: BenchWorker, wanted: int, timeout_s: float = 15.0) -> int:
-    """`scorer_leads_tracked` once it reaches `wanted` (it is refreshed every 5 s)."""
+def _leads_tracked(worker: BenchWorker, wanted: int, timeout_s: float = 60.0) -> int:
+    """`scorer_leads_tracked` once it reaches `wanted` (it is refreshed every 5 s, and
+    counting a RocksDB table of 1M keys takes the busy worker seconds)."""
     deadline = time.monotonic() + timeout_s
     tracked = int(worker.metric("scorer_leads_tracked"))
     while tracked < wanted and time.monotonic() < deadline:
@@ -148,7 +149,7 @@ def measure_memory(
         rss_end = rss_bytes(worker.pid)
     finally:
         worker.stop()
-    disk = _directory_bytes(settings.data_dir) if store == "rocksdb" else 0
+    disk = directory_bytes(settings.data_dir) if store == "rocksdb" else 0
     result = {
         "mode": "worker (via Kafka)",
         "store": store,
@@ -201,7 +202,7 @@ def _probe_messages(settings: Settings, leads: list[str]) -> list[Message]:
     return messages
 
 
-def _produce(bootstrap: str, messages: list[Message]) -> None:
+def produce_messages(bootstrap: str, messages: list[Message]) -> None:
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap})
@@ -211,12 +212,21 @@ def _produce(bootstrap: str, messages: list[Message]) -> None:
         raise RuntimeError("the recovery probes were not acknowledged in 30 s")
 
 
+AfterReady = Callable[[BenchWorker], dict[str, Any]]
+
+
 def measure_recovery(
-    phase: StatePhase, settings: Settings, from_: str, populated: int, say: Say
+    phase: StatePhase,
+    settings: Settings,
+    from_: str,
+    populated: int,
+    say: Say,
+    after_ready: AfterReady | None = None,
 ) -> dict[str, Any]:
     """Restart a worker on the changelogs (`from_`: "changelog" empties the data directory
     first, "local" keeps it) of `populated` leads; seconds from its process start to ready
-    and to scored, and the leads it tracks then."""
+    and to scored, and the leads it tracks then. `after_ready` measures more on the
+    recovered worker before it stops (its findings join the result)."""
     if from_ not in ("changelog", "local"):
         raise ValueError(f"recovery from {from_!r}: use changelog or local")
     if from_ == "changelog":
@@ -235,7 +245,7 @@ def measure_recovery(
     ready_s: float | None = None
     scored_s: float | None = None
     try:
-        _produce(settings.kafka_bootstrap, _probe_messages(settings, leads))
+        produce_messages(settings.kafka_bootstrap, _probe_messages(settings, leads))
         pending = dict(keys)
         while (ready_s is None or scored_s is None) and (
             time.monotonic() - started < phase.recovery_cap_s
@@ -252,6 +262,7 @@ def measure_recovery(
         wanted = populated + len(leads)
         tracked = _leads_tracked(worker, wanted) if ready_s is not None else 0
         rss = rss_bytes(worker.pid)
+        more = after_ready(worker) if after_ready is not None and ready_s is not None else {}
     finally:
         worker.stop()
         client.close()
@@ -265,6 +276,7 @@ def measure_recovery(
         "probes": len(leads),
         "rss_mb": rss / 2**20,
         "cap_s": phase.recovery_cap_s,
+        **more,
     }
     say(
         f"recovery {result['store']:8} from {from_:9}: ready {_s(ready_s)}, first new events "
@@ -297,13 +309,13 @@ def run_state_phases(phase: StatePhase, say: Say) -> dict[str, Any]:
                 recovery.append(measure_recovery(phase, settings, from_, populated, say))
                 if recovery[-1]["scored_s"] is not None:  # its probes are in the changelogs now
                     populated += recovery[-1]["probes"]
-        _forget_read_model(settings)
-        _delete_topics(settings.kafka_bootstrap, (settings.topic_prefix, settings.app_id))
-    _delete_topics(phase.target.kafka, (prefix,))
+        forget_read_model(settings)
+        delete_topics(settings.kafka_bootstrap, (settings.topic_prefix, settings.app_id))
+    delete_topics(phase.target.kafka, (prefix,))
     return {"input": produced, "memory": memory, "recovery": recovery}
 
 
-def _delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
+def delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
     """Delete a finished run's topics: its changelogs and outputs (the embedded broker keeps
     every record in memory, and a million leads' histories are gigabytes)."""
     from aiokafka.admin import AIOKafkaAdminClient
@@ -321,7 +333,7 @@ def _delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
     asyncio.run(delete())
 
 
-def _forget_read_model(settings: Settings) -> None:
+def forget_read_model(settings: Settings) -> None:
     """Drop this run's Redis hashes (a million leads' worth is a lot to leave behind)."""
     client = redis.Redis.from_url(settings.redis_url)
     try:

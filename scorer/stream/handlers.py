@@ -59,7 +59,7 @@ from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream import envelope_routing, erasure, identity
 from scorer.stream.admin import client_options
-from scorer.stream.codecs import StateCodec
+from scorer.stream.codecs import ACCOUNT_CODEC, LEAD_CODEC, VISITOR_CODEC, StateCodec
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
@@ -68,6 +68,7 @@ from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
 from scorer.stream.state_cache import Checkpointer, StateCache
+from scorer.stream.store_options import table_options
 from scorer.stream.timers import DueIndex
 from scorer.stream.views import account_fields, is_hot, staged_lead
 
@@ -202,23 +203,21 @@ class ScorerContext:
             faust_table = app.Table(
                 name, default=None, key_type=bytes, value_type=bytes,
                 partitions=settings.partitions, use_partitioner=True,
+                options=table_options(settings),
             )  # fmt: skip
-            return StateCache(faust_table, codec, settings.partitions, settings.state_cache_keys)
+            return StateCache(
+                faust_table, codec.writing(settings.state_compression), settings.partitions,
+                settings.state_cache_keys,
+            )  # fmt: skip
 
         inputs = input_topics()
         rekeyed = settings.topic(contract.REKEYED_EVENTS)
         ticks = settings.topic(contract.TIMER_TICKS)
         erase = settings.topic(contract.ERASE_REQUESTS)
         links = settings.topic(contract.IDENTITY_LINKS)
-        lead_state_by_id: StateCache[LeadState] = table(
-            "lead-state", StateCodec(LeadState.to_record, LeadState.from_record)
-        )
-        account_state_by_id: StateCache[AccountState] = table(
-            "account-state", StateCodec(AccountState.to_record, AccountState.from_record)
-        )
-        visitor_by_id: StateCache[Visitor] = table(
-            "visitor-state", StateCodec(Visitor.to_record, Visitor.from_record)
-        )
+        lead_state_by_id: StateCache[LeadState] = table("lead-state", LEAD_CODEC)
+        account_state_by_id: StateCache[AccountState] = table("account-state", ACCOUNT_CODEC)
+        visitor_by_id: StateCache[Visitor] = table("visitor-state", VISITOR_CODEC)
         return cls(
             settings=settings,
             rules=rules,

@@ -48,10 +48,14 @@ def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path
     assert latency["lag_series"]
 
     (memory,) = results["memory"]
-    assert memory["mode"] == "worker (via Kafka)"
+    assert memory["mode"] == "worker (preloaded changelogs)"
     assert memory["store"] == "rocksdb"
     assert memory["complete"]
     assert memory["leads"] >= 200
+    assert memory["events_scored"] >= memory["touched_leads"] > 0
+    (load,) = results["memory_input"]["loads"]
+    assert load["lead_records"] == memory["leads"]
+    assert load["timers_due"] == 0
     assert memory["rss_per_lead_bytes"] > 0
     assert memory["disk_per_lead_bytes"] > 0
     (recovery,) = results["recovery"]

@@ -12,6 +12,8 @@ Checked on faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0
 - `recovery`: stream partitions are sought to their committed offsets before anything
   is fetched at the end of a table recovery (faust-streaming #216 / PR #217, for apps
   with tables).
+- `recovery_loop`: table recovery takes every changelog record already queued per
+  wake-up instead of one per `wait_for` (faust-streaming #208, robinhood/faust #466).
 - `producer_buffer`: the producer buffer's flush drains completely before offsets are
   committed (faust-streaming PR #273, PR #112: the stock flush gives up after 0.1 s).
 - `stall_guard`: input partitions that stopped being fetched are noticed and fetched

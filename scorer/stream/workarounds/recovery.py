@@ -40,8 +40,12 @@ from aiokafka import TopicPartition
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 
+from scorer.stream.workarounds.recovery_loop import BatchedSlurpRecovery
 
-class SeekFirstRecovery(Recovery):
+
+class SeekFirstRecovery(BatchedSlurpRecovery):
+    """Also takes the changelog records in batches (see recovery_loop.py)."""
+
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
         app: Any = self.app
         consumer: Any = app.consumer
@@ -121,7 +125,8 @@ def _seek_to_start(client: Any, partitions: list[TopicPartition]) -> None:
 
 
 class ScorerTableManager(TableManager):
-    """Faust's table manager with `SeekFirstRecovery` (see the module docstring)."""
+    """Faust's table manager with `SeekFirstRecovery` (see the module docstring) and its
+    batched changelog loop (recovery_loop.py)."""
 
     @property
     def recovery(self) -> Recovery:
