@@ -55,6 +55,9 @@ class StateCache(Generic[S]):
     codec: StateCodec[S]
     partitions: int
     decoded_max: int = 10_000
+    # Whether the table's keys can be iterated while it is written (RocksDB: an
+    # iterator reads a snapshot; the memory store's dict cannot): see partition_records.
+    lazy_keys: bool = False
     _changed: dict[bytes, tuple[S | None, EventT[Any]]] = field(default_factory=dict)
     # Changes a checkpoint in progress took and has not written yet (see `take_changes`):
     # older than `_changed`, newer than the table.
@@ -148,6 +151,38 @@ class StateCache(Generic[S]):
                 state = self.codec.decode(raw) if raw is not None else None
             if state is not None:
                 yield key, state
+
+    def partition_records(self, partition: int) -> Iterator[tuple[bytes, bytes | None, S | None]]:
+        """(key, table value, None) or (key, None, newest state) of every key the
+        partition owns, lazily: the keys changed and not written yet first (as states),
+        then the table's (as the state when it is changed or kept decoded by then, else
+        the value, not decoded). Meant to be read a slice at a time between the agents'
+        batches; a key the agents add meanwhile may be missed (its writer sees it)."""
+        seen: set[bytes] = set()
+        for key, (state, _) in list(self._unwritten().items()):
+            if owner_partition(key, self.partitions) == partition:
+                seen.add(key)
+                if state is not None:
+                    yield key, None, state
+        # RocksDB iterates a snapshot, whatever is written meanwhile; the memory store
+        # iterates a dict, which must not change size under it: a list of its keys.
+        keys = self.table.keys() if self.lazy_keys else list(self.table.keys())
+        for key in keys:
+            if key in seen or owner_partition(key, self.partitions) != partition:
+                continue
+            if self._writing or self._changed:
+                changed = self._changed.get(key) or self._writing.get(key)
+                if changed is not None:
+                    if changed[0] is not None:
+                        yield key, None, changed[0]
+                    continue
+            state = self._decoded.get(key)
+            if state is not None:
+                yield key, None, state
+                continue
+            raw = self.table.get(key)
+            if raw is not None:
+                yield key, raw, None
 
     def __len__(self) -> int:
         size = len(self.table)
