@@ -54,6 +54,9 @@ class TimerIndexBuilder:
     leads: StateCache[LeadState]
     slice_s: float = 0.05
     clock: Callable[[], float] = time.perf_counter
+    # How a due time is read: from a table value (not decoded), from a decoded state.
+    due_of_value: Callable[[bytes], float | None] = lead_next_due
+    due_of_state: Callable[[LeadState], float | None] = next_due
     _builds: dict[int, _Build] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
@@ -91,12 +94,12 @@ class TimerIndexBuilder:
     def _dues(self, partition: int) -> Iterator[tuple[bytes, float | None]]:
         """(key, next due time) of the partition's leads: the newest state's when the
         cache holds one (changed, or decoded), else read from the table's record."""
-        cache = self.leads
-        for key, raw, state in cache.partition_records(partition):
+        due_of_value, due_of_state = self.due_of_value, self.due_of_state
+        for key, raw, state in self.leads.partition_records(partition):
             if state is not None:
-                yield key, next_due(state)
+                yield key, due_of_state(state)
             elif raw is not None:
-                yield key, lead_next_due(raw)
+                yield key, due_of_value(raw)
 
     def _slice(self, build: _Build) -> bool:
         """Index one slice of the build; whether more remains."""
