@@ -131,9 +131,15 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         # recovery, and a copy taken while a partition's changelog is still being read
         # would overwrite Redis with older states.
         tables: Any = app.tables
-        settled = tables.recovery.completed.is_set() and not tables.recovery.in_recovery
-        if settled and not app.rebalancing:
-            ctx.resync.step(assigned_partitions(app, ctx))
+
+        def settled() -> bool:
+            recovery = tables.recovery
+            return recovery.completed.is_set() and not recovery.in_recovery and not app.rebalancing
+
+        if settled():
+            # Copies in slices for a while, the agents scoring in between; stops as soon
+            # as a rebalance begins.
+            await ctx.resync.step(assigned_partitions(app, ctx), settled)
         await ctx.read_model.flush()
 
     @app.timer(_READ_MODEL_CHECK_S)

@@ -154,35 +154,41 @@ class StateCache(Generic[S]):
 
     def partition_records(self, partition: int) -> Iterator[tuple[bytes, bytes | None, S | None]]:
         """(key, table value, None) or (key, None, newest state) of every key the
-        partition owns, lazily: the keys changed and not written yet first (as states),
-        then the table's (as the state when it is changed or kept decoded by then, else
-        the value, not decoded). Meant to be read a slice at a time between the agents'
-        batches; a key the agents add meanwhile may be missed (its writer sees it)."""
-        seen: set[bytes] = set()
-        for key, (state, _) in list(self._unwritten().items()):
-            if owner_partition(key, self.partitions) == partition:
-                seen.add(key)
-                if state is not None:
-                    yield key, None, state
+        partition owns, each read when it is yielded: the newest state when the cache
+        holds one (changed, or kept decoded), else the table's value, not decoded. The
+        keys changed and not written yet come first, then the table's. Meant to be read
+        a slice at a time between the agents' batches; a key first written meanwhile
+        may be missed (whoever writes it sees it)."""
+        owner = self.partitions
+        mine = [k for k in self._unwritten() if owner_partition(k, owner) == partition]
+        for key in mine:
+            newest = self._newest(key)
+            if newest is not None:
+                yield key, *newest
+        seen = set(mine)
         # RocksDB iterates a snapshot, whatever is written meanwhile; the memory store
         # iterates a dict, which must not change size under it: a list of its keys.
         keys = self.table.keys() if self.lazy_keys else list(self.table.keys())
         for key in keys:
-            if key in seen or owner_partition(key, self.partitions) != partition:
+            if key in seen or owner_partition(key, owner) != partition:
                 continue
-            if self._writing or self._changed:
-                changed = self._changed.get(key) or self._writing.get(key)
-                if changed is not None:
-                    if changed[0] is not None:
-                        yield key, None, changed[0]
-                    continue
-            state = self._decoded.get(key)
-            if state is not None:
-                yield key, None, state
-                continue
-            raw = self.table.get(key)
-            if raw is not None:
-                yield key, raw, None
+            newest = self._newest(key)
+            if newest is not None:
+                yield key, *newest
+
+    def _newest(self, key: bytes) -> tuple[bytes | None, S | None] | None:
+        """(None, state) when the cache holds the key's newest state, (value, None) for
+        the table's value, None when the key has no state."""
+        changed = self._changed.get(key)
+        if changed is None and self._writing:
+            changed = self._writing.get(key)
+        if changed is not None:
+            return None if changed[0] is None else (None, changed[0])
+        state = self._decoded.get(key)
+        if state is not None:
+            return None, state
+        raw = self.table.get(key)
+        return None if raw is None else (raw, None)
 
     def __len__(self) -> int:
         size = len(self.table)
