@@ -89,7 +89,17 @@ class ReadModelResync:
         staged = 0
         until = self.timer() + STEP_S
         while self._copies and settled():
-            staged += self._slice()
+            try:
+                staged += self._slice()
+            except RuntimeError as exc:
+                if "changed size" not in str(exc):
+                    raise
+                # Faust's RocksDB store lists its open databases in a dict, which changes
+                # when a rebalance opens one: copy the partitions again (harmless: each
+                # state is read as it is staged).
+                log.info("read model: copying partitions %s again (%s)", self.copying, exc)
+                for partition, copy in self._copies.items():
+                    copy.states = self._states(partition)
             if self.timer() >= until:
                 break
             await asyncio.sleep(0)
@@ -104,7 +114,16 @@ class ReadModelResync:
                 if state is not None:
                     yield state
                 elif raw is not None:
-                    yield decode(raw)
+                    try:
+                        decoded = decode(raw)
+                    except (ValueError, KeyError, TypeError) as exc:
+                        # Neither the key nor the message: either may hold personal data.
+                        log.warning(
+                            "read model: a record of partition %d unreadable (%s)",
+                            partition, type(exc).__name__,
+                        )  # fmt: skip
+                        continue
+                    yield decoded
 
     def _slice(self) -> int:
         """Stage states for up to SLICE_S, partition after partition; how many."""

@@ -99,7 +99,14 @@ class TimerIndexBuilder:
             if state is not None:
                 yield key, due_of_state(state)
             elif raw is not None:
-                yield key, due_of_value(raw)
+                try:
+                    due = due_of_value(raw)
+                except (ValueError, KeyError, TypeError) as exc:
+                    # Neither the key nor the message: either may hold personal data.
+                    name = type(exc).__name__
+                    log.warning("timers of partition %d: a record unreadable (%s)", partition, name)
+                    continue
+                yield key, due
 
     def _slice(self, build: _Build) -> bool:
         """Index one slice of the build; whether more remains."""
@@ -133,7 +140,15 @@ class TimerIndexBuilder:
                     continue  # forgotten (revoked) meanwhile
                 try:
                     self._slice(build)
-                except Exception:
+                except RuntimeError as exc:
+                    if "changed size" not in str(exc):
+                        raise
+                    # Faust's RocksDB store lists its open databases in a dict, which
+                    # changes when a rebalance opens one: read the partition again (what
+                    # is indexed stays; a wake-up read twice is the earlier of the two).
+                    log.info("timers of partition %d: read again (%s)", build.partition, exc)
+                    build.keys = self._dues(build.partition)
+                except Exception:  # (a RuntimeError other than the above included)
                     # A bug must not leave the partition without timers silently.
                     log.exception("timers of partition %d: index build failed", build.partition)
                     self._builds.pop(build.partition, None)
