@@ -32,6 +32,7 @@ from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import DEFAULT_RULES_FILE
 from scorer.stream.codecs import ACCOUNT_CODEC, LEAD_CODEC, lead_next_due
+from scorer.stream.gc_tuning import tune_for_worker
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.resync import ReadModelResync
 from scorer.stream.state_cache import StateCache
@@ -81,6 +82,7 @@ async def main() -> None:
     table = _records(args.leads, args.distinct)
     size = sum(len(v) for v in table.values()) / len(table)
     took = time.perf_counter() - started
+    tune_for_worker()  # as the worker: what exists now is frozen, full collections rarer
     print(f"{len(table)} lead records of partition 0 ({size:.0f} B each) in {took:.0f} s")
     await _timer_index(table)
     _read_model_old(table, rules)
