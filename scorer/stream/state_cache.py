@@ -34,7 +34,7 @@ from scorer.stream.codecs import StateCodec
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.workarounds.current_event import as_current_event
 from scorer.stream.workarounds.deferred_acks import hold_ack, release_ack
-from scorer.stream.workarounds.table_size import table_size
+from scorer.stream.workarounds.table_size import partition_keys, table_size
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +167,15 @@ class StateCache(Generic[S]):
             if newest is not None:
                 yield key, *newest
         seen = set(mine)
-        # RocksDB iterates a snapshot, whatever is written meanwhile; the memory store
-        # iterates a dict, which must not change size under it: a list of its keys.
-        keys = self.table.keys() if self.lazy_keys else list(self.table.keys())
+        own = partition_keys(self.table, partition) if self.lazy_keys else None
+        if own is not None:
+            keys: Iterable[bytes] = own  # the partition's RocksDB database: its keys only
+        elif self.lazy_keys:
+            keys = self.table.keys()  # RocksDB iterates a snapshot, whatever is written
+        else:
+            keys = list(self.table.keys())  # a dict must not change size under it
         for key in keys:
-            if key in seen or owner_partition(key, owner) != partition:
+            if key in seen or (own is None and owner_partition(key, owner) != partition):
                 continue
             newest = self._newest(key)
             if newest is not None:

@@ -10,7 +10,7 @@ from typing import Any
 import rocksdict
 from faust.stores.rocksdb import Store
 
-from scorer.stream.workarounds.table_size import ESTIMATE_NUM_KEYS, table_size
+from scorer.stream.workarounds.table_size import ESTIMATE_NUM_KEYS, partition_keys, table_size
 
 OFFSET_KEY = b"__faust\x00offset__"
 
@@ -18,6 +18,27 @@ OFFSET_KEY = b"__faust\x00offset__"
 def test_faust_s_rocksdb_store_still_lists_its_assigned_databases() -> None:
     assert callable(getattr(Store, "_dbs_for_actives", None))
     assert callable(getattr(rocksdict.Rdict, "property_int_value", None))
+    assert callable(getattr(Store, "_visible_keys", None))
+    assert "_dbs" in Store.__annotations__
+    assert Store.offset_key == OFFSET_KEY
+
+
+def test_a_partitions_keys_are_its_own_databases_without_faust_s_offset_key(
+    tmp_path: Path,
+) -> None:
+    db = rocksdict.Rdict(str(tmp_path / "0"))
+    try:
+        db[OFFSET_KEY] = b"7"
+        db[b"lead-a"] = db[b"lead-b"] = b"x"
+        # Faust's own key listing, on a stand-in for its store (no app needed).
+        store = SimpleNamespace(_dbs={0: db}, use_rocksdict=True, offset_key=OFFSET_KEY)
+        store._visible_keys = lambda d: Store._visible_keys(store, d)  # type: ignore[arg-type]
+        table: Any = SimpleNamespace(data=store)
+        assert list(partition_keys(table, 0) or ()) == [b"lead-a", b"lead-b"]
+        assert partition_keys(table, 1) is None  # no database here: the caller lists keys
+        assert partition_keys({b"a": b"1"}, 0) is None  # the memory store
+    finally:
+        db.close()
 
 
 def test_a_rocksdb_tables_size_is_the_estimate_less_faust_s_offset_keys(tmp_path: Path) -> None:
