@@ -113,7 +113,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         partitions = {tp.partition for tp in revoked}
         ctx.ledger.forget(partitions)
         ctx.action_ledger.forget(partitions)
-        ctx.due_index.forget(partitions)
+        ctx.timer_index.forget(partitions)
         ctx.visitor_expiry.forget(partitions)
         # Written at the checkpoint Faust waited for; what the next assignment restores
         # from the changelogs must not be shadowed by older decoded copies.
@@ -123,6 +123,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
     app.on_partitions_revoked.connect(forget_revoked_ledgers)  # type: ignore[arg-type]
     # After the agents stopped, not before: a batch finishing during shutdown publishes.
     app.after_shutdown.append(ctx.publisher.stop)
+    app.after_shutdown.append(ctx.timer_index.stop)
 
     @app.timer(ctx.settings.redis_flush_interval_s)
     async def flush_read_model() -> None:
@@ -130,9 +131,15 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         # recovery, and a copy taken while a partition's changelog is still being read
         # would overwrite Redis with older states.
         tables: Any = app.tables
-        settled = tables.recovery.completed.is_set() and not tables.recovery.in_recovery
-        if settled and not app.rebalancing:
-            ctx.resync.step(assigned_partitions(app, ctx))
+
+        def settled() -> bool:
+            recovery = tables.recovery
+            return recovery.completed.is_set() and not recovery.in_recovery and not app.rebalancing
+
+        if settled():
+            # Copies in slices for a while, the agents scoring in between; stops as soon
+            # as a rebalance begins.
+            await ctx.resync.step(assigned_partitions(app, ctx), settled)
         await ctx.read_model.flush()
 
     @app.timer(_READ_MODEL_CHECK_S)

@@ -81,6 +81,14 @@ class StateCodec(Generic[S]):
         return dataclasses.replace(self, compressed=compressed)
 
 
+def lead_next_due(value: bytes) -> float | None:
+    """The next due time of the lead a table value holds, without decoding the state
+    (the timer index reads every record of a partition: see timer_index.py)."""
+    from scorer.core.lead_records import next_due_of_record
+
+    return next_due_of_record(orjson.loads(record_json(value)))
+
+
 def _codecs() -> tuple[StateCodec[Any], StateCodec[Any], StateCodec[Any]]:
     from scorer.core.account import AccountState
     from scorer.core.identity import Visitor

@@ -69,6 +69,7 @@ from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
 from scorer.stream.state_cache import Checkpointer, StateCache
 from scorer.stream.store_options import table_options
+from scorer.stream.timer_index import TimerIndexBuilder
 from scorer.stream.timers import DueIndex
 from scorer.stream.views import account_fields, is_hot, staged_lead
 
@@ -168,6 +169,7 @@ class ScorerContext:
     erasure_ledger: AlertLedger
     publisher: AckedPublisher
     due_index: DueIndex
+    timer_index: TimerIndexBuilder  # builds `due_index` from the table, in slices
     resync: ReadModelResync
     # Messages not yet consumed on a partition's input topics (set by the agents module).
     # Per input topic of a partition, the messages not consumed yet (only those waiting).
@@ -207,7 +209,7 @@ class ScorerContext:
             )  # fmt: skip
             return StateCache(
                 faust_table, codec.writing(settings.state_compression), settings.partitions,
-                settings.state_cache_keys,
+                settings.state_cache_keys, lazy_keys=settings.store.startswith("rocksdb"),
             )  # fmt: skip
 
         inputs = input_topics()
@@ -218,6 +220,7 @@ class ScorerContext:
         lead_state_by_id: StateCache[LeadState] = table("lead-state", LEAD_CODEC)
         account_state_by_id: StateCache[AccountState] = table("account-state", ACCOUNT_CODEC)
         visitor_by_id: StateCache[Visitor] = table("visitor-state", VISITOR_CODEC)
+        due_index = DueIndex()
         return cls(
             settings=settings,
             rules=rules,
@@ -256,7 +259,8 @@ class ScorerContext:
             erasure_ledger=AlertLedger(
                 settings.topic(contract.ERASURES), client_options(settings), "erasure_id", "-"
             ),
-            due_index=DueIndex(),
+            due_index=due_index,
+            timer_index=TimerIndexBuilder(due_index, lead_state_by_id, _YIELD_AFTER_S),
             publisher=AckedPublisher(
                 client_options(settings), settings.kafka_max_batch_bytes, _PUBLISH_TIMEOUT_S
             ),
@@ -739,8 +743,7 @@ class ScorerContext:
 
     def _fire_due_timers(self, partition: int, batch: Batch, event: EventT[bytes]) -> None:
         """A tick for `partition`: fire what is due there, as the partition's owner."""
-        if not self.due_index.is_built(partition):
-            self.due_index.build(partition, self._pending_timers(partition))
+        self.timer_index.advance(partition)  # the index is built in slices from here on
         now = self.partition_clock(partition, self.clock())
         for key in self.due_index.pop_due(partition, now):
             state = batch.states[key] if key in batch.states else self.lead_state_by_id.get(key)
@@ -754,16 +757,6 @@ class ScorerContext:
             batch.last_event[key] = event
             self._absorb(key, partition, state, update, batch)
         self.metrics.timers_pending.set(self.due_index.pending())
-
-    def _pending_timers(self, partition: int) -> list[tuple[bytes, float]]:
-        """(key, next due time) of the partition's leads with timers, from the table."""
-        pending = []
-        for key, state in self.lead_state_by_id.items({partition}):
-            due = next_due(state)
-            if due is not None:
-                pending.append((key, due))
-        log.info("timers of partition %d: %d leads with pending timers", partition, len(pending))
-        return pending
 
     def _restate(self, key: bytes, state: LeadState, event: Event, batch: Batch) -> None:
         """Publish again what a duplicate event derived (all idempotent downstream).
@@ -917,7 +910,9 @@ class ScorerContext:
         self.metrics.events.labels(message.topic, "dead_letter").inc(count)
 
     def table_sizes(self) -> tuple[int, int]:
-        return len(self.lead_state_by_id), len(self.account_state_by_id)
+        """Leads and accounts tracked (RocksDB: its estimate, see workarounds/table_size.py):
+        read every 5 s, so never by iterating every key."""
+        return self.lead_state_by_id.tracked()[0], self.account_state_by_id.tracked()[0]
 
 
 def _where(exc: BaseException) -> str:

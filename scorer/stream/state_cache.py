@@ -34,6 +34,7 @@ from scorer.stream.codecs import StateCodec
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.workarounds.current_event import as_current_event
 from scorer.stream.workarounds.deferred_acks import hold_ack, release_ack
+from scorer.stream.workarounds.table_size import partition_keys, table_size
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class StateCache(Generic[S]):
     codec: StateCodec[S]
     partitions: int
     decoded_max: int = 10_000
+    # Whether the table's keys can be iterated while it is written (RocksDB: an
+    # iterator reads a snapshot; the memory store's dict cannot): see partition_records.
+    lazy_keys: bool = False
     _changed: dict[bytes, tuple[S | None, EventT[Any]]] = field(default_factory=dict)
     # Changes a checkpoint in progress took and has not written yet (see `take_changes`):
     # older than `_changed`, newer than the table.
@@ -149,8 +153,59 @@ class StateCache(Generic[S]):
             if state is not None:
                 yield key, state
 
+    def partition_records(self, partition: int) -> Iterator[tuple[bytes, bytes | None, S | None]]:
+        """(key, table value, None) or (key, None, newest state) of every key the
+        partition owns, each read when it is yielded: the newest state when the cache
+        holds one (changed, or kept decoded), else the table's value, not decoded. The
+        keys changed and not written yet come first, then the table's. Meant to be read
+        a slice at a time between the agents' batches; a key first written meanwhile
+        may be missed (whoever writes it sees it)."""
+        owner = self.partitions
+        mine = [k for k in self._unwritten() if owner_partition(k, owner) == partition]
+        for key in mine:
+            newest = self._newest(key)
+            if newest is not None:
+                yield key, *newest
+        seen = set(mine)
+        own = partition_keys(self.table, partition) if self.lazy_keys else None
+        if own is not None:
+            keys: Iterable[bytes] = own  # the partition's RocksDB database: its keys only
+        elif self.lazy_keys:
+            keys = self.table.keys()  # RocksDB iterates a snapshot, whatever is written
+        else:
+            keys = list(self.table.keys())  # a dict must not change size under it
+        for key in keys:
+            if key in seen or (own is None and owner_partition(key, owner) != partition):
+                continue
+            newest = self._newest(key)
+            if newest is not None:
+                yield key, *newest
+
+    def _newest(self, key: bytes) -> tuple[bytes | None, S | None] | None:
+        """(None, state) when the cache holds the key's newest state, (value, None) for
+        the table's value, None when the key has no state."""
+        changed = self._changed.get(key)
+        if changed is None and self._writing:
+            changed = self._writing.get(key)
+        if changed is not None:
+            return None if changed[0] is None else (None, changed[0])
+        state = self._decoded.get(key)
+        if state is not None:
+            return None, state
+        raw = self.table.get(key)
+        return None if raw is None else (raw, None)
+
     def __len__(self) -> int:
-        size = len(self.table)
+        return self._with_unwritten(len(self.table))
+
+    def tracked(self) -> tuple[int, bool]:
+        """(keys with a state, whether that is an estimate): like `len`, but cheap on a
+        RocksDB table, whose part is RocksDB's estimate (workarounds/table_size.py)."""
+        size, estimated = table_size(self.table)
+        return self._with_unwritten(size), estimated
+
+    def _with_unwritten(self, size: int) -> int:
+        """`size` keys in the table, with the changes not written yet counted in."""
         for key, (state, _) in self._unwritten().items():
             written = key in self.table
             size += (state is not None and not written) - (state is None and written)

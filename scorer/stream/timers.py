@@ -13,8 +13,12 @@ agent ever writes lead state, and time reaches that agent as messages:
   with p's events, and fires the due timers of p's leads through the core's `fire_due`,
   exactly like an event: the same phases, the same outputs, the same state write.
 - Which leads are due is an in-memory index per partition (a heap of next due time → key),
-  built from the table on a partition's first tick after it was assigned, and updated with
-  every state the agent writes. A timer overdue after downtime fires on the first tick.
+  built from the table from a partition's first tick after it was assigned, and updated
+  with every state the agent writes. At 1M leads a partition holds ~250,000 states, so
+  the build runs in time-boxed slices between the agents' batches (timer_index.py): a
+  timer overdue after downtime fires on the first tick after the build reached its lead
+  (the first tick itself for a small table), or at its lead's next event, whichever is
+  first.
 """
 
 from __future__ import annotations
@@ -38,7 +42,14 @@ class DueIndex:
         self._wake_at: dict[int, dict[bytes, float]] = {}
 
     def is_built(self, partition: int) -> bool:
+        """Whether the partition has an index (complete or being built)."""
         return partition in self._heaps
+
+    def start(self, partition: int) -> None:
+        """An empty index for the partition, filled by `set` (a build in slices, and every
+        state written meanwhile: the earlier wake-up of the two is kept)."""
+        self._heaps.setdefault(partition, [])
+        self._wake_at.setdefault(partition, {})
 
     def build(self, partition: int, entries: Iterable[tuple[bytes, float]]) -> None:
         wake_at = dict(entries)

@@ -24,6 +24,10 @@ Checked on faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0
   faust-streaming PR #522 for why stores read it).
 - `deferred_acks`: a batch's events acknowledged at the checkpoint that writes their
   states, not when `take_events` moves on (faust-streaming #189, PR #192).
+- `table_size`: a RocksDB table's key count from RocksDB's estimate, not by iterating
+  every key (Faust's `len`), for `scorer_leads_tracked`; one partition's keys from its
+  own database (Faust lists every assigned partition's), for the timer index and the
+  read-model copy.
 - `worker_logging`: the worker leaves the root logger at the level asked for (Faust sets
   it to DEBUG for its spinner at WARN and above; related: faust-streaming #495).
 """

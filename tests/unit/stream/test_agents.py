@@ -6,6 +6,7 @@ Outbound topics are replaced by recorders (Faust's test context does not stub se
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -622,3 +623,62 @@ async def test_a_batch_that_cannot_be_stored_is_dead_lettered_record_by_record(
     reasons = [dict(m["headers"])["scorer.error.reason"] for m in sent["dead_letters"].sent]
     assert reasons == [b"batch_error", b"batch_error"]
     assert sorted(m["value"] for m in sent["dead_letters"].sent) == [_view(lead, 0), _view(lead, 1)]
+
+
+def _lead_records_with_timers(count: int, partition: int, due_at: float) -> dict[bytes, bytes]:
+    """`count` compressed lead records owned by `partition`, each with one timer."""
+    from scorer.core.lead_state import LeadState
+    from scorer.core.timers import HandoffLoop, Timer
+    from scorer.stream.codecs import compress
+
+    timer = Timer(due_at, "inactivity", "", 0, due_at - 60.0, "page_view:e1")
+    state = LeadState.new("template", RULES)._replace(loop=HandoffLoop(timers=(timer,)))
+    template = orjson.dumps(state.to_record())
+    records: dict[bytes, bytes] = {}
+    n = 0
+    while len(records) < count:
+        lead = f"timer-lead-{n}"
+        n += 1
+        if owner_partition(lead.encode(), 4) == partition:
+            records[lead.encode()] = compress(template.replace(b'"template"', orjson.dumps(lead)))
+    return records
+
+
+async def test_a_big_partitions_timer_index_is_built_without_holding_the_event_loop(
+    scorer_app: Any,
+) -> None:
+    """20,000 leads with timers on a partition: its first tick must not hold the loop
+    while they are indexed (decoding them in one go took seconds here; minutes at 1M
+    leads), and the index ends up with every one of them."""
+    from scorer.contracts.outputs import timer_tick
+
+    scorer, _ = scorer_app
+    ctx = scorer.context
+    count = 20_000
+    store = ctx.lead_state_by_id.table.data
+    for key, value in _lead_records_with_timers(count, 0, due_at=4e9).items():
+        store[key] = value
+    ticks = ctx.timer_ticks.get_topic_name()
+    value = orjson.dumps(timer_tick(0, ctx.clock()))
+    message = Message(ticks, 0, 0, 0.0, 0, [], b"0", value, None)
+    longest_gap = 0.0
+    done = asyncio.Event()
+
+    async def watch_the_loop() -> None:
+        nonlocal longest_gap
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            longest_gap = max(longest_gap, time.perf_counter() - before)
+
+    watcher = asyncio.ensure_future(watch_the_loop())
+    await asyncio.sleep(0.01)
+    await ctx.handle_lead_batch([Event(scorer.app, b"0", value, [], message)])
+    deadline = time.monotonic() + 60.0
+    while not ctx.timer_index.is_complete(0):
+        assert time.monotonic() < deadline, "the timer index was not built within 60 s"
+        await asyncio.sleep(0.02)
+    done.set()
+    await watcher
+    assert ctx.due_index.pending() == count
+    assert longest_gap < 0.3, f"the event loop was held {longest_gap:.2f} s"
