@@ -269,7 +269,10 @@ def measure_recovery(
     result = {
         "store": settings.store.removesuffix("://"),
         "from": from_,
-        "leads": max(0, tracked - len(leads)),  # its own probes are new leads
+        # Its own probes are new leads. On RocksDB `scorer_leads_tracked` is the store's key
+        # estimate, too high while overwritten keys await compaction: never more than the
+        # changelogs held (per-lead figures would come out too low otherwise).
+        "leads": max(0, min(tracked - len(leads), populated)),
         "leads_populated": populated,
         "ready_s": ready_s,
         "scored_s": scored_s,
