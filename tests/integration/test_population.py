@@ -18,7 +18,15 @@ from scorer.core import replay
 from scorer.rules import load_rules
 from scorer.simulator import Population, simulate
 from scorer.stream.admin import apply_topics
-from tests.support import WorkerProcess, produce, read_topic, run, scores_differing_from, wait_for
+from tests.support import (
+    WorkerProcess,
+    describe_score_differences,
+    produce,
+    read_topic,
+    run,
+    scores_differing_from,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +69,18 @@ def test_population_alerts_equal_the_offline_replay(
         )
         return stages_match and not scores_differing_from(oracle, rules, settings)
 
-    assert wait_for(redis_matches_state, 30, "Redis to mirror every lead's state")
+    try:
+        wait_for(redis_matches_state, 30, "Redis to mirror every lead's state")
+    except AssertionError as exc:
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        stages = [
+            f"lead {lead_id}: redis stage {got!r}, replay {state.stage!r}"
+            for lead_id, state in oracle.leads.items()
+            if (got := client.hget(f"{settings.redis_key_prefix}lead:{lead_id}", "stage"))
+            != state.stage
+        ]
+        scores = describe_score_differences(oracle, rules, settings, [worker])
+        raise AssertionError("\n".join([str(exc), *stages[:5], scores])) from None
     assert worker.process.exit_code() is None
 
 
