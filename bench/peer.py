@@ -3,6 +3,9 @@
     async for event in stream:
         table[event["lead_id"]] += points
 
+With `--bare` the agent only counts its events (no table, no changelog): the most any
+Faust agent can consume here, message by message, whatever it does per event.
+
 Memory store, changelog on, Faust's defaults otherwise (but the scorer's group
 timeouts). Run as a child process:
 
@@ -29,7 +32,14 @@ class Counter:
 
 
 def create_app(
-    bootstrap: str, topics: list[str], app_id: str, partitions: int, web_port: int, data_dir: Path
+    bootstrap: str,
+    topics: list[str],
+    app_id: str,
+    partitions: int,
+    web_port: int,
+    data_dir: Path,
+    *,
+    bare: bool = False,
 ) -> faust.App:
     app = faust.App(
         app_id,
@@ -47,13 +57,21 @@ def create_app(
         broker_heartbeat_interval=1.0,
     )
     source = app.topic(*topics, value_serializer="json")
-    points = app.Table("lead-points", default=int, partitions=partitions)
+    if bare:
 
-    @app.agent(source)
-    async def score(stream: Any) -> None:
-        async for event in stream:
-            points[event["lead_id"]] += POINTS.get(event["type"], 0)
-            Counter.events += 1
+        @app.agent(source)
+        async def count(stream: Any) -> None:
+            async for _event in stream:
+                Counter.events += 1
+
+    else:
+        points = app.Table("lead-points", default=int, partitions=partitions)
+
+        @app.agent(source)
+        async def score(stream: Any) -> None:
+            async for event in stream:
+                points[event["lead_id"]] += POINTS.get(event["type"], 0)
+                Counter.events += 1
 
     @app.page("/bench/progress/")
     async def progress(web: Any, request: Any) -> Any:
@@ -70,11 +88,12 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--web-port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--bare", action="store_true", help="count events only, no table")
     args = parser.parse_args()
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = create_app(
         args.bootstrap, args.topics.split(","), args.app_id, args.partitions, args.web_port,
-        args.data_dir,
+        args.data_dir, bare=args.bare,
     )  # fmt: skip
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
 

@@ -14,7 +14,17 @@ from bench.formats import ms as _ms
 from bench.formats import per_s as _rate
 from bench.machine import one_line
 from bench.stats import median_min_max
-from bench.systems import DESCRIPTIONS, LIMIT, PEER, QUIX, SCORER, SCORER_ENVELOPES, RunResult
+from bench.systems import (
+    CORE_OFFLINE,
+    DESCRIPTIONS,
+    FAUST_BARE,
+    LIMIT,
+    PEER,
+    QUIX,
+    SCORER,
+    SCORER_ENVELOPES,
+    RunResult,
+)
 from bench.targets import recovery_seconds, targets, verdict
 
 
@@ -31,7 +41,11 @@ def summarize_throughput(runs: Sequence[RunResult]) -> dict[str, Any]:
             ),
         }  # fmt: skip
     ratios: dict[str, Any] = {}
-    pairs = [(SCORER, other) for other in (PEER, QUIX, LIMIT)] + [(SCORER_ENVELOPES, QUIX)]
+    pairs = [(SCORER, other) for other in (PEER, FAUST_BARE, QUIX, LIMIT)] + [
+        (SCORER_ENVELOPES, QUIX),
+        (SCORER_ENVELOPES, CORE_OFFLINE),
+        (CORE_OFFLINE, QUIX),
+    ]
     for system, other in pairs:
         per_round = [
             s.rate / o.rate

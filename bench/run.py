@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bench import report
 from bench.common import RESULTS_DIR
 from bench.history import HEAVY_EVENTS, HEAVY_SHARE, LIGHT_EVENTS, HistoryMix
@@ -29,6 +31,8 @@ from bench.machine import describe
 from bench.memory import run_in_process
 from bench.preloaded_state import PreloadOptions, run_preloaded_phases
 from bench.systems import (
+    CORE_OFFLINE,
+    FAUST_BARE,
     LIMIT,
     PEER,
     QUIX,
@@ -62,7 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--rounds", type=int, default=3, help="interleaved rounds (A B C A B C …)")
     add("--run-seconds", type=float, default=15.0, help="cap on one system's timed run")
     add(
-        "--systems", default=f"{LIMIT},{QUIX},{PEER},{SCORER},{SCORER_ENVELOPES}",
+        "--systems",
+        default=f"{LIMIT},{QUIX},{PEER},{FAUST_BARE},{SCORER},{SCORER_ENVELOPES},{CORE_OFFLINE}",
         help=f"any of {','.join(SYSTEMS)}",
     )  # fmt: skip
     add("--latency-rates", default="1000,10000", help="events/s of the open-loop runs")
@@ -201,6 +206,11 @@ def run_throughput(args: argparse.Namespace, stack: DevStack, workdir: Path) -> 
         produce_sync(stack.kafka_bootstrap, envelope_prefix, messages)
         target = replace(target, envelope_prefix=envelope_prefix)
         say(f"produced the same events as {envelope_messages:,} messages to {envelope_prefix}*")
+    if CORE_OFFLINE in systems:
+        events_file = workdir / f"{prefix}events.jsonl"
+        with events_file.open("wb") as out:
+            out.writelines(orjson.dumps(event.value) + b"\n" for event in events)
+        target = replace(target, events_file=events_file)
     runs: list[RunResult] = []
     for round_no in range(1, args.rounds + 1):
         for system in systems:

@@ -38,11 +38,13 @@ from tests.support import WorkerProcess
 
 LIMIT = "limit"
 PEER = "peer"
+FAUST_BARE = "faust-bare"
 QUIX = "quix"
 SCORER = "scorer"
 SCORER_1REC = "scorer-1rec"
 SCORER_ENVELOPES = "scorer-envelopes"
-SYSTEMS = (LIMIT, QUIX, PEER, SCORER, SCORER_1REC, SCORER_ENVELOPES)
+CORE_OFFLINE = "core-offline"
+SYSTEMS = (LIMIT, QUIX, PEER, FAUST_BARE, SCORER, SCORER_1REC, SCORER_ENVELOPES, CORE_OFFLINE)
 
 DESCRIPTIONS = {
     LIMIT: "raw aiokafka consumer group: JSON decode + dict update per lead + commit per batch",
@@ -51,6 +53,15 @@ DESCRIPTIONS = {
         "checkpoint every 5 s)"
     ),
     PEER: "naive Faust agent: one table `+=` per event (memory store, changelog on)",
+    FAUST_BARE: (
+        "Faust agent that only counts its events (no table): Faust's ceiling per consumed "
+        "message on this machine, whatever an agent does"
+    ),
+    CORE_OFFLINE: (
+        "the scorer's core alone, no broker: `scorer score-file` over the same events "
+        "(read, score, print; one process): the ceiling of any worker running this core on "
+        "one core"
+    ),
     SCORER: "scorer worker: rules/default.yaml, tables, outputs, Redis write-through",
     SCORER_1REC: "scorer worker with 1-record producer batches (the dev stack's Tansu setting)",
     SCORER_ENVELOPES: (
@@ -72,6 +83,7 @@ class Target:
     workdir: Path
     cap_s: float
     envelope_prefix: str = ""  # the same events in event-batch envelopes, if produced
+    events_file: Path | None = None  # the same events as JSONL, for core-offline
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +178,7 @@ def run_limit(target: Target, round_no: int, tag: str) -> RunResult:
     )  # fmt: skip
 
 
-def run_peer(target: Target, round_no: int, tag: str) -> RunResult:
+def run_peer(target: Target, round_no: int, tag: str, *, bare: bool = False) -> RunResult:
     port = free_port()
     argv = python_module(
         "bench.peer",
@@ -176,10 +188,12 @@ def run_peer(target: Target, round_no: int, tag: str) -> RunResult:
         "--partitions", str(target.partitions),
         "--web-port", str(port),
         "--data-dir", str(target.workdir / f"peer-{tag}"),
+        *(["--bare"] if bare else []),
     )  # fmt: skip
     process = ManagedProcess(
-        "naive faust agent", argv, env=child_env(), log_path=target.workdir / f"peer-{tag}.log"
-    )
+        "bare faust agent" if bare else "naive faust agent", argv, env=child_env(),
+        log_path=target.workdir / f"peer-{tag}.log",
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}/bench/progress/"
 
     def count() -> int:
@@ -193,7 +207,31 @@ def run_peer(target: Target, round_no: int, tag: str) -> RunResult:
         )
     finally:
         process.stop(timeout_s=15)
-    return _result(PEER, round_no, progress, target)
+    return _result(FAUST_BARE if bare else PEER, round_no, progress, target)
+
+
+def run_core_offline(target: Target, round_no: int) -> RunResult:
+    """`scorer score-file` over the events as JSONL, timed from start to exit (start-up,
+    reading and printing included: a ceiling, not a flattering number)."""
+    if target.events_file is None:
+        raise ValueError("core-offline needs the events as JSONL (Target.events_file)")
+    argv = python_module("scorer", "score-file", str(target.events_file))
+    before = os.times()
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        timeout=max(600.0, target.cap_s * 20), check=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    after = os.times()
+    if done.returncode != 0:
+        raise RuntimeError(f"score-file failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    cpu_s = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    progress = Progress(target.events, seconds)
+    extra = {"cpu_s": cpu_s, "events_per_cpu_s": target.events / cpu_s if cpu_s > 0 else 0.0}
+    return _result(CORE_OFFLINE, round_no, progress, target, extra)
 
 
 # The Quix Streams peer's own interpreter (see bench/quix_peer.py for why it has one).
@@ -306,6 +344,10 @@ def run_system(target: Target, system: str, round_no: int) -> RunResult:
         return run_limit(target, round_no, tag)
     if system == PEER:
         return run_peer(target, round_no, tag)
+    if system == FAUST_BARE:
+        return run_peer(target, round_no, tag, bare=True)
+    if system == CORE_OFFLINE:
+        return run_core_offline(target, round_no)
     if system == QUIX:
         return run_quix(target, round_no, tag)
     return run_scorer(target, round_no, tag, system=system)

@@ -34,12 +34,19 @@ def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path
     results = orjson.loads(next(tmp_path.glob("*.json")).read_bytes())
 
     systems = results["throughput_summary"]["systems"]
-    assert set(systems) == {"limit", "quix", "peer", "scorer", "scorer-envelopes"}
+    assert set(systems) == {
+        "limit", "quix", "peer", "faust-bare", "scorer", "scorer-envelopes", "core-offline",
+    }  # fmt: skip
     for name, row in systems.items():
         assert row["median"] > 0, name
         assert row["events_min"] > 0, name
     assert results["throughput_summary"]["ratios"]["scorer/peer"]["median"] > 0
     assert results["throughput_summary"]["ratios"]["scorer/quix"]["median"] > 0
+    assert results["throughput_summary"]["ratios"]["scorer/faust-bare"]["median"] > 0
+    assert results["throughput_summary"]["ratios"]["scorer-envelopes/core-offline"]["median"] > 0
+    (core,) = [run for run in results["throughput"] if run["system"] == "core-offline"]
+    assert core["events"] == results["workload"]["events"]
+    assert core["extra"]["events_per_cpu_s"] > 0
 
     (latency,) = results["latency"]
     assert latency["produced"] == latency["rate"] * latency["duration_s"]
@@ -79,7 +86,9 @@ def test_quick_benchmark_reports_every_default_system(servers: Servers, tmp_path
         "| limit |",
         "| quix |",
         "| peer |",
+        "| faust-bare |",
         "| scorer |",
+        "| core-offline |",
         "scorer/quix",
         "| scorer-envelopes |",
         "event → MQL alert",
