@@ -59,7 +59,13 @@ from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream import envelope_routing, erasure, identity
 from scorer.stream.admin import client_options
-from scorer.stream.codecs import ACCOUNT_CODEC, LEAD_CODEC, VISITOR_CODEC, StateCodec
+from scorer.stream.codecs import (
+    ACCOUNT_CODEC,
+    LEAD_CODEC,
+    VISITOR_CODEC,
+    StateCodec,
+    lead_next_due,
+)
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
@@ -169,7 +175,7 @@ class ScorerContext:
     erasure_ledger: AlertLedger
     publisher: AckedPublisher
     due_index: DueIndex
-    timer_index: TimerIndexBuilder  # builds `due_index` from the table, in slices
+    timer_index: TimerIndexBuilder[LeadState]  # builds `due_index` from the table, in slices
     resync: ReadModelResync
     # Messages not yet consumed on a partition's input topics (set by the agents module).
     # Per input topic of a partition, the messages not consumed yet (only those waiting).
@@ -260,7 +266,13 @@ class ScorerContext:
                 settings.topic(contract.ERASURES), client_options(settings), "erasure_id", "-"
             ),
             due_index=due_index,
-            timer_index=TimerIndexBuilder(due_index, lead_state_by_id, _YIELD_AFTER_S),
+            timer_index=TimerIndexBuilder(
+                index=due_index,
+                states=lead_state_by_id,
+                due_of_value=lead_next_due,
+                due_of_state=next_due,
+                slice_s=_YIELD_AFTER_S,
+            ),
             publisher=AckedPublisher(
                 client_options(settings), settings.kafka_max_batch_bytes, _PUBLISH_TIMEOUT_S
             ),
