@@ -105,7 +105,9 @@ async def _timer_index(table: dict[bytes, bytes]) -> None:
     old = {k: d for k, s in cache.items({0}) if (d := next_due(s)) is not None}
     old_s = time.perf_counter() - t
     print(f"timer index, old: {len(old)} leads with timers, the loop held {old_s:.1f} s")
-    builder = TimerIndexBuilder(DueIndex(), cache)
+    builder = TimerIndexBuilder(
+        index=DueIndex(), states=cache, due_of_value=lead_next_due, due_of_state=next_due
+    )
     hold, took = await _longest_hold(
         asyncio.sleep(0, builder.advance(0)), lambda: builder.is_complete(0)
     )

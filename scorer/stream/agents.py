@@ -114,7 +114,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
         ctx.ledger.forget(partitions)
         ctx.action_ledger.forget(partitions)
         ctx.timer_index.forget(partitions)
-        ctx.visitor_expiry.forget(partitions)
+        ctx.visitor_expiry_index.forget(partitions)
         # Written at the checkpoint Faust waited for; what the next assignment restores
         # from the changelogs must not be shadowed by older decoded copies.
         checkpoints.forget_decoded()
@@ -123,7 +123,7 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
     app.on_partitions_revoked.connect(forget_revoked_ledgers)  # type: ignore[arg-type]
     # After the agents stopped, not before: a batch finishing during shutdown publishes.
     app.after_shutdown.append(ctx.publisher.stop)
-    app.after_shutdown.append(ctx.timer_index.stop)
+    app.after_shutdown.extend((ctx.timer_index.stop, ctx.visitor_expiry_index.stop))
 
     @app.timer(ctx.settings.redis_flush_interval_s)
     async def flush_read_model() -> None:

@@ -89,6 +89,13 @@ def lead_next_due(value: bytes) -> float | None:
     return next_due_of_record(orjson.loads(record_json(value)))
 
 
+def visitor_last_seen(value: bytes) -> float | None:
+    """When the visitor a table value holds was last seen, without building its kept
+    events (the visitor-expiry index reads every record of a partition: identity.py)."""
+    last_seen = orjson.loads(record_json(value)).get("last_seen")
+    return None if last_seen is None else float(str(last_seen))
+
+
 def _codecs() -> tuple[StateCodec[Any], StateCodec[Any], StateCodec[Any]]:
     from scorer.core.account import AccountState
     from scorer.core.identity import Visitor

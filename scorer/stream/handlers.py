@@ -59,7 +59,14 @@ from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream import envelope_routing, erasure, identity
 from scorer.stream.admin import client_options
-from scorer.stream.codecs import ACCOUNT_CODEC, LEAD_CODEC, VISITOR_CODEC, StateCodec
+from scorer.stream.codecs import (
+    ACCOUNT_CODEC,
+    LEAD_CODEC,
+    VISITOR_CODEC,
+    StateCodec,
+    lead_next_due,
+    visitor_last_seen,
+)
 from scorer.stream.dead_letters import Decoded, EventDecoder, Rejection, tick_rejection
 from scorer.stream.kpis import record_kpis
 from scorer.stream.ledger import AlertLedger
@@ -169,7 +176,9 @@ class ScorerContext:
     erasure_ledger: AlertLedger
     publisher: AckedPublisher
     due_index: DueIndex
-    timer_index: TimerIndexBuilder  # builds `due_index` from the table, in slices
+    timer_index: TimerIndexBuilder[LeadState]  # builds `due_index` from the table, in slices
+    visitor_expiry: DueIndex  # see identity.py
+    visitor_expiry_index: TimerIndexBuilder[Visitor]  # builds `visitor_expiry`, in slices
     resync: ReadModelResync
     # Messages not yet consumed on a partition's input topics (set by the agents module).
     # Per input topic of a partition, the messages not consumed yet (only those waiting).
@@ -183,7 +192,6 @@ class ScorerContext:
     scored_at_by_partition: dict[int, float] = field(default_factory=dict)  # wall clock
     # The offset after the last message the lead agent handled, per (topic, partition).
     handled_up_to: dict[tuple[str, int], int] = field(default_factory=dict)
-    visitor_expiry: DueIndex = field(default_factory=DueIndex)  # see identity.py
 
     @classmethod
     def declare(
@@ -220,7 +228,12 @@ class ScorerContext:
         lead_state_by_id: StateCache[LeadState] = table("lead-state", LEAD_CODEC)
         account_state_by_id: StateCache[AccountState] = table("account-state", ACCOUNT_CODEC)
         visitor_by_id: StateCache[Visitor] = table("visitor-state", VISITOR_CODEC)
-        due_index = DueIndex()
+        due_index, visitor_expiry = DueIndex(), DueIndex()
+        lookback_s = rules.identity.lookback_s
+
+        def visitor_expires_at(last_seen: float | None) -> float | None:
+            return None if last_seen is None else last_seen + lookback_s
+
         return cls(
             settings=settings,
             rules=rules,
@@ -260,7 +273,22 @@ class ScorerContext:
                 settings.topic(contract.ERASURES), client_options(settings), "erasure_id", "-"
             ),
             due_index=due_index,
-            timer_index=TimerIndexBuilder(due_index, lead_state_by_id, _YIELD_AFTER_S),
+            timer_index=TimerIndexBuilder(
+                index=due_index,
+                states=lead_state_by_id,
+                due_of_value=lead_next_due,
+                due_of_state=next_due,
+                slice_s=_YIELD_AFTER_S,
+            ),
+            visitor_expiry=visitor_expiry,
+            visitor_expiry_index=TimerIndexBuilder(
+                index=visitor_expiry,
+                states=visitor_by_id,
+                due_of_value=lambda raw: visitor_expires_at(visitor_last_seen(raw)),
+                due_of_state=lambda visitor: visitor_expires_at(visitor.last_seen),
+                slice_s=_YIELD_AFTER_S,
+                what="visitor expiry",
+            ),
             publisher=AckedPublisher(
                 client_options(settings), settings.kafka_max_batch_bytes, _PUBLISH_TIMEOUT_S
             ),

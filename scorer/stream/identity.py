@@ -140,14 +140,14 @@ def expire_visitors(
     ctx: ScorerContext, partition: int, event: EventT[bytes], busy: Collection[bytes]
 ) -> None:
     """On a tick of the visitor's partition: forget visitors silent for the look-back
-    (their kept events, links and anonymous lead state, and their Redis hash)."""
+    (their kept events, links and anonymous lead state, and their Redis hash).
+
+    The partition's expiry index is built from its table in slices from its first tick
+    on (timer_index.py: at a million visitors a build in one go held the worker for
+    minutes); a visitor not indexed yet expires once the build reaches it. An entry is
+    only a reminder: expiry is decided on the visitor's newest state below."""
     policy = ctx.rules.identity
-    if not ctx.visitor_expiry.is_built(partition):
-        ctx.visitor_expiry.build(partition, (
-            (key, v.last_seen + policy.lookback_s)
-            for key, v in ctx.visitor_by_id.items({partition})
-            if v.last_seen is not None
-        ))  # fmt: skip
+    ctx.visitor_expiry_index.advance(partition)
     now = ctx.partition_clock(partition, ctx.clock())
     teams: set[str] | None = None
     for key in ctx.visitor_expiry.pop_due(partition, now):

@@ -1,5 +1,7 @@
 """The due-timer index of a partition, built from its table in slices (see timers.py).
 
+(The same builder, given a table and how to read a due time, builds any `DueIndex`.)
+
 At a partition's first tick the index must learn every lead of the partition with a
 pending timer. At 1M leads that is ~250,000 states per partition: decoded in one go it
 held the event loop for minutes after a restart (the worker answered neither events nor
@@ -28,14 +30,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from scorer.core.handoff_loop import next_due
-from scorer.core.lead_state import LeadState
-from scorer.stream.codecs import lead_next_due
 from scorer.stream.state_cache import StateCache
 from scorer.stream.timers import DueIndex
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S")
 
 
 @dataclass(slots=True)
@@ -46,17 +48,19 @@ class _Build:
     read: int = 0
 
 
-@dataclass(slots=True)
-class TimerIndexBuilder:
-    """Builds the lead agent's `DueIndex` per partition, a slice at a time."""
+@dataclass(slots=True, kw_only=True)
+class TimerIndexBuilder(Generic[S]):
+    """Builds a `DueIndex` per partition from a table, a slice at a time."""
 
     index: DueIndex
-    leads: StateCache[LeadState]
+    states: StateCache[S]
+    # How a due time is read: from a table value (without building the state where the
+    # record allows), from a decoded state.
+    due_of_value: Callable[[bytes], float | None]
+    due_of_state: Callable[[S], float | None]
     slice_s: float = 0.05
     clock: Callable[[], float] = time.perf_counter
-    # How a due time is read: from a table value (not decoded), from a decoded state.
-    due_of_value: Callable[[bytes], float | None] = lead_next_due
-    due_of_state: Callable[[LeadState], float | None] = next_due
+    what: str = "timers"  # for the log lines
     _builds: dict[int, _Build] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
@@ -92,10 +96,10 @@ class TimerIndexBuilder:
             self._task = None
 
     def _dues(self, partition: int) -> Iterator[tuple[bytes, float | None]]:
-        """(key, next due time) of the partition's leads: the newest state's when the
+        """(key, next due time) of the partition's keys: the newest state's when the
         cache holds one (changed, or decoded), else read from the table's record."""
         due_of_value, due_of_state = self.due_of_value, self.due_of_state
-        for key, raw, state in self.leads.partition_records(partition):
+        for key, raw, state in self.states.partition_records(partition):
             if state is not None:
                 yield key, due_of_state(state)
             elif raw is not None:
@@ -104,7 +108,9 @@ class TimerIndexBuilder:
                 except (ValueError, KeyError, TypeError) as exc:
                     # Neither the key nor the message: either may hold personal data.
                     name = type(exc).__name__
-                    log.warning("timers of partition %d: a record unreadable (%s)", partition, name)
+                    log.warning(
+                        "%s of partition %d: a record unreadable (%s)", self.what, partition, name
+                    )
                     continue
                 yield key, due
 
@@ -123,8 +129,8 @@ class TimerIndexBuilder:
         if self._builds.get(partition) is build:
             del self._builds[partition]
         log.info(
-            "timers of partition %d: %d leads read, index built in %.1f s",
-            partition, build.read, self.clock() - build.started,
+            "%s of partition %d: %d keys read, index built in %.1f s",
+            self.what, partition, build.read, self.clock() - build.started,
         )  # fmt: skip
         return False
 
@@ -146,11 +152,13 @@ class TimerIndexBuilder:
                     # Faust's RocksDB store lists its open databases in a dict, which
                     # changes when a rebalance opens one: read the partition again (what
                     # is indexed stays; a wake-up read twice is the earlier of the two).
-                    log.info("timers of partition %d: read again (%s)", build.partition, exc)
+                    log.info("%s of partition %d: read again (%s)", self.what, build.partition, exc)
                     build.keys = self._dues(build.partition)
                 except Exception:  # (a RuntimeError other than the above included)
                     # A bug must not leave the partition without timers silently.
-                    log.exception("timers of partition %d: index build failed", build.partition)
+                    log.exception(
+                        "%s of partition %d: index build failed", self.what, build.partition
+                    )
                     self._builds.pop(build.partition, None)
                     self.index.forget({build.partition})
                 await asyncio.sleep(0)

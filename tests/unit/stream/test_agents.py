@@ -682,3 +682,71 @@ async def test_a_big_partitions_timer_index_is_built_without_holding_the_event_l
     await watcher
     assert ctx.due_index.pending() == count
     assert longest_gap < 0.3, f"the event loop was held {longest_gap:.2f} s"
+
+
+def _visitor_records(count: int, partition: int, last_seen: float) -> dict[bytes, bytes]:
+    from scorer.core.identity import Visitor, anonymous_lead_id
+    from scorer.stream.codecs import VISITOR_CODEC
+
+    records: dict[bytes, bytes] = {}
+    n = 0
+    while len(records) < count:
+        lead = anonymous_lead_id(f"visitor-{n}")
+        n += 1
+        if owner_partition(lead.encode(), 4) == partition:
+            visitor = Visitor(lead_id=lead, last_seen=last_seen)
+            records[lead.encode()] = VISITOR_CODEC.encode(visitor)
+    return records
+
+
+async def test_a_big_partitions_visitor_expiry_is_indexed_without_holding_the_event_loop(
+    scorer_app: Any,
+) -> None:
+    """60,000 anonymous visitors on a partition: its first tick indexes their expiry in
+    slices (the loop is not held), the index ends up with every one of them, and the
+    visitors silent for the look-back are forgotten at a tick once indexed."""
+    from scorer.contracts.outputs import timer_tick
+
+    scorer, _ = scorer_app
+    ctx = scorer.context
+    count, silent = 60_000, 30
+    now = ctx.clock()
+    store = ctx.visitor_by_id.table.data
+    for key, value in _visitor_records(count, 0, last_seen=now + 10 * 86_400).items():
+        store[key] = value
+    gone = _visitor_records(count + silent, 0, last_seen=now - 400 * 86_400)
+    gone_keys = list(gone)[count:]  # visitor-n past the active ones: others on partition 0
+    for key in gone_keys:
+        store[key] = gone[key]
+    ticks = ctx.timer_ticks.get_topic_name()
+
+    def tick(offset: int) -> Event:
+        value = orjson.dumps(timer_tick(0, ctx.clock()))
+        message = Message(ticks, 0, offset, 0.0, 0, [], b"0", value, None)
+        return Event(scorer.app, b"0", value, [], message)
+
+    longest_gap = 0.0
+    done = asyncio.Event()
+
+    async def watch_the_loop() -> None:
+        nonlocal longest_gap
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            longest_gap = max(longest_gap, time.perf_counter() - before)
+
+    watcher = asyncio.ensure_future(watch_the_loop())
+    await asyncio.sleep(0.01)
+    await ctx.handle_lead_batch([tick(0)])
+    deadline = time.monotonic() + 60.0
+    while not ctx.visitor_expiry_index.is_complete(0):
+        assert time.monotonic() < deadline, "the visitor expiry index was not built within 60 s"
+        await asyncio.sleep(0.02)
+    done.set()
+    await watcher
+    assert longest_gap < 0.3, f"the event loop was held {longest_gap:.2f} s"
+    # The first tick expired what the first slice indexed; the next one the rest.
+    await ctx.handle_lead_batch([tick(1)])
+    await ctx.checkpoints.checkpoint_now()
+    assert [key for key in gone_keys if ctx.visitor_by_id.get(key) is not None] == []
+    assert ctx.visitor_expiry.pending() == count

@@ -32,11 +32,11 @@ def _first(dues: tuple[float, ...]) -> float | None:
     return dues[0] if dues else None
 
 
-def _builder(table: Table) -> tuple[TimerIndexBuilder, StateCache[Any]]:
+def _builder(table: Table) -> tuple[TimerIndexBuilder[Any], StateCache[Any]]:
     cache: StateCache[Any] = StateCache(table, DUES, partitions=4, decoded_max=4)
     ticks = iter(range(10**9))
-    builder = TimerIndexBuilder(
-        DueIndex(), cache, slice_s=0.5, clock=lambda: float(next(ticks)),
+    builder: TimerIndexBuilder[Any] = TimerIndexBuilder(
+        index=DueIndex(), states=cache, slice_s=0.5, clock=lambda: float(next(ticks)),
         due_of_value=lambda raw: _first(DUES.decode(raw)), due_of_state=_first,
     )  # fmt: skip
     return builder, cache
