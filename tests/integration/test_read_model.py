@@ -1,0 +1,169 @@
+"""The read model's flush on a real Redis: the hashes and rankings a reader finds, whether
+Redis runs the flush's Lua script or refuses scripts."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from scorer.serving.metrics import ScorerMetrics
+from scorer.serving.read_model import HASHES_PER_CALL, Fields, RedisReadModel, StagedLead
+from tests.support import Servers
+
+# The client fixture lives in the session loop (asyncio_default_fixture_loop_scope).
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest.fixture
+async def client(servers: Servers) -> AsyncIterator[Redis]:
+    redis = Redis.from_url(servers.redis_url)
+    yield redis
+    await redis.aclose()
+
+
+def read_model(redis: Redis) -> RedisReadModel:
+    prefix = f"rm-{uuid.uuid4().hex[:8]}:"
+    return RedisReadModel(redis, prefix, ScorerMetrics.create(CollectorRegistry()))
+
+
+def fields(lead_id: str, score: float, team: str = "") -> dict[str, str | int | float]:
+    return {
+        "lead_id": lead_id, "account_id": "acc-1", "score": score, "fit": 10.0,
+        "engagement": round(score - 10.0, 4), "grade": "B", "stage": "lead", "cold": 0,
+        "team": team, "rules_version": "2026.05-ja.4", "score_at": 1_764_920_000.123,
+        "updated_at": 1_764_920_001.5,
+    }  # fmt: skip
+
+
+def staged(lead_id: str, score: float, *, hot: bool, was_hot: bool, team: str = "") -> StagedLead:
+    return StagedLead(fields(lead_id, score, team), "acc-1", team or None, hot, was_hot, score)
+
+
+async def written_by_hset(redis: Redis, values: Fields) -> dict[bytes, bytes]:
+    """What redis-py's own HSET stores for the same fields (the flush must store the same)."""
+    key = f"reference:{uuid.uuid4().hex}"
+    await redis.hset(key, mapping=dict(values))  # type: ignore[arg-type]
+    stored: dict[bytes, bytes] = await redis.hgetall(key)
+    await redis.delete(key)
+    return stored
+
+
+@pytest.mark.parametrize(
+    ("score", "team"),
+    [
+        (26.999122560554767, ""),  # a float repr needs all 17 digits
+        (80.0, "inside-sales"),
+        (1e-05, "東日本営業部"),  # an exponent, and a team name beyond ASCII
+        (12.5, 'quote " and \\ backslash'),
+    ],
+)
+async def test_a_flushed_hash_holds_what_hset_would_store(
+    client: Redis, score: float, team: str
+) -> None:
+    model = read_model(client)
+    model.stage_lead("lead-1", staged("lead-1", score, hot=False, was_hot=False, team=team))
+    await model.flush()
+    stored = await client.hgetall(model.lead_key("lead-1"))
+    assert stored == await written_by_hset(client, fields("lead-1", score, team))
+    assert model.metrics.redis_writes._value.get() == 1
+
+
+async def test_more_leads_than_one_script_call_takes_are_all_written(client: Redis) -> None:
+    model = read_model(client)
+    count = 2 * HASHES_PER_CALL + 7
+    for n in range(count):
+        model.stage_lead(f"lead-{n}", staged(f"lead-{n}", float(n), hot=False, was_hot=False))
+    model.stage_account("acc-1", {"account_id": "acc-1", "score": 55.5, "stage": "engaged"})
+    await model.flush()
+    pipe = client.pipeline(transaction=False)
+    for n in range(count):
+        pipe.hget(model.lead_key(f"lead-{n}"), "score")
+    assert await pipe.execute() == [repr(float(n)).encode() for n in range(count)]
+    assert await client.hgetall(model.account_key("acc-1")) == {
+        b"account_id": b"acc-1",
+        b"score": b"55.5",
+        b"stage": b"engaged",
+    }
+    assert await client.zscore(f"{model.prefix}accounts:by-score", "acc-1") == 55.5
+
+
+async def test_rankings_gain_hot_leads_and_lose_cooled_ones_in_every_set(client: Redis) -> None:
+    model = read_model(client)
+    for n in range(3):
+        model.stage_lead(
+            f"lead-{n}", staged(f"lead-{n}", 90.0 + n, hot=True, was_hot=False, team="east")
+        )
+    model.stage_lead("lead-cold", staged("lead-cold", 5.0, hot=False, was_hot=False, team="east"))
+    await model.flush()
+    sets = [f"{model.prefix}hot-leads", f"{model.prefix}account:acc-1:hot-leads",
+            f"{model.prefix}team:east:hot-leads"]  # fmt: skip
+    for name in sets:
+        ranked = await client.zrange(name, 0, -1, withscores=True)
+        assert ranked == [(b"lead-0", 90.0), (b"lead-1", 91.0), (b"lead-2", 92.0)]
+
+    model.stage_lead("lead-1", staged("lead-1", 40.0, hot=False, was_hot=True, team="east"))
+    model.stage_lead("lead-2", staged("lead-2", 95.0, hot=True, was_hot=True, team="east"))
+    await model.flush()
+    for name in sets:
+        ranked = await client.zrange(name, 0, -1, withscores=True)
+        assert ranked == [(b"lead-0", 90.0), (b"lead-2", 95.0)]
+
+
+async def test_an_erased_lead_staged_again_in_the_same_flush_is_written_after_the_erasure(
+    client: Redis,
+) -> None:
+    model = read_model(client)
+    model.stage_lead("lead-1", staged("lead-1", 90.0, hot=True, was_hot=False))
+    await model.flush()
+    model.stage_lead_erasure("lead-1", "acc-1", set())
+    model.stage_lead("lead-1", staged("lead-1", 85.0, hot=True, was_hot=False))
+    await model.flush()
+    assert await client.hget(model.lead_key("lead-1"), "score") == b"85.0"
+    assert await client.zscore(f"{model.prefix}hot-leads", "lead-1") == 85.0
+
+
+async def test_a_flushed_script_is_loaded_again_and_nothing_is_lost(client: Redis) -> None:
+    model = read_model(client)
+    model.stage_lead("lead-1", staged("lead-1", 1.0, hot=False, was_hot=False))
+    await model.flush()
+    await client.script_flush()  # what a Redis restart does to loaded scripts
+    model.stage_lead("lead-2", staged("lead-2", 2.0, hot=False, was_hot=False))
+    await model.flush()  # refused (NOSCRIPT): kept, and the script is loaded again
+    await model.flush()
+    assert await client.hget(model.lead_key("lead-2"), "score") == b"2.0"
+    assert model.metrics.redis_write_errors._value.get() <= 1
+    assert model.pending == 0
+
+
+async def test_a_redis_user_without_scripts_gets_every_hash_one_command_each(
+    client: Redis, servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    user, password = f"no-scripts-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    await client.acl_setuser(
+        user, enabled=True, passwords=[f"+{password}"], keys=["*"],
+        commands=["+@all", "-@scripting"],
+    )  # fmt: skip
+    limited = Redis.from_url(servers.redis_url, username=user, password=password)
+    try:
+        model = read_model(limited)
+        with caplog.at_level(logging.WARNING, logger="scorer.serving.read_model"):
+            for n in range(3):
+                model.stage_lead(f"lead-{n}", staged(f"lead-{n}", 90.0, hot=True, was_hot=False))
+                await model.flush()
+        for n in range(3):
+            stored = await client.hgetall(model.lead_key(f"lead-{n}"))
+            assert stored == await written_by_hset(client, fields(f"lead-{n}", 90.0))
+        assert await client.zcard(f"{model.prefix}hot-leads") == 3
+        assert model.metrics.redis_write_errors._value.get() == 0
+        warnings = [r.getMessage() for r in caplog.records if "Lua" in r.getMessage()]
+        assert warnings == [
+            "Redis refused the read model's Lua script (NoPermissionError); one HSET per hash"
+        ]
+    finally:
+        await limited.aclose()
+        await client.acl_deluser(user)
