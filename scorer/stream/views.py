@@ -62,7 +62,7 @@ def staged_lead(state: LeadState, rules: Rules, now: float, was_hot: bool) -> St
     return StagedLead(
         fields=fields,
         account_id=state.account_id,
-        team=team_for(state, rules),
+        team=str(fields["team"]) or None,  # routed once, in lead_fields
         # An anonymous visitor is nobody sales can call: never in a hot-lead ranking.
         hot=score >= hot_line(rules) and not is_anonymous(state.lead_id),
         was_hot=was_hot,
