@@ -48,8 +48,10 @@ WRITE_HASHES_SHA = hashlib.sha1(WRITE_HASHES_LUA.encode(), usedforsecurity=False
 HASHES_PER_CALL = 500
 # Members per ZADD or ZREM: a resync can stage a partition's every lead in one flush.
 MEMBERS_PER_COMMAND = 1_000
-# Server errors that mean "no scripts here" (NOPERM: an ACL without @scripting; a proxy
-# without EVALSHA; a script error): the flush then writes one HSET per hash.
+# Server errors after which flushes write one HSET per hash: "no scripts here" (NOPERM:
+# an ACL without @scripting; a proxy without EVALSHA), or the script failing (e.g. a
+# key of another type: a failing script leaves the rest of its chunk unwritten, where
+# a failing HSET costs only its own hash).
 _SCRIPTS_REFUSED = ("unknown command", "Error running script", "user_script")
 
 
@@ -208,7 +210,9 @@ class RedisReadModel:
     def _no_scripts(self, exc: ResponseError) -> None:
         # The error's class only: a pipeline's error message quotes keys.
         code = type(exc).__name__
-        log.warning("Redis refused the read model's Lua script (%s); one HSET per hash", code)
+        log.warning(
+            "Redis refused or failed the read model's Lua script (%s); one HSET per hash", code
+        )
         self._scripted = False
 
     def _write_hashes(self, pipe: Pipeline, hashes: Iterable[tuple[str, Fields]]) -> None:

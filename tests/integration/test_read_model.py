@@ -182,8 +182,24 @@ async def test_a_redis_user_without_scripts_gets_every_hash_one_command_each(
         assert model.metrics.redis_write_errors._value.get() == 0
         warnings = [r.getMessage() for r in caplog.records if "Lua" in r.getMessage()]
         assert warnings == [
-            "Redis refused the read model's Lua script (NoPermissionError); one HSET per hash"
+            "Redis refused or failed the read model's Lua script (NoPermissionError); one HSET per hash"
         ]
     finally:
         await limited.aclose()
         await client.acl_deluser(user)
+
+
+async def test_a_key_of_another_type_does_not_keep_the_other_hashes_of_its_chunk_out(
+    client: Redis,
+) -> None:
+    model = read_model(client)
+    await client.set(model.lead_key("lead-5"), "not a hash")
+    for n in range(10):
+        model.stage_lead(f"lead-{n}", staged(f"lead-{n}", float(n), hot=False, was_hot=False))
+    await model.flush()  # the script stops at lead-5: its chunk's later hashes are not written
+    await model.flush()  # one HSET per hash from now on: only lead-5 fails
+    others = [n for n in range(10) if n != 5]
+    written = [await client.hget(model.lead_key(f"lead-{n}"), "score") for n in others]
+    assert written == [repr(float(n)).encode() for n in others]
+    assert await client.get(model.lead_key("lead-5")) == b"not a hash"
+    await client.delete(model.lead_key("lead-5"))
