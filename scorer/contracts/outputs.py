@@ -7,6 +7,7 @@ consumer can read them without guessing the unit.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -259,10 +260,15 @@ def timer_tick(partition: int, now: float) -> dict[str, object]:
     return {"v": 1, "partition": partition, "now": now}
 
 
+# Score changes repeat their times (an event's changes share `occurred_at` and `as_of`,
+# which is mostly the event's own time), and formatting one costs ~2 µs.
+_change_time = lru_cache(maxsize=4096)(rfc3339)
+
+
 def score_change_message(change: ScoreChange) -> dict[str, object]:
     record = change.to_record()
-    record["occurred_at"] = rfc3339(change.occurred_at)
-    record["as_of"] = rfc3339(change.as_of)
+    record["occurred_at"] = _change_time(change.occurred_at)
+    record["as_of"] = _change_time(change.as_of)
     return record
 
 
