@@ -98,16 +98,24 @@ class BulkReadRecovery(BatchedSlurpRecovery):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._untimed_next_wait = False
-        self._revoked_since_assignment: set[TP] = set()
+        # Revocations so far, when each partition was last revoked, and how many there
+        # had been when the latest assignment came: a read serving that assignment drops
+        # a partition revoked after it (a new rebalance also cancels the read, but a
+        # fetch may complete in between).
+        self._revocations = 0
+        self._revoked_at: dict[TP, int] = {}
+        self._assigned_after = 0
         self.bulk_records_read = 0  # by the last bulk read
         self._dropped = 0  # partitions of the last bulk read left unread by a rebalance
 
     def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        self._revoked_since_assignment.update(revoked)
+        self._revocations += 1
+        for tp in revoked:
+            self._revoked_at[tp] = self._revocations
         super().on_partitions_revoked(revoked)
 
     async def on_rebalance(self, *args: Any, **kwargs: Any) -> None:
-        self._revoked_since_assignment = set()
+        self._assigned_after = self._revocations
         await super().on_rebalance(*args, **kwargs)
 
     def _build_offsets(
@@ -189,6 +197,8 @@ class BulkReadRecovery(BatchedSlurpRecovery):
         )
         read = 0
         last_progress = started
+        assigned_after = self._assigned_after
+        revoked_at = self._revoked_at
         await reader.start()
         try:
             reader.assign([TopicPartition(*tp) for tp in partitions])
@@ -198,12 +208,12 @@ class BulkReadRecovery(BatchedSlurpRecovery):
                 fetched = await reader.getmany(timeout_ms=1000)
                 for client_tp, records in fetched.items():
                     found = partitions.get(TP(client_tp.topic, client_tp.partition))
-                    if found is not None and found.tp not in self._revoked_since_assignment:
+                    if found is not None and revoked_at.get(found.tp, 0) <= assigned_after:
                         read += self._apply(found, records)
                         await asyncio.sleep(0)  # the web server and timers between partitions
                 for tp in list(partitions):
                     client_tp = TopicPartition(*tp)
-                    if tp in self._revoked_since_assignment:
+                    if revoked_at.get(tp, 0) > assigned_after:
                         self._dropped += 1  # revoked meanwhile: no longer ours to write
                     elif await reader.position(client_tp) <= partitions[tp].end:
                         continue
