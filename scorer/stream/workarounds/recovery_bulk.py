@@ -183,18 +183,22 @@ class BulkReadRecovery(BatchedSlurpRecovery):
             log.info("Bulk recovery: %s left to Faust's recovery (not a raw bytes table)", topic)
         return found
 
-    async def _read(
-        self, partitions: dict[TP, _Partition], options: BulkReadOptions, total: int, started: float
-    ) -> int:
-        reader = AIOKafkaConsumer(
+    def _new_reader(self, options: BulkReadOptions, partitions: int) -> Any:
+        """A consumer of its own: no group, no commits, whole fetches."""
+        return AIOKafkaConsumer(
             **options.client,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed" if self.app.in_transaction else "read_uncommitted",
             max_partition_fetch_bytes=options.partition_fetch_bytes,
-            fetch_max_bytes=max(options.partition_fetch_bytes * len(partitions), 52428800),
+            fetch_max_bytes=max(options.partition_fetch_bytes * partitions, 52428800),
         )
+
+    async def _read(
+        self, partitions: dict[TP, _Partition], options: BulkReadOptions, total: int, started: float
+    ) -> int:
+        reader = self._new_reader(options, len(partitions))
         read = 0
         last_progress = started
         assigned_after = self._assigned_after

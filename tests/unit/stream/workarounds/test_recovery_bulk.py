@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import inspect
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -111,3 +112,112 @@ async def test_stores_apply_changelog_records_as_faust_s_events(tmp_path: Path, 
         assert table.persisted_offset(tp) == 6
         for db in data._dbs.values():
             db.close()
+
+
+# -- the read loop, on a stand-in for its consumer (the real one: the integration test) --
+
+
+class _Reader:
+    """Hands out `fetches` (per partition: records and the position after them), one per
+    `getmany`; `on_fetch[i]` runs before fetch i is handed out."""
+
+    def __init__(self, fetches: list[dict[TP, tuple[list[Any], int]]], on_fetch: Any) -> None:
+        self.fetches, self.on_fetch = fetches, on_fetch
+        self.positions: dict[TP, int] = {}
+        self.paused: set[TP] = set()
+        self.stopped = False
+        self.fetched = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    def assign(self, tps: list[Any]) -> None:
+        return None
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.positions[TP(*tp)] = offset
+
+    async def getmany(self, timeout_ms: int) -> dict[Any, list[Any]]:
+        if not self.fetches:
+            return {}
+        self.on_fetch.get(self.fetched, lambda: None)()
+        self.fetched += 1
+        fetch = self.fetches.pop(0)
+        for tp, (_, position) in fetch.items():
+            self.positions[tp] = position
+        return {tp: records for tp, (records, _) in fetch.items() if tp not in self.paused}
+
+    async def position(self, tp: Any) -> int:
+        return self.positions[TP(*tp)]
+
+    def pause(self, tp: Any) -> None:
+        self.paused.add(TP(*tp))
+
+
+def _records(*pairs: tuple[int, bytes, bytes | None]) -> list[Any]:
+    return [SimpleNamespace(offset=o, key=k, value=v) for o, k, v in pairs]
+
+
+async def _recover(
+    tmp_path: Path, fetches: list[dict[TP, tuple[list[Any], int]]], ends: dict[int, int],
+    on_fetch: dict[int, Any] | None = None,
+) -> tuple[Any, Any, _Reader]:  # fmt: skip
+    app = _app(tmp_path)
+    recovery: Any = app.tables.recovery
+    table = app.tables["lead-state"]
+    topic = table.changelog_topic.get_topic_name()
+    reader = _Reader(
+        [{TP(topic, p): v for p, v in f.items()} for f in fetches],  # type: ignore[misc]
+        {i: (lambda h=h: h(recovery, topic)) for i, h in (on_fetch or {}).items()},
+    )
+    recovery._new_reader = lambda options, count: reader
+    for partition, end in ends.items():
+        tp = TP(topic, partition)
+        recovery.tp_to_table[tp] = table
+        recovery.active_highwaters[tp] = end
+        recovery.active_offsets[tp] = -1
+
+    async def faust_step() -> None:
+        return None
+
+    tps = {TP(topic, p) for p in ends}
+    await recovery._bulk_read_after(faust_step(), tps, app.bulk_recovery)
+    return recovery, table, reader
+
+
+async def test_a_read_applies_whole_fetches_up_to_the_highwater(tmp_path: Path) -> None:
+    fetches = [
+        {0: (_records((0, b"a", b"1"), (1, b"b", b"2")), 2), 1: (_records((0, b"x", b"9")), 1)},
+        # The last record of a key wins, a tombstone deletes; past the highwater: not read.
+        {0: (_records((2, b"a", b"3"), (3, b"b", None), (4, b"late", b"5")), 5)},
+        # Partition 1's last offsets hold no record (control records): position past its end.
+        {1: ([], 3)},
+    ]
+    recovery, table, reader = await _recover(tmp_path, fetches, {0: 3, 1: 2})
+    assert dict(table.data.data) == {b"a": b"3", b"x": b"9"}
+    topic = table.changelog_topic.get_topic_name()
+    assert recovery.active_offsets == {TP(topic, 0): 3, TP(topic, 1): 2}
+    assert not recovery.need_recovery()  # Faust's path finds nothing left
+    assert recovery.bulk_records_read == 5
+    assert reader.stopped
+
+
+async def test_a_partition_revoked_during_the_read_is_not_written_again(tmp_path: Path) -> None:
+    def revoke_partition_1(recovery: Any, topic: str) -> None:
+        recovery.on_partitions_revoked({TP(topic, 1)})
+
+    fetches = [
+        {0: (_records((0, b"a", b"1")), 1), 1: (_records((0, b"x", b"1")), 1)},
+        {0: (_records((1, b"b", b"2")), 2), 1: (_records((1, b"y", b"2")), 2)},
+    ]
+    recovery, table, _ = await _recover(
+        tmp_path, fetches, {0: 1, 1: 1}, on_fetch={1: revoke_partition_1}
+    )
+    topic = table.changelog_topic.get_topic_name()
+    assert dict(table.data.data) == {b"a": b"1", b"b": b"2", b"x": b"1"}
+    # Partition 1 keeps the offset of what was applied: a later recovery continues there.
+    assert recovery.active_offsets == {TP(topic, 0): 1, TP(topic, 1): 0}
+    assert recovery.bulk_records_read == 3
