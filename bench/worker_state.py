@@ -30,6 +30,7 @@ unless told otherwise (`--state-batch-bytes`).
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -279,6 +280,7 @@ def measure_recovery(
         "store": settings.store.removesuffix("://"),
         "from": from_,
         "path": path,
+        **_bulk_read(worker),
         # Its own probes are new leads. On RocksDB `scorer_leads_tracked` is the store's key
         # estimate, too high while overwritten keys await compaction: never more than the
         # changelogs held (per-lead figures would come out too low otherwise).
@@ -291,12 +293,29 @@ def measure_recovery(
         "cap_s": phase.recovery_cap_s,
         **more,
     }
+    bulk = (
+        f" (bulk read: {result['bulk_records']:,} records in {result['bulk_seconds']:.1f} s)"
+        if "bulk_records" in result
+        else ""
+    )
     say(
         f"recovery {result['store']:8} from {from_:9} ({path}): ready {_s(ready_s)}, "
         f"first new events scored {_s(scored_s)}, "
-        f"{result['leads']:,} of {populated:,} leads recovered"
+        f"{result['leads']:,} of {populated:,} leads recovered{bulk}"
     )
     return result
+
+
+BULK_READ = re.compile(r"Bulk recovery: read (\d+) changelog records in ([\d.]+) s")
+
+
+def _bulk_read(worker: BenchWorker) -> dict[str, Any]:
+    """Records the worker's bulk recovery read and its seconds (its log's last read)."""
+    found = BULK_READ.findall(worker.log_text())
+    if not found:
+        return {}
+    records, seconds = found[-1]
+    return {"bulk_records": int(records), "bulk_seconds": float(seconds)}
 
 
 def _s(seconds: float | None) -> str:
