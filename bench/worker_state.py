@@ -249,7 +249,9 @@ def measure_recovery(
     client = redis.Redis.from_url(settings.redis_url)
     # Its own input topics (empty but for the probes), so other runs never see a probe.
     asyncio.run(apply_topics(settings))
-    worker = BenchWorker(settings, phase.target.workdir / f"recover-{tag}.log", {})
+    # At info: the worker's recovery logs say what it read (`_bulk_read`).
+    logged = settings.model_copy(update={"log_level": "info"})
+    worker = BenchWorker(logged, phase.target.workdir / f"recover-{tag}.log", {})
     started = time.monotonic()
     worker.process.start()
     ready_s: float | None = None
