@@ -7,7 +7,9 @@ wins) and keys deleted by a tombstone (as an erasure deletes them). A RocksDB wo
 started with an empty data directory must then hold, in each partition's database,
 exactly the last value of every key not deleted, with Faust's persisted offset at the
 partition's last offset; restarted with its data directory after more records were
-written, it must read only those records and hold the new contents.
+written, it must read only those records and hold the new contents. A memory-store
+worker on the same changelogs reads them all and serves each lead as last written (a
+deleted one: 404).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -37,7 +40,8 @@ from scorer.settings import Settings
 from scorer.stream.admin import apply_topics
 from scorer.stream.codecs import LEAD_CODEC
 from scorer.stream.partitioning import owner_partition
-from tests.support import WorkerProcess, run
+from scorer.stream.views import lead_document
+from tests.support import WorkerProcess, http_get, run
 
 pytestmark = pytest.mark.integration
 
@@ -187,6 +191,20 @@ def test_a_restarted_worker_recovers_the_changelogs_in_bulk(
     on_disk, offsets = _tables_on_disk(settings)
     assert on_disk == expected
     _assert_persisted(settings, offsets, ends)
+
+    # The memory store reads everything, every time, into its dict: served as written.
+    memory = start_worker(settings.model_copy(update={"store": "memory://"}), "memory")
+    assert _bulk_read(memory) == len(first) + len(second)
+    now = time.time()
+    for (table, _), held in expected.items():
+        if table == LEAD_TABLE:
+            for key, value in held.items():
+                doc = orjson.loads(http_get(f"{memory.base_url}/leads/{key.decode()}")[1])
+                want = lead_document(LEAD_CODEC.decode(value), rules, now)
+                assert doc["last_changes"] == want["last_changes"], key
+    for _, _, key, _ in [r for r in first + second if r[0] == LEAD_TABLE and r[3] is None]:
+        assert http_get(f"{memory.base_url}/leads/{key.decode()}")[0] == 404, key
+    _stop(memory)
 
 
 def _assert_persisted(
