@@ -14,6 +14,8 @@ Per table store, on a fresh app id:
    of `touch_leads` leads drawn from the whole mix (web page views, new event ids, on
    the worker's own input topic). Its RSS after that, minus the baseline, divided by
    the leads it tracks, is the RSS per tracked lead (the one at ready is reported too).
+   With `recovery_paths` bulk and faust, it is restarted once more the same way with
+   Faust's record-by-record recovery (SCORER_BULK_RECOVERY=false), for comparison.
 4. **Recovery in place** (RocksDB): restarted again with the data directory kept.
 """
 
@@ -38,6 +40,7 @@ from bench.worker_state import (
     directory_bytes,
     forget_read_model,
     measure_recovery,
+    on_path,
     produce_messages,
 )
 from scorer.contracts import topics as contract
@@ -151,7 +154,10 @@ def run_preloaded_phases(phase: StatePhase, options: PreloadOptions, say: Say) -
         def after_ready(worker: BenchWorker) -> dict[str, Any]:
             return touch(phase, settings, options.touch_leads, worker, say)  # noqa: B023
 
-        first = measure_recovery(phase, settings, "changelog", mix.leads, say, after_ready)
+        paths = phase.recovery_paths
+        first = measure_recovery(
+            phase, on_path(settings, paths[0]), "changelog", mix.leads, say, after_ready
+        )
         memory.append(_memory_result(store, mix.describe(), baseline, first, settings))
         say(
             f"memory {store:8} {first['leads']:>9,} leads (preloaded): "
@@ -161,6 +167,10 @@ def run_preloaded_phases(phase: StatePhase, options: PreloadOptions, say: Say) -
         if "changelog" in phase.recovery_from:
             recovery.append(first)
         populated = mix.leads + (first["probes"] if first["scored_s"] is not None else 0)
+        for path in paths[1:] if "changelog" in phase.recovery_from else ():
+            again = measure_recovery(phase, on_path(settings, path), "changelog", populated, say)
+            recovery.append(again)
+            populated += again["probes"] if again["scored_s"] is not None else 0
         if store == "rocksdb" and "local" in phase.recovery_from:
             recovery.append(measure_recovery(phase, settings, "local", populated, say))
         forget_read_model(settings)

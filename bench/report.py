@@ -211,7 +211,9 @@ def _recovery_lines(results: dict[str, Any]) -> list[str]:
     how = {"changelog": "an empty data directory", "local": "its data directory"}
     for run in runs:
         lines.append(
-            f"| {run['store']} | {how.get(run['from'], run['from'])} | {run['leads']:,} of "
+            f"| {run['store']} | {how.get(run['from'], run['from'])}"
+            f"{', Faust recovery path' if run.get('path') == 'faust' else ''} | "
+            f"{run['leads']:,} of "
             f"{run.get('leads_populated', run['leads']):,} | "
             f"{_opt_s(run['ready_s'])} | {_opt_s(run['scored_s'])} | "
             f"{_opt_s(recovery_seconds(run))} | {run['rss_mb']:,.0f} MB |"

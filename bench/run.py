@@ -121,6 +121,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "data directory kept)",
     )  # fmt: skip
     add(
+        "--recovery-paths", default="bulk",
+        help="table recovery paths timed from the changelogs (empty data directory): bulk "
+        "(the worker's default) and/or faust (SCORER_BULK_RECOVERY=false, Faust's "
+        "record-by-record path), each on the same changelogs, in that order",
+    )  # fmt: skip
+    add(
         "--state-batch-bytes", type=int, default=1,
         help="kafka_max_batch_bytes of the memory/recovery workers (1: Tansu's table "
         "recovery needs 1-record batches; raise it on Kafka)",
@@ -141,9 +147,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--memory-heavy-share must be between 0 and 1")
     if args.memory_heavy_events < 1 or args.memory_light_events < 1:
         parser.error("--memory-heavy-events and --memory-light-events must be at least 1")
-    unknown = set(_csv(args.recovery_from)) - {"changelog", "local"}
-    if unknown:
-        parser.error(f"--recovery-from takes changelog and/or local, not {sorted(unknown)}")
+    _check_recovery_args(parser, args)
     if args.quick:
         defaults = {
             "events": 20_000, "rounds": 1, "run_seconds": 5.0, "latency_rates": "500",
@@ -250,6 +254,15 @@ def run_memory(args: argparse.Namespace) -> list[Any]:
     return sorted(results, key=lambda r: (r["store"], r["leads"]))
 
 
+def _check_recovery_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    unknown = set(_csv(args.recovery_from)) - {"changelog", "local"}
+    if unknown:
+        parser.error(f"--recovery-from takes changelog and/or local, not {sorted(unknown)}")
+    paths = _csv(args.recovery_paths)
+    if not paths or set(paths) - {"bulk", "faust"}:
+        parser.error(f"--recovery-paths takes bulk and/or faust, not {args.recovery_paths!r}")
+
+
 def run_memory_and_recovery(
     args: argparse.Namespace, stack: DevStack, workdir: Path, phases: list[str]
 ) -> dict[str, Any]:
@@ -259,6 +272,7 @@ def run_memory_and_recovery(
         target, _mix(args, args.memory_leads), tuple(_csv(args.memory_stores)),
         args.state_batch_bytes, args.memory_cap,
         tuple(_csv(args.recovery_from)) if "recovery" in phases else (), args.recovery_cap,
+        tuple(_csv(args.recovery_paths)),
     )  # fmt: skip
     if args.memory_method == "preload":
         options = PreloadOptions(
@@ -300,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
             "memory_method": args.memory_method, "memory_distinct": args.memory_distinct,
             "memory_touch": args.memory_touch,
             "state_batch_bytes": args.state_batch_bytes,
+            "recovery_paths": _csv(args.recovery_paths),
         },
     }  # fmt: skip
 

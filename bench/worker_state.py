@@ -30,6 +30,7 @@ unless told otherwise (`--state-batch-bytes`).
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -66,6 +67,14 @@ class StatePhase:
     cap_s: float  # at most this long for one worker to score the input
     recovery_from: tuple[str, ...]  # restarts to time: "changelog" (empty dir), "local"
     recovery_cap_s: float = 600.0
+    # Table recovery paths timed from the changelogs: "bulk" (the worker's default) and/or
+    # "faust" (SCORER_BULK_RECOVERY=false), each on the same changelogs, in that order.
+    recovery_paths: tuple[str, ...] = ("bulk",)
+
+
+def on_path(settings: Settings, path: str) -> Settings:
+    """The settings with table recovery on `path` ("bulk" or "faust")."""
+    return settings.model_copy(update={"bulk_recovery": path == "bulk"})
 
 
 def directory_bytes(path: Path) -> int:
@@ -233,13 +242,16 @@ def measure_recovery(
         shutil.rmtree(settings.data_dir, ignore_errors=True)
     from scorer.stream.admin import apply_topics
 
-    tag = f"{settings.app_id.rsplit('-', 1)[-1]}{from_}"
+    path = "bulk" if settings.bulk_recovery else "faust"
+    tag = f"{settings.app_id.rsplit('-', 1)[-1]}{from_}{'' if path == 'bulk' else path}"
     leads = _probe_leads(settings.partitions, tag)
     keys = {settings.redis_key_prefix + f"lead:{lead}": lead for lead in leads}
     client = redis.Redis.from_url(settings.redis_url)
     # Its own input topics (empty but for the probes), so other runs never see a probe.
     asyncio.run(apply_topics(settings))
-    worker = BenchWorker(settings, phase.target.workdir / f"recover-{tag}.log", {})
+    # At info: the worker's recovery logs say what it read (`_bulk_read`).
+    logged = settings.model_copy(update={"log_level": "info"})
+    worker = BenchWorker(logged, phase.target.workdir / f"recover-{tag}.log", {})
     started = time.monotonic()
     worker.process.start()
     ready_s: float | None = None
@@ -269,6 +281,8 @@ def measure_recovery(
     result = {
         "store": settings.store.removesuffix("://"),
         "from": from_,
+        "path": path,
+        **_bulk_read(worker),
         # Its own probes are new leads. On RocksDB `scorer_leads_tracked` is the store's key
         # estimate, too high while overwritten keys await compaction: never more than the
         # changelogs held (per-lead figures would come out too low otherwise).
@@ -281,11 +295,29 @@ def measure_recovery(
         "cap_s": phase.recovery_cap_s,
         **more,
     }
+    bulk = (
+        f" (bulk read: {result['bulk_records']:,} records in {result['bulk_seconds']:.1f} s)"
+        if "bulk_records" in result
+        else ""
+    )
     say(
-        f"recovery {result['store']:8} from {from_:9}: ready {_s(ready_s)}, first new events "
-        f"scored {_s(scored_s)}, {result['leads']:,} of {populated:,} leads recovered"
+        f"recovery {result['store']:8} from {from_:9} ({path}): ready {_s(ready_s)}, "
+        f"first new events scored {_s(scored_s)}, "
+        f"{result['leads']:,} of {populated:,} leads recovered{bulk}"
     )
     return result
+
+
+BULK_READ = re.compile(r"Bulk recovery: read (\d+) changelog records in ([\d.]+) s")
+
+
+def _bulk_read(worker: BenchWorker) -> dict[str, Any]:
+    """Records the worker's bulk recovery read and its seconds (its log's last read)."""
+    found = BULK_READ.findall(worker.log_text())
+    if not found:
+        return {}
+    records, seconds = found[-1]
+    return {"bulk_records": int(records), "bulk_seconds": float(seconds)}
 
 
 def _s(seconds: float | None) -> str:
@@ -309,9 +341,11 @@ def run_state_phases(phase: StatePhase, say: Say) -> dict[str, Any]:
         populated = result["leads"]  # the leads in the changelogs (+ earlier restarts' probes)
         for from_ in phase.recovery_from:
             if from_ == "changelog" or store == "rocksdb":  # the memory store has no local data
-                recovery.append(measure_recovery(phase, settings, from_, populated, say))
-                if recovery[-1]["scored_s"] is not None:  # its probes are in the changelogs now
-                    populated += recovery[-1]["probes"]
+                for path in phase.recovery_paths if from_ == "changelog" else ("bulk",):
+                    on = on_path(settings, path)
+                    recovery.append(measure_recovery(phase, on, from_, populated, say))
+                    if recovery[-1]["scored_s"] is not None:  # its probes are in the changelogs
+                        populated += recovery[-1]["probes"]
         forget_read_model(settings)
         delete_topics(settings.kafka_bootstrap, (settings.topic_prefix, settings.app_id))
     delete_topics(phase.target.kafka, (prefix,))

@@ -17,11 +17,12 @@ from scorer.core import Rules
 from scorer.serving.metrics import ScorerMetrics
 from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
-from scorer.stream.admin import ssl_context
+from scorer.stream.admin import client_options, ssl_context
 from scorer.stream.handlers import ScorerContext
 from scorer.stream.log_redaction import install_record_redaction
 from scorer.stream.workarounds.producer_buffer import DrainingProducerMixin
 from scorer.stream.workarounds.recovery import ScorerTableManager
+from scorer.stream.workarounds.recovery_bulk import BulkReadOptions
 
 
 @dataclass(slots=True)
@@ -40,6 +41,8 @@ class ScorerFaustApp(DrainingProducerMixin, faust.App):
         kwargs.setdefault("TableManager", ScorerTableManager)
         super().__init__(*args, **kwargs)
         self.after_shutdown: list[Callable[[], Awaitable[None]]] = []
+        # How table recovery reads the changelogs in bulk; None: Faust's own path.
+        self.bulk_recovery: BulkReadOptions | None = None
 
     async def on_shutdown(self) -> None:
         await super().on_shutdown()
@@ -112,6 +115,8 @@ def create_app(
     metrics = ScorerMetrics.create(registry)
     metrics.rules.info({"version": rules.version})
     app = ScorerFaustApp(settings.app_id, **_faust_options(settings))
+    if settings.bulk_recovery:
+        app.bulk_recovery = BulkReadOptions(client_options(settings))
     read_model = RedisReadModel(
         Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0),
         settings.redis_key_prefix,

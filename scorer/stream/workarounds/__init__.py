@@ -14,6 +14,9 @@ Checked on faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0
   with tables).
 - `recovery_loop`: table recovery takes every changelog record already queued per
   wake-up instead of one per `wait_for` (faust-streaming #208, robinhood/faust #466).
+- `recovery_bulk`: table recovery reads the active changelog partitions in whole fetches
+  into the stores, then leaves Faust nothing to read (faust-streaming #208, robinhood/faust
+  #466: recovery record by record); off with SCORER_BULK_RECOVERY=false.
 - `producer_buffer`: the producer buffer's flush drains completely before offsets are
   committed (faust-streaming PR #273, PR #112: the stock flush gives up after 0.1 s).
 - `stall_guard`: input partitions that stopped being fetched are noticed and fetched

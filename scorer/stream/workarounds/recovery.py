@@ -40,11 +40,13 @@ from aiokafka import TopicPartition
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 
-from scorer.stream.workarounds.recovery_loop import BatchedSlurpRecovery
+from scorer.stream.workarounds.recovery_bulk import BulkReadRecovery
 
 
-class SeekFirstRecovery(BatchedSlurpRecovery):
-    """Also takes the changelog records in batches (see recovery_loop.py)."""
+class SeekFirstRecovery(BulkReadRecovery):
+    """Also reads the active changelogs in bulk (recovery_bulk.py, when the app has
+    `bulk_recovery` options) and takes Faust's changelog records in batches
+    (recovery_loop.py)."""
 
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
         app: Any = self.app
@@ -125,8 +127,8 @@ def _seek_to_start(client: Any, partitions: list[TopicPartition]) -> None:
 
 
 class ScorerTableManager(TableManager):
-    """Faust's table manager with `SeekFirstRecovery` (see the module docstring) and its
-    batched changelog loop (recovery_loop.py)."""
+    """Faust's table manager with `SeekFirstRecovery` (see the module docstring), its bulk
+    changelog reader (recovery_bulk.py) and its batched changelog loop (recovery_loop.py)."""
 
     @property
     def recovery(self) -> Recovery:
