@@ -6,26 +6,28 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import faust
 import orjson
-from faust.streams import Stream
 from faust.types import EventT
 
 from scorer.contracts.outputs import timer_tick
 from scorer.stream.handlers import ScorerContext
 from scorer.stream.state_cache import Checkpointer
 from scorer.stream.workarounds.consumer_offsets import committed_start, consumed_up_to
+from scorer.stream.workarounds.lean_batches import take_batches
 from scorer.stream.workarounds.stall_guard import StallGuard, describe, refetch
 
 if TYPE_CHECKING:
     from scorer.stream.app import ScorerFaustApp
 
-# A batch closes at this many events or after this long, whichever comes first: large
-# enough to coalesce writes under load, short enough not to delay a hand-off.
+# A batch is every event waiting for the agent, up to this many: under load it grows
+# with what arrived while the previous batch was scored (coalescing writes), and a lone
+# event goes at once (no hand-off waits for a window). A linger > 0 would wait that
+# long for more before a batch short of BATCH_EVENTS closes.
 BATCH_EVENTS = 500
-BATCH_WITHIN_S = 0.02
+BATCH_WITHIN_S = 0.0
 # How often the worker looks whether a checkpoint is due (or a rebalance waits for one).
 _CHECKPOINT_POLL_S = 0.05
 # An input partition with records waiting and no progress this long is fetched again.
@@ -37,8 +39,9 @@ log = logging.getLogger(__name__)
 
 
 def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[EventT[Any]]]:
-    # take_events lives on the concrete Stream; Faust's StreamT protocol lacks it.
-    return cast(Stream[bytes], stream).take_events(BATCH_EVENTS, within=BATCH_WITHIN_S)
+    # Straight from the agent's channel, not Faust's per-event stream iteration
+    # (workarounds/lean_batches.py: the same tracking, skips and acks per event).
+    return take_batches(stream, BATCH_EVENTS, linger_s=BATCH_WITHIN_S)
 
 
 async def to_completion(batch: Awaitable[None]) -> None:
