@@ -80,6 +80,22 @@ async def checkpointed(
             await checkpoints.checkpoint_now()
 
 
+async def score_batches(
+    app: faust.App,
+    checkpoints: Checkpointer,
+    stream: faust.StreamT[bytes],
+    handle: Callable[[Sequence[EventT[Any]]], Awaitable[None]],
+) -> None:
+    """An agent's body: every batch handled and checkpointed until the agent stops."""
+    try:
+        async for events in batches(stream):
+            await checkpointed(app, checkpoints, events, handle)
+    finally:
+        # A stopping worker commits once more after its agents stopped: with this
+        # checkpoint, that commit covers every batch they finished.
+        await checkpoints.checkpoint_now()
+
+
 def faust_waits_for_acks(app: faust.App) -> bool:
     """Whether Faust waits for every delivered event to be acknowledged: before it gives
     partitions up in a rebalance, and when the app stops (before its agents stop)."""
@@ -93,21 +109,11 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
 
     @app.agent(ctx.lead_events, name="score-lead-events")
     async def score_lead_events(stream: faust.StreamT[bytes]) -> None:
-        try:
-            async for events in batches(stream):
-                await checkpointed(app, checkpoints, events, ctx.handle_lead_batch)
-        finally:
-            # A stopping worker commits once more after its agents stopped: with this
-            # checkpoint, that commit covers every batch they finished.
-            await checkpoints.checkpoint_now()
+        await score_batches(app, checkpoints, stream, ctx.handle_lead_batch)
 
     @app.agent(ctx.account_signals, name="fold-account-signals")
     async def fold_account_signals(stream: faust.StreamT[bytes]) -> None:
-        try:
-            async for events in batches(stream):
-                await checkpointed(app, checkpoints, events, ctx.handle_account_batch)
-        finally:
-            await checkpoints.checkpoint_now()
+        await score_batches(app, checkpoints, stream, ctx.handle_account_batch)
 
     register_checkpoint_task(app, checkpoints)
 
