@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -38,9 +39,11 @@ _READ_MODEL_CHECK_S = 2.0
 log = logging.getLogger(__name__)
 
 
-def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[EventT[Any]]]:
+def batches(stream: faust.StreamT[bytes]) -> AsyncGenerator[Sequence[EventT[Any]]]:
     # Straight from the agent's channel, not Faust's per-event stream iteration
     # (workarounds/lean_batches.py: the same tracking, skips and acks per event).
+    # Closed by the agent (`aclosing`) when it stops, as Faust's stream closes its own
+    # take generators: the last batch's acknowledgement is not left to the collector.
     return take_batches(stream, BATCH_EVENTS, linger_s=BATCH_WITHIN_S)
 
 
@@ -88,8 +91,9 @@ async def score_batches(
 ) -> None:
     """An agent's body: every batch handled and checkpointed until the agent stops."""
     try:
-        async for events in batches(stream):
-            await checkpointed(app, checkpoints, events, handle)
+        async with aclosing(batches(stream)) as taken:
+            async for events in taken:
+                await checkpointed(app, checkpoints, events, handle)
     finally:
         # A stopping worker commits once more after its agents stopped: with this
         # checkpoint, that commit covers every batch they finished.

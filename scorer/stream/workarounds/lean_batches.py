@@ -43,7 +43,7 @@ batches, skips, tracking and acks differ from what is described above.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import faust
@@ -54,7 +54,7 @@ from mode.utils.futures import maybe_async
 
 async def take_batches(
     stream: faust.StreamT[Any], max_events: int, linger_s: float = 0.0
-) -> AsyncIterator[list[EventT[Any]]]:
+) -> AsyncGenerator[list[EventT[Any]]]:
     """Batches of the events delivered to `stream`'s channel (see the module docstring)."""
     channel: Any = stream.channel
     if not getattr(channel, "is_iterator", False):
