@@ -5,9 +5,9 @@ alert publishing and the checkpoint, and writes one JSON line per published aler
 per checkpoint to a file:
 
 - alert: `event_id` (the event that crossed), `fetched` (the wall time aiokafka's
-  fetcher handed its record to Faust's consumer loop), `in` (the agent's stream took
-  the event from its channel queue: `Message.time_in`, set by the stream), `batch` (the
-  lead batch holding it started: take_events closed it), `publish` (phase 2 began: the
+  fetcher handed its record to Faust's consumer loop), `in` (the agent took the event
+  from its channel queue: `Message.time_in`, set by Faust's monitor when the message is
+  tracked), `batch` (the lead batch holding it started), `publish` (phase 2 began: the
   alert is about to be sent) and `acked` (the broker acknowledged it);
 - loop: once a second, `max_lag` (the longest a 5 ms sleep overslept in that second:
   how long the event loop was held by one step, a batch or a checkpoint, or starved of
@@ -20,7 +20,7 @@ bench/latency.py joins the alerts with the scheduled send time (`due`) and the t
 watcher received them, so an alert's latency splits into: due → fetched (producer, broker,
 fetch wait, aiokafka's buffer until Faust asks), fetched → in (Faust's consumer loop and
 the channel queue: the agent busy with earlier batches or checkpoints, the conductor
-waiting for the producer buffer to ebb), in → batch (take_events filling the batch),
+waiting for the producer buffer to ebb), in → batch (the agent's batch),
 batch → publish (scoring the batch), publish → acked (the hand-off producer's round
 trip), acked → received (the watcher's fetch).
 """

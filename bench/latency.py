@@ -271,7 +271,7 @@ def run_latency(
 def alert_parts(run: _Run, trace: Path) -> dict[str, Any]:
     """Split event → alert into its parts with the worker's trace (bench/alert_trace.py):
     due → fetched (producer, broker, fetch wait), fetched → in (Faust's consumer loop and
-    the agent's queue), in → batch (take_events), batch → publish (scoring the batch),
+    the agent's queue), in → batch (the agent's batch), batch → publish (scoring the batch),
     publish → acked (hand-off round trip), acked → received (the watcher's fetch); the
     checkpoints' durations; the event loop's longest lag in each second."""
     if not trace.exists():

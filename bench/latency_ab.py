@@ -8,9 +8,10 @@ the code after it, or settings against each other, in the same window.
 A variant is NAME[,tree=DIR][,SETTING=VALUE...]: `tree` runs the worker from another
 source tree (bench/scorer_worker.py's BENCH_SOURCE_TREE; copy this tree's
 bench/scorer_worker.py and bench/alert_trace.py into it to get the parts), SETTING a
-scorer setting by its field name. Rounds run every variant once, in turn (A B A B …), each
-against a fresh worker, as `scripts/bench --phases latency` does one (bench/latency.py).
-Prints each run and a table of medians over rounds; the runs go to --out as JSON.
+scorer setting by its field name, or a bench.scorer_worker hook by its BENCH_* name.
+Rounds run every variant once, in turn (A B A B …), each against a fresh worker, as
+`scripts/bench --phases latency` does one (bench/latency.py). Prints each run and a
+table of medians over rounds; the runs go to --out as JSON.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def _variant(spec: str) -> tuple[str, dict[str, str], dict[str, Any]]:
         key, _, value = pair.partition("=")
         if key == "tree":
             hooks[SOURCE_TREE_HOOK] = str(Path(value).resolve())
+        elif key.startswith("BENCH_"):
+            hooks[key] = value  # a bench.scorer_worker hook, e.g. BENCH_BATCH_WITHIN_S
         else:
             overrides[key] = value
     return name, hooks, overrides

@@ -10,7 +10,7 @@ Hooks (none of them changes scorer/ code; they wrap or patch it in this process 
   fresh hand-off, account-signal and audit topics and no run sees another's output.
 - BENCH_PROFILE=FILE: run the worker under cProfile and write the stats to FILE on exit.
 - BENCH_UVLOOP=1: run on uvloop instead of asyncio's default loop.
-- BENCH_BATCH_EVENTS=N, BENCH_BATCH_WITHIN_S=S: the agents' `take_events` batch size/time.
+- BENCH_BATCH_EVENTS=N, BENCH_BATCH_WITHIN_S=S: the agents' batch size and linger (agents.py).
 - BENCH_FAUST_OPTIONS='{"name": value, ...}': extra Faust app settings (JSON), e.g.
   broker_max_poll_records, stream_buffer_maxsize, consumer_max_fetch_size.
 - BENCH_FETCH_MAX_WAIT_MS=N: the consumers' fetch_max_wait_ms (Faust hard-codes 1500).

@@ -5,27 +5,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
 
 import faust
 import orjson
-from faust.streams import Stream
 from faust.types import EventT
 
 from scorer.contracts.outputs import timer_tick
 from scorer.stream.handlers import ScorerContext
 from scorer.stream.state_cache import Checkpointer
 from scorer.stream.workarounds.consumer_offsets import committed_start, consumed_up_to
+from scorer.stream.workarounds.lean_batches import take_batches
 from scorer.stream.workarounds.stall_guard import StallGuard, describe, refetch
 
 if TYPE_CHECKING:
     from scorer.stream.app import ScorerFaustApp
 
-# A batch closes at this many events or after this long, whichever comes first: large
-# enough to coalesce writes under load, short enough not to delay a hand-off.
+# A batch is every event waiting for the agent, up to this many: under load it grows
+# with what arrived while the previous batch was scored (coalescing writes), and a lone
+# event goes at once (no hand-off waits for a window). A linger > 0 would wait that
+# long for more before a batch short of BATCH_EVENTS closes.
 BATCH_EVENTS = 500
-BATCH_WITHIN_S = 0.02
+BATCH_WITHIN_S = 0.0
 # How often the worker looks whether a checkpoint is due (or a rebalance waits for one).
 _CHECKPOINT_POLL_S = 0.05
 # An input partition with records waiting and no progress this long is fetched again.
@@ -36,9 +39,12 @@ _READ_MODEL_CHECK_S = 2.0
 log = logging.getLogger(__name__)
 
 
-def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[EventT[Any]]]:
-    # take_events lives on the concrete Stream; Faust's StreamT protocol lacks it.
-    return cast(Stream[bytes], stream).take_events(BATCH_EVENTS, within=BATCH_WITHIN_S)
+def batches(stream: faust.StreamT[bytes]) -> AsyncGenerator[Sequence[EventT[Any]]]:
+    # Straight from the agent's channel, not Faust's per-event stream iteration
+    # (workarounds/lean_batches.py: the same tracking, skips and acks per event).
+    # Closed by the agent (`aclosing`) when it stops, as Faust's stream closes its own
+    # take generators: the last batch's acknowledgement is not left to the collector.
+    return take_batches(stream, BATCH_EVENTS, linger_s=BATCH_WITHIN_S)
 
 
 async def to_completion(batch: Awaitable[None]) -> None:
@@ -77,6 +83,23 @@ async def checkpointed(
             await checkpoints.checkpoint_now()
 
 
+async def score_batches(
+    app: faust.App,
+    checkpoints: Checkpointer,
+    stream: faust.StreamT[bytes],
+    handle: Callable[[Sequence[EventT[Any]]], Awaitable[None]],
+) -> None:
+    """An agent's body: every batch handled and checkpointed until the agent stops."""
+    try:
+        async with aclosing(batches(stream)) as taken:
+            async for events in taken:
+                await checkpointed(app, checkpoints, events, handle)
+    finally:
+        # A stopping worker commits once more after its agents stopped: with this
+        # checkpoint, that commit covers every batch they finished.
+        await checkpoints.checkpoint_now()
+
+
 def faust_waits_for_acks(app: faust.App) -> bool:
     """Whether Faust waits for every delivered event to be acknowledged: before it gives
     partitions up in a rebalance, and when the app stops (before its agents stop)."""
@@ -90,21 +113,11 @@ def register(app: ScorerFaustApp, ctx: ScorerContext) -> None:
 
     @app.agent(ctx.lead_events, name="score-lead-events")
     async def score_lead_events(stream: faust.StreamT[bytes]) -> None:
-        try:
-            async for events in batches(stream):
-                await checkpointed(app, checkpoints, events, ctx.handle_lead_batch)
-        finally:
-            # A stopping worker commits once more after its agents stopped: with this
-            # checkpoint, that commit covers every batch they finished.
-            await checkpoints.checkpoint_now()
+        await score_batches(app, checkpoints, stream, ctx.handle_lead_batch)
 
     @app.agent(ctx.account_signals, name="fold-account-signals")
     async def fold_account_signals(stream: faust.StreamT[bytes]) -> None:
-        try:
-            async for events in batches(stream):
-                await checkpointed(app, checkpoints, events, ctx.handle_account_batch)
-        finally:
-            await checkpoints.checkpoint_now()
+        await score_batches(app, checkpoints, stream, ctx.handle_account_batch)
 
     register_checkpoint_task(app, checkpoints)
 

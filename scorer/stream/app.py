@@ -20,6 +20,7 @@ from scorer.settings import Settings
 from scorer.stream.admin import client_options, ssl_context
 from scorer.stream.handlers import ScorerContext
 from scorer.stream.log_redaction import install_record_redaction
+from scorer.stream.workarounds.eager_delivery import EagerDeliveryMixin
 from scorer.stream.workarounds.producer_buffer import DrainingProducerMixin
 from scorer.stream.workarounds.recovery import ScorerTableManager
 from scorer.stream.workarounds.recovery_bulk import BulkReadOptions
@@ -32,9 +33,10 @@ class ScorerApp:
     registry: CollectorRegistry
 
 
-class ScorerFaustApp(DrainingProducerMixin, faust.App):
+class ScorerFaustApp(DrainingProducerMixin, EagerDeliveryMixin, faust.App):
     """Faust's app with a producer buffer that drains before offsets are committed, a
-    recovery that seeks stream partitions before fetching them (both in `workarounds/`),
+    consumer that hands a fetched message to the agents without a task per message, a
+    recovery that seeks stream partitions before fetching them (all in `workarounds/`),
     and callbacks run once every child service (agents, consumer, producer) has stopped."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

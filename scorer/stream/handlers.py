@@ -380,8 +380,9 @@ class ScorerContext:
         """Handle one record; whatever it raises, dead-letter it whole and go on.
 
         The one guard around every record of every agent, whatever the failure (a record
-        that is not ours, a bug in a rule, a broken internal message): Faust's
-        take_events acknowledges a batch in a `finally`, so an exception escaping the
+        that is not ours, a bug in a rule, a broken internal message): the agents'
+        batches (`take_batches`, as Faust's take_events) acknowledge a batch in a
+        `finally`, so an exception escaping the
         batch would lose every event in it, and re-raising would crash the worker on the
         same record after every restart. What the record changed in the batch before it
         failed stays (a replay of the dead letter is deduplicated by event id).
@@ -577,7 +578,7 @@ class ScorerContext:
         """Send what the ledger has not seen; retry until the broker acknowledges it.
 
         Never raises: an exception here would make Faust acknowledge the batch's events
-        (take_events acks in a `finally`) with their state unwritten, losing them. So a
+        (the agents' batches ack in a `finally`) with their state unwritten, losing them. So a
         broker that does not answer stalls the partition, loudly, until it does.
         """
         attempt = 0

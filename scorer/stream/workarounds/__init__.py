@@ -31,6 +31,12 @@ Checked on faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0
   every key (Faust's `len`), for `scorer_leads_tracked`; one partition's keys from its
   own database (Faust lists every assigned partition's), for the timer index and the
   read-model copy.
+- `eager_delivery`: the consumer hands a fetched message to the agents' channels in
+  place, not through four tasks per message (`Consumer._drain_messages`' `wait_first`;
+  related: faust-streaming #229, robinhood/faust #563).
+- `lean_batches`: an agent's events taken in batches straight from its channel's queue,
+  with the stream iterator's per-event steps (skip, track, sensors, ack) but without
+  its per-event loop turn, coroutines and processor (robinhood/faust #563).
 - `worker_logging`: the worker leaves the root logger at the level asked for (Faust sets
   it to DEBUG for its spinner at WARN and above; related: faust-streaming #495).
 """

@@ -9,7 +9,9 @@ writes their states. Faust counts the streams still working on a message
 (`Message.refcount`) and marks it safe to commit when the count reaches zero: holding
 one more reference makes take_events' ack a decrement, and the checkpoint's `Event.ack`
 the final one. The sensors' `on_message_out`, which take_events reports only for a
-final ack, is reported then.
+final ack, is reported then. The agents now take their batches with
+`lean_batches.take_batches`, which acknowledges a batch the same way (when the next is
+asked for); the hold works alike for both.
 
 Upstream: faust-streaming #189 (noack() streams acked anyway) and PR #192 (a take
 with manual acks, open); robinhood/faust #513 (manual acknowledgement for take).
