@@ -7,8 +7,9 @@ Faust writes a table key through `Table.__setitem__`: `on_key_set` → `send_cha
 aiokafka's `send` (a future and a callback per record), `Collection._on_changelog_sent`
 per acknowledged record (on RocksDB a `put` of the persisted offset per record), and the
 store's `_set` per key (a RocksDB `put` in the database of the current event's partition,
-which must be set: workarounds/current_event.py). At 1,000 events/s a checkpoint of
-~1,000 changed keys spent 140-180 ms of each second there (docs/checkpoint.md).
+which the scorer had to set through a context variable with no public setter, PR #522).
+At 1,000 events/s a checkpoint of ~1,000 changed keys spent 140-180 ms of each second
+there (docs/checkpoint.md).
 
 Faust has no bulk write for tables (no upstream issue asks for one; related:
 faust-streaming #51, standby writes made one by one instead of a `WriteBatch`, and #497,
