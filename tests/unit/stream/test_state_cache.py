@@ -361,3 +361,58 @@ def test_hand_off_outputs_go_out_in_order_and_a_checkpoint_waits_for_their_acks(
         "write a",
         "write b",
     ]
+
+
+@dataclass
+class SlowChangelog:
+    """A table writer whose changelog records are acknowledged when the test says so."""
+
+    log: list[str]
+    acknowledged: asyncio.Event = field(default_factory=asyncio.Event)
+    table: dict[bytes, bytes] = field(default_factory=dict)
+
+    def write(self, records: Any) -> None:
+        for key, value in records:
+            self.log.append(f"write {key.decode()}")
+            if value is None:
+                self.table.pop(key, None)
+            else:
+                self.table[key] = value
+
+    async def send(self) -> None:
+        self.log.append("hand over")
+
+    async def flush(self) -> None:
+        await self.send()
+        await self.acknowledged.wait()
+        self.log.append("changelog acknowledged")
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole", "in-slices"])
+def test_events_are_acknowledged_only_after_the_broker_acknowledged_the_changelog(
+    whole: bool,
+) -> None:
+    async def scenario() -> list[str]:
+        log: list[str] = []
+        changelog = SlowChangelog(log)
+        cache = StateCache(Table(), CODEC, partitions=4, writer=changelog)
+        checkpoints = Checkpointer((cache,), 1.0)
+        first = _changed_in_batch(cache, [b"a"], log, "first")
+        checkpoints.hold([first])  # type: ignore[list-item]
+        first.ack()
+        checkpoints.finished([first])  # type: ignore[list-item]
+        checkpointing = asyncio.ensure_future(
+            checkpoints.checkpoint_now() if whole else checkpoints.checkpoint_in_slices()
+        )
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert cache.get(b"a") == 1, "reads see the state while its record is in flight"
+        assert not checkpointing.done()
+        log.append("broker answers")
+        changelog.acknowledged.set()
+        await checkpointing
+        return log
+
+    assert asyncio.run(scenario()) == [
+        "write a", "hand over", "broker answers", "changelog acknowledged", "ack first",
+    ]  # fmt: skip
