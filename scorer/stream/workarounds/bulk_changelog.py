@@ -176,6 +176,8 @@ def _write_rocksdb(store: Any, by_partition: dict[int, list[Record]]) -> None:
     also finds a key kept in another partition's database, and deletes are rare)."""
     import rocksdict
 
+    if not store.use_rocksdict:  # python-rocksdb's batches: not supported (not installed)
+        raise RuntimeError("bulk changelog writes need the rocksdict RocksDB driver")
     key_index = store._key_index
     for partition, records in by_partition.items():
         batch = rocksdict.WriteBatch(raw_mode=True)

@@ -201,6 +201,7 @@ def test_faust_s_stores_still_have_what_the_bulk_writer_uses() -> None:
     for name in ("_db_for_partition", "_del", "set_persisted_offset", "persisted_offset"):
         assert callable(getattr(rocksdb.Store, name, None)), name
     assert "_key_index" in rocksdb.Store.__annotations__
+    assert "self.use_rocksdict = " in inspect.getsource(rocksdb.Store.__init__)
     set_source = inspect.getsource(rocksdb.Store._set)
     assert "self._key_index[key] = partition" in set_source
     assert "db.put(key, value)" in set_source
