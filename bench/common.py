@@ -58,6 +58,23 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def cpu_until_settled(
+    pid: int, timeout_s: float = 30.0, window_s: float = 0.5, idle_share: float = 0.1
+) -> float:
+    """The process's CPU seconds once it has settled: at the start of the first `window_s`
+    in which it used under `idle_share` of a core (or at `timeout_s`). Work a run left
+    behind (changelog records still being sent, a last checkpoint) is counted with it."""
+    deadline = time.monotonic() + timeout_s
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(window_s)
+        now = cpu_seconds(pid)
+        if now - before < idle_share * window_s:
+            return before
+        before = now
+    return before
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     events: int

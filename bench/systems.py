@@ -24,6 +24,7 @@ from bench.common import (
     Progress,
     child_env,
     cpu_seconds,
+    cpu_until_settled,
     http_json,
     input_topic_names,
     python_module,
@@ -311,9 +312,12 @@ def run_scorer(
             alive=worker.alive,
         )  # fmt: skip
         cpu_s = cpu_seconds(worker.pid) - cpu_ready
+        settled_s = cpu_until_settled(worker.pid) - cpu_ready
         extra = {
             "cpu_s": cpu_s,
             "events_per_cpu_s": progress.events / cpu_s if cpu_s > 0 else 0.0,
+            # With what the run left to do (e.g. changelog records still queued).
+            "events_per_settled_cpu_s": progress.events / settled_s if settled_s > 0 else 0.0,
             "rss_ready_mb": rss_ready / 2**20,
             "rss_end_mb": rss_bytes(worker.pid) / 2**20,
             "alerts": worker.metric("scorer_alerts_total"),

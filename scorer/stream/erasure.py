@@ -79,6 +79,7 @@ async def erase_lead(ctx: ScorerContext, event: EventT[bytes]) -> None:
         # before the next checkpoint would replay the lead's events from an older state
         # and publish its alerts again, after the erasure record.
         ctx.lead_state_by_id.write_changes()
+        await ctx.lead_state_by_id.changes_acknowledged()
         await ctx.flush_changelog()
     record = orjson.dumps(
         erasure_record(request, request_id, account_id, state is not None, ctx.clock())

@@ -79,6 +79,7 @@ from scorer.stream.store_options import table_options
 from scorer.stream.timer_index import TimerIndexBuilder
 from scorer.stream.timers import DueIndex
 from scorer.stream.views import account_fields, is_hot, staged_lead
+from scorer.stream.workarounds.bulk_changelog import BulkChangelogWriter
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +216,11 @@ class ScorerContext:
                 partitions=settings.partitions, use_partitioner=True,
                 options=table_options(settings),
             )  # fmt: skip
+            # Checkpoints write the table in bulk (workarounds/bulk_changelog.py).
             return StateCache(
                 faust_table, codec.writing(settings.state_compression), settings.partitions,
                 settings.state_cache_keys, lazy_keys=settings.store.startswith("rocksdb"),
+                writer=BulkChangelogWriter(faust_table, settings.partitions),
             )  # fmt: skip
 
         inputs = input_topics()

@@ -215,7 +215,7 @@ async def handle_link(ctx: ScorerContext, event: EventT[bytes]) -> None:
         # while the producer is busy; the window left is a send in flight). Its alerts
         # first (see Checkpointer.publish_then).
         await ctx.checkpoints.outputs_acknowledged()
-        ctx.lead_state_by_id.write_changes()
+        await ctx.lead_state_by_id.hand_over_changes()
     # Every history event acknowledged before the link is recorded (at least once).
     await _publish_history(ctx, moved, new_link.link_id)
     _store(ctx, event, key, after)

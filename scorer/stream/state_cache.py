@@ -8,11 +8,13 @@ SCORER_STATE_CACHE_KEYS per table; decoding a big lead record costs more than sc
 its event, so a hot key is decoded once, not at every touch); a `Checkpointer`
 checkpoint (in 5 ms slices between the agents' batches, or at once when Faust waits for
 it) writes each changed key once (one changelog record per key per checkpoint, however
-many batches changed it) and only then acknowledges the events those states cover, so
-the offsets Faust commits never run ahead of the changelog (its commit flushes the
-producer first). A crash before a checkpoint replays the events since the last commit
-against the last written states: the event-id window makes the replay reach the same
-state, and the alert ledger keeps alerts from going out twice.
+many batches changed it), in bulk (a `TableWriter`: for Faust's tables the store written
+once per partition and the changelog records produced in batches,
+workarounds/bulk_changelog.py), waits until the broker acknowledged those records, and
+only then acknowledges the events those states cover, so the offsets Faust commits
+never run ahead of the changelog. A crash before a checkpoint replays the events since
+the last commit against the last written states: the event-id window makes the replay
+reach the same state, and the alert ledger keeps alerts from going out twice.
 
 The models: Kafka Streams' record cache (flushed on commit) and the Quix Streams
 checkpoint.
@@ -32,7 +34,7 @@ from faust.types import EventT
 
 from scorer.stream.codecs import StateCodec
 from scorer.stream.partitioning import owner_partition
-from scorer.stream.workarounds.current_event import as_current_event
+from scorer.stream.table_writer import MappingWriter, Record, TableWriter
 from scorer.stream.workarounds.deferred_acks import hold_ack, release_ack
 from scorer.stream.workarounds.table_size import partition_keys, table_size
 
@@ -47,9 +49,8 @@ class StateCache(Generic[S]):
 
     Reads see the newest state: a change not yet written, else the table's record,
     decoded and kept while the key is among the `decoded_max` most recently used.
-    `put` and `delete` name the event a change belongs to: the table write at the
-    checkpoint is made as that event (a store may shard by the event's partition;
-    RocksDB keeps a database per partition).
+    `put` and `delete` name the event a change belongs to. Changes reach the table and
+    its changelog through `writer` (by default a key at a time into `table`).
     """
 
     table: Any  # a Faust table of bytes
@@ -59,6 +60,8 @@ class StateCache(Generic[S]):
     # Whether the table's keys can be iterated while it is written (RocksDB: an
     # iterator reads a snapshot; the memory store's dict cannot): see partition_records.
     lazy_keys: bool = False
+    writer: TableWriter | None = None
+    _writer: TableWriter = field(init=False)
     _changed: dict[bytes, tuple[S | None, EventT[Any]]] = field(default_factory=dict)
     # Changes a checkpoint in progress took and has not written yet (see `take_changes`):
     # older than `_changed`, newer than the table.
@@ -66,6 +69,9 @@ class StateCache(Generic[S]):
     # Equal to the table's records (written or read): valid until the table changes
     # under the cache, i.e. until a rebalance (see `forget_decoded`).
     _decoded: OrderedDict[bytes, S] = field(default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        self._writer = self.writer if self.writer is not None else MappingWriter(self.table)
 
     def get(self, key: bytes) -> S | None:
         changed = self._changed.get(key)
@@ -213,10 +219,22 @@ class StateCache(Generic[S]):
 
     def write_changes(self) -> int:
         """Write every changed key to the table once (its state stays decoded), what a
-        checkpoint in progress took first. The number of keys written."""
+        checkpoint in progress took first. The number of keys written. Their changelog
+        records go out at the next `hand_over_changes` or `changes_acknowledged`."""
         written = self.write_taken()
         self.take_changes()
         return written + self.write_taken()
+
+    async def hand_over_changes(self) -> int:
+        """`write_changes`, and hand their changelog records to the producer (not
+        awaiting the broker's acknowledgement)."""
+        written = self.write_changes()
+        await self._writer.send()
+        return written
+
+    async def changes_acknowledged(self) -> None:
+        """Wait until the changelog records of every write so far are acknowledged."""
+        await self._writer.flush()
 
     def take_changes(self) -> int:
         """Take the changes since the last checkpoint for `write_taken` to write (after
@@ -233,24 +251,24 @@ class StateCache(Generic[S]):
         `until` (at least one). The number of keys written."""
         writing = self._writing
         encode = self.codec.encode
+        records: list[Record] = []
         written = 0
         while writing:
             key = next(iter(writing))
-            state, event = writing.pop(key)
-            with as_current_event(event):
-                if state is None:
-                    if key in self.table:
-                        del self.table[key]
-                else:
-                    self.table[key] = encode(state)
+            state, _ = writing.pop(key)
             if state is None:
+                if key in self.table:
+                    records.append((key, None))
                 # An older taken state of the key may have been kept meanwhile.
                 self._decoded.pop(key, None)
             else:
+                records.append((key, encode(state)))
                 self._keep(key, state)
             written += 1
             if until is not None and clock() >= until:
                 break
+        if records:
+            self._writer.write(records)  # in bulk, before anything reads the table again
         return written
 
     @property
@@ -339,13 +357,15 @@ class Checkpointer:
     async def checkpoint_now(self) -> None:
         """A whole checkpoint as soon as the hand-off outputs started are acknowledged."""
         await self.outputs_acknowledged()
-        self.checkpoint()
+        await self.checkpoint()
 
-    def checkpoint(self) -> None:
-        """Write every cache's changes, then acknowledge the finished events (no await in
-        between: nothing can change a cache meanwhile), with those a checkpoint in slices
-        still had to acknowledge (their states are written now too). The caller awaits
-        `outputs_acknowledged` first (`checkpoint_now`)."""
+    async def checkpoint(self) -> None:
+        """Write every cache's changes and take the finished events (no await in
+        between: their states are all written), with those a checkpoint in slices still
+        had to acknowledge (their states are written now too); wait until the broker
+        acknowledged the changelog records, then acknowledge the events. The caller
+        awaits `outputs_acknowledged` first (`checkpoint_now`). The time reported is the
+        time the writes held the loop."""
         if self._publishing is not None and not self._publishing.done():
             raise RuntimeError("checkpoint while hand-off outputs are unacknowledged")
         started = self.clock()
@@ -353,10 +373,17 @@ class Checkpointer:
         keys = sum(cache.write_changes() for cache in self.caches)
         finished = [*self._acking, *self._finished]
         self._acking, self._finished = [], []
+        held = self.clock() - started
+        await self._changelogs_acknowledged()
         for event in finished:
             release_ack(event)
         if keys or finished:
-            self.on_checkpoint(keys, len(finished), self.clock() - started)
+            self.on_checkpoint(keys, len(finished), held)
+
+    async def _changelogs_acknowledged(self) -> None:
+        """Every changelog record written so far acknowledged (those of a checkpoint in
+        slices still in flight too: the events this one acknowledges may need them)."""
+        await asyncio.gather(*(cache.changes_acknowledged() for cache in self.caches))
 
     async def checkpoint_in_slices(self) -> None:
         """Take every cache's changes and the finished events, write the changes a slice
@@ -364,10 +391,11 @@ class Checkpointer:
 
         Between slices the agents go on: what they change waits for the next
         checkpoint, reads see the changes being written, and a `checkpoint` meanwhile
-        writes the rest at once (a key's records stay in order). An alert is still
-        acknowledged before the state recording it is written: only states of finished
-        batches are taken, once their hand-off outputs are acknowledged. The time
-        reported is the time the slices held the loop.
+        writes the rest at once (a key's records stay in order). The events are
+        acknowledged once the broker acknowledged the changelog records (the agents go
+        on meanwhile too). An alert is still acknowledged before the state recording it
+        is written: only states of finished batches are taken, once their hand-off
+        outputs are acknowledged. The time reported is the time the slices held the loop.
         """
         await self.outputs_acknowledged()
         self._last = self.clock()
@@ -385,6 +413,7 @@ class Checkpointer:
             if not any(cache.taken for cache in self.caches):
                 break
             await asyncio.sleep(0)
+        await self._changelogs_acknowledged()
         finished, self._acking = self._acking, []
         for event in finished:
             release_ack(event)

@@ -23,8 +23,10 @@ Checked on faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0
   again (faust-streaming #175, #640).
 - `consumer_offsets`: the read and committed offsets of a partition (no public accessor).
 - `fetch_wait`: the consumer's `fetch_max_wait_ms`, hard-coded to 1500 in Faust.
-- `current_event`: setting the event a table write belongs to (no public setter; see
-  faust-streaming PR #522 for why stores read it).
+- `bulk_changelog`: a checkpoint's changed keys written in bulk: the store once per
+  partition (a RocksDB `WriteBatch`), the changelog records in batches per partition
+  through the aiokafka producer inside Faust's, the persisted offset from each batch's
+  acknowledgement (Faust has no bulk table write; related: faust-streaming #51, #497).
 - `deferred_acks`: a batch's events acknowledged at the checkpoint that writes their
   states, not when `take_events` moves on (faust-streaming #189, PR #192).
 - `table_size`: a RocksDB table's key count from RocksDB's estimate, not by iterating

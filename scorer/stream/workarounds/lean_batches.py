@@ -24,8 +24,9 @@ on, straight from the queue the conductor fills (the agent's channel):
 
 What it leaves out: the stream's `on_merge` (the scorer's agents add none; processors
 run if a stream has any, as Faust's agent test context adds one), the task-local
-current event (set in the draining task, never seen by the agent's; the checkpoint
-names each key's event itself, `current_event.py`), and the per-event turn of the
+current event (set in the draining task, never seen by the agent's; no table is
+written as an event: the checkpoint writes in bulk, `bulk_changelog.py`), and the
+per-event turn of the
 event loop. A batch is everything queued when the agent looks,
 up to `max_events`: under load that is what arrived while the previous batch was
 scored (so the batch grows with the load), and a lone event is handed over at once

@@ -1,9 +1,11 @@
 """A producer buffer whose flush waits until every buffered record is on the broker.
 
-Faust sends table changelog records, score changes and account signals with `send_soon`:
-they wait in the producer's buffer until a background task hands them to aiokafka. Before
-committing input offsets, Faust flushes the producer (`Consumer._commit_offsets`), which
-is what makes at-least-once hold: a committed offset never runs ahead of the changelog.
+Faust sends score changes, account signals and the other outputs with `send_soon` (table
+changelog records did too, until the checkpoint wrote them in bulk and awaited their
+acknowledgements itself: bulk_changelog.py): they wait in the producer's buffer until a
+background task hands them to aiokafka. Before committing input offsets, Faust flushes
+the producer (`Consumer._commit_offsets`), which is what makes at-least-once hold: a
+committed offset never runs ahead of the records sent for the events it covers.
 But the stock `ProducerBuffer.flush` gives up as soon as 0.1 s pass without a record
 leaving the buffer, and never waits for the record the background task is handing over.
 On a loaded broker one send takes longer than that, so offsets were committed while the

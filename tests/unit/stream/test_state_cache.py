@@ -182,7 +182,7 @@ def test_a_checkpoint_writes_states_before_it_acknowledges_the_events() -> None:
     cache.put(b"a", 1, events[1])  # type: ignore[arg-type]
     checkpoints.finished(events)  # type: ignore[arg-type]
     assert checkpoints.pending
-    checkpoints.checkpoint()
+    asyncio.run(checkpoints.checkpoint())
     assert log == ["write a", "ack e1", "ack e2"]
     assert not checkpoints.pending
 
@@ -193,7 +193,7 @@ def test_a_checkpoint_is_due_after_its_interval() -> None:
     assert not checkpoints.due()
     now[0] = 102.0
     assert checkpoints.due()
-    checkpoints.checkpoint()
+    asyncio.run(checkpoints.checkpoint())
     assert not checkpoints.due()
 
 
@@ -288,7 +288,7 @@ def test_a_checkpoint_in_slices_lets_batches_in_and_acknowledges_after_its_write
         await asyncio.gather(checkpoints.checkpoint_in_slices(), a_batch_meanwhile())
         assert cache.is_changed(b"a")
         assert cache.is_changed(b"d")
-        checkpoints.checkpoint()
+        await checkpoints.checkpoint()
         return log
 
     log = asyncio.run(scenario())
@@ -310,7 +310,7 @@ def test_a_whole_checkpoint_during_one_in_slices_writes_the_rest_in_order() -> N
 
         async def rebalance_meanwhile() -> None:  # runs at the first slice's end
             cache.put(b"c", 2, first)  # type: ignore[arg-type]
-            checkpoints.checkpoint()  # Faust waits for every acknowledgement
+            await checkpoints.checkpoint()  # Faust waits for every acknowledgement
             log.append("rebalanced")
 
         await asyncio.gather(checkpoints.checkpoint_in_slices(), rebalance_meanwhile())
@@ -339,7 +339,7 @@ def test_hand_off_outputs_go_out_in_order_and_a_checkpoint_waits_for_their_acks(
         _changed_in_batch(cache, [b"a"], log, "first")  # its state, at once
         log.append("next batch scored")
         with pytest.raises(RuntimeError):
-            checkpoints.checkpoint()  # a whole checkpoint never runs ahead of the acks
+            await checkpoints.checkpoint()  # a whole checkpoint never runs ahead of the acks
         second_batch = asyncio.ensure_future(checkpoints.publish_then(publish("alert 2")))
         checkpointing = asyncio.ensure_future(checkpoints.checkpoint_in_slices())
         await asyncio.sleep(0.01)
@@ -361,3 +361,58 @@ def test_hand_off_outputs_go_out_in_order_and_a_checkpoint_waits_for_their_acks(
         "write a",
         "write b",
     ]
+
+
+@dataclass
+class SlowChangelog:
+    """A table writer whose changelog records are acknowledged when the test says so."""
+
+    log: list[str]
+    acknowledged: asyncio.Event = field(default_factory=asyncio.Event)
+    table: dict[bytes, bytes] = field(default_factory=dict)
+
+    def write(self, records: Any) -> None:
+        for key, value in records:
+            self.log.append(f"write {key.decode()}")
+            if value is None:
+                self.table.pop(key, None)
+            else:
+                self.table[key] = value
+
+    async def send(self) -> None:
+        self.log.append("hand over")
+
+    async def flush(self) -> None:
+        await self.send()
+        await self.acknowledged.wait()
+        self.log.append("changelog acknowledged")
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole", "in-slices"])
+def test_events_are_acknowledged_only_after_the_broker_acknowledged_the_changelog(
+    whole: bool,
+) -> None:
+    async def scenario() -> list[str]:
+        log: list[str] = []
+        changelog = SlowChangelog(log)
+        cache = StateCache(Table(), CODEC, partitions=4, writer=changelog)
+        checkpoints = Checkpointer((cache,), 1.0)
+        first = _changed_in_batch(cache, [b"a"], log, "first")
+        checkpoints.hold([first])  # type: ignore[list-item]
+        first.ack()
+        checkpoints.finished([first])  # type: ignore[list-item]
+        checkpointing = asyncio.ensure_future(
+            checkpoints.checkpoint_now() if whole else checkpoints.checkpoint_in_slices()
+        )
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert cache.get(b"a") == 1, "reads see the state while its record is in flight"
+        assert not checkpointing.done()
+        log.append("broker answers")
+        changelog.acknowledged.set()
+        await checkpointing
+        return log
+
+    assert asyncio.run(scenario()) == [
+        "write a", "hand over", "broker answers", "changelog acknowledged", "ack first",
+    ]  # fmt: skip

@@ -27,7 +27,6 @@ from scorer.rules import load_rules
 from scorer.settings import load_settings
 from scorer.stream.app import create_app
 from scorer.stream.workarounds.consumer_offsets import consumed_up_to
-from scorer.stream.workarounds.current_event import as_current_event
 from scorer.stream.workarounds.fetch_wait import apply_fetch_max_wait
 from scorer.stream.workarounds.producer_buffer import DrainingProducerBuffer
 from scorer.stream.workarounds.recovery import SeekFirstRecovery
@@ -156,18 +155,3 @@ async def test_the_fetch_wait_reaches_every_consumer(restored_consumer_init: Non
     apply_fetch_max_wait(30)  # once only: the first wrapping stays
     client = aiokafka.AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)
     assert client._fetch_max_wait_ms == 20
-
-
-# -- current_event --------------------------------------------------------------------
-
-
-class AnEvent:
-    """Stands for a Faust event (weakly referenced, as Faust's are)."""
-
-
-def test_the_current_event_is_still_read_from_the_context_variable() -> None:
-    event = AnEvent()
-    assert faust.current_event() is None
-    with as_current_event(event):
-        assert faust.current_event() is event
-    assert faust.current_event() is None

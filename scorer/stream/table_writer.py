@@ -1,0 +1,48 @@
+"""How a state cache's changes reach its table and the table's changelog.
+
+A checkpoint writes its changed keys through a `TableWriter`: in bulk for the worker's
+Faust tables (workarounds/bulk_changelog.py: the store written once per partition, the
+changelog records produced in batches), a key at a time into a plain mapping in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Record = tuple[bytes, bytes | None]  # (key, encoded state); None deletes the key
+
+
+class TableWriter(Protocol):
+    """How a cache's changes reach its table and the table's changelog."""
+
+    def write(self, records: Iterable[Record]) -> None:
+        """Put the records into the table (reads see them at once)."""
+
+    async def send(self) -> None:
+        """Hand the records written so far to the changelog's producer, in order."""
+
+    async def flush(self) -> None:
+        """Send, then wait until every record written so far is on the changelog."""
+
+
+@dataclass(slots=True)
+class MappingWriter:
+    """Writes a key at a time into a mapping (a table without a changelog, in tests)."""
+
+    table: Any
+
+    def write(self, records: Iterable[Record]) -> None:
+        table = self.table
+        for key, value in records:
+            if value is None:
+                del table[key]
+            else:
+                table[key] = value
+
+    async def send(self) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None

@@ -1,0 +1,229 @@
+"""A checkpoint's table writes in bulk (workarounds/bulk_changelog.py): the store written
+per partition, the changelog records in order in batches per partition, the persisted
+offset from the acknowledgements; and the canaries for what it relies on in Faust and
+aiokafka. The real broker's side: tests/integration/test_bulk_checkpoint.py."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiokafka
+import pytest
+import rocksdict
+from aiokafka.structs import RecordMetadata, TopicPartition
+from faust.stores import memory, rocksdb
+from faust.tables.base import Collection
+from faust.tables.table import Table
+from faust.transport.drivers.aiokafka import Producer
+from faust.types import TP
+
+from scorer.rules import load_rules
+from scorer.settings import load_settings
+from scorer.stream.app import create_app
+from scorer.stream.partitioning import owner_partition
+from scorer.stream.workarounds.bulk_changelog import BulkChangelogWriter
+
+PARTITIONS = 4
+KEYS = [f"lead-{n}".encode() for n in range(40)]
+
+
+def faust_table(tmp_path: Path, store: str) -> Any:
+    """The scorer's lead table, its app finalized but not started (no broker)."""
+    settings = load_settings(
+        {}, partitions=PARTITIONS, data_dir=tmp_path, topic_prefix="unit.", store=store
+    )
+    app: Any = create_app(settings, load_rules(settings.rules_file)).app
+    app.finalize()
+    return app.tables["lead-state"]
+
+
+@pytest.fixture(params=["memory://", "rocksdb://"])
+def table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    table = faust_table(tmp_path, request.param)
+    yield table
+    for db in getattr(table.data, "_dbs", {}).values():
+        db.close()
+
+
+@dataclass
+class Broker:
+    """Stands for aiokafka's producer: real batches, acknowledged when told to."""
+
+    max_batch_size: int
+    batches: list[tuple[int, list[tuple[bytes, bytes | None]]]] = field(default_factory=list)
+    acks: list[tuple[asyncio.Future[Any], int, int]] = field(default_factory=list)
+    end: dict[int, int] = field(default_factory=dict)
+    client: Any = None
+
+    def __post_init__(self) -> None:
+        self.client = aiokafka.AIOKafkaProducer(
+            bootstrap_servers="127.0.0.1:1", max_batch_size=self.max_batch_size
+        )
+
+    def create_batch(self) -> Any:
+        return self.client.create_batch()
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        assert batch.closed(), "a batch is closed before it is handed over (no linger)"
+        records = _records_of(batch)
+        self.batches.append((partition, records))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.acks.append((future, partition, len(records)))
+        return future
+
+    async def handed_over(self) -> None:
+        """Until the writer has handed batches over (a deadline, not a fixed sleep)."""
+        for _ in range(1000):
+            if self.acks:
+                return
+            await asyncio.sleep(0.001)
+        raise AssertionError("no batch was handed over")
+
+    def acknowledge(self, failing: bool = False) -> None:
+        for future, partition, count in self.acks:
+            if failing:
+                future.set_exception(aiokafka.errors.KafkaTimeoutError())
+                continue
+            base = self.end.get(partition, 0)
+            self.end[partition] = base + count
+            tp = TopicPartition("changelog", partition)
+            future.set_result(RecordMetadata("changelog", partition, tp, base, -1, 0, None))
+        self.acks.clear()
+
+
+def _records_of(batch: Any) -> list[tuple[bytes, bytes | None]]:
+    from aiokafka.record.default_records import DefaultRecordBatch
+
+    return [(r.key, r.value) for r in DefaultRecordBatch(bytearray(batch._build()))]
+
+
+def with_broker(table: Any, broker: Broker) -> BulkChangelogWriter:
+    table.app.producer._producer = broker
+    return BulkChangelogWriter(table, PARTITIONS)
+
+
+def stored(table: Any) -> dict[bytes, bytes]:
+    return {key: table.data[key] for key in KEYS if key in table.data}
+
+
+async def test_the_store_holds_the_records_at_once_and_the_changelog_gets_them_in_order(
+    table: Any,
+) -> None:
+    broker = Broker(max_batch_size=16384)
+    writer = with_broker(table, broker)
+    writer.write([(key, b"v1-" + key) for key in KEYS])
+    writer.write([(KEYS[0], b"v2"), (KEYS[1], None)])
+    expected = {key: b"v1-" + key for key in KEYS[2:]} | {KEYS[0]: b"v2"}
+    assert stored(table) == expected, "reads see the writes before anything is sent"
+    assert writer.staged == len(KEYS) + 2
+    assert broker.batches == []
+    sending = asyncio.ensure_future(writer.flush())
+    await broker.handed_over()
+    assert not sending.done(), "flush waits for the broker"
+    broker.acknowledge()
+    await sending
+    sent: dict[int, list[tuple[bytes, bytes | None]]] = {}
+    for partition, records in broker.batches:
+        sent.setdefault(partition, []).extend(records)
+    for partition, records in sent.items():
+        assert all(owner_partition(key, PARTITIONS) == partition for key, _ in records)
+    last = {key: value for records in sent.values() for key, value in records}
+    assert last == {**{key: b"v1-" + key for key in KEYS}, KEYS[0]: b"v2", KEYS[1]: None}
+    assert len(broker.batches) == len(sent), "one batch per partition per send here"
+
+
+async def test_batches_are_no_larger_than_the_producer_s(tmp_path: Path) -> None:
+    table = faust_table(tmp_path, "memory://")
+    broker = Broker(max_batch_size=1)  # the embedded broker's setting: a record a batch
+    writer = with_broker(table, broker)
+    writer.write([(key, b"v") for key in KEYS])
+    await writer.send()
+    assert sorted(len(records) for _, records in broker.batches) == [1] * len(KEYS)
+
+
+async def test_the_persisted_offset_is_the_last_acknowledged_record(tmp_path: Path) -> None:
+    table = faust_table(tmp_path, "rocksdb://")
+    broker = Broker(max_batch_size=200)  # a few records per batch
+    writer = with_broker(table, broker)
+    topic = table.changelog_topic.get_topic_name()
+    try:
+        for round_ in range(3):
+            writer.write([(key, f"v{round_}".encode() * 40) for key in KEYS])
+            sending = asyncio.ensure_future(writer.flush())
+            await broker.handed_over()
+            await asyncio.sleep(0.01)  # every partition's batches (they go concurrently)
+            broker.acknowledge()
+            await sending
+        for partition in range(PARTITIONS):
+            assert broker.end[partition] > 0
+            persisted = table.data.persisted_offset(TP(topic, partition))
+            assert persisted == broker.end[partition] - 1, partition
+    finally:
+        for db in table.data._dbs.values():
+            db.close()
+
+
+async def test_a_failed_batch_fails_this_flush_and_every_later_one(tmp_path: Path) -> None:
+    table = faust_table(tmp_path, "memory://")
+    broker = Broker(max_batch_size=16384)
+    writer = with_broker(table, broker)
+    writer.write([(KEYS[0], b"v")])
+    sending = asyncio.ensure_future(writer.flush())
+    await broker.handed_over()
+    broker.acknowledge(failing=True)
+    with pytest.raises(RuntimeError, match="restart the worker"):
+        await sending
+    writer.write([(KEYS[1], b"v")])
+    sending = asyncio.ensure_future(writer.flush())
+    await broker.handed_over()
+    broker.acknowledge()
+    with pytest.raises(RuntimeError, match="was not delivered"):
+        await sending
+
+
+# -- canaries -------------------------------------------------------------------------
+
+
+def test_faust_still_writes_a_table_key_through_its_changelog_send_and_store_set() -> None:
+    """What the bulk writer does instead, per key: when Faust's path changes, compare."""
+    assert "self.send_changelog(" in inspect.getsource(Table.on_key_set)
+    sent = inspect.getsource(Collection._on_changelog_sent)
+    assert "self.data.set_persisted_offset(res.topic_partition, res.offset)" in sent
+    assert "self.app.in_transaction" in sent
+
+
+def test_faust_s_stores_still_have_what_the_bulk_writer_uses() -> None:
+    for name in ("_db_for_partition", "_del", "set_persisted_offset", "persisted_offset"):
+        assert callable(getattr(rocksdb.Store, name, None)), name
+    assert "_key_index" in rocksdb.Store.__annotations__
+    assert "self.use_rocksdict = " in inspect.getsource(rocksdb.Store.__init__)
+    set_source = inspect.getsource(rocksdb.Store._set)
+    assert "self._key_index[key] = partition" in set_source
+    assert "db.put(key, value)" in set_source
+    assert "rocksdict.WriteBatch(raw_mode=True)" in inspect.getsource(
+        rocksdb.Store.apply_changelog_batch
+    )
+    assert callable(getattr(rocksdict.WriteBatch, "put", None))
+    assert callable(getattr(rocksdict.WriteBatch, "delete", None))
+    assert "self.data: MutableMapping = {}" in inspect.getsource(memory.Store.__post_init__)
+
+
+def test_faust_s_producer_still_holds_an_aiokafka_producer() -> None:
+    assert callable(getattr(Producer, "_ensure_producer", None))
+    assert "self._producer = self._new_producer()" in inspect.getsource(Producer.on_start)
+
+
+async def test_aiokafka_s_batch_api_is_still_there_and_a_full_batch_refuses_records() -> None:
+    parameters = inspect.signature(aiokafka.AIOKafkaProducer.send_batch).parameters
+    assert list(parameters) == ["self", "batch", "topic", "partition"]
+    client = aiokafka.AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", max_batch_size=1)
+    batch = client.create_batch()
+    assert batch.append(key=b"k", value=b"v" * 100, timestamp=None) is not None
+    assert batch.append(key=b"k", value=b"v", timestamp=None) is None
+    batch.close()
+    assert batch.record_count() == 1
