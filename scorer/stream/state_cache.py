@@ -237,9 +237,10 @@ class StateCache(Generic[S]):
         return size
 
     def write_changes(self) -> int:
-        """Write every changed key to the table once (its state stays decoded), what a
-        checkpoint in progress took first. The number of keys written. Their changelog
-        records go out at the next `hand_over_changes` or `changes_acknowledged`."""
+        """Write every changed key once (its state stays decoded), what a checkpoint in
+        progress took first. The number of keys written. Their changelog records go out
+        at the next `hand_over_changes` or `changes_acknowledged`, and the table gets
+        them once the broker acknowledged them."""
         written = self.write_taken()
         self.take_changes()
         return written + self.write_taken()
