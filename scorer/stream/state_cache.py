@@ -8,11 +8,14 @@ SCORER_STATE_CACHE_KEYS per table; decoding a big lead record costs more than sc
 its event, so a hot key is decoded once, not at every touch); a `Checkpointer`
 checkpoint (in 5 ms slices between the agents' batches, or at once when Faust waits for
 it) writes each changed key once (one changelog record per key per checkpoint, however
-many batches changed it), in bulk (a `TableWriter`: for Faust's tables the store written
-once per partition and the changelog records produced in batches,
+many batches changed it), in bulk (a `TableWriter`: for Faust's tables the changelog
+records produced in batches and the store written once per partition,
 workarounds/bulk_changelog.py), waits until the broker acknowledged those records, and
 only then acknowledges the events those states cover, so the offsets Faust commits
-never run ahead of the changelog. A crash before a checkpoint replays the events since
+never run ahead of the changelog. A state reaches the table's store only after the
+broker acknowledged its changelog record (until then reads see it in the cache), so a
+worker killed and restarted with its RocksDB data dir never keeps a state the changelog
+lacks. A crash before a checkpoint replays the events since
 the last commit against the last written states: the event-id window makes the replay
 reach the same state, and the alert ledger keeps alerts from going out twice.
 
@@ -47,10 +50,12 @@ S = TypeVar("S")
 class StateCache(Generic[S]):
     """A table of encoded states with the changes since the last checkpoint in front.
 
-    Reads see the newest state: a change not yet written, else the table's record,
-    decoded and kept while the key is among the `decoded_max` most recently used.
-    `put` and `delete` name the event a change belongs to. Changes reach the table and
-    its changelog through `writer` (by default a key at a time into `table`).
+    Reads see the newest state: a change not yet written, else one written whose
+    changelog record the broker has not acknowledged yet (the writer puts it into the
+    table after the acknowledgement), else the table's record, decoded and kept while
+    the key is among the `decoded_max` most recently used. `put` and `delete` name the
+    event a change belongs to. Changes reach the changelog and then the table through
+    `writer` (by default a key at a time into `table`).
     """
 
     table: Any  # a Faust table of bytes
@@ -66,8 +71,14 @@ class StateCache(Generic[S]):
     # Changes a checkpoint in progress took and has not written yet (see `take_changes`):
     # older than `_changed`, newer than the table.
     _writing: dict[bytes, tuple[S | None, EventT[Any]]] = field(default_factory=dict)
-    # Equal to the table's records (written or read): valid until the table changes
-    # under the cache, i.e. until a rebalance (see `forget_decoded`).
+    # Taken changes handed to the writer, with the write's number: the table gets them
+    # once the broker acknowledged their records (see `changes_acknowledged`); older
+    # than `_writing`, newer than the table.
+    _sent: dict[bytes, tuple[S | None, int]] = field(default_factory=dict)
+    _writes: int = 0
+    # Equal to the table's records (read, or written: in `_sent` until the table has
+    # them): valid until the table changes under the cache, i.e. until a rebalance
+    # (see `forget_decoded`).
     _decoded: OrderedDict[bytes, S] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
@@ -81,6 +92,10 @@ class StateCache(Generic[S]):
             changed = self._writing.get(key)
             if changed is not None:
                 return changed[0]
+        if self._sent:
+            sent = self._sent.get(key)
+            if sent is not None:
+                return sent[0]
         decoded = self._decoded
         state = decoded.get(key)
         if state is not None:
@@ -122,7 +137,7 @@ class StateCache(Generic[S]):
         self._decoded.pop(key, None)
 
     def is_changed(self, key: bytes) -> bool:
-        """Whether `key` changed since the last checkpoint (not written yet)."""
+        """Whether `key` changed since the last checkpoint (not handed to the writer)."""
         return key in self._changed or key in self._writing
 
     @property
@@ -130,9 +145,11 @@ class StateCache(Generic[S]):
         """Changes not written yet (since the last checkpoint, or taken by one in progress)."""
         return len(self._changed) + len(self._writing)
 
-    def _unwritten(self) -> dict[bytes, tuple[S | None, EventT[Any]]]:
-        """Every change not written yet, the newest per key."""
-        return {**self._writing, **self._changed} if self._writing else self._changed
+    def _unwritten(self) -> dict[bytes, tuple[S | None, object]]:
+        """Every change not in the table yet, the newest per key."""
+        if not (self._writing or self._sent):
+            return self._changed  # type: ignore[return-value]
+        return {**self._sent, **self._writing, **self._changed}
 
     def keys(self) -> list[bytes]:
         """Every key with a state (written or changed since)."""
@@ -190,9 +207,11 @@ class StateCache(Generic[S]):
     def _newest(self, key: bytes) -> tuple[bytes | None, S | None] | None:
         """(None, state) when the cache holds the key's newest state, (value, None) for
         the table's value, None when the key has no state."""
-        changed = self._changed.get(key)
+        changed: tuple[S | None, object] | None = self._changed.get(key)
         if changed is None and self._writing:
             changed = self._writing.get(key)
+        if changed is None and self._sent:
+            changed = self._sent.get(key)
         if changed is not None:
             return None if changed[0] is None else (None, changed[0])
         state = self._decoded.get(key)
@@ -218,9 +237,10 @@ class StateCache(Generic[S]):
         return size
 
     def write_changes(self) -> int:
-        """Write every changed key to the table once (its state stays decoded), what a
-        checkpoint in progress took first. The number of keys written. Their changelog
-        records go out at the next `hand_over_changes` or `changes_acknowledged`."""
+        """Write every changed key once (its state stays decoded), what a checkpoint in
+        progress took first. The number of keys written. Their changelog records go out
+        at the next `hand_over_changes` or `changes_acknowledged`, and the table gets
+        them once the broker acknowledged them."""
         written = self.write_taken()
         self.take_changes()
         return written + self.write_taken()
@@ -233,8 +253,16 @@ class StateCache(Generic[S]):
         return written
 
     async def changes_acknowledged(self) -> None:
-        """Wait until the changelog records of every write so far are acknowledged."""
+        """Wait until the changelog records of every write so far are acknowledged
+        (and so in the table): reads of those keys go to the table again."""
+        writes = self._writes
         await self._writer.flush()
+        sent = self._sent
+        if self._writes == writes:
+            sent.clear()
+        else:  # written meanwhile (a checkpoint in slices, or another's writes)
+            for key in [key for key, (_, write) in sent.items() if write <= writes]:
+                del sent[key]
 
     def take_changes(self) -> int:
         """Take the changes since the last checkpoint for `write_taken` to write (after
@@ -248,27 +276,37 @@ class StateCache(Generic[S]):
         self, until: float | None = None, clock: Callable[[], float] = time.monotonic
     ) -> int:
         """Write taken changes, oldest first, all of them or until `clock()` passes
-        `until` (at least one). The number of keys written."""
+        `until` (at least one): encoded and handed to the writer, and read from
+        `_sent` until the writer has put them into the table. The number written."""
         writing = self._writing
+        if not writing:
+            return 0
         encode = self.codec.encode
+        sent = self._sent
+        self._writes += 1
+        write = self._writes
         records: list[Record] = []
         written = 0
         while writing:
             key = next(iter(writing))
             state, _ = writing.pop(key)
             if state is None:
-                if key in self.table:
+                before = sent.get(key)
+                # A state still in flight lands in the table later: delete after it.
+                if key in self.table if before is None else before[0] is not None:
                     records.append((key, None))
+                    sent[key] = (None, write)
                 # An older taken state of the key may have been kept meanwhile.
                 self._decoded.pop(key, None)
             else:
                 records.append((key, encode(state)))
+                sent[key] = (state, write)
                 self._keep(key, state)
             written += 1
             if until is not None and clock() >= until:
                 break
         if records:
-            self._writer.write(records)  # in bulk, before anything reads the table again
+            self._writer.write(records)
         return written
 
     @property

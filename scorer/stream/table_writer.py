@@ -1,8 +1,11 @@
 """How a state cache's changes reach its table and the table's changelog.
 
 A checkpoint writes its changed keys through a `TableWriter`: in bulk for the worker's
-Faust tables (workarounds/bulk_changelog.py: the store written once per partition, the
-changelog records produced in batches), a key at a time into a plain mapping in tests.
+Faust tables (workarounds/bulk_changelog.py: the changelog records produced in batches,
+the store written once the broker acknowledged them), a key at a time into a plain
+mapping in tests. A record reaches the table only once the changelog holds it, so a
+killed worker's local store is never ahead of its changelog; until then the state
+cache's reads see the state.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ class TableWriter(Protocol):
     """How a cache's changes reach its table and the table's changelog."""
 
     def write(self, records: Iterable[Record]) -> None:
-        """Put the records into the table (reads see them at once)."""
+        """Stage the records: the table gets them once the changelog acknowledged them
+        (a table without a changelog: at once)."""
 
     async def send(self) -> None:
         """Hand the records written so far to the changelog's producer, in order."""
 
     async def flush(self) -> None:
-        """Send, then wait until every record written so far is on the changelog."""
+        """Send, then wait until every record written so far is on the changelog and
+        in the table."""
 
 
 @dataclass(slots=True)

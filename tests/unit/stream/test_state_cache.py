@@ -206,44 +206,90 @@ _STEPS = st.lists(
         # A checkpoint in slices: takes the changes, then writes one key at a time.
         st.tuples(st.just("take"), st.none(), st.none()),
         st.tuples(st.just("write_one"), st.none(), st.none()),
+        # The broker acknowledges every record handed over (a held writer's).
+        st.tuples(st.just("acknowledge"), st.none(), st.none()),
     ),
     max_size=40,
 )
 
 
-@given(_STEPS)
+@dataclass
+class HeldChangelog:
+    """A table writer like the bulk one: records reach `table` once acknowledged (at
+    the next flush), in order."""
+
+    table: Table
+    in_flight: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+
+    def write(self, records: Any) -> None:
+        self.in_flight.extend(records)
+
+    async def send(self) -> None:
+        return None
+
+    async def flush(self) -> None:
+        for key, value in self.in_flight:
+            if value is None:
+                self.table.pop(key, None)
+            else:
+                self.table[key] = value
+        self.in_flight.clear()
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["at-once", "after-the-ack"])
+@given(steps=_STEPS)
 def test_the_cache_reads_like_a_dict_and_the_table_holds_it_after_each_checkpoint(
-    steps: list[tuple[str, bytes | None, int | None]],
+    held: bool, steps: list[tuple[str, bytes | None, int | None]]
 ) -> None:
     table = Table()
-    cache = _cache(table)
+    held_changelog = HeldChangelog(table) if held else None
+    cache = StateCache(table, CODEC, partitions=4, decoded_max=1, writer=held_changelog)
     model: dict[bytes, int] = {}
+    handed: dict[bytes, int] | None = {}  # the states of the last whole checkpoint
     event = Event("e", [])
-    for op, key, value in steps:
-        if op == "checkpoint":
-            writes = len(table.log)
-            changed = cache.changed
-            cache.write_changes()
-            assert len(table.log) - writes <= changed, "one write per changed key at most"
-            assert dict(table) == {k: CODEC.encode(v) for k, v in model.items()}
-        elif op == "take":
-            cache.take_changes()
-        elif op == "write_one":
-            cache.write_taken(until=0.0, clock=lambda: 1.0)  # past the slice at once
-        elif op == "put":
-            assert key is not None
-            assert value is not None
-            cache.put(key, value, event)  # type: ignore[arg-type]
-            model[key] = value
-        else:
-            assert key is not None
-            cache.delete(key, event)  # type: ignore[arg-type]
-            model.pop(key, None)
-        assert {k: cache.get(k) for k in (b"a", b"b", b"c")} == {
-            k: model.get(k) for k in (b"a", b"b", b"c")
-        }
-        assert len(cache) == len(model)
-        assert dict(cache.items()) == model
+    loop = asyncio.new_event_loop()
+    try:
+        for op, key, value in steps:
+            if op == "checkpoint":
+                writes, before = len(table.log), dict(table)
+                changed = cache.changed
+                cache.write_changes()
+                assert len(table.log) - writes <= changed, "one write per changed key at most"
+                handed = dict(model)
+                if held:
+                    assert dict(table) == before, "nothing in the table before the ack"
+                else:
+                    assert dict(table) == {k: CODEC.encode(v) for k, v in handed.items()}
+            elif op == "acknowledge":
+                loop.run_until_complete(cache.changes_acknowledged())
+                if handed is not None and not cache.taken:
+                    assert dict(table) == {k: CODEC.encode(v) for k, v in handed.items()}
+            elif op == "take":
+                cache.take_changes()
+                handed = None
+            elif op == "write_one":
+                cache.write_taken(until=0.0, clock=lambda: 1.0)  # past the slice at once
+                handed = None
+            elif op == "put":
+                assert key is not None
+                assert value is not None
+                cache.put(key, value, event)  # type: ignore[arg-type]
+                model[key] = value
+            else:
+                assert key is not None
+                cache.delete(key, event)  # type: ignore[arg-type]
+                model.pop(key, None)
+            assert {k: cache.get(k) for k in (b"a", b"b", b"c")} == {
+                k: model.get(k) for k in (b"a", b"b", b"c")
+            }
+            assert len(cache) == len(model)
+            assert dict(cache.items()) == model
+            assert {
+                k: s for p in range(4) for k, raw, s in cache.partition_records(p)
+                if s is not None or raw is not None
+            }.keys() == model.keys()  # fmt: skip
+    finally:
+        loop.close()
 
 
 class Clock:
