@@ -166,7 +166,7 @@ def _trace_alerts(write: Write) -> None:
 
 
 def _trace_checkpoints(write: Write) -> None:
-    from scorer.stream.state_cache import Checkpointer
+    from scorer.stream.checkpointer import Checkpointer
 
     checkpoint: Callable[[Checkpointer], None] = Checkpointer.checkpoint
 

@@ -14,8 +14,8 @@ import orjson
 from faust.types import EventT
 
 from scorer.contracts.outputs import timer_tick
+from scorer.stream.checkpointer import Checkpointer
 from scorer.stream.handlers import ScorerContext
-from scorer.stream.state_cache import Checkpointer
 from scorer.stream.workarounds.consumer_offsets import committed_start, consumed_up_to
 from scorer.stream.workarounds.lean_batches import take_batches
 from scorer.stream.workarounds.stall_guard import StallGuard, describe, refetch

@@ -59,6 +59,7 @@ from scorer.serving.read_model import RedisReadModel
 from scorer.settings import Settings
 from scorer.stream import envelope_routing, erasure, identity
 from scorer.stream.admin import client_options
+from scorer.stream.checkpointer import Checkpointer
 from scorer.stream.codecs import (
     ACCOUNT_CODEC,
     LEAD_CODEC,
@@ -74,7 +75,7 @@ from scorer.stream.metric_children import child
 from scorer.stream.partitioning import owner_partition
 from scorer.stream.publisher import AckedPublisher, OutputRecord, PublishFailed
 from scorer.stream.resync import ReadModelResync
-from scorer.stream.state_cache import Checkpointer, StateCache
+from scorer.stream.state_cache import StateCache
 from scorer.stream.store_options import table_options
 from scorer.stream.timer_index import TimerIndexBuilder
 from scorer.stream.timers import DueIndex

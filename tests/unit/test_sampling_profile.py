@@ -13,7 +13,7 @@ FAUST_TASK = "Handle._run (asyncio/events.py:84);App._task.<locals>._wrapped (fa
     ("stack", "bucket"),
     [
         (
-            FAUST_TASK + ";Checkpointer.checkpoint (scorer/stream/state_cache.py:1)"
+            FAUST_TASK + ";Checkpointer.checkpoint (scorer/stream/checkpointer.py:1)"
             ";lead_to_record (scorer/core/lead_records.py:1)",
             "checkpoint: state writes (encode, table set, changelog)",
         ),

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scorer.stream.checkpointer import Checkpointer
 from scorer.stream.codecs import StateCodec
-from scorer.stream.state_cache import Checkpointer, StateCache
+from scorer.stream.state_cache import StateCache
 
 CODEC: StateCodec[int] = StateCodec(lambda n: {"n": n}, lambda record: record["n"])
 

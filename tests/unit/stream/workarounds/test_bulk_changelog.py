@@ -26,9 +26,10 @@ from faust.types import TP
 from scorer.rules import load_rules
 from scorer.settings import load_settings
 from scorer.stream.app import create_app
+from scorer.stream.checkpointer import Checkpointer
 from scorer.stream.codecs import StateCodec
 from scorer.stream.partitioning import owner_partition
-from scorer.stream.state_cache import Checkpointer, StateCache
+from scorer.stream.state_cache import StateCache
 from scorer.stream.workarounds.bulk_changelog import BulkChangelogWriter
 
 PARTITIONS = 4
