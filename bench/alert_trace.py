@@ -32,7 +32,7 @@ import contextvars
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import IO, Any
 
 import orjson
@@ -168,18 +168,20 @@ def _trace_alerts(write: Write) -> None:
 def _trace_checkpoints(write: Write) -> None:
     from scorer.stream.checkpointer import Checkpointer
 
-    checkpoint: Callable[[Checkpointer], None] = Checkpointer.checkpoint
+    checkpoint: Callable[[Checkpointer], Awaitable[None]] = Checkpointer.checkpoint
 
+    # A whole checkpoint (at a rebalance, at stop) is awaited: it waits for the
+    # changelog's acknowledgements before it acknowledges the events.
     @functools.wraps(checkpoint)
-    def traced_checkpoint(self: Checkpointer) -> None:
+    async def traced_checkpoint(self: Checkpointer) -> None:
         at, started = time.time(), time.perf_counter()
         changed = sum(cache.changed for cache in self.caches)
-        checkpoint(self)
+        await checkpoint(self)
         if changed:
             write({"type": "checkpoint", "at": at, "s": time.perf_counter() - started,
                    "keys": changed})  # fmt: skip
 
-    in_slices = getattr(Checkpointer, "checkpoint_in_slices", None)  # (newer trees)
+    in_slices = getattr(Checkpointer, "checkpoint_in_slices", None)
     if in_slices is not None:
 
         @functools.wraps(in_slices)
