@@ -155,7 +155,13 @@ class BulkChangelogWriter:
         self, producer: Any, batch: Any, topic: str, partition: int, records: list[Record]
     ) -> None:
         batch.close()  # no linger: nothing else goes into it
-        delivered = await producer.send_batch(batch, topic, partition=partition)
+        try:
+            delivered = await producer.send_batch(batch, topic, partition=partition)
+        except BaseException as exc:
+            # The batch's records are lost to the changelog: no later flush may
+            # acknowledge events after them either (as for a batch the broker failed).
+            self._failed = self._failed or exc
+            raise
         delivered.add_done_callback(partial(self._on_acked, partition, records))
         self._unacked.add(delivered)
 

@@ -184,6 +184,35 @@ async def test_a_failed_batch_puts_nothing_into_the_store_then_or_later(table: A
         assert {table.data.persisted_offset(TP(topic, p)) for p in range(PARTITIONS)} == {None}
 
 
+async def test_a_batch_the_producer_refuses_fails_this_flush_and_every_later_one(
+    table: Any,
+) -> None:
+    """`send_batch` itself raising (the producer stopped, no metadata in time) loses the
+    batch's records: later checkpoints must not acknowledge events after it either."""
+    broker = Broker(max_batch_size=16384)
+    writer = with_broker(table, broker)
+    refuse = [True]
+    send_batch = broker.send_batch
+
+    async def refusing(batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        if refuse[0]:
+            raise aiokafka.errors.KafkaTimeoutError()
+        return await send_batch(batch, topic, partition=partition)
+
+    broker.send_batch = refusing  # type: ignore[method-assign]
+    writer.write([(KEYS[0], b"v")])
+    with pytest.raises(aiokafka.errors.KafkaTimeoutError):
+        await writer.flush()
+    refuse[0] = False
+    writer.write([(KEYS[1], b"v")])
+    sending = asyncio.ensure_future(writer.flush())
+    await broker.handed_over()
+    broker.acknowledge()
+    with pytest.raises(RuntimeError, match="was not delivered"):
+        await sending
+    assert stored(table) == {}
+
+
 async def test_a_flush_waits_for_the_batches_of_a_flush_already_waiting(table: Any) -> None:
     """A rebalance's whole checkpoint during one in slices: its flush returns only once
     the earlier flush's records are acknowledged and stored too."""
