@@ -454,3 +454,35 @@ def topics_in_turn(
         return next((n for topic, n in rank.items() if topic in name), len(rank))
 
     return sorted(messages, key=topic_rank)
+
+
+def records_to_end(
+    bootstrap: str, topic: str, partitions: int, timeout_s: float = 30.0
+) -> tuple[list[tuple[int, bytes | None, bytes | None]], dict[int, int]]:
+    """Every record of `topic` up to its end offsets as (partition, key, value), in each
+    partition's order, and those end offsets (a changelog read as a restarted worker
+    would)."""
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition as Partition
+
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"read-{topic}-{time.monotonic_ns()}",
+        "enable.auto.commit": False, "auto.offset.reset": "earliest",
+    })  # fmt: skip
+    try:
+        ends = {
+            p: consumer.get_watermark_offsets(Partition(topic, p))[1] for p in range(partitions)
+        }
+        consumer.assign([Partition(topic, p, 0) for p in range(partitions)])
+        records: list[tuple[int, bytes | None, bytes | None]] = []
+        read = dict.fromkeys(range(partitions), 0)
+        deadline = time.monotonic() + timeout_s
+        while any(read[p] < ends[p] for p in ends) and time.monotonic() < deadline:
+            for message in consumer.consume(500, timeout=0.5):
+                if message.error() is None:
+                    records.append((message.partition(), message.key(), message.value()))
+                    read[message.partition()] = message.offset() + 1
+        assert all(read[p] >= ends[p] for p in ends), f"{topic} not read to its end"
+        return records, ends
+    finally:
+        consumer.close()

@@ -16,17 +16,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import rocksdict
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from bench.history import HistoryMix, lead_histories
 from bench.state_preload import LEAD_TABLE, changelog_topic
 from scorer.stream.admin import apply_topics
 from scorer.stream.codecs import LEAD_CODEC
-from tests.support import WorkerProcess, event_messages, produce, run, wait_for
+from tests.support import WorkerProcess, event_messages, produce, records_to_end, run, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,32 +38,14 @@ def _changelog(
     bootstrap: str, topic: str, partitions: int
 ) -> tuple[dict[int, dict[bytes, bytes]], dict[int, int]]:
     """Per partition: the last value of every key, and the end offset."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"read-{topic}-{time.monotonic_ns()}",
-        "enable.auto.commit": False, "auto.offset.reset": "earliest",
-    })  # fmt: skip
-    try:
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1]
-            for p in range(partitions)
-        }
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-        last: dict[int, dict[bytes, bytes]] = {p: {} for p in range(partitions)}
-        read = dict.fromkeys(range(partitions), 0)
-        deadline = time.monotonic() + 30
-        while any(read[p] < ends[p] for p in ends) and time.monotonic() < deadline:
-            for message in consumer.consume(500, timeout=0.5):
-                if message.error() is None:
-                    values = last[message.partition()]
-                    if message.value() is None:
-                        values.pop(message.key(), None)
-                    else:
-                        values[message.key()] = message.value()
-                    read[message.partition()] = message.offset() + 1
-        assert all(read[p] >= ends[p] for p in ends), f"{topic} not read to its end"
-        return last, ends
-    finally:
-        consumer.close()
+    records, ends = records_to_end(bootstrap, topic, partitions)
+    last: dict[int, dict[bytes, bytes]] = {p: {} for p in range(partitions)}
+    for partition, key, value in records:
+        if value is None:
+            last[partition].pop(cast(bytes, key), None)
+        else:
+            last[partition][cast(bytes, key)] = value
+    return last, ends
 
 
 def _database(data_dir: Path, partition: int) -> Path:

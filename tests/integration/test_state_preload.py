@@ -21,10 +21,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from bench.history import HistoryMix, lead_histories
 from bench.state_preload import (
@@ -38,7 +37,7 @@ from scorer.rules import load_rules
 from scorer.settings import DEFAULT_RULES_FILE
 from scorer.stream.admin import apply_topics
 from scorer.stream.codecs import ACCOUNT_CODEC, LEAD_CODEC
-from tests.support import WorkerProcess, event_messages, produce, run, wait_for
+from tests.support import WorkerProcess, event_messages, produce, records_to_end, run, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,28 +48,11 @@ WINDOW = 32
 
 def _last_records(bootstrap: str, topic: str, partitions: int) -> dict[bytes, tuple[int, bytes]]:
     """The last record of every key of `topic`: key -> (partition, value)."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"read-{topic}",
-        "enable.auto.commit": False, "auto.offset.reset": "earliest",
-    })  # fmt: skip
-    try:
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1]
-            for p in range(partitions)
-        }
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-        found: dict[bytes, tuple[int, bytes]] = {}
-        read = dict.fromkeys(range(partitions), 0)
-        deadline = time.monotonic() + 30
-        while any(read[p] < ends[p] for p in ends) and time.monotonic() < deadline:
-            for message in consumer.consume(500, timeout=0.5):
-                if message.error() is None:
-                    found[message.key()] = (message.partition(), message.value())
-                    read[message.partition()] = message.offset() + 1
-        assert all(read[p] >= ends[p] for p in ends), f"{topic} not read to its end"
-        return found
-    finally:
-        consumer.close()
+    records, _ = records_to_end(bootstrap, topic, partitions)
+    found: dict[bytes, tuple[int, bytes]] = {}
+    for partition, key, value in records:
+        found[cast(bytes, key)] = (partition, cast(bytes, value))
+    return found
 
 
 def _rules_with_small_window(tmp_path: Path) -> Path:
